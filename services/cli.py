@@ -1,0 +1,159 @@
+"""The `skylane` command: serve the services and run the ops tools.
+
+This is the only module that reads the process environment; it hands plain settings to each
+service's composition root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from services.common.config import ConfigError
+from services.common.db import default_sqlite_url
+from services.common.logging import configure_logging
+from services.common.server import ServerOptions, serve_until_signalled
+from services.common.settings import AppSettings
+from services.registry import SERVICES
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def settings_for(name: str, args: argparse.Namespace) -> AppSettings:
+    db_url = os.environ.get(f"SKYLANE_{name.upper()}_DB_URL") or default_sqlite_url(name, args.var_dir)
+    if getattr(args, "db_url", None):
+        db_url = args.db_url
+    return AppSettings(
+        config_path=Path(args.config_dir) / f"{name}.yaml",
+        db_url=db_url,
+        environ=dict(os.environ),
+        sqlite_synchronous=os.environ.get("SKYLANE_SQLITE_SYNCHRONOUS", "FULL"),
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level)
+    names = list(SERVICES) if args.service == "all" else [args.service]
+    if args.service == "all" and (args.port is not None or args.db_url):
+        print("--port and --db-url apply to a single service; use SKYLANE_<SERVICE>_DB_URL with 'all'", file=sys.stderr)
+        return 2
+    apps = []
+    for name in names:
+        entry = SERVICES[name]
+        try:
+            app = entry.build(settings_for(name, args))
+        except ConfigError as exc:
+            print(f"cannot start {name}: {exc}", file=sys.stderr)
+            return 2
+        options = ServerOptions(
+            host=args.host,
+            port=args.port if args.port is not None else entry.default_port,
+            metrics_port=None if args.no_metrics else (args.metrics_port or entry.default_metrics_port),
+            grace_seconds=args.grace,
+            config_poll_seconds=args.config_poll or None,
+            access_log=not args.no_access_log,
+        )
+        apps.append((app, options))
+    return asyncio.run(serve_until_signalled(apps))
+
+
+def _add_common_paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config-dir", default="config", help="directory holding <service>.yaml config files (default: ./config)"
+    )
+    parser.add_argument(
+        "--var-dir",
+        default="var",
+        help="directory for the default SQLite databases <service>.db (default: ./var); "
+        "SKYLANE_<SERVICE>_DB_URL overrides, e.g. postgresql+asyncpg://user@host/db",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skylane", description="Skylane: router, growth and rewards gRPC services for a consumer-finance bank."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run one service or all of them until SIGTERM/SIGINT",
+        description="Run gRPC services with health checking, reflection, the Admin service and a metrics endpoint. "
+        "SIGHUP reloads config; SIGTERM drains in-flight calls and exits 0.",
+    )
+    serve.add_argument("service", choices=[*SERVICES, "all"], help="which service to run ('all': each on its default port)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, default=None, help="gRPC port for a single service (defaults: router 50051, growth 50052, rewards 50053)"
+    )
+    serve.add_argument(
+        "--metrics-port", type=int, default=None, help="Prometheus port for a single service (defaults: 9151, 9152, 9153)"
+    )
+    serve.add_argument("--no-metrics", action="store_true", help="do not open a Prometheus endpoint")
+    serve.add_argument("--db-url", default=None, help="database URL for a single service (overrides the SQLite default)")
+    serve.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get to finish on shutdown (default: 10)")
+    serve.add_argument(
+        "--config-poll", type=float, default=2.0, help="seconds between config file checks; 0 = reload only on SIGHUP (default: 2)"
+    )
+    serve.add_argument("--no-access-log", action="store_true", help="do not log one line per call")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log level (default: info)")
+    _add_common_paths(serve)
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="database schema operations")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_commands.add_parser("upgrade", help="create or upgrade a service's database schema to the latest revision")
+    upgrade.add_argument("service", choices=[*SERVICES, "all"], help="which service's database")
+    upgrade.add_argument("--db-url", default=None, help="database URL (default: SQLite under --var-dir)")
+    _add_common_paths(upgrade)
+    upgrade.set_defaults(handler=_db_upgrade)
+
+    for register in _service_commands():
+        register(commands)
+    return parser
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from services.common.db import Database
+    from services.common.migrations import upgrade
+
+    async def run() -> None:
+        for name in list(SERVICES) if args.service == "all" else [args.service]:
+            settings = settings_for(name, args)
+            db = Database(settings.db_url)
+            try:
+                await upgrade(db, Path(__file__).parent / name / "migrations")
+            finally:
+                await db.dispose()
+            print(f"{name}: schema at head ({db.dialect})")
+
+    asyncio.run(run())
+    return 0
+
+
+def _service_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+    """Service-specific subcommands (what-if, simulators, partner-sim) registered by each service."""
+    registrars = []
+    for module in ("services.router.cli", "services.rewards.cli", "services.growth.cli"):
+        try:
+            imported = __import__(module, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        registrars.append(imported.register)
+    return registrars
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Command = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Typed, versioned, hot-reloadable YAML configuration.
+
+One YAML file per service, validated by a pydantic schema that forbids unknown keys. Environment
+variables ``<PREFIX>__a__b=value`` override nested keys. The version is a hash of the effective
+content, recorded by every decision. A reload that fails validation is refused and logged; the
+running version stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import structlog
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+log = structlog.get_logger("skylane.config")
+
+
+class Schema(BaseModel):
+    """Base for config schemas: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(Exception):
+    def __init__(self, source: str, errors: list[str]) -> None:
+        self.source, self.errors = source, errors
+        super().__init__(f"invalid config {source}: " + "; ".join(errors))
+
+
+@dataclass(frozen=True)
+class LoadedConfig(Generic[M]):
+    model: M
+    version: str
+    source: str
+    loaded_at: datetime
+    document: dict[str, Any]
+
+
+def content_version(document: Mapping[str, Any]) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def parse_document(
+    text: str,
+    schema: type[M],
+    source: str,
+    overrides: Mapping[str, str] | None = None,
+    env_prefix: str = "",
+) -> LoadedConfig[M]:
+    try:
+        document = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
+    if not isinstance(document, dict):
+        raise ConfigError(source, ["top level must be a mapping of keys to values"])
+    document = _apply_overrides(document, overrides or {}, env_prefix)
+    try:
+        model = schema.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(err) for err in exc.errors()]) from None
+    return LoadedConfig(model, content_version(document), source, datetime.now(UTC), document)
+
+
+def _describe(err: Any) -> str:
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{where}: {message}"
+
+
+def _apply_overrides(document: dict[str, Any], env: Mapping[str, str], prefix: str) -> dict[str, Any]:
+    if not prefix:
+        return document
+    marker = prefix.upper() + "__"
+    result = json.loads(json.dumps(document, default=str))
+    for name, raw in sorted(env.items()):
+        if not name.upper().startswith(marker):
+            continue
+        path = [p.lower() for p in name[len(marker) :].split("__") if p]
+        target = result
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"${name}", [f"{'.'.join(path)}: cannot override inside a non-mapping"])
+        target[path[-1]] = yaml.safe_load(raw)
+    return result
+
+
+class ConfigStore(Generic[M]):
+    """Holds the running config of one service and swaps it atomically on a valid reload."""
+
+    def __init__(
+        self,
+        path: Path,
+        schema: type[M],
+        *,
+        env_prefix: str = "",
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.path, self.schema, self.env_prefix = path, schema, env_prefix
+        self._environ = dict(environ or {})
+        self._listeners: list[Callable[[LoadedConfig[M]], None]] = []
+        self._current = self.parse(self._read())
+
+    @property
+    def current(self) -> LoadedConfig[M]:
+        return self._current
+
+    @property
+    def model(self) -> M:
+        return self._current.model
+
+    def parse(self, text: str, source: str | None = None) -> LoadedConfig[M]:
+        return parse_document(text, self.schema, source or str(self.path), self._environ, self.env_prefix)
+
+    def subscribe(self, listener: Callable[[LoadedConfig[M]], None]) -> None:
+        self._listeners.append(listener)
+
+    def reload(self) -> tuple[bool, str, str]:
+        """Returns (changed, previous_version, version); raises ConfigError and keeps running config."""
+        previous = self._current.version
+        try:
+            candidate = self.parse(self._read())
+        except ConfigError as exc:
+            log.error("config_reload_refused", source=exc.source, errors=exc.errors, running_version=previous)
+            raise
+        if candidate.version == previous:
+            return False, previous, previous
+        self._current = candidate
+        for listener in self._listeners:
+            listener(candidate)
+        log.info("config_reloaded", source=str(self.path), previous_version=previous, version=candidate.version)
+        return True, previous, candidate.version
+
+    def _read(self) -> str:
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(str(self.path), [f"cannot read file: {exc.strerror}"]) from None
+
+    async def watch(self, interval: float = 1.0) -> None:
+        """Poll the file and reload when its content changes; invalid edits are logged and ignored."""
+        last = self._fingerprint()
+        while True:
+            await asyncio.sleep(interval)
+            current = self._fingerprint()
+            if current != last:
+                last = current
+                try:
+                    self.reload()
+                except ConfigError:
+                    pass
+
+    def _fingerprint(self) -> bytes:
+        try:
+            return hashlib.sha256(self.path.read_bytes()).digest()
+        except OSError:
+            return b""

@@ -1,0 +1,127 @@
+"""Async database access shared by the services: engine factory and the per-RPC unit of work.
+
+SQLite (the embedded default) runs in WAL mode with one writer connection per process whose
+transactions start with BEGIN IMMEDIATE, so a write never fails half-way on a lock upgrade; readers
+use their own connections and never block the writer. PostgreSQL (asyncpg) is used when a URL says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.types import TypeDecorator
+
+
+def default_sqlite_url(service: str, var_dir: str | Path = "var") -> str:
+    return f"sqlite+aiosqlite:///{Path(var_dir) / f'{service}.db'}"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC without a zone on every engine and hands back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Database:
+    """Owns the engines of one service database and hands out one session per unit of work."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        sqlite_synchronous: str = "FULL",
+        pool_size: int = 10,
+    ) -> None:
+        parsed = make_url(url)
+        self.url = url
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            database = parsed.database or ""
+            if not database or database == ":memory:":
+                raise ValueError("Skylane needs a SQLite file, not an in-memory database")
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.write_engine = self._sqlite_engine(url, writer=True, synchronous=sqlite_synchronous)
+            self.read_engine = self._sqlite_engine(url, writer=False, synchronous=sqlite_synchronous)
+        elif self.dialect == "postgresql":
+            connect_args: dict[str, Any] = {}
+            if schema:
+                connect_args["server_settings"] = {"search_path": schema}
+            self.write_engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
+            )
+            self.read_engine = self.write_engine
+        else:
+            raise ValueError(f"unsupported database engine {self.dialect!r}; use sqlite+aiosqlite or postgresql+asyncpg")
+        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @staticmethod
+    def _sqlite_engine(url: str, *, writer: bool, synchronous: str) -> AsyncEngine:
+        # A single writer connection: SQLite allows one writer anyway, and queueing in the pool is
+        # cheaper and fairer than spinning on busy_timeout.
+        size = 1 if writer else 4
+        engine = create_async_engine(url, pool_size=size, max_overflow=0, pool_timeout=60)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is DEFERRED).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+        return engine
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write unit of work: commits when the block succeeds, rolls back when it raises."""
+        async with self._writer() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work on a consistent snapshot."""
+        async with self._reader() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()
+
+
+def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for the dialect in use (rowcount tells whether it inserted)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()

@@ -1,0 +1,69 @@
+"""structlog JSON logging with personal data masked wherever it appears in an event."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+# Mainland mobile numbers: 11 digits starting 13-19, optionally prefixed +86/86.
+_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)")
+# Resident ID numbers: 17 digits and a digit or X check character.
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+# Bearer tokens inside free text, e.g. an echoed authorization header.
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+
+_NAME_KEYS = frozenset({"name", "full_name", "customer_name", "applicant_name", "real_name", "holder_name"})
+_SECRET_KEYS = frozenset(
+    {"token", "password", "secret", "authorization", "api_key", "credentials", "credential", "access_token"}
+)
+MASK = "***"
+
+
+def mask_text(text: str) -> str:
+    text = _ID_NUMBER.sub(lambda m: m.group()[:3] + "*" * 11 + m.group()[-4:-3] + "***", text)
+    text = _PHONE.sub(lambda m: m.group()[:-8] + "****" + m.group()[-4:], text)
+    return _BEARER.sub("Bearer " + MASK, text)
+
+
+def mask_value(key: str | None, value: Any) -> Any:
+    lowered = key.lower() if isinstance(key, str) else ""
+    if lowered in _NAME_KEYS or lowered in _SECRET_KEYS or lowered.endswith(("_token", "_secret", "_password")):
+        return MASK if value not in (None, "") else value
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, Mapping):
+        return {k: mask_value(k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [mask_value(None, v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and value > 10**10:
+        return mask_text(str(value))
+    return value
+
+
+def mask_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: masks phones, ID numbers, names and secrets in every field, nested or not."""
+    for key in list(event_dict):
+        event_dict[key] = mask_value(key if key != "event" else None, event_dict[key])
+    return event_dict
+
+
+def configure_logging(level: str = "info", stream: Any = None) -> None:
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.dict_tracebacks,
+            # Masking runs after tracebacks are rendered so exception text is masked too.
+            mask_personal_data,
+            structlog.processors.JSONRenderer(sort_keys=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.WriteLoggerFactory(file=stream or sys.stdout),
+        cache_logger_on_first_use=True,
+    )

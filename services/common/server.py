@@ -1,0 +1,136 @@
+"""grpc.aio server bootstrap shared by every service.
+
+Every server gets: the interceptor chain, grpc.health.v1 health checking, server reflection, the
+Admin service, a Prometheus endpoint, the config watcher and the service's workers. On SIGTERM or
+SIGINT health turns NOT_SERVING, in-flight calls get a grace period to finish, then workers stop
+and the database is disposed. SIGHUP reloads every service's config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.common.admin import AdminServicer
+from services.common.app import ServiceApp
+from services.common.config import ConfigError
+from services.common.interceptors import (
+    ErrorMappingInterceptor,
+    ObservabilityInterceptor,
+    RequestContextInterceptor,
+)
+from skylane.common.v1 import admin_pb2, admin_pb2_grpc
+
+log = structlog.get_logger("skylane.server")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 0
+    metrics_port: int | None = None  # None: no scrape endpoint; 0: any free port
+    grace_seconds: float = 10.0
+    config_poll_seconds: float | None = 2.0  # None: reload only on SIGHUP or the Admin RPC
+    access_log: bool = True
+
+
+@dataclass
+class RunningService:
+    app: ServiceApp
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    port: int
+    metrics_port: int | None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.app.stop()
+        self.app.metrics.shutdown()
+        log.info("service_stopped", service=self.app.name)
+
+
+async def start_service(app: ServiceApp, options: ServerOptions) -> RunningService:
+    await app.start()
+    server = grpc.aio.server(
+        interceptors=[
+            RequestContextInterceptor(),
+            ObservabilityInterceptor(app.metrics, access_log=options.access_log),
+            ErrorMappingInterceptor(),
+        ],
+        options=[("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+    )
+    names = app.add_to_server(server)
+    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(app), server)
+    names.append(admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name)
+
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
+    )
+
+    port = server.add_insecure_port(f"{options.host}:{options.port}")
+    if port == 0:
+        raise OSError(f"cannot bind {options.host}:{options.port}")
+    await server.start()
+    metrics_port = app.metrics.serve(options.host, options.metrics_port) if options.metrics_port is not None else None
+
+    running = RunningService(app, server, health_servicer, port, metrics_port)
+    if options.config_poll_seconds:
+        running.tasks.append(asyncio.create_task(app.config.watch(options.config_poll_seconds)))
+    running.tasks.extend(asyncio.create_task(worker()) for worker in app.workers())
+    log.info(
+        "service_started",
+        service=app.name,
+        address=f"{options.host}:{port}",
+        metrics_port=metrics_port,
+        config_version=app.config.current.version,
+        database=app.db.dialect,
+    )
+    return running
+
+
+async def serve_until_signalled(apps: Sequence[tuple[ServiceApp, ServerOptions]]) -> int:
+    """Runs the services until SIGTERM/SIGINT, then drains them. Returns the process exit code."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    running: list[RunningService] = []
+
+    def reload_all() -> None:
+        for service in running:
+            with contextlib.suppress(ConfigError):
+                service.app.config.reload()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_all)
+    try:
+        for app, options in apps:
+            running.append(await start_service(app, options))
+        await stop.wait()
+        log.info("shutdown_requested", services=[s.app.name for s in running])
+    finally:
+        grace = max((options.grace_seconds for _, options in apps), default=0.0)
+        await asyncio.gather(*(service.stop(grace) for service in running))
+    return 0

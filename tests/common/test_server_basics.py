@@ -1,0 +1,41 @@
+"""Health, reflection, Admin and error mapping on real servers for each service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from services.registry import SERVICES
+from skylane.common.v1 import admin_pb2, admin_pb2_grpc
+from tests.support import DbTarget, field_violations, running_service
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", list(SERVICES))
+async def test_health_reflection_and_probe(name: str, db_target: DbTarget) -> None:
+    async with running_service(SERVICES[name].build, db_target, REPO / "config" / f"{name}.yaml") as h:
+        health = health_pb2_grpc.HealthStub(h.channel)
+        overall = await health.Check(health_pb2.HealthCheckRequest(service=""))
+        assert overall.status == health_pb2.HealthCheckResponse.SERVING
+        business = await health.Check(health_pb2.HealthCheckRequest(service=f"skylane.{name}.v1.{name.capitalize()}Service"))
+        assert business.status == health_pb2.HealthCheckResponse.SERVING
+
+        reflection = reflection_pb2_grpc.ServerReflectionStub(h.channel)
+        responses = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        listed = [s.name async for r in responses for s in r.list_services_response.service]
+        assert f"skylane.{name}.v1.{name.capitalize()}Service" in listed
+        assert "skylane.common.v1.Admin" in listed
+
+        admin = admin_pb2_grpc.AdminStub(h.channel)
+        probe = await admin.Probe(admin_pb2.ProbeRequest(), metadata=(("x-request-id", "req-abc-123"),))
+        assert (probe.service, probe.request_id) == (name, "req-abc-123")
+
+        with pytest.raises(grpc.aio.AioRpcError) as bad:
+            await admin.Probe(admin_pb2.ProbeRequest(hold_ms=-5))
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert set(field_violations(bad.value)) == {"hold_ms"}

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from services.common.logging import configure_logging
+from tests.support import ENGINES, DbTarget, db_target_for
+
+configure_logging("warning")
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Every test that uses a database runs once per engine: SQLite always, PostgreSQL when configured."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def db_target(engine: str, tmp_path: Path) -> AsyncIterator[DbTarget]:
+    async with db_target_for(engine, tmp_path, "service") as target:
+        yield target
