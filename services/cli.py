@@ -85,28 +85,47 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run gRPC services with health checking, reflection, the Admin service and a metrics endpoint. "
         "SIGHUP reloads config; SIGTERM drains in-flight calls and exits 0.",
     )
-    serve.add_argument("service", choices=[*SERVICES, "all"], help="which service to run ('all': each on its default port)")
+    serve.add_argument(
+        "service", choices=[*SERVICES, "all"], help="which service to run ('all': each on its default port)"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     serve.add_argument(
-        "--port", type=int, default=None, help="gRPC port for a single service (defaults: router 50051, growth 50052, rewards 50053)"
+        "--port",
+        type=int,
+        default=None,
+        help="gRPC port for a single service (defaults: router 50051, growth 50052, rewards 50053)",
     )
     serve.add_argument(
-        "--metrics-port", type=int, default=None, help="Prometheus port for a single service (defaults: 9151, 9152, 9153)"
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="Prometheus port for a single service (defaults: 9151, 9152, 9153)",
     )
     serve.add_argument("--no-metrics", action="store_true", help="do not open a Prometheus endpoint")
-    serve.add_argument("--db-url", default=None, help="database URL for a single service (overrides the SQLite default)")
-    serve.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get to finish on shutdown (default: 10)")
     serve.add_argument(
-        "--config-poll", type=float, default=2.0, help="seconds between config file checks; 0 = reload only on SIGHUP (default: 2)"
+        "--db-url", default=None, help="database URL for a single service (overrides the SQLite default)"
+    )
+    serve.add_argument(
+        "--grace", type=float, default=10.0, help="seconds in-flight calls get to finish on shutdown (default: 10)"
+    )
+    serve.add_argument(
+        "--config-poll",
+        type=float,
+        default=2.0,
+        help="seconds between config file checks; 0 = reload only on SIGHUP (default: 2)",
     )
     serve.add_argument("--no-access-log", action="store_true", help="do not log one line per call")
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log level (default: info)")
+    serve.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log level (default: info)"
+    )
     _add_common_paths(serve)
     serve.set_defaults(handler=_serve)
 
     db = commands.add_parser("db", help="database schema operations")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    upgrade = db_commands.add_parser("upgrade", help="create or upgrade a service's database schema to the latest revision")
+    upgrade = db_commands.add_parser(
+        "upgrade", help="create or upgrade a service's database schema to the latest revision"
+    )
     upgrade.add_argument("service", choices=[*SERVICES, "all"], help="which service's database")
     upgrade.add_argument("--db-url", default=None, help="database URL (default: SQLite under --var-dir)")
     _add_common_paths(upgrade)

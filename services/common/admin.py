@@ -59,7 +59,9 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             return admin_pb2.ValidateConfigResponse(valid=False, errors=exc.errors)
         return admin_pb2.ValidateConfigResponse(valid=True, version=loaded.version)
 
-    async def Probe(self, request: admin_pb2.ProbeRequest, context: grpc.aio.ServicerContext) -> admin_pb2.ProbeResponse:
+    async def Probe(
+        self, request: admin_pb2.ProbeRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.ProbeResponse:
         v = Violations()
         v.check(0 <= request.hold_ms <= MAX_HOLD_MS, "hold_ms", f"must be between 0 and {MAX_HOLD_MS}")
         v.raise_if_any()

@@ -70,7 +70,9 @@ class Database:
             )
             self.read_engine = self.write_engine
         else:
-            raise ValueError(f"unsupported database engine {self.dialect!r}; use sqlite+aiosqlite or postgresql+asyncpg")
+            raise ValueError(
+                f"unsupported database engine {self.dialect!r}; use sqlite+aiosqlite or postgresql+asyncpg"
+            )
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 

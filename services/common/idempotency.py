@@ -42,7 +42,7 @@ def fingerprint(request: Message) -> str:
     """Hash of the request without its key, so the same call under the same key matches."""
     copy = type(request)()
     copy.CopyFrom(request)
-    copy.ClearField(KEY_FIELD)  # type: ignore[arg-type]
+    copy.ClearField(KEY_FIELD)
     return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()
 
 

@@ -22,7 +22,9 @@ async def test_health_reflection_and_probe(name: str, db_target: DbTarget) -> No
         health = health_pb2_grpc.HealthStub(h.channel)
         overall = await health.Check(health_pb2.HealthCheckRequest(service=""))
         assert overall.status == health_pb2.HealthCheckResponse.SERVING
-        business = await health.Check(health_pb2.HealthCheckRequest(service=f"skylane.{name}.v1.{name.capitalize()}Service"))
+        business = await health.Check(
+            health_pb2.HealthCheckRequest(service=f"skylane.{name}.v1.{name.capitalize()}Service")
+        )
         assert business.status == health_pb2.HealthCheckResponse.SERVING
 
         reflection = reflection_pb2_grpc.ServerReflectionStub(h.channel)

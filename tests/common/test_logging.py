@@ -1,0 +1,54 @@
+"""The log masker hides personal data in any field, nested or not, and in exception text."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import structlog
+
+from services.common.logging import configure_logging, mask_text
+
+PHONE = "13812345678"
+ID_NUMBER = "11010519491231002X"
+
+
+def _capture() -> tuple[io.StringIO, structlog.typing.FilteringBoundLogger]:
+    stream = io.StringIO()
+    configure_logging("debug", stream=stream)
+    return stream, structlog.get_logger("test")
+
+
+def test_masker_hides_phone_and_id_number_in_any_field() -> None:
+    stream, log = _capture()
+    try:
+        log.info(
+            f"applicant {PHONE} called",
+            phone=PHONE,
+            note=f"id {ID_NUMBER}, mobile +86 {PHONE}",
+            nested={"deep": [{"id_no": ID_NUMBER}, f"tel:{PHONE}"]},
+            as_int=int(PHONE),
+            name="张三",
+            authorization="Bearer abc.def.ghi",
+            amount_fen=150000,
+        )
+        try:
+            raise ValueError(f"bad id {ID_NUMBER}")
+        except ValueError:
+            log.exception("failed")
+    finally:
+        configure_logging("warning")
+    text = stream.getvalue()
+    assert PHONE not in text and ID_NUMBER not in text and "张三" not in text and "abc.def.ghi" not in text
+    first = json.loads(text.splitlines()[0])
+    assert first["phone"] == "138****5678"
+    assert first["name"] == "***"
+    assert first["amount_fen"] == 150000  # ordinary numbers pass through
+    assert first["nested"]["deep"][1] == "tel:138****5678"
+    assert "failed" in text.splitlines()[1]
+
+
+def test_mask_text_leaves_ordinary_numbers_alone() -> None:
+    assert mask_text("order 20261123 amount 1500") == "order 20261123 amount 1500"
+    assert mask_text(f"x{PHONE}") == "x138****5678"
+    assert ID_NUMBER not in mask_text(f"id={ID_NUMBER}")
