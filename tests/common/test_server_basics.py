@@ -11,7 +11,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from services.registry import SERVICES
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
-from tests.support import DbTarget, field_violations, running_service
+from tests.support import DbTarget, db_target_for, field_violations, running_service
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,3 +41,26 @@ async def test_health_reflection_and_probe(name: str, db_target: DbTarget) -> No
             await admin.Probe(admin_pb2.ProbeRequest(hold_ms=-5))
         assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert set(field_violations(bad.value)) == {"hold_ms"}
+
+
+async def test_stock_reflection_client_resolves_business_services(engine: str, tmp_path: Path) -> None:
+    """grpc_reflection's own client (what grpcurl does) lists and describes each service."""
+    import asyncio
+
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+    for name, entry in SERVICES.items():
+        async with (
+            db_target_for(engine, tmp_path, name) as target,
+            running_service(entry.build, target, REPO / "config" / f"{name}.yaml") as h,
+        ):
+
+            def describe(address: str = h.service.address, service: str = name) -> tuple[list[str], str]:
+                with grpc.insecure_channel(address) as channel:
+                    database = ProtoReflectionDescriptorDatabase(channel)
+                    full = f"skylane.{service}.v1.{service.capitalize()}Service"
+                    return list(database.get_services()), database.FindFileContainingSymbol(full).name
+
+            services, file_name = await asyncio.to_thread(describe)
+            assert f"skylane.{name}.v1.{name.capitalize()}Service" in services
+            assert file_name.startswith(f"skylane/{name}/v1/")
