@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 from sqlalchemy import MetaData
 
+from services.common.batching import WriteBatcher
 from services.common.clock import Clock
 from services.common.config import ConfigStore
 from services.common.db import Database
@@ -36,6 +37,7 @@ class ServiceApp:
         self.config, self.db, self.clock = config, db, clock
         self.metrics = ServiceMetrics(self.name)
         self.migrations = migrations
+        self.writes = WriteBatcher(db)
         table = metadata.tables.get("idempotency_keys")
         self.idempotency = IdempotencyStore(
             table if table is not None else idempotency_table(metadata), db.dialect, clock
@@ -54,4 +56,5 @@ class ServiceApp:
         return []
 
     async def stop(self) -> None:
+        await self.writes.close()
         await self.db.dispose()

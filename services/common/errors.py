@@ -68,9 +68,11 @@ class NotFound(DomainError):
     grpc_code = grpc.StatusCode.NOT_FOUND
     reason = "NOT_FOUND"
 
-    def __init__(self, resource_type: str, resource_name: str, message: str | None = None) -> None:
+    def __init__(
+        self, resource_type: str, resource_name: str, message: str | None = None, *, reason: str | None = None
+    ) -> None:
         self.resource_type, self.resource_name = resource_type, resource_name
-        super().__init__(message or f"{resource_type} {resource_name!r} not found")
+        super().__init__(message or f"{resource_type} {resource_name!r} not found", reason=reason)
 
     def details(self) -> list[any_pb2.Any]:
         info = error_details_pb2.ResourceInfo(

@@ -1,16 +1,220 @@
-"""Typed schema of config/growth.yaml."""
+"""Typed schema of config/growth.yaml: assets, expiry, tasks (earning rules), levels and rights."""
 
 from __future__ import annotations
 
+import re
+from itertools import pairwise
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import Field, field_validator, model_validator
 
 from services.common.config import Schema
+
+_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+
+
+def _check_id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(f"{value!r} must be lower_snake_case, 1-64 characters")
+    return value
+
+
+class ExpiryPolicy(Schema):
+    """When points credited now expire."""
+
+    mode: Literal["after_days", "end_of_month", "end_of_year", "never"] = "end_of_year"
+    days: int = Field(default=365, ge=1)  # after_days only
+    offset: int = Field(default=0, ge=0, le=10)  # end_of_month/year: that many periods later
+
+
+class AssetPolicy(Schema):
+    # "clawback": a reversal after the points were spent drives the balance negative and future
+    # earnings pay the debt first. "refuse": such a reversal is refused (POINTS_ALREADY_SPENT).
+    negative_balance: Literal["clawback", "refuse"] = "clawback"
+
+
+class Assets(Schema):
+    points: AssetPolicy = AssetPolicy()
+    growth: AssetPolicy = AssetPolicy()
+
+
+class Condition(Schema):
+    attribute: str
+    op: Literal["eq", "ne", "in", "not_in", "gte", "gt", "lte", "lt", "present"] = "eq"
+    value: str | int | float | None = None
+    values: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _operand(self) -> Condition:
+        if self.op in ("in", "not_in") and not self.values:
+            raise ValueError(f"op {self.op!r} needs 'values'")
+        if self.op in ("eq", "ne", "gte", "gt", "lte", "lt") and self.value is None:
+            raise ValueError(f"op {self.op!r} needs 'value'")
+        if self.op in ("gte", "gt", "lte", "lt") and not isinstance(self.value, int | float):
+            raise ValueError(f"op {self.op!r} needs a numeric 'value'")
+        return self
+
+
+class Caps(Schema):
+    """How many times a task may award per member and period (None: unlimited)."""
+
+    per_day: int | None = Field(default=None, ge=1)
+    per_week: int | None = Field(default=None, ge=1)
+    per_month: int | None = Field(default=None, ge=1)
+    lifetime: int | None = Field(default=None, ge=1)
+
+
+class PerUnit(Schema):
+    """Points in proportion to a numeric attribute, e.g. 1 point per 10 yuan paid."""
+
+    attribute: str
+    per: int = Field(ge=1)
+    points: int = Field(ge=1)
+    max_points: int | None = Field(default=None, ge=1)
+
+
+class Bonus(Schema):
+    points: int = Field(default=0, ge=0)
+    growth: int = Field(default=0, ge=0)
+
+
+class Streak(Schema):
+    """A bonus each time the member does the task on `days` consecutive local days."""
+
+    days: int = Field(ge=2, le=366)
+    bonus: Bonus
+
+
+class Pending(Schema):
+    """Points of this task stay pending for `days`, then `on_timeout` happens unless settled earlier."""
+
+    days: int = Field(ge=1, le=365)
+    on_timeout: Literal["confirm", "release"] = "confirm"
+
+
+class Referral(Schema):
+    """The activity's attribute `referrer_attribute` names the inviting member, who gets `bonus`."""
+
+    referrer_attribute: str = "referrer"
+    bonus: Bonus
+
+
+class Task(Schema):
+    id: str
+    name: str = ""
+    event_type: str
+    points: int = Field(default=0, ge=0)
+    growth: int = Field(default=0, ge=0)
+    per_unit: PerUnit | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    caps: Caps = Caps()
+    first_time_bonus: Bonus | None = None
+    streak: Streak | None = None
+    pending: Pending | None = None
+    referral: Referral | None = None
+    apply_level_multiplier: bool = True
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return _check_id(value)
+
+
+class Level(Schema):
+    id: str
+    name: str = ""
+    threshold: int = Field(ge=0)  # growth value in the window needed to hold this level
+    points_multiplier: float = Field(default=1.0, ge=0.0, le=10.0)
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return _check_id(value)
+
+
+class Levels(Schema):
+    # rolling_12_months: the last 12 months; calendar_year: since 1 January; review_period: since the
+    # previous review date. Upgrades are immediate; downgrades happen only at review dates.
+    window: Literal["rolling_12_months", "calendar_year", "review_period"] = "rolling_12_months"
+    review_dates: list[str] = Field(default_factory=lambda: ["01-01"])  # MM-DD, local time
+    grace_days: int = Field(default=0, ge=0, le=365)
+    one_down: bool = True  # at most one level down per review
+    tiers: list[Level]
+
+    @field_validator("review_dates")
+    @classmethod
+    def _dates(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one review date is needed")
+        for item in value:
+            if not _MONTH_DAY.match(item):
+                raise ValueError(f"review date {item!r} must be MM-DD")
+        return sorted(set(value))
+
+    @field_validator("tiers")
+    @classmethod
+    def _ordered(cls, value: list[Level]) -> list[Level]:
+        if not value:
+            raise ValueError("at least one level is needed")
+        if value[0].threshold != 0:
+            raise ValueError("the first level must have threshold 0")
+        for lower, higher in pairwise(value):
+            if higher.threshold <= lower.threshold:
+                raise ValueError("level thresholds must increase")
+        if len({lv.id for lv in value}) != len(value):
+            raise ValueError("level ids must be unique")
+        return value
+
+
+class Quota(Schema):
+    count: int = Field(ge=1)
+    period: Literal["day", "week", "month", "year", "lifetime"] = "year"
+
+
+class RightDef(Schema):
+    id: str
+    name: str
+    category: Literal["travel", "other"] = "travel"
+    points_price: int = Field(ge=1)
+    stock: int = Field(ge=0)  # total units ever available; raise it to restock
+    min_level: str
+    # Per-level quota overrides (e.g. gold: 2 a year, platinum: 4); `quota` applies to other levels.
+    quota: Quota | None = None
+    level_quotas: dict[str, Quota] = Field(default_factory=dict)
+    validity_days: int = Field(default=90, ge=1)
+    supplier: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return _check_id(value)
+
+
+class Holds(Schema):
+    default_ttl_seconds: int = Field(default=900, ge=1)
+    max_ttl_seconds: int = Field(default=7 * 86400, ge=1)
+    redemption_ttl_seconds: int = Field(default=900, ge=1)
+
+
+class Workers(Schema):
+    interval_seconds: float = Field(default=30.0, gt=0)
+    expiry_warning_days: int = Field(default=30, ge=1)
+    batch_size: int = Field(default=500, ge=1)
 
 
 class GrowthConfig(Schema):
     timezone: str = "Asia/Shanghai"
+    max_clock_skew_seconds: int = Field(default=300, ge=0)
+    max_event_age_days: int = Field(default=90, ge=1)
+    assets: Assets = Assets()
+    expiry: ExpiryPolicy = ExpiryPolicy()
+    holds: Holds = Holds()
+    workers: Workers = Workers()
+    levels: Levels = Levels(tiers=[Level(id="member", threshold=0)])
+    tasks: list[Task] = Field(default_factory=list)
+    rights: list[RightDef] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
@@ -20,3 +224,34 @@ class GrowthConfig(Schema):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+    @model_validator(mode="after")
+    def _references(self) -> GrowthConfig:
+        level_ids = {lv.id for lv in self.levels.tiers}
+        if len({t.id for t in self.tasks}) != len(self.tasks):
+            raise ValueError("task ids must be unique")
+        if len({r.id for r in self.rights}) != len(self.rights):
+            raise ValueError("right ids must be unique")
+        for right in self.rights:
+            if right.min_level not in level_ids:
+                raise ValueError(f"right {right.id}: unknown min_level {right.min_level!r}")
+            for lv in right.level_quotas:
+                if lv not in level_ids:
+                    raise ValueError(f"right {right.id}: unknown level {lv!r} in level_quotas")
+        return self
+
+    def level_index(self, level_id: str) -> int:
+        for i, lv in enumerate(self.levels.tiers):
+            if lv.id == level_id:
+                return i
+        return 0
+
+    def tasks_for(self, event_type: str) -> list[Task]:
+        return [t for t in self.tasks if t.event_type == event_type]
+
+    @property
+    def event_types(self) -> set[str]:
+        return {t.event_type for t in self.tasks}
+
+    def right(self, right_id: str) -> RightDef | None:
+        return next((r for r in self.rights if r.id == right_id), None)

@@ -1,16 +1,169 @@
-"""Typed schema of config/router.yaml."""
+"""Typed schema of config/router.yaml.
+
+The file holds the champion `policy` (scorecard, tiers, knock-outs, in-house product) and optionally a
+`candidate` (another policy plus how it runs: shadow or a rollout share). Every condition names an
+attribute from the tag catalogue and an operator from the declared set; anything else is refused at load.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import Field, field_validator, model_validator
 
 from services.common.config import Schema
+from services.router.domain.conditions import check_condition
+from services.router.domain.tags import TagType, catalogue
+
+_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class Condition(Schema):
+    """`attribute op value`, e.g. {attribute: region, op: in, value: [CN-31, CN-32]}."""
+
+    attribute: str
+    op: str
+    value: Any = None
+
+
+class ScoreBin(Schema):
+    """Points given when the scorecard attribute satisfies `op value`; the first matching bin wins."""
+
+    op: str
+    value: Any = None
+    points: int
+
+
+class ScoreAttribute(Schema):
+    attribute: str
+    bins: list[ScoreBin] = Field(min_length=1)
+    # Points when the tag is absent from the request, and when it is present but no bin matches.
+    missing_points: int = 0
+    default_points: int = 0
+
+
+class ExternalScore(Schema):
+    """Adds round(weight × (score − center)) points for an external credit score."""
+
+    attribute: str = "external_credit_score"
+    weight: float
+    center: int = 0
+    missing_points: int = 0
+
+
+class Scorecard(Schema):
+    base_points: int = 0
+    attributes: list[ScoreAttribute] = Field(default_factory=list)
+    external_score: ExternalScore | None = None
+
+
+class Tier(Schema):
+    name: str = Field(pattern=_NAME)
+    # Applicants with score >= min_score (and below the tier above) fall in this tier.
+    min_score: int
+    # in_house: served by the in-house product while its rules and cap allow, else the partner pool.
+    route: Literal["in_house", "partner_pool", "decline"]
+
+
+class AgeBounds(Schema):
+    min: int = Field(ge=0, le=120)
+    max: int = Field(ge=0, le=120)
+
+
+class VelocityLimit(Schema):
+    """At most `max_applications` counted decisions within the trailing window (this one included)."""
+
+    max_applications: int = Field(ge=1, le=1000)
+    window_hours: int = Field(ge=1, le=24 * 90)
+
+
+class KnockoutRule(Schema):
+    """Declines when all conditions hold."""
+
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,63}$")
+    message: str
+    all: list[Condition] = Field(min_length=1)
+
+
+class Knockouts(Schema):
+    age: AgeBounds | None = None
+    blocked_regions: list[str] = Field(default_factory=list)
+    # Hashed applicant references that are always declined.
+    deny_list: list[str] = Field(default_factory=list)
+    applicant_velocity: VelocityLimit | None = None
+    device_velocity: VelocityLimit | None = None
+    rules: list[KnockoutRule] = Field(default_factory=list)
+
+
+class InHouseProduct(Schema):
+    product_id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")
+    min_amount_fen: int = Field(ge=0)
+    max_amount_fen: int = Field(gt=0)
+    terms_months: list[int] = Field(min_length=1)
+    # Annual cost (APR) of the product for each in-house tier, in basis points; must not exceed the ceiling.
+    annual_cost_bp: dict[str, int]
+    annual_cost_ceiling_bp: int = 2400
+    # Applicants sent in-house per local day (configured time zone).
+    daily_cap: int = Field(ge=0)
+    # Extra eligibility conditions, all of which must hold.
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class Policy(Schema):
+    scorecard: Scorecard
+    tiers: list[Tier] = Field(min_length=1)
+    knockouts: Knockouts = Knockouts()
+    in_house: InHouseProduct | None = None
+
+    @model_validator(mode="after")
+    def _tiers_ordered(self) -> Policy:
+        names = [t.name for t in self.tiers]
+        if len(set(names)) != len(names) or "declined" in names:
+            raise ValueError(f"tier names must be unique and not 'declined': {names}")
+        for upper, lower in zip(self.tiers, self.tiers[1:], strict=False):
+            if lower.min_score >= upper.min_score:
+                raise ValueError(
+                    "tiers must be listed highest first with strictly descending min_score; "
+                    f"{lower.name} ({lower.min_score}) overlaps or is above {upper.name} ({upper.min_score})"
+                )
+        in_house_tiers = [t.name for t in self.tiers if t.route == "in_house"]
+        if in_house_tiers and self.in_house is None:
+            raise ValueError(f"tiers {in_house_tiers} route in_house but no in_house product is configured")
+        if self.in_house is not None:
+            missing = [t for t in in_house_tiers if t not in self.in_house.annual_cost_bp]
+            if missing:
+                raise ValueError(f"in_house.annual_cost_bp has no price for tiers {missing}")
+            if self.in_house.min_amount_fen > self.in_house.max_amount_fen:
+                raise ValueError("in_house.min_amount_fen must not exceed max_amount_fen")
+        if self.knockouts.age is not None and self.knockouts.age.min > self.knockouts.age.max:
+            raise ValueError("knockouts.age.min must not exceed knockouts.age.max")
+        return self
+
+
+class Candidate(Schema):
+    mode: Literal["shadow", "rollout"]
+    # Share of applicants (by stable hash bucket) the candidate acts for in rollout mode.
+    share: float = Field(default=0.0, ge=0.0, le=1.0)
+    policy: Policy
+
+
+class Channel(Schema):
+    id: str = Field(pattern=_NAME)
+    description: str = ""
+    scenarios: list[str] = Field(min_length=1)
 
 
 class RouterConfig(Schema):
     timezone: str = "Asia/Shanghai"
+    # A repeat application by the same applicant within this window gets the same decision back.
+    stickiness_hours: int = Field(default=24, ge=0, le=24 * 90)
+    # Salt of the rollout buckets; change it only to reshuffle who is in the rollout.
+    rollout_salt: str = "router-rollout"
+    channels: list[Channel] = Field(min_length=1)
+    extra_tags: dict[str, TagType] = Field(default_factory=dict)
+    policy: Policy
+    candidate: Candidate | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -20,3 +173,45 @@ class RouterConfig(Schema):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+    @model_validator(mode="after")
+    def _conditions_known(self) -> RouterConfig:
+        ids = [c.id for c in self.channels]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"channel ids must be unique: {ids}")
+        tags = catalogue(self.extra_tags)
+        errors: list[str] = []
+        policies = [("policy", self.policy)]
+        if self.candidate is not None:
+            policies.append(("candidate.policy", self.candidate.policy))
+        for prefix, policy in policies:
+            errors.extend(policy_condition_errors(policy, tags, prefix))
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+
+def policy_condition_errors(policy: Policy, tags: dict[str, Any], prefix: str) -> list[str]:
+    """Every condition of a policy checked against the tag catalogue and the operator set."""
+    errors: list[str] = []
+
+    def check(where: str, attribute: str, op: str, value: Any) -> None:
+        problem = check_condition(tags.get(attribute), attribute, op, value)
+        if problem:
+            errors.append(f"{where}: {problem}")
+
+    for i, attr in enumerate(policy.scorecard.attributes):
+        for j, b in enumerate(attr.bins):
+            check(f"{prefix}.scorecard.attributes.{i}.bins.{j}", attr.attribute, b.op, b.value)
+    ext = policy.scorecard.external_score
+    if ext is not None:
+        spec = tags.get(ext.attribute)
+        if spec is None or spec.type not in ("int", "number"):
+            errors.append(f"{prefix}.scorecard.external_score: {ext.attribute!r} is not a numeric attribute")
+    for i, rule in enumerate(policy.knockouts.rules):
+        for j, c in enumerate(rule.all):
+            check(f"{prefix}.knockouts.rules.{i}.all.{j}", c.attribute, c.op, c.value)
+    if policy.in_house is not None:
+        for j, c in enumerate(policy.in_house.conditions):
+            check(f"{prefix}.in_house.conditions.{j}", c.attribute, c.op, c.value)
+    return errors

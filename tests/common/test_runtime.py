@@ -182,3 +182,21 @@ async def test_migrations_create_schema_and_rerun_as_noop(db_target: DbTarget) -
         assert {"idempotency_keys", "alembic_version"} <= tables
     finally:
         await db.dispose()
+
+
+async def test_shutdown_turns_health_not_serving_before_draining(db_target: DbTarget, tmp_path: Path) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    service = await _start_faulty(db_target, tmp_path)
+    async with grpc.aio.insecure_channel(service.address) as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""))
+        first = await watch.read()
+        in_flight = asyncio.ensure_future(admin_pb2_grpc.AdminStub(channel).Probe(admin_pb2.ProbeRequest(hold_ms=700)))
+        await asyncio.sleep(0.2)
+        stopping = asyncio.ensure_future(service.stop(grace=5))
+        second = await watch.read()
+        answer = await in_flight
+        await stopping
+    assert first.status == health_pb2.HealthCheckResponse.SERVING
+    assert second.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert answer.service == "faulty"

@@ -22,19 +22,111 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from skylane.common.v1 import types_pb2 as skylane_dot_common_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eskylane/growth/v1/growth.proto\x12\x11skylane.growth.v1\"\x17\n\x15RecordActivityRequest\"\x18\n\x16RecordActivityResponse2v\n\rGrowthService\x12\x65\n\x0eRecordActivity\x12(.skylane.growth.v1.RecordActivityRequest\x1a).skylane.growth.v1.RecordActivityResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eskylane/growth/v1/growth.proto\x12\x11skylane.growth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dskylane/common/v1/types.proto\"\xac\x01\n\x06Member\x12\x30\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\r\n\x05level\x18\x02 \x01(\t\x12/\n\x0b\x65nrolled_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x08referrer\x18\x04 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\"\xb5\x01\n\x13\x45nrollMemberRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x30\n\x08referrer\x18\x03 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\"\xd9\x01\n\x08\x41\x63tivity\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12?\n\nattributes\x18\x05 \x03(\x0b\x32+.skylane.growth.v1.Activity.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb4\x01\n\x15RecordActivityRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12-\n\x08\x61\x63tivity\x18\x03 \x01(\x0b\x32\x1b.skylane.growth.v1.Activity\"y\n\x16PreviewActivityRequest\x12\x30\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12-\n\x08\x61\x63tivity\x18\x02 \x01(\x0b\x32\x1b.skylane.growth.v1.Activity\"\xb2\x01\n\x05\x41ward\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x0e\n\x06points\x18\x03 \x01(\x03\x12\x0e\n\x06growth\x18\x04 \x01(\x03\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x0f\n\x07pending\x18\x06 \x01(\x08\x12\x0f\n\x07hold_id\x18\x07 \x01(\t\x12\x16\n\x0etransaction_id\x18\x08 \x01(\t\".\n\x0bSkippedTask\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xbe\x01\n\x16RecordActivityResponse\x12(\n\x06\x61wards\x18\x01 \x03(\x0b\x32\x18.skylane.growth.v1.Award\x12/\n\x07skipped\x18\x02 \x03(\x0b\x32\x1e.skylane.growth.v1.SkippedTask\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x16\n\x0e\x63onfig_version\x18\x04 \x01(\t\x12\r\n\x05level\x18\x05 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\"E\n\x11GetBalanceRequest\x12\x30\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\"\xa7\x01\n\x07\x42\x61lance\x12\x30\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x18\n\x10points_available\x18\x02 \x01(\x03\x12\x13\n\x0bpoints_held\x18\x03 \x01(\x03\x12\x16\n\x0epoints_pending\x18\x04 \x01(\x03\x12\x14\n\x0cgrowth_total\x18\x05 \x01(\x03\x12\r\n\x05level\x18\x06 \x01(\t\"u\n\x13GetStatementRequest\x12\x30\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.PageRequest\"\xae\x01\n\x03Lot\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08original\x18\x02 \x01(\x03\x12\x11\n\tremaining\x18\x03 \x01(\x03\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0etransaction_id\x18\x06 \x01(\t\"\xfe\x01\n\x04Hold\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x0e\n\x06points\x18\x03 \x01(\x03\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\non_timeout\x18\x07 \x01(\t\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x16\n\x0etransaction_id\x18\t \x01(\t\x12\x1e\n\x16\x63losing_transaction_id\x18\n \x01(\t\"a\n\x05\x45ntry\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\'\n\x05\x61sset\x18\x02 \x01(\x0e\x32\x18.skylane.growth.v1.Asset\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x0e\n\x06lot_id\x18\x04 \x01(\t\"\xde\x02\n\x11LedgerTransaction\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x30\n\x08\x63ustomer\x18\x03 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x0e\n\x06points\x18\x04 \x01(\x03\x12\x0e\n\x06growth\x18\x05 \x01(\x03\x12-\n\tposted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x65vent_source\x18\x07 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x08 \x01(\t\x12\x0f\n\x07task_id\x18\t \x01(\t\x12\x16\n\x0e\x63onfig_version\x18\n \x01(\t\x12\x10\n\x08operator\x18\x0b \x01(\t\x12\x0e\n\x06reason\x18\x0c \x01(\t\x12\x10\n\x08reverses\x18\r \x01(\t\x12)\n\x07\x65ntries\x18\x0e \x03(\x0b\x32\x18.skylane.growth.v1.Entry\"\xd9\x02\n\rLevelProgress\x12\r\n\x05level\x18\x01 \x01(\t\x12\x14\n\x0c\x65\x61rned_level\x18\x02 \x01(\t\x12\x15\n\rwindow_growth\x18\x03 \x01(\x03\x12\x12\n\nnext_level\x18\x04 \x01(\t\x12\x16\n\x0egrowth_to_next\x18\x05 \x01(\x03\x12\x16\n\x0egrowth_to_keep\x18\x06 \x01(\x03\x12\x32\n\x0enext_review_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bgrace_until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eoverride_level\x18\t \x01(\t\x12\x32\n\x0eoverride_until\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0foverride_reason\x18\x0b \x01(\t\"\x99\x02\n\tStatement\x12+\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1a.skylane.growth.v1.Balance\x12$\n\x04lots\x18\x02 \x03(\x0b\x32\x16.skylane.growth.v1.Lot\x12&\n\x05holds\x18\x03 \x03(\x0b\x32\x17.skylane.growth.v1.Hold\x12/\n\x05level\x18\x04 \x01(\x0b\x32 .skylane.growth.v1.LevelProgress\x12\x35\n\x07history\x18\x05 \x03(\x0b\x32$.skylane.growth.v1.LedgerTransaction\x12)\n\x04page\x18\x06 \x01(\x0b\x32\x1b.skylane.common.v1.PageInfo\"G\n\x13ListExpiriesRequest\x12\x30\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\"H\n\x06\x45xpiry\x12.\n\nexpires_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x02 \x01(\x03\"C\n\x14ListExpiriesResponse\x12+\n\x08\x65xpiries\x18\x01 \x03(\x0b\x32\x19.skylane.growth.v1.Expiry\"\xa2\x01\n\x12SpendPointsRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x0e\n\x06points\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xb6\x01\n\x11HoldPointsRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x0e\n\x06points\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x05 \x01(\x03\"a\n\x12\x43onfirmHoldRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\"a\n\x12ReleaseHoldRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\"E\n\x11ListRightsRequest\x12\x30\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\"\xc8\x01\n\x05Right\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x14\n\x0cpoints_price\x18\x04 \x01(\x03\x12\x11\n\tmin_level\x18\x05 \x01(\t\x12\x12\n\nstock_left\x18\x06 \x01(\x03\x12\x10\n\x08\x65ligible\x18\x07 \x01(\x08\x12\x19\n\x11ineligible_reason\x18\x08 \x01(\t\x12\x12\n\nquota_left\x18\t \x01(\x03\x12\x15\n\rvalidity_days\x18\n \x01(\x05\">\n\x12ListRightsResponse\x12(\n\x06rights\x18\x01 \x03(\x0b\x32\x18.skylane.growth.v1.Right\"\x94\x01\n\x12RedeemRightRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x10\n\x08right_id\x18\x03 \x01(\t\"m\n\x18\x43onfirmRedemptionRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x15\n\rredemption_id\x18\x02 \x01(\t\"|\n\x17\x43\x61ncelRedemptionRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x15\n\rredemption_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"-\n\x14GetRedemptionRequest\x12\x15\n\rredemption_id\x18\x01 \x01(\t\"\x95\x02\n\nRedemption\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x10\n\x08right_id\x18\x03 \x01(\t\x12\x14\n\x0cvoucher_code\x18\x04 \x01(\t\x12\x0e\n\x06points\x18\x05 \x01(\x03\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x0f\n\x07hold_id\x18\x07 \x01(\t\x12/\n\x0bvalid_until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07used_by\x18\n \x01(\t\"\x7f\n\x16MarkVoucherUsedRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x14\n\x0cvoucher_code\x18\x02 \x01(\t\x12\x13\n\x0bsupplier_id\x18\x03 \x01(\t\"\x91\x01\n\x19ReverseTransactionRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x16\n\x0etransaction_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08operator\x18\x04 \x01(\t\"\xe3\x01\n\x17SetLevelOverrideRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\r\n\x05level\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08operator\x18\x06 \x01(\t\"l\n\x11ListEventsRequest\x12\x16\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x30\n\x08\x63ustomer\x18\x03 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\"\xf4\x01\n\x0bGrowthEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x30\n\x08\x63ustomer\x18\x03 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12.\n\nemitted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x04\x64\x61ta\x18\x05 \x03(\x0b\x32(.skylane.growth.v1.GrowthEvent.DataEntry\x1a+\n\tDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"D\n\x12ListEventsResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1e.skylane.growth.v1.GrowthEvent\"\x17\n\x15RunMaintenanceRequest\"x\n\x16RunMaintenanceResponse\x12\x14\n\x0clots_expired\x18\x01 \x01(\x03\x12\x17\n\x0fholds_timed_out\x18\x02 \x01(\x03\x12\x18\n\x10warnings_emitted\x18\x03 \x01(\x03\x12\x15\n\rlevel_changes\x18\x04 \x01(\x03*B\n\x05\x41sset\x12\x15\n\x11\x41SSET_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x41SSET_POINTS\x10\x01\x12\x10\n\x0c\x41SSET_GROWTH\x10\x02\x32\xc9\n\n\rGrowthService\x12Q\n\x0c\x45nrollMember\x12&.skylane.growth.v1.EnrollMemberRequest\x1a\x19.skylane.growth.v1.Member\x12\x65\n\x0eRecordActivity\x12(.skylane.growth.v1.RecordActivityRequest\x1a).skylane.growth.v1.RecordActivityResponse\x12g\n\x0fPreviewActivity\x12).skylane.growth.v1.PreviewActivityRequest\x1a).skylane.growth.v1.RecordActivityResponse\x12N\n\nGetBalance\x12$.skylane.growth.v1.GetBalanceRequest\x1a\x1a.skylane.growth.v1.Balance\x12T\n\x0cGetStatement\x12&.skylane.growth.v1.GetStatementRequest\x1a\x1c.skylane.growth.v1.Statement\x12_\n\x0cListExpiries\x12&.skylane.growth.v1.ListExpiriesRequest\x1a\'.skylane.growth.v1.ListExpiriesResponse\x12Z\n\x0bSpendPoints\x12%.skylane.growth.v1.SpendPointsRequest\x1a$.skylane.growth.v1.LedgerTransaction\x12K\n\nHoldPoints\x12$.skylane.growth.v1.HoldPointsRequest\x1a\x17.skylane.growth.v1.Hold\x12M\n\x0b\x43onfirmHold\x12%.skylane.growth.v1.ConfirmHoldRequest\x1a\x17.skylane.growth.v1.Hold\x12M\n\x0bReleaseHold\x12%.skylane.growth.v1.ReleaseHoldRequest\x1a\x17.skylane.growth.v1.Hold\x12Y\n\nListRights\x12$.skylane.growth.v1.ListRightsRequest\x1a%.skylane.growth.v1.ListRightsResponse\x12S\n\x0bRedeemRight\x12%.skylane.growth.v1.RedeemRightRequest\x1a\x1d.skylane.growth.v1.Redemption\x12_\n\x11\x43onfirmRedemption\x12+.skylane.growth.v1.ConfirmRedemptionRequest\x1a\x1d.skylane.growth.v1.Redemption\x12]\n\x10\x43\x61ncelRedemption\x12*.skylane.growth.v1.CancelRedemptionRequest\x1a\x1d.skylane.growth.v1.Redemption\x12W\n\rGetRedemption\x12\'.skylane.growth.v1.GetRedemptionRequest\x1a\x1d.skylane.growth.v1.Redemption2\xa0\x03\n\x10GrowthOpsService\x12h\n\x12ReverseTransaction\x12,.skylane.growth.v1.ReverseTransactionRequest\x1a$.skylane.growth.v1.LedgerTransaction\x12`\n\x10SetLevelOverride\x12*.skylane.growth.v1.SetLevelOverrideRequest\x1a .skylane.growth.v1.LevelProgress\x12Y\n\nListEvents\x12$.skylane.growth.v1.ListEventsRequest\x1a%.skylane.growth.v1.ListEventsResponse\x12\x65\n\x0eRunMaintenance\x12(.skylane.growth.v1.RunMaintenanceRequest\x1a).skylane.growth.v1.RunMaintenanceResponse2t\n\x15RightsSupplierService\x12[\n\x0fMarkVoucherUsed\x12).skylane.growth.v1.MarkVoucherUsedRequest\x1a\x1d.skylane.growth.v1.Redemptionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'skylane.growth.v1.growth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECORDACTIVITYREQUEST']._serialized_start=53
-  _globals['_RECORDACTIVITYREQUEST']._serialized_end=76
-  _globals['_RECORDACTIVITYRESPONSE']._serialized_start=78
-  _globals['_RECORDACTIVITYRESPONSE']._serialized_end=102
-  _globals['_GROWTHSERVICE']._serialized_start=104
-  _globals['_GROWTHSERVICE']._serialized_end=222
+  _globals['_ACTIVITY_ATTRIBUTESENTRY']._loaded_options = None
+  _globals['_ACTIVITY_ATTRIBUTESENTRY']._serialized_options = b'8\001'
+  _globals['_GROWTHEVENT_DATAENTRY']._loaded_options = None
+  _globals['_GROWTHEVENT_DATAENTRY']._serialized_options = b'8\001'
+  _globals['_ASSET']._serialized_start=6200
+  _globals['_ASSET']._serialized_end=6266
+  _globals['_MEMBER']._serialized_start=118
+  _globals['_MEMBER']._serialized_end=290
+  _globals['_ENROLLMEMBERREQUEST']._serialized_start=293
+  _globals['_ENROLLMEMBERREQUEST']._serialized_end=474
+  _globals['_ACTIVITY']._serialized_start=477
+  _globals['_ACTIVITY']._serialized_end=694
+  _globals['_ACTIVITY_ATTRIBUTESENTRY']._serialized_start=645
+  _globals['_ACTIVITY_ATTRIBUTESENTRY']._serialized_end=694
+  _globals['_RECORDACTIVITYREQUEST']._serialized_start=697
+  _globals['_RECORDACTIVITYREQUEST']._serialized_end=877
+  _globals['_PREVIEWACTIVITYREQUEST']._serialized_start=879
+  _globals['_PREVIEWACTIVITYREQUEST']._serialized_end=1000
+  _globals['_AWARD']._serialized_start=1003
+  _globals['_AWARD']._serialized_end=1181
+  _globals['_SKIPPEDTASK']._serialized_start=1183
+  _globals['_SKIPPEDTASK']._serialized_end=1229
+  _globals['_RECORDACTIVITYRESPONSE']._serialized_start=1232
+  _globals['_RECORDACTIVITYRESPONSE']._serialized_end=1422
+  _globals['_GETBALANCEREQUEST']._serialized_start=1424
+  _globals['_GETBALANCEREQUEST']._serialized_end=1493
+  _globals['_BALANCE']._serialized_start=1496
+  _globals['_BALANCE']._serialized_end=1663
+  _globals['_GETSTATEMENTREQUEST']._serialized_start=1665
+  _globals['_GETSTATEMENTREQUEST']._serialized_end=1782
+  _globals['_LOT']._serialized_start=1785
+  _globals['_LOT']._serialized_end=1959
+  _globals['_HOLD']._serialized_start=1962
+  _globals['_HOLD']._serialized_end=2216
+  _globals['_ENTRY']._serialized_start=2218
+  _globals['_ENTRY']._serialized_end=2315
+  _globals['_LEDGERTRANSACTION']._serialized_start=2318
+  _globals['_LEDGERTRANSACTION']._serialized_end=2668
+  _globals['_LEVELPROGRESS']._serialized_start=2671
+  _globals['_LEVELPROGRESS']._serialized_end=3016
+  _globals['_STATEMENT']._serialized_start=3019
+  _globals['_STATEMENT']._serialized_end=3300
+  _globals['_LISTEXPIRIESREQUEST']._serialized_start=3302
+  _globals['_LISTEXPIRIESREQUEST']._serialized_end=3373
+  _globals['_EXPIRY']._serialized_start=3375
+  _globals['_EXPIRY']._serialized_end=3447
+  _globals['_LISTEXPIRIESRESPONSE']._serialized_start=3449
+  _globals['_LISTEXPIRIESRESPONSE']._serialized_end=3516
+  _globals['_SPENDPOINTSREQUEST']._serialized_start=3519
+  _globals['_SPENDPOINTSREQUEST']._serialized_end=3681
+  _globals['_HOLDPOINTSREQUEST']._serialized_start=3684
+  _globals['_HOLDPOINTSREQUEST']._serialized_end=3866
+  _globals['_CONFIRMHOLDREQUEST']._serialized_start=3868
+  _globals['_CONFIRMHOLDREQUEST']._serialized_end=3965
+  _globals['_RELEASEHOLDREQUEST']._serialized_start=3967
+  _globals['_RELEASEHOLDREQUEST']._serialized_end=4064
+  _globals['_LISTRIGHTSREQUEST']._serialized_start=4066
+  _globals['_LISTRIGHTSREQUEST']._serialized_end=4135
+  _globals['_RIGHT']._serialized_start=4138
+  _globals['_RIGHT']._serialized_end=4338
+  _globals['_LISTRIGHTSRESPONSE']._serialized_start=4340
+  _globals['_LISTRIGHTSRESPONSE']._serialized_end=4402
+  _globals['_REDEEMRIGHTREQUEST']._serialized_start=4405
+  _globals['_REDEEMRIGHTREQUEST']._serialized_end=4553
+  _globals['_CONFIRMREDEMPTIONREQUEST']._serialized_start=4555
+  _globals['_CONFIRMREDEMPTIONREQUEST']._serialized_end=4664
+  _globals['_CANCELREDEMPTIONREQUEST']._serialized_start=4666
+  _globals['_CANCELREDEMPTIONREQUEST']._serialized_end=4790
+  _globals['_GETREDEMPTIONREQUEST']._serialized_start=4792
+  _globals['_GETREDEMPTIONREQUEST']._serialized_end=4837
+  _globals['_REDEMPTION']._serialized_start=4840
+  _globals['_REDEMPTION']._serialized_end=5117
+  _globals['_MARKVOUCHERUSEDREQUEST']._serialized_start=5119
+  _globals['_MARKVOUCHERUSEDREQUEST']._serialized_end=5246
+  _globals['_REVERSETRANSACTIONREQUEST']._serialized_start=5249
+  _globals['_REVERSETRANSACTIONREQUEST']._serialized_end=5394
+  _globals['_SETLEVELOVERRIDEREQUEST']._serialized_start=5397
+  _globals['_SETLEVELOVERRIDEREQUEST']._serialized_end=5624
+  _globals['_LISTEVENTSREQUEST']._serialized_start=5626
+  _globals['_LISTEVENTSREQUEST']._serialized_end=5734
+  _globals['_GROWTHEVENT']._serialized_start=5737
+  _globals['_GROWTHEVENT']._serialized_end=5981
+  _globals['_GROWTHEVENT_DATAENTRY']._serialized_start=5938
+  _globals['_GROWTHEVENT_DATAENTRY']._serialized_end=5981
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=5983
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=6051
+  _globals['_RUNMAINTENANCEREQUEST']._serialized_start=6053
+  _globals['_RUNMAINTENANCEREQUEST']._serialized_end=6076
+  _globals['_RUNMAINTENANCERESPONSE']._serialized_start=6078
+  _globals['_RUNMAINTENANCERESPONSE']._serialized_end=6198
+  _globals['_GROWTHSERVICE']._serialized_start=6269
+  _globals['_GROWTHSERVICE']._serialized_end=7622
+  _globals['_GROWTHOPSSERVICE']._serialized_start=7625
+  _globals['_GROWTHOPSSERVICE']._serialized_end=8041
+  _globals['_RIGHTSSUPPLIERSERVICE']._serialized_start=8043
+  _globals['_RIGHTSSUPPLIERSERVICE']._serialized_end=8159
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class GrowthServiceStub:
-    """The growth system (placeholder until the growth issue lands).
+    """The growth system as channel apps see it: members, activities, balances, holds and rights.
     """
 
     def __init__(self, channel):
@@ -35,19 +35,187 @@ class GrowthServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.EnrollMember = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/EnrollMember',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.EnrollMemberRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Member.FromString,
+                _registered_method=True)
         self.RecordActivity = channel.unary_unary(
                 '/skylane.growth.v1.GrowthService/RecordActivity',
                 request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.RecordActivityRequest.SerializeToString,
                 response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.RecordActivityResponse.FromString,
                 _registered_method=True)
+        self.PreviewActivity = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/PreviewActivity',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.PreviewActivityRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.RecordActivityResponse.FromString,
+                _registered_method=True)
+        self.GetBalance = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/GetBalance',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.GetBalanceRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Balance.FromString,
+                _registered_method=True)
+        self.GetStatement = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/GetStatement',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.GetStatementRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Statement.FromString,
+                _registered_method=True)
+        self.ListExpiries = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/ListExpiries',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ListExpiriesRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ListExpiriesResponse.FromString,
+                _registered_method=True)
+        self.SpendPoints = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/SpendPoints',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.SpendPointsRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.LedgerTransaction.FromString,
+                _registered_method=True)
+        self.HoldPoints = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/HoldPoints',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.HoldPointsRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Hold.FromString,
+                _registered_method=True)
+        self.ConfirmHold = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/ConfirmHold',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ConfirmHoldRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Hold.FromString,
+                _registered_method=True)
+        self.ReleaseHold = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/ReleaseHold',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ReleaseHoldRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Hold.FromString,
+                _registered_method=True)
+        self.ListRights = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/ListRights',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ListRightsRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ListRightsResponse.FromString,
+                _registered_method=True)
+        self.RedeemRight = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/RedeemRight',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.RedeemRightRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.FromString,
+                _registered_method=True)
+        self.ConfirmRedemption = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/ConfirmRedemption',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ConfirmRedemptionRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.FromString,
+                _registered_method=True)
+        self.CancelRedemption = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/CancelRedemption',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.CancelRedemptionRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.FromString,
+                _registered_method=True)
+        self.GetRedemption = channel.unary_unary(
+                '/skylane.growth.v1.GrowthService/GetRedemption',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.GetRedemptionRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.FromString,
+                _registered_method=True)
 
 
 class GrowthServiceServicer:
-    """The growth system (placeholder until the growth issue lands).
+    """The growth system as channel apps see it: members, activities, balances, holds and rights.
     """
 
+    def EnrollMember(self, request, context):
+        """Enrols a customer as a member (idempotent: enrolling twice returns the existing member).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RecordActivity(self, request, context):
-        """Records a customer activity and awards what the rules say.
+        """Records a customer activity and awards what the rules say; the same (source, id) never awards twice.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PreviewActivity(self, request, context):
+        """Dry run: answers what an activity would earn now, without posting anything.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBalance(self, request, context):
+        """Balances of one member by asset (constant cost whatever the ledger size).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStatement(self, request, context):
+        """Balances, lots with expiry, pending points, level progress and a paged history with provenance.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExpiries(self, request, context):
+        """Every upcoming expiry of a member's points, soonest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SpendPoints(self, request, context):
+        """Spends points at once (no hold), soonest-expiring lots first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HoldPoints(self, request, context):
+        """Holds points for a pending operation; they leave the available balance until confirmed or released.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmHold(self, request, context):
+        """Confirms a hold: a spend hold is spent, a pending-points hold becomes available points.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseHold(self, request, context):
+        """Releases a hold: a spend hold returns its points to their lots, pending points are dropped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRights(self, request, context):
+        """The rights catalogue, with the member's eligibility when a customer is given.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeemRight(self, request, context):
+        """Phase one of a redemption: holds points, stock and quota, and issues a unique voucher code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmRedemption(self, request, context):
+        """Phase two: confirms a held redemption, spending the points; the voucher becomes usable.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelRedemption(self, request, context):
+        """Cancels a held or issued, unused redemption: points go back to their lots, stock and quota return.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRedemption(self, request, context):
+        """One redemption by id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -56,10 +224,80 @@ class GrowthServiceServicer:
 
 def add_GrowthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'EnrollMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrollMember,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.EnrollMemberRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Member.SerializeToString,
+            ),
             'RecordActivity': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordActivity,
                     request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.RecordActivityRequest.FromString,
                     response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.RecordActivityResponse.SerializeToString,
+            ),
+            'PreviewActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewActivity,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.PreviewActivityRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.RecordActivityResponse.SerializeToString,
+            ),
+            'GetBalance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBalance,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.GetBalanceRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Balance.SerializeToString,
+            ),
+            'GetStatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatement,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.GetStatementRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Statement.SerializeToString,
+            ),
+            'ListExpiries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExpiries,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ListExpiriesRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ListExpiriesResponse.SerializeToString,
+            ),
+            'SpendPoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.SpendPoints,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.SpendPointsRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.LedgerTransaction.SerializeToString,
+            ),
+            'HoldPoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.HoldPoints,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.HoldPointsRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Hold.SerializeToString,
+            ),
+            'ConfirmHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmHold,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ConfirmHoldRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Hold.SerializeToString,
+            ),
+            'ReleaseHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseHold,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ReleaseHoldRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Hold.SerializeToString,
+            ),
+            'ListRights': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRights,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ListRightsRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ListRightsResponse.SerializeToString,
+            ),
+            'RedeemRight': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemRight,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.RedeemRightRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.SerializeToString,
+            ),
+            'ConfirmRedemption': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmRedemption,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ConfirmRedemptionRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.SerializeToString,
+            ),
+            'CancelRedemption': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelRedemption,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.CancelRedemptionRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.SerializeToString,
+            ),
+            'GetRedemption': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRedemption,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.GetRedemptionRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -70,8 +308,35 @@ def add_GrowthServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class GrowthService:
-    """The growth system (placeholder until the growth issue lands).
+    """The growth system as channel apps see it: members, activities, balances, holds and rights.
     """
+
+    @staticmethod
+    def EnrollMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/EnrollMember',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.EnrollMemberRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.Member.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def RecordActivity(request,
@@ -90,6 +355,641 @@ class GrowthService:
             '/skylane.growth.v1.GrowthService/RecordActivity',
             skylane_dot_growth_dot_v1_dot_growth__pb2.RecordActivityRequest.SerializeToString,
             skylane_dot_growth_dot_v1_dot_growth__pb2.RecordActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/PreviewActivity',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.PreviewActivityRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.RecordActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBalance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/GetBalance',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.GetBalanceRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.Balance.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/GetStatement',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.GetStatementRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.Statement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExpiries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/ListExpiries',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.ListExpiriesRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.ListExpiriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SpendPoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/SpendPoints',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.SpendPointsRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.LedgerTransaction.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HoldPoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/HoldPoints',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.HoldPointsRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.Hold.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/ConfirmHold',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.ConfirmHoldRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.Hold.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/ReleaseHold',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.ReleaseHoldRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.Hold.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRights(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/ListRights',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.ListRightsRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.ListRightsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemRight(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/RedeemRight',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.RedeemRightRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmRedemption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/ConfirmRedemption',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.ConfirmRedemptionRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelRedemption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/CancelRedemption',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.CancelRedemptionRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRedemption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthService/GetRedemption',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.GetRedemptionRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class GrowthOpsServiceStub:
+    """Operations staff: corrections, level overrides and the event feed.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ReverseTransaction = channel.unary_unary(
+                '/skylane.growth.v1.GrowthOpsService/ReverseTransaction',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ReverseTransactionRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.LedgerTransaction.FromString,
+                _registered_method=True)
+        self.SetLevelOverride = channel.unary_unary(
+                '/skylane.growth.v1.GrowthOpsService/SetLevelOverride',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.SetLevelOverrideRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.LevelProgress.FromString,
+                _registered_method=True)
+        self.ListEvents = channel.unary_unary(
+                '/skylane.growth.v1.GrowthOpsService/ListEvents',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ListEventsResponse.FromString,
+                _registered_method=True)
+        self.RunMaintenance = channel.unary_unary(
+                '/skylane.growth.v1.GrowthOpsService/RunMaintenance',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.RunMaintenanceRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.RunMaintenanceResponse.FromString,
+                _registered_method=True)
+
+
+class GrowthOpsServiceServicer:
+    """Operations staff: corrections, level overrides and the event feed.
+    """
+
+    def ReverseTransaction(self, request, context):
+        """Posts the reversing transaction of an earlier one (corrections never update entries).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLevelOverride(self, request, context):
+        """Sets a level floor for a member until a date, with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEvents(self, request, context):
+        """Events emitted by the growth system (expiry warnings, level changes), oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunMaintenance(self, request, context):
+        """Runs one pass of the background jobs now (expiry, hold timeouts, warnings, level reviews).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_GrowthOpsServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ReverseTransaction': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReverseTransaction,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ReverseTransactionRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.LedgerTransaction.SerializeToString,
+            ),
+            'SetLevelOverride': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLevelOverride,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.SetLevelOverrideRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.LevelProgress.SerializeToString,
+            ),
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ListEventsRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'RunMaintenance': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunMaintenance,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.RunMaintenanceRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.RunMaintenanceResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'skylane.growth.v1.GrowthOpsService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('skylane.growth.v1.GrowthOpsService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class GrowthOpsService:
+    """Operations staff: corrections, level overrides and the event feed.
+    """
+
+    @staticmethod
+    def ReverseTransaction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthOpsService/ReverseTransaction',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.ReverseTransactionRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.LedgerTransaction.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLevelOverride(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthOpsService/SetLevelOverride',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.SetLevelOverrideRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.LevelProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthOpsService/ListEvents',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.ListEventsRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunMaintenance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.GrowthOpsService/RunMaintenance',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.RunMaintenanceRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.RunMaintenanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class RightsSupplierServiceStub:
+    """Rights suppliers (lounges, airlines, insurers) report voucher use.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.MarkVoucherUsed = channel.unary_unary(
+                '/skylane.growth.v1.RightsSupplierService/MarkVoucherUsed',
+                request_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.MarkVoucherUsedRequest.SerializeToString,
+                response_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.FromString,
+                _registered_method=True)
+
+
+class RightsSupplierServiceServicer:
+    """Rights suppliers (lounges, airlines, insurers) report voucher use.
+    """
+
+    def MarkVoucherUsed(self, request, context):
+        """Marks a voucher used; a voucher is used at most once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_RightsSupplierServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'MarkVoucherUsed': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkVoucherUsed,
+                    request_deserializer=skylane_dot_growth_dot_v1_dot_growth__pb2.MarkVoucherUsedRequest.FromString,
+                    response_serializer=skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'skylane.growth.v1.RightsSupplierService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('skylane.growth.v1.RightsSupplierService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class RightsSupplierService:
+    """Rights suppliers (lounges, airlines, insurers) report voucher use.
+    """
+
+    @staticmethod
+    def MarkVoucherUsed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.growth.v1.RightsSupplierService/MarkVoucherUsed',
+            skylane_dot_growth_dot_v1_dot_growth__pb2.MarkVoucherUsedRequest.SerializeToString,
+            skylane_dot_growth_dot_v1_dot_growth__pb2.Redemption.FromString,
             options,
             channel_credentials,
             insecure,

@@ -22,19 +22,91 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from skylane.common.v1 import types_pb2 as skylane_dot_common_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eskylane/router/v1/router.proto\x12\x11skylane.router.v1\"\x17\n\x15RouteApplicantRequest\"\x18\n\x16RouteApplicantResponse2v\n\rRouterService\x12\x65\n\x0eRouteApplicant\x12(.skylane.router.v1.RouteApplicantRequest\x1a).skylane.router.v1.RouteApplicantResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eskylane/router/v1/router.proto\x12\x11skylane.router.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dskylane/common/v1/types.proto\"n\n\x08TagValue\x12\x13\n\tint_value\x18\x01 \x01(\x03H\x00\x12\x16\n\x0cnumber_value\x18\x02 \x01(\x01H\x00\x12\x16\n\x0cstring_value\x18\x03 \x01(\tH\x00\x12\x14\n\nbool_value\x18\x04 \x01(\x08H\x00\x42\x07\n\x05value\"\xb3\x01\n\rConsentRecord\x12\x15\n\rrecipient_ids\x18\x01 \x03(\t\x12\x19\n\x11recipient_classes\x18\x02 \x03(\t\x12\x10\n\x08purposes\x18\x03 \x03(\t\x12.\n\ngranted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xda\x03\n\x15RouteApplicantRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x10\n\x08scenario\x18\x03 \x01(\t\x12\x31\n\tapplicant\x18\x04 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x12\n\ndevice_ref\x18\x05 \x01(\t\x12\x12\n\nphone_hash\x18\x06 \x01(\t\x12\x32\n\x08\x63onsents\x18\x07 \x03(\x0b\x32 .skylane.router.v1.ConsentRecord\x12@\n\x04tags\x18\x08 \x03(\x0b\x32\x32.skylane.router.v1.RouteApplicantRequest.TagsEntry\x12\x32\n\x10requested_amount\x18\t \x01(\x0b\x32\x18.skylane.common.v1.Money\x12\x13\n\x0bterm_months\x18\n \x01(\x05\x1aH\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.skylane.router.v1.TagValue:\x02\x38\x01\"\'\n\x06Reason\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x97\x01\n\x0ePartnerRouting\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x12\n\npartner_id\x18\x02 \x01(\t\x12\'\n\x05price\x18\x03 \x01(\x0b\x32\x18.skylane.common.v1.Money\x12\x37\n\x06status\x18\x04 \x01(\x0e\x32\'.skylane.router.v1.PartnerRoutingStatus\"\x98\x03\n\x0fRoutingDecision\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x0c\n\x04tier\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x05\x12\x33\n\x0b\x64\x65stination\x18\x04 \x01(\x0e\x32\x1e.skylane.router.v1.Destination\x12\x12\n\nproduct_id\x18\x05 \x01(\t\x12*\n\x07reasons\x18\x06 \x03(\x0b\x32\x19.skylane.router.v1.Reason\x12\x16\n\x0e\x63onfig_version\x18\x07 \x01(\t\x12\x16\n\x0epolicy_version\x18\x08 \x01(\t\x12)\n\x03\x61rm\x18\t \x01(\x0e\x32\x1c.skylane.router.v1.PolicyArm\x12.\n\ndecided_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06sticky\x18\x0b \x01(\x08\x12\x32\n\x07partner\x18\x0c \x01(\x0b\x32!.skylane.router.v1.PartnerRouting\x12\x0f\n\x07\x63hannel\x18\r \x01(\t\")\n\x12GetDecisionRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\"\x91\x01\n\x10RecordedDecision\x12\x34\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\".skylane.router.v1.RoutingDecision\x12\x13\n\x0binputs_json\x18\x02 \x01(\t\x12\x32\n\x06shadow\x18\x03 \x01(\x0b\x32\".skylane.router.v1.RoutingDecision\"\x1b\n\x19ListPolicyVersionsRequest\"\xe3\x02\n\x11PolicyVersionInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x31\n\rfirst_seen_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63ted\x18\x05 \x01(\x03\x12\x10\n\x08shadowed\x18\x06 \x01(\x03\x12\x0e\n\x06\x61greed\x18\x07 \x01(\x03\x12\x11\n\tagreement\x18\x08 \x01(\x01\x12Z\n\x14\x61\x63ted_by_destination\x18\t \x03(\x0b\x32<.skylane.router.v1.PolicyVersionInfo.ActedByDestinationEntry\x12\x11\n\tfallbacks\x18\n \x01(\x03\x1a\x39\n\x17\x41\x63tedByDestinationEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xc0\x01\n\x12PolicyHistoryEntry\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x18\n\x10\x63hampion_version\x18\x03 \x01(\t\x12\x19\n\x11\x63\x61ndidate_version\x18\x04 \x01(\t\x12.\n\x04mode\x18\x05 \x01(\x0e\x32 .skylane.router.v1.CandidateMode\x12\r\n\x05share\x18\x06 \x01(\x01\"\xbb\x01\n\x1aListPolicyVersionsResponse\x12\x36\n\x08versions\x18\x01 \x03(\x0b\x32$.skylane.router.v1.PolicyVersionInfo\x12\x36\n\x07history\x18\x02 \x03(\x0b\x32%.skylane.router.v1.PolicyHistoryEntry\x12-\n\x05state\x18\x03 \x01(\x0b\x32\x1e.skylane.router.v1.PolicyState\"\x99\x01\n\x0bPolicyState\x12\x18\n\x10\x63hampion_version\x18\x01 \x01(\t\x12\x19\n\x11\x63\x61ndidate_version\x18\x02 \x01(\t\x12.\n\x04mode\x18\x03 \x01(\x0e\x32 .skylane.router.v1.CandidateMode\x12\r\n\x05share\x18\x04 \x01(\x01\x12\x16\n\x0e\x63onfig_version\x18\x05 \x01(\t\"k\n\x1c\x41\x63tivatePolicyVersionRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x0f\n\x07version\x18\x02 \x01(\t\"S\n\x15RollbackPolicyRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\"\xc7\x01\n\x13SetCandidateRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x11\n\x07version\x18\x02 \x01(\tH\x00\x12\x15\n\x0b\x63onfig_yaml\x18\x03 \x01(\tH\x00\x12.\n\x04mode\x18\x04 \x01(\x0e\x32 .skylane.router.v1.CandidateMode\x12\r\n\x05share\x18\x05 \x01(\x01\x42\x0b\n\tcandidate\"\x8a\x01\n\rWhatIfRequest\x12-\n\x06window\x18\x01 \x01(\x0b\x32\x1d.skylane.common.v1.TimeWindow\x12\x11\n\x07version\x18\x02 \x01(\tH\x00\x12\x15\n\x0b\x63onfig_yaml\x18\x03 \x01(\tH\x00\x12\x13\n\x0bmax_samples\x18\x04 \x01(\x05\x42\x0b\n\tcandidate\"\xfa\x01\n\x0b\x44\x65\x63isionMix\x12;\n\x07\x62y_tier\x18\x01 \x03(\x0b\x32*.skylane.router.v1.DecisionMix.ByTierEntry\x12I\n\x0e\x62y_destination\x18\x02 \x03(\x0b\x32\x31.skylane.router.v1.DecisionMix.ByDestinationEntry\x1a-\n\x0b\x42yTierEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x34\n\x12\x42yDestinationEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xd6\x02\n\x0f\x43hangedDecision\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x13\n\x0btier_before\x18\x02 \x01(\t\x12\x12\n\ntier_after\x18\x03 \x01(\t\x12:\n\x12\x64\x65stination_before\x18\x04 \x01(\x0e\x32\x1e.skylane.router.v1.Destination\x12\x39\n\x11\x64\x65stination_after\x18\x05 \x01(\x0e\x32\x1e.skylane.router.v1.Destination\x12\x14\n\x0cscore_before\x18\x06 \x01(\x05\x12\x13\n\x0bscore_after\x18\x07 \x01(\x05\x12\x31\n\x0ereasons_before\x18\x08 \x03(\x0b\x32\x19.skylane.router.v1.Reason\x12\x30\n\rreasons_after\x18\t \x03(\x0b\x32\x19.skylane.router.v1.Reason\"\xe2\x01\n\x0eWhatIfResponse\x12\x19\n\x11\x63\x61ndidate_version\x18\x01 \x01(\t\x12\x10\n\x08replayed\x18\x02 \x01(\x03\x12.\n\x06\x62\x65\x66ore\x18\x03 \x01(\x0b\x32\x1e.skylane.router.v1.DecisionMix\x12-\n\x05\x61\x66ter\x18\x04 \x01(\x0b\x32\x1e.skylane.router.v1.DecisionMix\x12\x0f\n\x07\x63hanged\x18\x05 \x01(\x03\x12\x33\n\x07samples\x18\x06 \x03(\x0b\x32\".skylane.router.v1.ChangedDecision\"H\n\x17GetRoutingReportRequest\x12-\n\x06window\x18\x01 \x01(\x0b\x32\x1d.skylane.common.v1.TimeWindow\"7\n\nCountShare\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\r\n\x05share\x18\x03 \x01(\x01\"I\n\x0b\x43\x61pacityUse\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x0c\n\x04used\x18\x03 \x01(\x03\x12\x0b\n\x03\x63\x61p\x18\x04 \x01(\x03\"\xb1\x02\n\rRoutingReport\x12\r\n\x05total\x18\x01 \x01(\x03\x12.\n\x07\x62y_tier\x18\x02 \x03(\x0b\x32\x1d.skylane.router.v1.CountShare\x12\x35\n\x0e\x62y_destination\x18\x03 \x03(\x0b\x32\x1d.skylane.router.v1.CountShare\x12\x31\n\nby_channel\x18\x04 \x03(\x0b\x32\x1d.skylane.router.v1.CountShare\x12-\n\x06\x62y_day\x18\x05 \x03(\x0b\x32\x1d.skylane.router.v1.CountShare\x12\x30\n\x08\x63\x61pacity\x18\x06 \x03(\x0b\x32\x1e.skylane.router.v1.CapacityUse\x12\x16\n\x0esticky_repeats\x18\x07 \x01(\x03*|\n\x0b\x44\x65stination\x12\x1b\n\x17\x44\x45STINATION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44\x45STINATION_IN_HOUSE\x10\x01\x12\x1c\n\x18\x44\x45STINATION_PARTNER_POOL\x10\x02\x12\x18\n\x14\x44\x45STINATION_DECLINED\x10\x03*Z\n\tPolicyArm\x12\x1a\n\x16POLICY_ARM_UNSPECIFIED\x10\x00\x12\x17\n\x13POLICY_ARM_CHAMPION\x10\x01\x12\x18\n\x14POLICY_ARM_CANDIDATE\x10\x02*f\n\rCandidateMode\x12\x1e\n\x1a\x43\x41NDIDATE_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43\x41NDIDATE_MODE_SHADOW\x10\x01\x12\x1a\n\x16\x43\x41NDIDATE_MODE_ROLLOUT\x10\x02*\xdc\x01\n\x14PartnerRoutingStatus\x12&\n\"PARTNER_ROUTING_STATUS_UNSPECIFIED\x10\x00\x12,\n(PARTNER_ROUTING_STATUS_PENDING_SELECTION\x10\x01\x12\"\n\x1ePARTNER_ROUTING_STATUS_OFFERED\x10\x02\x12$\n PARTNER_ROUTING_STATUS_DELIVERED\x10\x03\x12$\n PARTNER_ROUTING_STATUS_NO_BIDDER\x10\x04\x32\xca\x01\n\rRouterService\x12^\n\x0eRouteApplicant\x12(.skylane.router.v1.RouteApplicantRequest\x1a\".skylane.router.v1.RoutingDecision\x12Y\n\x0bGetDecision\x12%.skylane.router.v1.GetDecisionRequest\x1a#.skylane.router.v1.RecordedDecision2\xd4\x04\n\x10RouterOpsService\x12q\n\x12ListPolicyVersions\x12,.skylane.router.v1.ListPolicyVersionsRequest\x1a-.skylane.router.v1.ListPolicyVersionsResponse\x12h\n\x15\x41\x63tivatePolicyVersion\x12/.skylane.router.v1.ActivatePolicyVersionRequest\x1a\x1e.skylane.router.v1.PolicyState\x12Z\n\x0eRollbackPolicy\x12(.skylane.router.v1.RollbackPolicyRequest\x1a\x1e.skylane.router.v1.PolicyState\x12V\n\x0cSetCandidate\x12&.skylane.router.v1.SetCandidateRequest\x1a\x1e.skylane.router.v1.PolicyState\x12M\n\x06WhatIf\x12 .skylane.router.v1.WhatIfRequest\x1a!.skylane.router.v1.WhatIfResponse\x12`\n\x10GetRoutingReport\x12*.skylane.router.v1.GetRoutingReportRequest\x1a .skylane.router.v1.RoutingReportb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'skylane.router.v1.router_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROUTEAPPLICANTREQUEST']._serialized_start=53
-  _globals['_ROUTEAPPLICANTREQUEST']._serialized_end=76
-  _globals['_ROUTEAPPLICANTRESPONSE']._serialized_start=78
-  _globals['_ROUTEAPPLICANTRESPONSE']._serialized_end=102
-  _globals['_ROUTERSERVICE']._serialized_start=104
-  _globals['_ROUTERSERVICE']._serialized_end=222
+  _globals['_ROUTEAPPLICANTREQUEST_TAGSENTRY']._loaded_options = None
+  _globals['_ROUTEAPPLICANTREQUEST_TAGSENTRY']._serialized_options = b'8\001'
+  _globals['_POLICYVERSIONINFO_ACTEDBYDESTINATIONENTRY']._loaded_options = None
+  _globals['_POLICYVERSIONINFO_ACTEDBYDESTINATIONENTRY']._serialized_options = b'8\001'
+  _globals['_DECISIONMIX_BYTIERENTRY']._loaded_options = None
+  _globals['_DECISIONMIX_BYTIERENTRY']._serialized_options = b'8\001'
+  _globals['_DECISIONMIX_BYDESTINATIONENTRY']._loaded_options = None
+  _globals['_DECISIONMIX_BYDESTINATIONENTRY']._serialized_options = b'8\001'
+  _globals['_DESTINATION']._serialized_start=4491
+  _globals['_DESTINATION']._serialized_end=4615
+  _globals['_POLICYARM']._serialized_start=4617
+  _globals['_POLICYARM']._serialized_end=4707
+  _globals['_CANDIDATEMODE']._serialized_start=4709
+  _globals['_CANDIDATEMODE']._serialized_end=4811
+  _globals['_PARTNERROUTINGSTATUS']._serialized_start=4814
+  _globals['_PARTNERROUTINGSTATUS']._serialized_end=5034
+  _globals['_TAGVALUE']._serialized_start=117
+  _globals['_TAGVALUE']._serialized_end=227
+  _globals['_CONSENTRECORD']._serialized_start=230
+  _globals['_CONSENTRECORD']._serialized_end=409
+  _globals['_ROUTEAPPLICANTREQUEST']._serialized_start=412
+  _globals['_ROUTEAPPLICANTREQUEST']._serialized_end=886
+  _globals['_ROUTEAPPLICANTREQUEST_TAGSENTRY']._serialized_start=814
+  _globals['_ROUTEAPPLICANTREQUEST_TAGSENTRY']._serialized_end=886
+  _globals['_REASON']._serialized_start=888
+  _globals['_REASON']._serialized_end=927
+  _globals['_PARTNERROUTING']._serialized_start=930
+  _globals['_PARTNERROUTING']._serialized_end=1081
+  _globals['_ROUTINGDECISION']._serialized_start=1084
+  _globals['_ROUTINGDECISION']._serialized_end=1492
+  _globals['_GETDECISIONREQUEST']._serialized_start=1494
+  _globals['_GETDECISIONREQUEST']._serialized_end=1535
+  _globals['_RECORDEDDECISION']._serialized_start=1538
+  _globals['_RECORDEDDECISION']._serialized_end=1683
+  _globals['_LISTPOLICYVERSIONSREQUEST']._serialized_start=1685
+  _globals['_LISTPOLICYVERSIONSREQUEST']._serialized_end=1712
+  _globals['_POLICYVERSIONINFO']._serialized_start=1715
+  _globals['_POLICYVERSIONINFO']._serialized_end=2070
+  _globals['_POLICYVERSIONINFO_ACTEDBYDESTINATIONENTRY']._serialized_start=2013
+  _globals['_POLICYVERSIONINFO_ACTEDBYDESTINATIONENTRY']._serialized_end=2070
+  _globals['_POLICYHISTORYENTRY']._serialized_start=2073
+  _globals['_POLICYHISTORYENTRY']._serialized_end=2265
+  _globals['_LISTPOLICYVERSIONSRESPONSE']._serialized_start=2268
+  _globals['_LISTPOLICYVERSIONSRESPONSE']._serialized_end=2455
+  _globals['_POLICYSTATE']._serialized_start=2458
+  _globals['_POLICYSTATE']._serialized_end=2611
+  _globals['_ACTIVATEPOLICYVERSIONREQUEST']._serialized_start=2613
+  _globals['_ACTIVATEPOLICYVERSIONREQUEST']._serialized_end=2720
+  _globals['_ROLLBACKPOLICYREQUEST']._serialized_start=2722
+  _globals['_ROLLBACKPOLICYREQUEST']._serialized_end=2805
+  _globals['_SETCANDIDATEREQUEST']._serialized_start=2808
+  _globals['_SETCANDIDATEREQUEST']._serialized_end=3007
+  _globals['_WHATIFREQUEST']._serialized_start=3010
+  _globals['_WHATIFREQUEST']._serialized_end=3148
+  _globals['_DECISIONMIX']._serialized_start=3151
+  _globals['_DECISIONMIX']._serialized_end=3401
+  _globals['_DECISIONMIX_BYTIERENTRY']._serialized_start=3302
+  _globals['_DECISIONMIX_BYTIERENTRY']._serialized_end=3347
+  _globals['_DECISIONMIX_BYDESTINATIONENTRY']._serialized_start=3349
+  _globals['_DECISIONMIX_BYDESTINATIONENTRY']._serialized_end=3401
+  _globals['_CHANGEDDECISION']._serialized_start=3404
+  _globals['_CHANGEDDECISION']._serialized_end=3746
+  _globals['_WHATIFRESPONSE']._serialized_start=3749
+  _globals['_WHATIFRESPONSE']._serialized_end=3975
+  _globals['_GETROUTINGREPORTREQUEST']._serialized_start=3977
+  _globals['_GETROUTINGREPORTREQUEST']._serialized_end=4049
+  _globals['_COUNTSHARE']._serialized_start=4051
+  _globals['_COUNTSHARE']._serialized_end=4106
+  _globals['_CAPACITYUSE']._serialized_start=4108
+  _globals['_CAPACITYUSE']._serialized_end=4181
+  _globals['_ROUTINGREPORT']._serialized_start=4184
+  _globals['_ROUTINGREPORT']._serialized_end=4489
+  _globals['_ROUTERSERVICE']._serialized_start=5037
+  _globals['_ROUTERSERVICE']._serialized_end=5239
+  _globals['_ROUTEROPSSERVICE']._serialized_start=5242
+  _globals['_ROUTEROPSSERVICE']._serialized_end=5838
 # @@protoc_insertion_point(module_scope)

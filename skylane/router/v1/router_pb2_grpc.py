@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class RouterServiceStub:
-    """Routes loan applicants (placeholder until the router issue lands).
+    """Tiers loan applicants and decides where their traffic goes (called by channel apps).
     """
 
     def __init__(self, channel):
@@ -38,16 +38,28 @@ class RouterServiceStub:
         self.RouteApplicant = channel.unary_unary(
                 '/skylane.router.v1.RouterService/RouteApplicant',
                 request_serializer=skylane_dot_router_dot_v1_dot_router__pb2.RouteApplicantRequest.SerializeToString,
-                response_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.RouteApplicantResponse.FromString,
+                response_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.RoutingDecision.FromString,
+                _registered_method=True)
+        self.GetDecision = channel.unary_unary(
+                '/skylane.router.v1.RouterService/GetDecision',
+                request_serializer=skylane_dot_router_dot_v1_dot_router__pb2.GetDecisionRequest.SerializeToString,
+                response_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.RecordedDecision.FromString,
                 _registered_method=True)
 
 
 class RouterServiceServicer:
-    """Routes loan applicants (placeholder until the router issue lands).
+    """Tiers loan applicants and decides where their traffic goes (called by channel apps).
     """
 
     def RouteApplicant(self, request, context):
-        """Tiers an applicant and decides where its traffic goes.
+        """Tiers an applicant and decides where its traffic goes; idempotent by idempotency_key, sticky per applicant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDecision(self, request, context):
+        """Returns one recorded decision with the inputs it was made from (for explanation and audit).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -59,7 +71,12 @@ def add_RouterServiceServicer_to_server(servicer, server):
             'RouteApplicant': grpc.unary_unary_rpc_method_handler(
                     servicer.RouteApplicant,
                     request_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.RouteApplicantRequest.FromString,
-                    response_serializer=skylane_dot_router_dot_v1_dot_router__pb2.RouteApplicantResponse.SerializeToString,
+                    response_serializer=skylane_dot_router_dot_v1_dot_router__pb2.RoutingDecision.SerializeToString,
+            ),
+            'GetDecision': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDecision,
+                    request_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.GetDecisionRequest.FromString,
+                    response_serializer=skylane_dot_router_dot_v1_dot_router__pb2.RecordedDecision.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -70,7 +87,7 @@ def add_RouterServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class RouterService:
-    """Routes loan applicants (placeholder until the router issue lands).
+    """Tiers loan applicants and decides where their traffic goes (called by channel apps).
     """
 
     @staticmethod
@@ -89,7 +106,330 @@ class RouterService:
             target,
             '/skylane.router.v1.RouterService/RouteApplicant',
             skylane_dot_router_dot_v1_dot_router__pb2.RouteApplicantRequest.SerializeToString,
-            skylane_dot_router_dot_v1_dot_router__pb2.RouteApplicantResponse.FromString,
+            skylane_dot_router_dot_v1_dot_router__pb2.RoutingDecision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDecision(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.router.v1.RouterService/GetDecision',
+            skylane_dot_router_dot_v1_dot_router__pb2.GetDecisionRequest.SerializeToString,
+            skylane_dot_router_dot_v1_dot_router__pb2.RecordedDecision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class RouterOpsServiceStub:
+    """Ops side of the router: policy versions, shadow/rollout control, what-if replays and reports.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListPolicyVersions = channel.unary_unary(
+                '/skylane.router.v1.RouterOpsService/ListPolicyVersions',
+                request_serializer=skylane_dot_router_dot_v1_dot_router__pb2.ListPolicyVersionsRequest.SerializeToString,
+                response_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.ListPolicyVersionsResponse.FromString,
+                _registered_method=True)
+        self.ActivatePolicyVersion = channel.unary_unary(
+                '/skylane.router.v1.RouterOpsService/ActivatePolicyVersion',
+                request_serializer=skylane_dot_router_dot_v1_dot_router__pb2.ActivatePolicyVersionRequest.SerializeToString,
+                response_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.PolicyState.FromString,
+                _registered_method=True)
+        self.RollbackPolicy = channel.unary_unary(
+                '/skylane.router.v1.RouterOpsService/RollbackPolicy',
+                request_serializer=skylane_dot_router_dot_v1_dot_router__pb2.RollbackPolicyRequest.SerializeToString,
+                response_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.PolicyState.FromString,
+                _registered_method=True)
+        self.SetCandidate = channel.unary_unary(
+                '/skylane.router.v1.RouterOpsService/SetCandidate',
+                request_serializer=skylane_dot_router_dot_v1_dot_router__pb2.SetCandidateRequest.SerializeToString,
+                response_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.PolicyState.FromString,
+                _registered_method=True)
+        self.WhatIf = channel.unary_unary(
+                '/skylane.router.v1.RouterOpsService/WhatIf',
+                request_serializer=skylane_dot_router_dot_v1_dot_router__pb2.WhatIfRequest.SerializeToString,
+                response_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.WhatIfResponse.FromString,
+                _registered_method=True)
+        self.GetRoutingReport = channel.unary_unary(
+                '/skylane.router.v1.RouterOpsService/GetRoutingReport',
+                request_serializer=skylane_dot_router_dot_v1_dot_router__pb2.GetRoutingReportRequest.SerializeToString,
+                response_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.RoutingReport.FromString,
+                _registered_method=True)
+
+
+class RouterOpsServiceServicer:
+    """Ops side of the router: policy versions, shadow/rollout control, what-if replays and reports.
+    """
+
+    def ListPolicyVersions(self, request, context):
+        """Lists every known policy version with its role, agreement and outcome statistics, and the change history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ActivatePolicyVersion(self, request, context):
+        """Makes a known policy version the champion (the candidate is cleared if it was that version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackPolicy(self, request, context):
+        """Makes the champion before the current one the champion again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetCandidate(self, request, context):
+        """Sets (or clears) the candidate policy and how it runs: shadow or a bucketed share of live traffic.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WhatIf(self, request, context):
+        """Replays the decisions recorded in a time window under a candidate policy; changes no live state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRoutingReport(self, request, context):
+        """Counts and shares by tier, destination, channel and day, and in-house capacity used.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_RouterOpsServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListPolicyVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPolicyVersions,
+                    request_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.ListPolicyVersionsRequest.FromString,
+                    response_serializer=skylane_dot_router_dot_v1_dot_router__pb2.ListPolicyVersionsResponse.SerializeToString,
+            ),
+            'ActivatePolicyVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActivatePolicyVersion,
+                    request_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.ActivatePolicyVersionRequest.FromString,
+                    response_serializer=skylane_dot_router_dot_v1_dot_router__pb2.PolicyState.SerializeToString,
+            ),
+            'RollbackPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackPolicy,
+                    request_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.RollbackPolicyRequest.FromString,
+                    response_serializer=skylane_dot_router_dot_v1_dot_router__pb2.PolicyState.SerializeToString,
+            ),
+            'SetCandidate': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCandidate,
+                    request_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.SetCandidateRequest.FromString,
+                    response_serializer=skylane_dot_router_dot_v1_dot_router__pb2.PolicyState.SerializeToString,
+            ),
+            'WhatIf': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhatIf,
+                    request_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.WhatIfRequest.FromString,
+                    response_serializer=skylane_dot_router_dot_v1_dot_router__pb2.WhatIfResponse.SerializeToString,
+            ),
+            'GetRoutingReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRoutingReport,
+                    request_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.GetRoutingReportRequest.FromString,
+                    response_serializer=skylane_dot_router_dot_v1_dot_router__pb2.RoutingReport.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'skylane.router.v1.RouterOpsService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('skylane.router.v1.RouterOpsService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class RouterOpsService:
+    """Ops side of the router: policy versions, shadow/rollout control, what-if replays and reports.
+    """
+
+    @staticmethod
+    def ListPolicyVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.router.v1.RouterOpsService/ListPolicyVersions',
+            skylane_dot_router_dot_v1_dot_router__pb2.ListPolicyVersionsRequest.SerializeToString,
+            skylane_dot_router_dot_v1_dot_router__pb2.ListPolicyVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActivatePolicyVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.router.v1.RouterOpsService/ActivatePolicyVersion',
+            skylane_dot_router_dot_v1_dot_router__pb2.ActivatePolicyVersionRequest.SerializeToString,
+            skylane_dot_router_dot_v1_dot_router__pb2.PolicyState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.router.v1.RouterOpsService/RollbackPolicy',
+            skylane_dot_router_dot_v1_dot_router__pb2.RollbackPolicyRequest.SerializeToString,
+            skylane_dot_router_dot_v1_dot_router__pb2.PolicyState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCandidate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.router.v1.RouterOpsService/SetCandidate',
+            skylane_dot_router_dot_v1_dot_router__pb2.SetCandidateRequest.SerializeToString,
+            skylane_dot_router_dot_v1_dot_router__pb2.PolicyState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WhatIf(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.router.v1.RouterOpsService/WhatIf',
+            skylane_dot_router_dot_v1_dot_router__pb2.WhatIfRequest.SerializeToString,
+            skylane_dot_router_dot_v1_dot_router__pb2.WhatIfResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRoutingReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.router.v1.RouterOpsService/GetRoutingReport',
+            skylane_dot_router_dot_v1_dot_router__pb2.GetRoutingReportRequest.SerializeToString,
+            skylane_dot_router_dot_v1_dot_router__pb2.RoutingReport.FromString,
             options,
             channel_credentials,
             insecure,

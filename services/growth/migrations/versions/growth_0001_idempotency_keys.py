@@ -1,7 +1,7 @@
 """idempotency keys
 
 Revision ID: growth_0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 18:17:11.558861
 """
 from __future__ import annotations

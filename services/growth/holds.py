@@ -1,0 +1,106 @@
+"""Spends, two-phase holds and reversals: the point movements callers ask for directly."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.errors import FailedPrecondition
+from services.growth.config import GrowthConfig
+from services.growth.domain import calendar
+from services.growth.models import HoldRow, TransactionRow
+from services.growth.store.ledger import Ledger, Provenance
+from services.growth.store.members import get_member, not_found
+
+
+class Holds:
+    def __init__(self, session: AsyncSession, dialect: str, cfg: GrowthConfig, version: str, now: datetime) -> None:
+        self.s, self.cfg, self.version, self.now = session, cfg, version, now
+        self.dialect = dialect
+        self.tz = ZoneInfo(cfg.timezone)
+        self.ledger = Ledger(session, dialect, now)
+
+    async def spend(self, customer: str, points: int, reason: str) -> int:
+        await get_member(self.s, customer)
+        return await self.ledger.spend(customer, points, Provenance(self.version, reason=reason or None))
+
+    async def hold(self, customer: str, points: int, reason: str, ttl_seconds: int, hold_id: str) -> HoldRow:
+        await get_member(self.s, customer)
+        ttl = ttl_seconds or self.cfg.holds.default_ttl_seconds
+        txn = await self.ledger.hold_spend(customer, points, Provenance(self.version, reason=reason or None), hold_id)
+        row = HoldRow(
+            id=hold_id,
+            member=customer,
+            kind="spend",
+            points=points,
+            growth=0,
+            status="open",
+            expires_at=self.now + timedelta(seconds=ttl),
+            on_timeout="release",
+            reason=reason or None,
+            task_id=None,
+            open_txn_id=txn,
+            close_txn_id=None,
+            created_at=self.now,
+        )
+        self.s.add(row)
+        await self.s.flush()
+        return row
+
+    async def get(self, hold_id: str) -> HoldRow:
+        row = (await self.s.execute(select(HoldRow).where(HoldRow.id == hold_id))).scalar_one_or_none()
+        if row is None:
+            raise not_found("hold", hold_id, "HOLD_NOT_FOUND")
+        return row
+
+    async def close(self, hold_id: str, *, confirm: bool, timed_out: bool = False, reason: str = "") -> HoldRow:
+        """Confirms or releases an open hold; the status flips by one conditional UPDATE (once only)."""
+        hold = await self.get(hold_id)
+        if hold.status != "open":
+            reason_code = "HOLD_EXPIRED" if hold.status == "expired" else f"HOLD_{hold.status.upper()}"
+            raise FailedPrecondition(reason_code, f"hold is {hold.status}, not open", subject=hold_id)
+        if not timed_out and hold.expires_at <= self.now:
+            raise FailedPrecondition("HOLD_EXPIRED", "the hold has timed out", subject=hold_id)
+        # A pending hold that confirms on timeout is "confirmed"; anything else that times out is "expired".
+        status = "confirmed" if confirm else ("expired" if timed_out else "released")
+        claimed = await self.s.execute(
+            update(HoldRow).where(HoldRow.id == hold_id, HoldRow.status == "open").values(status=status)
+        )
+        if int(claimed.rowcount) != 1:  # type: ignore[attr-defined]
+            raise FailedPrecondition("HOLD_NOT_OPEN", "the hold was closed concurrently", subject=hold_id)
+        expires = calendar.expiry_for(self.cfg.expiry, self.now, self.tz)
+        prov = Provenance(self.version, task_id=hold.task_id, reason=reason or ("timeout" if timed_out else None))
+        txn = await self.ledger.close_hold(hold, confirm, prov, expires, calendar.local_day(self.now, self.tz))
+        await self.s.execute(update(HoldRow).where(HoldRow.id == hold_id).values(close_txn_id=txn))
+        hold.status, hold.close_txn_id = status, txn
+        return hold
+
+    async def reverse(self, txn_id: int, reason: str, operator: str) -> int:
+        txn = (await self.s.execute(select(TransactionRow).where(TransactionRow.id == txn_id))).scalar_one_or_none()
+        if txn is None:
+            raise not_found("transaction", str(txn_id), "TRANSACTION_NOT_FOUND")
+        already = (
+            await self.s.execute(select(TransactionRow.id).where(TransactionRow.reverses == txn_id))
+        ).scalar_one_or_none()
+        if already is not None:
+            raise FailedPrecondition("ALREADY_REVERSED", f"reversed by transaction {already}", subject=str(txn_id))
+        prov = Provenance(self.version, operator=operator, reason=reason, task_id=txn.task_id)
+        hold = None
+        if txn.hold_id:
+            hold = (await self.s.execute(select(HoldRow).where(HoldRow.id == txn.hold_id))).scalar_one_or_none()
+        policy = {"points": self.cfg.assets.points.negative_balance, "growth": self.cfg.assets.growth.negative_balance}
+        day = calendar.local_day(txn.posted_at, self.tz)
+        if txn.kind == "earn" or (txn.kind == "confirm" and hold is not None and hold.kind == "pending"):
+            return await self.ledger.reverse_earn(txn, policy, day, prov)
+        if txn.kind == "spend":
+            return await self.ledger.reverse_spend(txn.member, -txn.points, txn.id, txn.id, prov)
+        if txn.kind == "confirm" and hold is not None and hold.kind == "spend":
+            return await self.ledger.reverse_spend(txn.member, hold.points, hold.open_txn_id, txn.id, prov)
+        raise FailedPrecondition(
+            "NOT_REVERSIBLE",
+            f"a {txn.kind} transaction cannot be reversed; release or confirm its hold instead",
+            subject=str(txn_id),
+        )

@@ -1,0 +1,156 @@
+"""Queries over recorded decisions and in-house capacity counters (SQLAlchemy Core, one statement each)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, and_, bindparam, func, literal, or_, select, text, union_all, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.router.models import CapacityCounter, DecisionRow
+
+decisions = cast(Table, DecisionRow.__table__)
+counters = cast(Table, CapacityCounter.__table__)
+
+
+async def lock_applicants(session: AsyncSession, dialect: str, refs: Iterable[str]) -> None:
+    """Serialises concurrent writers (other processes) deciding for the same applicant on PostgreSQL.
+
+    SQLite needs nothing: BEGIN IMMEDIATE already makes each write transaction the only writer.
+    """
+    if dialect != "postgresql":
+        return
+    ordered = sorted(set(refs))
+    if ordered:
+        # Sorted lock order: two writers locking overlapping sets cannot deadlock.
+        await session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtextextended(r, 7)) "
+                "FROM (SELECT unnest(CAST(:refs AS text[])) AS r ORDER BY 1) s"
+            ),
+            {"refs": ordered},
+        )
+
+
+async def lookup(
+    session: AsyncSession, keys: Sequence[str], applicants: Sequence[str], devices: Sequence[str], since: datetime
+) -> Sequence[Any]:
+    """One round trip: rows already holding one of the idempotency keys, and the decisions of the
+    applicants and devices since `since` (for stickiness and velocity). Column `hit` says which.
+
+    The caller keeps only kind 'live' for applicants and devices: filtering on kind here would let SQLite
+    (which has no statistics) pick the (kind, decided_at) index and scan every recent decision."""
+    d = decisions.c
+    cols = (d.id, d.kind, d.idempotency_key, d.fingerprint, d.applicant_ref, d.device_ref, d.decided_at, d.response)
+    parts = [select(literal("key").label("hit"), *cols).where(d.idempotency_key.in_(bindparam("keys", expanding=True)))]
+    params: dict[str, Any] = {"keys": list(keys)}
+    if applicants:
+        parts.append(
+            select(literal("app").label("hit"), *cols).where(
+                d.applicant_ref.in_(bindparam("apps", expanding=True)), d.decided_at >= since
+            )
+        )
+        params["apps"] = list(applicants)
+    if devices:
+        parts.append(
+            select(literal("dev").label("hit"), *cols).where(
+                d.device_ref.in_(bindparam("devs", expanding=True)), d.decided_at >= since
+            )
+        )
+        params["devs"] = list(devices)
+    statement = union_all(*parts) if len(parts) > 1 else parts[0]
+    return (await session.execute(statement, params)).all()
+
+
+async def lock_counters(
+    session: AsyncSession, dialect: str, wanted: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Creates the counter rows if needed and reads them, in one statement, under a row lock held until
+    commit (ON CONFLICT DO UPDATE locks the row on PostgreSQL; SQLite's BEGIN IMMEDIATE locks the database)."""
+    keys = sorted(set(wanted))
+    if not keys:
+        return {}
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    values = upsert(counters).values([{"product_id": p, "day": d, "used": 0} for p, d in keys])
+    statement = values.on_conflict_do_update(
+        index_elements=[counters.c.product_id, counters.c.day], set_={"used": counters.c.used}
+    ).returning(counters.c.product_id, counters.c.day, counters.c.used)
+    return {(r.product_id, r.day): int(r.used) for r in (await session.execute(statement)).all()}
+
+
+async def save_counters(session: AsyncSession, changes: dict[tuple[str, str], tuple[int, int]]) -> None:
+    """Moves each counter from old to new; the WHERE makes a lost update impossible even if the lock
+    discipline were ever broken (the write then fails instead of overshooting)."""
+    c = counters.c
+    for (product, day), (old, new) in changes.items():
+        result = await session.execute(
+            update(counters).where(c.product_id == product, c.day == day, c.used == old).values(used=new)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise RuntimeError(f"capacity counter {product}/{day} moved under a held lock")
+
+
+async def insert_decisions(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(decisions.insert(), rows)
+
+
+async def get_with_shadow(session: AsyncSession, decision_id: str) -> tuple[Row[Any] | None, Row[Any] | None]:
+    d = decisions.c
+    rows = (
+        await session.execute(
+            select(decisions).where(or_(d.id == decision_id, and_(d.paired_id == decision_id, d.kind == "shadow")))
+        )
+    ).all()
+    main = next((r for r in rows if r.id == decision_id), None)
+    shadow = next((r for r in rows if r.kind == "shadow" and r.paired_id == decision_id), None)
+    return main, shadow
+
+
+async def live_in_window(session: AsyncSession, start: datetime, end: datetime) -> Sequence[Any]:
+    d = decisions.c
+    query = (
+        select(d.id, d.applicant_ref, d.tier, d.destination, d.score, d.reasons_json, d.inputs_json, d.local_day)
+        .where(d.kind == "live", d.decided_at >= start, d.decided_at < end)
+        .order_by(d.decided_at, d.id)
+    )
+    return (await session.execute(query)).all()
+
+
+async def report_groups(session: AsyncSession, start: datetime, end: datetime) -> Sequence[Any]:
+    d = decisions.c
+    query = (
+        select(d.kind, d.local_day, d.channel, d.tier, d.destination, func.count().label("n"))
+        .where(d.kind.in_(("live", "repeat")), d.decided_at >= start, d.decided_at < end)
+        .group_by(d.kind, d.local_day, d.channel, d.tier, d.destination)
+    )
+    return (await session.execute(query)).all()
+
+
+async def capacity_between(session: AsyncSession, first_day: str, last_day: str) -> Sequence[Any]:
+    c = counters.c
+    query = select(c.product_id, c.day, c.used).where(c.day >= first_day, c.day <= last_day).order_by(c.day)
+    return (await session.execute(query)).all()
+
+
+async def version_stats(session: AsyncSession) -> Sequence[Any]:
+    """Per policy version and kind: decisions, agreements, fallbacks, per destination."""
+    d = decisions.c
+    query = (
+        select(
+            d.policy_version,
+            d.kind,
+            d.destination,
+            func.count().label("n"),
+            func.sum(func.coalesce(d.agrees, False).cast(type_=decisions.c.score.type)).label("agreed"),
+            func.sum(d.fallback.cast(type_=decisions.c.score.type)).label("fallbacks"),
+        )
+        .where(d.kind.in_(("live", "shadow")))
+        .group_by(d.policy_version, d.kind, d.destination)
+    )
+    return (await session.execute(query)).all()

@@ -1,0 +1,115 @@
+"""Input checks of RouteApplicant: one field violation per bad field, nothing recorded on any."""
+
+from __future__ import annotations
+
+import re
+
+from services.common.errors import Violations
+from services.common.idempotency import fingerprint
+from services.common.validation import check_customer_ref, check_idempotency_key
+from services.router.domain.tags import TagScalar, TagSpec
+from services.router.policies import Snapshot
+from services.router.service import RouteCommand
+from skylane.router.v1 import router_pb2
+
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+_DIGITS = re.compile(r"^\+?\d[\d -]{6,}$")
+MAX_TERM_MONTHS = 600
+MAX_TAGS = 400
+
+
+def _tag_value(v: Violations, path: str, spec: TagSpec, value: router_pb2.TagValue) -> TagScalar | None:
+    which = value.WhichOneof("value")
+    raw: TagScalar
+    if which is None:
+        v.add(path, "a value is required")
+        return None
+    if which == "int_value":
+        raw = value.int_value
+    elif which == "number_value":
+        raw = value.number_value
+    elif which == "string_value":
+        raw = value.string_value
+    else:
+        raw = value.bool_value
+    allowed = {
+        "int": ("int_value",),
+        "number": ("number_value", "int_value"),
+        "string": ("string_value",),
+        "bool": ("bool_value",),
+    }
+    if which not in allowed[spec.type]:
+        v.add(path, f"tag {spec.name!r} is {spec.type}; got {which}")
+        return None
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        low = spec.minimum if spec.minimum is not None else float("-inf")
+        high = spec.maximum if spec.maximum is not None else float("inf")
+        if not low <= raw <= high:
+            v.add(path, f"must be between {low:g} and {high:g}")
+            return None
+    return raw
+
+
+def to_command(request: router_pb2.RouteApplicantRequest, snap: Snapshot) -> RouteCommand:
+    v = Violations()
+    check_idempotency_key(v, request.idempotency_key)
+    if not request.channel:
+        v.add("channel", "required")
+    elif request.channel not in snap.channels:
+        v.add("channel", f"unknown channel {request.channel!r}")
+    elif request.scenario not in snap.channels[request.channel]:
+        v.add("scenario", f"unknown scenario {request.scenario!r} for channel {request.channel!r}")
+    check_customer_ref(v, request.applicant.ref, "applicant.ref")
+    if request.device_ref:
+        check_customer_ref(v, request.device_ref, "device_ref")
+    if request.phone_hash and not _HASH.match(request.phone_hash):
+        v.add(
+            "phone_hash",
+            "must be the lower-case hex SHA-256 of the phone number; raw phone numbers are refused"
+            if _DIGITS.match(request.phone_hash)
+            else "must be 64 lower-case hex characters (SHA-256)",
+        )
+    for i, consent in enumerate(request.consents):
+        path = f"consents[{i}]"
+        if not consent.HasField("granted_at"):
+            v.add(f"{path}.granted_at", "required")
+        elif consent.HasField("expires_at") and consent.expires_at.ToDatetime() <= consent.granted_at.ToDatetime():
+            v.add(f"{path}.expires_at", "must be after granted_at")
+        if not consent.recipient_ids and not consent.recipient_classes:
+            v.add(f"{path}.recipient_ids", "name at least one recipient id or recipient class")
+        if not consent.purposes:
+            v.add(f"{path}.purposes", "at least one purpose is required")
+    if request.HasField("requested_amount") and request.requested_amount.fen < 0:
+        v.add("requested_amount.fen", "must not be negative")
+    if not 0 <= request.term_months <= MAX_TERM_MONTHS:
+        v.add("term_months", f"must be between 0 and {MAX_TERM_MONTHS}")
+    attributes: dict[str, TagScalar] = {}
+    if len(request.tags) > MAX_TAGS:
+        v.add("tags", f"at most {MAX_TAGS} tags")
+    else:
+        for name in sorted(request.tags):
+            path = f"tags[{name}]"
+            spec = snap.tags.get(name)
+            if spec is None or spec.derived:
+                v.add(path, f"unknown tag {name!r}" if spec is None else f"{name!r} comes from its own request field")
+                continue
+            value = _tag_value(v, path, spec, request.tags[name])
+            if value is not None:
+                attributes[name] = value
+    v.raise_if_any()
+    if request.HasField("requested_amount"):
+        attributes["requested_amount_fen"] = request.requested_amount.fen
+    if request.term_months:
+        attributes["term_months"] = request.term_months
+    attributes["channel"] = request.channel
+    attributes["scenario"] = request.scenario
+    return RouteCommand(
+        key=request.idempotency_key.value,
+        fingerprint=fingerprint(request),
+        applicant_ref=request.applicant.ref,
+        device_ref=request.device_ref or None,
+        channel=request.channel,
+        scenario=request.scenario,
+        attributes=attributes,
+        request=request,
+    )

@@ -1,0 +1,94 @@
+"""Config loading: typed schema, file/key/reason on refusal, env overrides, content-hash versions."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from pydantic import Field
+
+from services.common.config import ConfigError, ConfigStore, Schema
+
+
+class Limits(Schema):
+    daily_cap: int = Field(ge=1, le=1000)
+    regions: list[str] = []
+
+
+class Example(Schema):
+    timezone: str = "Asia/Shanghai"
+    limits: Limits
+
+
+def _store(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> ConfigStore[Example]:
+    path = tmp_path / "example.yaml"
+    path.write_text(text)
+    return ConfigStore(path, Example, env_prefix="SKYLANE_EXAMPLE", environ=environ)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("limits: {daily_cap: 5}\nextra_key: 1\n", "extra_key: unknown key"),
+        ("limits: {daily_cap: lots}\n", "limits.daily_cap: Input should be a valid integer"),
+        ("limits: {daily_cap: 0}\n", "limits.daily_cap: Input should be greater than or equal to 1"),
+        ("limits: {daily_cap: 5, regions: north}\n", "limits.regions: Input should be a valid list"),
+        ("timezone: [\n", "not valid YAML"),
+        ("- a\n- b\n", "top level must be a mapping"),
+    ],
+)
+def test_bad_file_is_refused_with_file_key_and_reason(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _store(tmp_path, text)
+    assert err.value.source == str(tmp_path / "example.yaml")
+    assert any(expected in line for line in err.value.errors), err.value.errors
+    assert str(tmp_path / "example.yaml") in str(err.value)
+
+
+def test_env_overrides_nested_keys_and_change_the_version(tmp_path: Path) -> None:
+    plain = _store(tmp_path, "limits: {daily_cap: 5}\n")
+    overridden = _store(tmp_path, "limits: {daily_cap: 5}\n", {"SKYLANE_EXAMPLE__LIMITS__DAILY_CAP": "7"})
+    assert plain.model.limits.daily_cap == 5 and overridden.model.limits.daily_cap == 7
+    assert plain.current.version != overridden.current.version
+    with pytest.raises(ConfigError) as err:
+        _store(tmp_path, "limits: {daily_cap: 5}\n", {"SKYLANE_EXAMPLE__LIMITS__DAILY_CAP": "5000"})
+    assert any(e.startswith("limits.daily_cap:") for e in err.value.errors)
+
+
+def test_version_is_a_content_hash_independent_of_formatting(tmp_path: Path) -> None:
+    a = _store(tmp_path, "limits: {daily_cap: 5}\n")
+    b = _store(tmp_path, "# a comment\nlimits:\n  daily_cap: 5\n")
+    c = _store(tmp_path, "limits: {daily_cap: 6}\n")
+    assert a.current.version == b.current.version != c.current.version
+
+
+def test_reload_keeps_running_version_on_invalid_file_and_notifies_on_valid(tmp_path: Path) -> None:
+    store = _store(tmp_path, "limits: {daily_cap: 5}\n")
+    seen: list[int] = []
+    store.subscribe(lambda loaded: seen.append(loaded.model.limits.daily_cap))
+    store.path.write_text("limits: {daily_cap: -1}\n")
+    with pytest.raises(ConfigError):
+        store.reload()
+    assert store.model.limits.daily_cap == 5 and seen == []
+    store.path.write_text("limits: {daily_cap: 9}\n")
+    changed, _, _ = store.reload()
+    assert changed and store.model.limits.daily_cap == 9 and seen == [9]
+    assert store.reload()[0] is False
+
+
+async def test_file_watch_picks_up_valid_edits_and_ignores_invalid_ones(tmp_path: Path) -> None:
+    store = _store(tmp_path, "limits: {daily_cap: 5}\n")
+    watcher = asyncio.create_task(store.watch(interval=0.05))
+    try:
+        store.path.write_text("limits: {daily_cap: oops}\n")
+        await asyncio.sleep(0.3)
+        assert store.model.limits.daily_cap == 5
+        store.path.write_text("limits: {daily_cap: 11}\n")
+        for _ in range(100):
+            if store.model.limits.daily_cap == 11:
+                break
+            await asyncio.sleep(0.05)
+        assert store.model.limits.daily_cap == 11
+    finally:
+        watcher.cancel()
