@@ -1,16 +1,182 @@
-"""Typed schema of config/rewards.yaml."""
+"""Typed schema of config/rewards.yaml: scenes, segments, contact policy, allocation policy, campaigns.
+
+Everything a bad edit could get wrong is refused at load (the running version stays): arms whose
+discount is not below their threshold, a daily budget above the total, unknown scenes or fallback arms,
+overlapping ids, windows that end before they start.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import Field, field_validator, model_validator
 
 from services.common.config import Schema
+
+_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class Range(Schema):
+    """Inclusive bounds on a numeric tag; a missing bound is open."""
+
+    min: int | None = None
+    max: int | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class TagRule(Schema):
+    """A conjunction of conditions on the customer's big-data tags; empty lists/None match everyone."""
+
+    asset_tiers: list[str] = Field(default_factory=list)
+    age: Range | None = None
+    payment_interests: list[str] = Field(default_factory=list)  # any of these
+    channels: list[str] = Field(default_factory=list)  # preferred contact channel is one of these
+    monthly_payment_count: Range | None = None
+    monthly_payment_fen: Range | None = None
+
+
+class Segment(Schema):
+    """A learning cell: response per arm is learned separately for each segment (first match wins)."""
+
+    id: str = Field(pattern=_ID)
+    when: TagRule = Field(default_factory=TagRule)
+    value_fen: int | None = Field(default=None, ge=0)  # overrides the campaign's conversion value
+
+
+class Arm(Schema):
+    """One coupon variant: spend X (threshold) get Y (discount) off, valid for some days after claim."""
+
+    id: str = Field(pattern=_ID)
+    threshold_fen: int = Field(gt=0)
+    discount_fen: int = Field(gt=0)
+    validity_days: int = Field(default=7, ge=1, le=90)
+
+    @model_validator(mode="after")
+    def _discount_below_threshold(self) -> Arm:
+        if self.discount_fen >= self.threshold_fen:
+            raise ValueError(
+                f"arm {self.id}: discount_fen ({self.discount_fen}) must be below threshold_fen ({self.threshold_fen})"
+            )
+        return self
+
+
+class Budget(Schema):
+    total_fen: int = Field(gt=0)
+    daily_fen: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _daily_within_total(self) -> Budget:
+        if self.daily_fen > self.total_fen:
+            raise ValueError(f"daily_fen ({self.daily_fen}) exceeds total_fen ({self.total_fen})")
+        return self
+
+
+class Fallback(Schema):
+    """The 兜底 offer for customers who claimed and did not redeem."""
+
+    arm: str
+    delay_hours: int = Field(default=72, ge=1)
+    waves: int = Field(default=1, ge=1, le=5)
+    wave_interval_hours: int = Field(default=48, ge=1)
+
+
+class Campaign(Schema):
+    id: str = Field(pattern=_ID)
+    name: str = ""
+    scenes: list[str] = Field(min_length=1)
+    merchants: list[str] = Field(default_factory=list)  # empty: every merchant in the scenes
+    start: datetime
+    end: datetime
+    budget: Budget
+    eligibility: TagRule = Field(default_factory=TagRule)
+    arms: list[Arm] = Field(min_length=1)
+    holdout_share: float = Field(default=0.1, ge=0.0, le=0.5)
+    claims_per_customer: int = Field(default=1, ge=1)
+    conversion_value_fen: int = Field(gt=0)  # value of one incremental conversion (payment made)
+    offer_ttl_hours: int = Field(default=24, ge=1)  # how long an offer can still be claimed
+    fallback: Fallback | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Campaign:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a UTC offset, e.g. 2026-01-01T00:00:00+08:00")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        ids = [a.id for a in self.arms]
+        if len(set(ids)) != len(ids):
+            raise ValueError("arm ids must be unique within a campaign")
+        if self.fallback is not None and self.fallback.arm not in ids:
+            raise ValueError(f"fallback.arm {self.fallback.arm!r} is not one of the campaign's arms")
+        if min(a.discount_fen for a in self.arms) > self.budget.daily_fen:
+            raise ValueError("budget.daily_fen is smaller than the cheapest arm's discount")
+        return self
+
+    def arm(self, arm_id: str) -> Arm | None:
+        return next((a for a in self.arms if a.id == arm_id), None)
+
+
+class QuietHours(Schema):
+    """Local times [start, end) when nobody is contacted; may wrap midnight (e.g. 21:00-09:00)."""
+
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError("must be HH:MM (24-hour)")
+        return value
+
+
+class ContactPolicy(Schema):
+    """Frequency control across all campaigns (seed 004: at most 3 a day and 5 a week)."""
+
+    per_day: int = Field(default=3, ge=1)
+    per_week: int = Field(default=5, ge=1)
+    quiet_hours: QuietHours | None = None
+    opt_out: list[str] = Field(default_factory=list)  # customer refs that ops opted out (plus SetOptOut)
+
+    @model_validator(mode="after")
+    def _week_holds_day(self) -> ContactPolicy:
+        if self.per_week < self.per_day:
+            raise ValueError("per_week must be at least per_day")
+        return self
+
+
+class PolicyConfig(Schema):
+    """Knobs of the allocation policy (Thompson sampling with λ pacing)."""
+
+    exploration: float = Field(default=0.05, ge=0.0, le=0.5)  # share of uniformly random choices
+    prior_alpha: float = Field(default=1.0, gt=0)  # Beta prior of every arm's response rate
+    prior_beta: float = Field(default=19.0, gt=0)
+    # The no-coupon prior sits below the arms' so a cold campaign starts by trying coupons.
+    baseline_prior_alpha: float = Field(default=1.0, gt=0)
+    baseline_prior_beta: float = Field(default=39.0, gt=0)
+    monotone: bool = True  # response never decreases with the discount
+    lambda_initial: float = Field(default=1.0, ge=0)
+    lambda_min: float = Field(default=0.05, gt=0)
+    lambda_max: float = Field(default=50.0, gt=0)
+    pacing_interval_seconds: int = Field(default=60, ge=1)  # how often λ is re-solved
+    propensity_draws: int = Field(default=32, ge=4, le=1000)
+    baseline_window_days: int = Field(default=7, ge=1)  # a holdout payment this soon counts as converted
 
 
 class RewardsConfig(Schema):
     timezone: str = "Asia/Shanghai"
+    scenes: list[str] = Field(default_factory=lambda: ["mall", "supermarket", "restaurant", "travel"])
+    contact: ContactPolicy = Field(default_factory=ContactPolicy)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    segments: list[Segment] = Field(default_factory=list)
+    campaigns: list[Campaign] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
@@ -20,3 +186,23 @@ class RewardsConfig(Schema):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+    @model_validator(mode="after")
+    def _references(self) -> RewardsConfig:
+        ids = [c.id for c in self.campaigns]
+        if len(set(ids)) != len(ids):
+            raise ValueError("campaign ids must be unique")
+        seg_ids = [s.id for s in self.segments]
+        if len(set(seg_ids)) != len(seg_ids):
+            raise ValueError("segment ids must be unique")
+        if "other" in seg_ids:
+            raise ValueError("segment id 'other' is reserved for customers no segment matches")
+        known = set(self.scenes)
+        for c in self.campaigns:
+            unknown = [s for s in c.scenes if s not in known]
+            if unknown:
+                raise ValueError(f"campaign {c.id}: unknown scenes {unknown}; known: {sorted(known)}")
+        return self
+
+    def campaign(self, campaign_id: str) -> Campaign | None:
+        return next((c for c in self.campaigns if c.id == campaign_id), None)

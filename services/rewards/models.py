@@ -1,10 +1,15 @@
-"""Tables of the rewards database."""
+"""Tables of the rewards database.
+
+Counters that must never overshoot (budgets, daily budgets, contact caps, claims per customer) live in
+rows that are changed by one conditional UPDATE inside the transaction of their effect.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import UTCDateTime
 from services.common.idempotency import idempotency_table
@@ -15,3 +20,128 @@ class Base(DeclarativeBase):
 
 
 idempotency_keys = idempotency_table(Base.metadata)
+
+
+class Contact(Base):
+    """Per-customer contact state across all campaigns: opt-out and the day/week touch counters."""
+
+    __tablename__ = "contacts"
+    customer_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    day_key: Mapped[str] = mapped_column(String(16), default="")
+    day_count: Mapped[int] = mapped_column(Integer, default=0)
+    week_key: Mapped[str] = mapped_column(String(16), default="")
+    week_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Assignment(Base):
+    """A customer's recorded group in a campaign (stable) and what we measure about them."""
+
+    __tablename__ = "assignments"
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    grp: Mapped[str] = mapped_column(String(16))
+    assigned_at: Mapped[datetime]
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    redemptions: Mapped[int] = mapped_column(Integer, default=0)
+    payments: Mapped[int] = mapped_column(Integer, default=0)
+    value_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Decision(Base):
+    """Every Offer answer and every fallback offer, with its propensity, λ and config version."""
+
+    __tablename__ = "decisions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    customer_ref: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    segment: Mapped[str] = mapped_column(String(64))
+    arm_id: Mapped[str] = mapped_column(String(64), default="")
+    propensity: Mapped[float] = mapped_column(Float, default=1.0)
+    lam: Mapped[float] = mapped_column(Float, default=0.0)
+    config_version: Mapped[str] = mapped_column(String(32))
+    claim_by: Mapped[datetime | None]
+    claimed: Mapped[bool] = mapped_column(Boolean, default=False)
+    converted: Mapped[bool] = mapped_column(Boolean, default=False)
+    wave: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        Index("ix_decisions_customer", "customer_ref", "campaign_id"),
+        Index("ix_decisions_campaign", "campaign_id", "outcome"),
+    )
+
+
+class Coupon(Base):
+    __tablename__ = "coupons"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    customer_ref: Mapped[str] = mapped_column(String(128))
+    decision_id: Mapped[str] = mapped_column(String(32), unique=True)
+    arm_id: Mapped[str] = mapped_column(String(64))
+    segment: Mapped[str] = mapped_column(String(64))
+    threshold_fen: Mapped[int] = mapped_column(BigInteger)
+    discount_fen: Mapped[int] = mapped_column(BigInteger)
+    validity_days: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    claimed_at: Mapped[datetime]
+    claim_day: Mapped[str] = mapped_column(String(16))  # the daily-budget row the reservation sits in
+    valid_until: Mapped[datetime]
+    order_id: Mapped[str | None] = mapped_column(String(128))
+    is_fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    fallback_sent: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        Index("ix_coupons_state_valid", "state", "valid_until"),
+        Index("ix_coupons_customer", "customer_ref", "campaign_id"),
+    )
+
+
+class Redemption(Base):
+    __tablename__ = "redemptions"
+    order_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    coupon_id: Mapped[str] = mapped_column(String(32), index=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    customer_ref: Mapped[str] = mapped_column(String(128))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    discount_fen: Mapped[int] = mapped_column(BigInteger)
+    redeemed_at: Mapped[datetime]
+    refunded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Payment(Base):
+    """Payments without a coupon (RecordPayment), deduplicated by order id."""
+
+    __tablename__ = "payments"
+    order_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    customer_ref: Mapped[str] = mapped_column(String(128), index=True)
+    scene: Mapped[str] = mapped_column(String(32))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime]
+
+
+class CampaignBudget(Base):
+    __tablename__ = "campaign_budgets"
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reserved_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    spent_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BudgetDay(Base):
+    """Reserved + spent of the coupons claimed on one local day (the daily budget's counter)."""
+
+    __tablename__ = "budget_days"
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day_key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    committed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PolicyStateRow(Base):
+    """λ per campaign, flushed periodically; posteriors are rebuilt from decisions at start."""
+
+    __tablename__ = "policy_state"
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lam: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime]

@@ -22,19 +22,65 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from skylane.common.v1 import types_pb2 as skylane_dot_common_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n skylane/rewards/v1/rewards.proto\x12\x12skylane.rewards.v1\"\x0e\n\x0cOfferRequest\"\x0f\n\rOfferResponse2^\n\x0eRewardsService\x12L\n\x05Offer\x12 .skylane.rewards.v1.OfferRequest\x1a!.skylane.rewards.v1.OfferResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n skylane/rewards/v1/rewards.proto\x12\x12skylane.rewards.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dskylane/common/v1/types.proto\"\xb7\x01\n\x0f\x43ustomerProfile\x12\x12\n\nasset_tier\x18\x01 \x01(\t\x12\x0b\n\x03\x61ge\x18\x02 \x01(\x05\x12\x19\n\x11payment_interests\x18\x03 \x03(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x1d\n\x15monthly_payment_count\x18\x05 \x01(\x05\x12\x38\n\x16monthly_payment_amount\x18\x06 \x01(\x0b\x32\x18.skylane.common.v1.Money\"\xeb\x01\n\x0cOfferRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\r\n\x05scene\x18\x03 \x01(\t\x12\x13\n\x0bmerchant_id\x18\x04 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x05 \x01(\t\x12\x34\n\x07profile\x18\x06 \x01(\x0b\x32#.skylane.rewards.v1.CustomerProfile\"\x81\x01\n\x03\x41rm\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\tthreshold\x18\x02 \x01(\x0b\x32\x18.skylane.common.v1.Money\x12*\n\x08\x64iscount\x18\x03 \x01(\x0b\x32\x18.skylane.common.v1.Money\x12\x15\n\rvalidity_days\x18\x04 \x01(\x05\"u\n\x08\x41rmScore\x12\x0e\n\x06\x61rm_id\x18\x01 \x01(\t\x12\x10\n\x08response\x18\x02 \x01(\x01\x12\x1d\n\x15incremental_value_fen\x18\x03 \x01(\x01\x12\x19\n\x11\x65xpected_cost_fen\x18\x04 \x01(\x01\x12\r\n\x05score\x18\x05 \x01(\x01\"\xfd\x02\n\rOfferResponse\x12\x10\n\x08offer_id\x18\x01 \x01(\t\x12\x31\n\x07outcome\x18\x02 \x01(\x0e\x32 .skylane.rewards.v1.OfferOutcome\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x04 \x01(\t\x12$\n\x03\x61rm\x18\x05 \x01(\x0b\x32\x17.skylane.rewards.v1.Arm\x12\x12\n\npropensity\x18\x06 \x01(\x01\x12\x0f\n\x07segment\x18\x07 \x01(\t\x12\x0e\n\x06lambda\x18\x08 \x01(\x01\x12\x19\n\x11\x62\x61seline_response\x18\t \x01(\x01\x12,\n\x06scores\x18\n \x03(\x0b\x32\x1c.skylane.rewards.v1.ArmScore\x12,\n\x08\x63laim_by\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x63onfig_version\x18\x0c \x01(\t\x12\x18\n\x10unmet_conditions\x18\r \x03(\t\"\x8e\x01\n\x0c\x43laimRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x10\n\x08offer_id\x18\x03 \x01(\t\"\xab\x02\n\x06\x43oupon\x12\x11\n\tcoupon_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x02 \x01(\t\x12\x30\n\x08\x63ustomer\x18\x03 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12$\n\x03\x61rm\x18\x04 \x01(\x0b\x32\x17.skylane.rewards.v1.Arm\x12.\n\x05state\x18\x05 \x01(\x0e\x32\x1f.skylane.rewards.v1.CouponState\x12.\n\nclaimed_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08offer_id\x18\x08 \x01(\t\";\n\rClaimResponse\x12*\n\x06\x63oupon\x18\x01 \x01(\x0b\x32\x1a.skylane.rewards.v1.Coupon\"\xf6\x01\n\rRedeemRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x11\n\tcoupon_id\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12.\n\x0corder_amount\x18\x05 \x01(\x0b\x32\x18.skylane.common.v1.Money\x12\r\n\x05scene\x18\x06 \x01(\t\x12\x13\n\x0bmerchant_id\x18\x07 \x01(\t\"\xa8\x01\n\x0eRedeemResponse\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12*\n\x06\x63oupon\x18\x02 \x01(\x0b\x32\x1a.skylane.rewards.v1.Coupon\x12*\n\x08\x64iscount\x18\x03 \x01(\x0b\x32\x18.skylane.common.v1.Money\x12,\n\namount_due\x18\x04 \x01(\x0b\x32\x18.skylane.common.v1.Money\"b\n\x12RefundOrderRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x10\n\x08order_id\x18\x02 \x01(\t\"m\n\x13RefundOrderResponse\x12*\n\x06\x63oupon\x18\x01 \x01(\x0b\x32\x1a.skylane.rewards.v1.Coupon\x12*\n\x08restored\x18\x02 \x01(\x0b\x32\x18.skylane.common.v1.Money\"\xe4\x01\n\x14RecordPaymentRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\r\n\x05scene\x18\x03 \x01(\t\x12\x13\n\x0bmerchant_id\x18\x04 \x01(\t\x12\x10\n\x08order_id\x18\x05 \x01(\t\x12(\n\x06\x61mount\x18\x06 \x01(\x0b\x32\x18.skylane.common.v1.Money\"?\n\x15RecordPaymentResponse\x12\x14\n\x0c\x63\x61mpaign_ids\x18\x01 \x03(\t\x12\x10\n\x08recorded\x18\x02 \x01(\x08\"\x93\x01\n\x10SetOptOutRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\x12\x30\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1e.skylane.common.v1.CustomerRef\x12\x11\n\topted_out\x18\x03 \x01(\x08\"&\n\x11SetOptOutResponse\x12\x11\n\topted_out\x18\x01 \x01(\x08\"/\n\x18GetCampaignReportRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\"\xb1\x01\n\tFunnelRow\x12\x0e\n\x06\x61rm_id\x18\x01 \x01(\t\x12\x0f\n\x07segment\x18\x02 \x01(\t\x12\x0e\n\x06offers\x18\x03 \x01(\x03\x12\x0e\n\x06\x63laims\x18\x04 \x01(\x03\x12\x13\n\x0bredemptions\x18\x05 \x01(\x03\x12%\n\x03gmv\x18\x06 \x01(\x0b\x32\x18.skylane.common.v1.Money\x12\'\n\x05spend\x18\x07 \x01(\x0b\x32\x18.skylane.common.v1.Money\"H\n\x08Interval\x12\x10\n\x08\x65stimate\x18\x01 \x01(\x01\x12\x0b\n\x03low\x18\x02 \x01(\x01\x12\x0c\n\x04high\x18\x03 \x01(\x01\x12\x0f\n\x07\x64\x65\x66ined\x18\x04 \x01(\x08\"v\n\x0cGroupOutcome\x12\x11\n\tcustomers\x18\x01 \x01(\x03\x12\x16\n\x0epayment_active\x18\x02 \x01(\x03\x12\x1b\n\x13payment_active_rate\x18\x03 \x01(\x01\x12\x1e\n\x16value_per_customer_fen\x18\x04 \x01(\x01\"\xd4\x02\n\x06Uplift\x12\x31\n\x07treated\x18\x01 \x01(\x0b\x32 .skylane.rewards.v1.GroupOutcome\x12\x31\n\x07holdout\x18\x02 \x01(\x0b\x32 .skylane.rewards.v1.GroupOutcome\x12\x37\n\x11\x61\x63tive_rate_ratio\x18\x03 \x01(\x0b\x32\x1c.skylane.rewards.v1.Interval\x12<\n\x16\x61\x63tive_rate_difference\x18\x04 \x01(\x0b\x32\x1c.skylane.rewards.v1.Interval\x12\x31\n\x0bvalue_ratio\x18\x05 \x01(\x0b\x32\x1c.skylane.rewards.v1.Interval\x12:\n\x14value_difference_fen\x18\x06 \x01(\x0b\x32\x1c.skylane.rewards.v1.Interval\"\x90\x03\n\x0e\x43\x61mpaignReport\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12.\n\x0c\x62udget_total\x18\x02 \x01(\x0b\x32\x18.skylane.common.v1.Money\x12.\n\x0c\x62udget_daily\x18\x03 \x01(\x0b\x32\x18.skylane.common.v1.Money\x12\'\n\x05spent\x18\x04 \x01(\x0b\x32\x18.skylane.common.v1.Money\x12*\n\x08reserved\x18\x05 \x01(\x0b\x32\x18.skylane.common.v1.Money\x12\x31\n\x0ftoday_committed\x18\x06 \x01(\x0b\x32\x18.skylane.common.v1.Money\x12-\n\x06\x66unnel\x18\x07 \x03(\x0b\x32\x1d.skylane.rewards.v1.FunnelRow\x12*\n\x06uplift\x18\x08 \x01(\x0b\x32\x1a.skylane.rewards.v1.Uplift\x12\x0e\n\x06lambda\x18\t \x01(\x01\x12\x16\n\x0e\x63onfig_version\x18\n \x01(\t*X\n\x0cOfferOutcome\x12\x1d\n\x19OFFER_OUTCOME_UNSPECIFIED\x10\x00\x12\x0b\n\x07OFFERED\x10\x01\x12\x0b\n\x07HOLDOUT\x10\x02\x12\x0f\n\x0bNOT_OFFERED\x10\x03*S\n\x0b\x43ouponState\x12\x1c\n\x18\x43OUPON_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x43LAIMED\x10\x01\x12\x0c\n\x08REDEEMED\x10\x02\x12\x0b\n\x07\x45XPIRED\x10\x03\x32\x84\x05\n\x0eRewardsService\x12L\n\x05Offer\x12 .skylane.rewards.v1.OfferRequest\x1a!.skylane.rewards.v1.OfferResponse\x12L\n\x05\x43laim\x12 .skylane.rewards.v1.ClaimRequest\x1a!.skylane.rewards.v1.ClaimResponse\x12O\n\x06Redeem\x12!.skylane.rewards.v1.RedeemRequest\x1a\".skylane.rewards.v1.RedeemResponse\x12^\n\x0bRefundOrder\x12&.skylane.rewards.v1.RefundOrderRequest\x1a\'.skylane.rewards.v1.RefundOrderResponse\x12\x64\n\rRecordPayment\x12(.skylane.rewards.v1.RecordPaymentRequest\x1a).skylane.rewards.v1.RecordPaymentResponse\x12X\n\tSetOptOut\x12$.skylane.rewards.v1.SetOptOutRequest\x1a%.skylane.rewards.v1.SetOptOutResponse\x12\x65\n\x11GetCampaignReport\x12,.skylane.rewards.v1.GetCampaignReportRequest\x1a\".skylane.rewards.v1.CampaignReportb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'skylane.rewards.v1.rewards_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OFFERREQUEST']._serialized_start=56
-  _globals['_OFFERREQUEST']._serialized_end=70
-  _globals['_OFFERRESPONSE']._serialized_start=72
-  _globals['_OFFERRESPONSE']._serialized_end=87
-  _globals['_REWARDSSERVICE']._serialized_start=89
-  _globals['_REWARDSSERVICE']._serialized_end=183
+  _globals['_OFFEROUTCOME']._serialized_start=3973
+  _globals['_OFFEROUTCOME']._serialized_end=4061
+  _globals['_COUPONSTATE']._serialized_start=4063
+  _globals['_COUPONSTATE']._serialized_end=4146
+  _globals['_CUSTOMERPROFILE']._serialized_start=121
+  _globals['_CUSTOMERPROFILE']._serialized_end=304
+  _globals['_OFFERREQUEST']._serialized_start=307
+  _globals['_OFFERREQUEST']._serialized_end=542
+  _globals['_ARM']._serialized_start=545
+  _globals['_ARM']._serialized_end=674
+  _globals['_ARMSCORE']._serialized_start=676
+  _globals['_ARMSCORE']._serialized_end=793
+  _globals['_OFFERRESPONSE']._serialized_start=796
+  _globals['_OFFERRESPONSE']._serialized_end=1177
+  _globals['_CLAIMREQUEST']._serialized_start=1180
+  _globals['_CLAIMREQUEST']._serialized_end=1322
+  _globals['_COUPON']._serialized_start=1325
+  _globals['_COUPON']._serialized_end=1624
+  _globals['_CLAIMRESPONSE']._serialized_start=1626
+  _globals['_CLAIMRESPONSE']._serialized_end=1685
+  _globals['_REDEEMREQUEST']._serialized_start=1688
+  _globals['_REDEEMREQUEST']._serialized_end=1934
+  _globals['_REDEEMRESPONSE']._serialized_start=1937
+  _globals['_REDEEMRESPONSE']._serialized_end=2105
+  _globals['_REFUNDORDERREQUEST']._serialized_start=2107
+  _globals['_REFUNDORDERREQUEST']._serialized_end=2205
+  _globals['_REFUNDORDERRESPONSE']._serialized_start=2207
+  _globals['_REFUNDORDERRESPONSE']._serialized_end=2316
+  _globals['_RECORDPAYMENTREQUEST']._serialized_start=2319
+  _globals['_RECORDPAYMENTREQUEST']._serialized_end=2547
+  _globals['_RECORDPAYMENTRESPONSE']._serialized_start=2549
+  _globals['_RECORDPAYMENTRESPONSE']._serialized_end=2612
+  _globals['_SETOPTOUTREQUEST']._serialized_start=2615
+  _globals['_SETOPTOUTREQUEST']._serialized_end=2762
+  _globals['_SETOPTOUTRESPONSE']._serialized_start=2764
+  _globals['_SETOPTOUTRESPONSE']._serialized_end=2802
+  _globals['_GETCAMPAIGNREPORTREQUEST']._serialized_start=2804
+  _globals['_GETCAMPAIGNREPORTREQUEST']._serialized_end=2851
+  _globals['_FUNNELROW']._serialized_start=2854
+  _globals['_FUNNELROW']._serialized_end=3031
+  _globals['_INTERVAL']._serialized_start=3033
+  _globals['_INTERVAL']._serialized_end=3105
+  _globals['_GROUPOUTCOME']._serialized_start=3107
+  _globals['_GROUPOUTCOME']._serialized_end=3225
+  _globals['_UPLIFT']._serialized_start=3228
+  _globals['_UPLIFT']._serialized_end=3568
+  _globals['_CAMPAIGNREPORT']._serialized_start=3571
+  _globals['_CAMPAIGNREPORT']._serialized_end=3971
+  _globals['_REWARDSSERVICE']._serialized_start=4149
+  _globals['_REWARDSSERVICE']._serialized_end=4793
 # @@protoc_insertion_point(module_scope)

@@ -1,13 +1,330 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from skylane.common.v1 import types_pb2 as _types_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class OfferRequest(_message.Message):
+class OfferOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
-    def __init__(self) -> None: ...
+    OFFER_OUTCOME_UNSPECIFIED: _ClassVar[OfferOutcome]
+    OFFERED: _ClassVar[OfferOutcome]
+    HOLDOUT: _ClassVar[OfferOutcome]
+    NOT_OFFERED: _ClassVar[OfferOutcome]
+
+class CouponState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COUPON_STATE_UNSPECIFIED: _ClassVar[CouponState]
+    CLAIMED: _ClassVar[CouponState]
+    REDEEMED: _ClassVar[CouponState]
+    EXPIRED: _ClassVar[CouponState]
+OFFER_OUTCOME_UNSPECIFIED: OfferOutcome
+OFFERED: OfferOutcome
+HOLDOUT: OfferOutcome
+NOT_OFFERED: OfferOutcome
+COUPON_STATE_UNSPECIFIED: CouponState
+CLAIMED: CouponState
+REDEEMED: CouponState
+EXPIRED: CouponState
+
+class CustomerProfile(_message.Message):
+    __slots__ = ("asset_tier", "age", "payment_interests", "channel", "monthly_payment_count", "monthly_payment_amount")
+    ASSET_TIER_FIELD_NUMBER: _ClassVar[int]
+    AGE_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_INTERESTS_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_PAYMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_PAYMENT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    asset_tier: str
+    age: int
+    payment_interests: _containers.RepeatedScalarFieldContainer[str]
+    channel: str
+    monthly_payment_count: int
+    monthly_payment_amount: _types_pb2.Money
+    def __init__(self, asset_tier: _Optional[str] = ..., age: _Optional[int] = ..., payment_interests: _Optional[_Iterable[str]] = ..., channel: _Optional[str] = ..., monthly_payment_count: _Optional[int] = ..., monthly_payment_amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class OfferRequest(_message.Message):
+    __slots__ = ("idempotency_key", "customer", "scene", "merchant_id", "campaign_id", "profile")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    SCENE_FIELD_NUMBER: _ClassVar[int]
+    MERCHANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: _types_pb2.IdempotencyKey
+    customer: _types_pb2.CustomerRef
+    scene: str
+    merchant_id: str
+    campaign_id: str
+    profile: CustomerProfile
+    def __init__(self, idempotency_key: _Optional[_Union[_types_pb2.IdempotencyKey, _Mapping]] = ..., customer: _Optional[_Union[_types_pb2.CustomerRef, _Mapping]] = ..., scene: _Optional[str] = ..., merchant_id: _Optional[str] = ..., campaign_id: _Optional[str] = ..., profile: _Optional[_Union[CustomerProfile, _Mapping]] = ...) -> None: ...
+
+class Arm(_message.Message):
+    __slots__ = ("id", "threshold", "discount", "validity_days")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_FIELD_NUMBER: _ClassVar[int]
+    VALIDITY_DAYS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    threshold: _types_pb2.Money
+    discount: _types_pb2.Money
+    validity_days: int
+    def __init__(self, id: _Optional[str] = ..., threshold: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., discount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., validity_days: _Optional[int] = ...) -> None: ...
+
+class ArmScore(_message.Message):
+    __slots__ = ("arm_id", "response", "incremental_value_fen", "expected_cost_fen", "score")
+    ARM_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    INCREMENTAL_VALUE_FEN_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_COST_FEN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    arm_id: str
+    response: float
+    incremental_value_fen: float
+    expected_cost_fen: float
+    score: float
+    def __init__(self, arm_id: _Optional[str] = ..., response: _Optional[float] = ..., incremental_value_fen: _Optional[float] = ..., expected_cost_fen: _Optional[float] = ..., score: _Optional[float] = ...) -> None: ...
 
 class OfferResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("offer_id", "outcome", "reason", "campaign_id", "arm", "propensity", "segment", "baseline_response", "scores", "claim_by", "config_version", "unmet_conditions")
+    OFFER_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    ARM_FIELD_NUMBER: _ClassVar[int]
+    PROPENSITY_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    LAMBDA_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    CLAIM_BY_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    UNMET_CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    offer_id: str
+    outcome: OfferOutcome
+    reason: str
+    campaign_id: str
+    arm: Arm
+    propensity: float
+    segment: str
+    baseline_response: float
+    scores: _containers.RepeatedCompositeFieldContainer[ArmScore]
+    claim_by: _timestamp_pb2.Timestamp
+    config_version: str
+    unmet_conditions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, offer_id: _Optional[str] = ..., outcome: _Optional[_Union[OfferOutcome, str]] = ..., reason: _Optional[str] = ..., campaign_id: _Optional[str] = ..., arm: _Optional[_Union[Arm, _Mapping]] = ..., propensity: _Optional[float] = ..., segment: _Optional[str] = ..., baseline_response: _Optional[float] = ..., scores: _Optional[_Iterable[_Union[ArmScore, _Mapping]]] = ..., claim_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_version: _Optional[str] = ..., unmet_conditions: _Optional[_Iterable[str]] = ..., **kwargs) -> None: ...
+
+class ClaimRequest(_message.Message):
+    __slots__ = ("idempotency_key", "customer", "offer_id")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    OFFER_ID_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: _types_pb2.IdempotencyKey
+    customer: _types_pb2.CustomerRef
+    offer_id: str
+    def __init__(self, idempotency_key: _Optional[_Union[_types_pb2.IdempotencyKey, _Mapping]] = ..., customer: _Optional[_Union[_types_pb2.CustomerRef, _Mapping]] = ..., offer_id: _Optional[str] = ...) -> None: ...
+
+class Coupon(_message.Message):
+    __slots__ = ("coupon_id", "campaign_id", "customer", "arm", "state", "claimed_at", "valid_until", "offer_id")
+    COUPON_ID_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    ARM_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_AT_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    OFFER_ID_FIELD_NUMBER: _ClassVar[int]
+    coupon_id: str
+    campaign_id: str
+    customer: _types_pb2.CustomerRef
+    arm: Arm
+    state: CouponState
+    claimed_at: _timestamp_pb2.Timestamp
+    valid_until: _timestamp_pb2.Timestamp
+    offer_id: str
+    def __init__(self, coupon_id: _Optional[str] = ..., campaign_id: _Optional[str] = ..., customer: _Optional[_Union[_types_pb2.CustomerRef, _Mapping]] = ..., arm: _Optional[_Union[Arm, _Mapping]] = ..., state: _Optional[_Union[CouponState, str]] = ..., claimed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., offer_id: _Optional[str] = ...) -> None: ...
+
+class ClaimResponse(_message.Message):
+    __slots__ = ("coupon",)
+    COUPON_FIELD_NUMBER: _ClassVar[int]
+    coupon: Coupon
+    def __init__(self, coupon: _Optional[_Union[Coupon, _Mapping]] = ...) -> None: ...
+
+class RedeemRequest(_message.Message):
+    __slots__ = ("idempotency_key", "customer", "coupon_id", "order_id", "order_amount", "scene", "merchant_id")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    COUPON_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    SCENE_FIELD_NUMBER: _ClassVar[int]
+    MERCHANT_ID_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: _types_pb2.IdempotencyKey
+    customer: _types_pb2.CustomerRef
+    coupon_id: str
+    order_id: str
+    order_amount: _types_pb2.Money
+    scene: str
+    merchant_id: str
+    def __init__(self, idempotency_key: _Optional[_Union[_types_pb2.IdempotencyKey, _Mapping]] = ..., customer: _Optional[_Union[_types_pb2.CustomerRef, _Mapping]] = ..., coupon_id: _Optional[str] = ..., order_id: _Optional[str] = ..., order_amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., scene: _Optional[str] = ..., merchant_id: _Optional[str] = ...) -> None: ...
+
+class RedeemResponse(_message.Message):
+    __slots__ = ("order_id", "coupon", "discount", "amount_due")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    COUPON_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_DUE_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    coupon: Coupon
+    discount: _types_pb2.Money
+    amount_due: _types_pb2.Money
+    def __init__(self, order_id: _Optional[str] = ..., coupon: _Optional[_Union[Coupon, _Mapping]] = ..., discount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., amount_due: _Optional[_Union[_types_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class RefundOrderRequest(_message.Message):
+    __slots__ = ("idempotency_key", "order_id")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: _types_pb2.IdempotencyKey
+    order_id: str
+    def __init__(self, idempotency_key: _Optional[_Union[_types_pb2.IdempotencyKey, _Mapping]] = ..., order_id: _Optional[str] = ...) -> None: ...
+
+class RefundOrderResponse(_message.Message):
+    __slots__ = ("coupon", "restored")
+    COUPON_FIELD_NUMBER: _ClassVar[int]
+    RESTORED_FIELD_NUMBER: _ClassVar[int]
+    coupon: Coupon
+    restored: _types_pb2.Money
+    def __init__(self, coupon: _Optional[_Union[Coupon, _Mapping]] = ..., restored: _Optional[_Union[_types_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class RecordPaymentRequest(_message.Message):
+    __slots__ = ("idempotency_key", "customer", "scene", "merchant_id", "order_id", "amount")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    SCENE_FIELD_NUMBER: _ClassVar[int]
+    MERCHANT_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: _types_pb2.IdempotencyKey
+    customer: _types_pb2.CustomerRef
+    scene: str
+    merchant_id: str
+    order_id: str
+    amount: _types_pb2.Money
+    def __init__(self, idempotency_key: _Optional[_Union[_types_pb2.IdempotencyKey, _Mapping]] = ..., customer: _Optional[_Union[_types_pb2.CustomerRef, _Mapping]] = ..., scene: _Optional[str] = ..., merchant_id: _Optional[str] = ..., order_id: _Optional[str] = ..., amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class RecordPaymentResponse(_message.Message):
+    __slots__ = ("campaign_ids", "recorded")
+    CAMPAIGN_IDS_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    campaign_ids: _containers.RepeatedScalarFieldContainer[str]
+    recorded: bool
+    def __init__(self, campaign_ids: _Optional[_Iterable[str]] = ..., recorded: _Optional[bool] = ...) -> None: ...
+
+class SetOptOutRequest(_message.Message):
+    __slots__ = ("idempotency_key", "customer", "opted_out")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    OPTED_OUT_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: _types_pb2.IdempotencyKey
+    customer: _types_pb2.CustomerRef
+    opted_out: bool
+    def __init__(self, idempotency_key: _Optional[_Union[_types_pb2.IdempotencyKey, _Mapping]] = ..., customer: _Optional[_Union[_types_pb2.CustomerRef, _Mapping]] = ..., opted_out: _Optional[bool] = ...) -> None: ...
+
+class SetOptOutResponse(_message.Message):
+    __slots__ = ("opted_out",)
+    OPTED_OUT_FIELD_NUMBER: _ClassVar[int]
+    opted_out: bool
+    def __init__(self, opted_out: _Optional[bool] = ...) -> None: ...
+
+class GetCampaignReportRequest(_message.Message):
+    __slots__ = ("campaign_id",)
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    campaign_id: str
+    def __init__(self, campaign_id: _Optional[str] = ...) -> None: ...
+
+class FunnelRow(_message.Message):
+    __slots__ = ("arm_id", "segment", "offers", "claims", "redemptions", "gmv", "spend")
+    ARM_ID_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    OFFERS_FIELD_NUMBER: _ClassVar[int]
+    CLAIMS_FIELD_NUMBER: _ClassVar[int]
+    REDEMPTIONS_FIELD_NUMBER: _ClassVar[int]
+    GMV_FIELD_NUMBER: _ClassVar[int]
+    SPEND_FIELD_NUMBER: _ClassVar[int]
+    arm_id: str
+    segment: str
+    offers: int
+    claims: int
+    redemptions: int
+    gmv: _types_pb2.Money
+    spend: _types_pb2.Money
+    def __init__(self, arm_id: _Optional[str] = ..., segment: _Optional[str] = ..., offers: _Optional[int] = ..., claims: _Optional[int] = ..., redemptions: _Optional[int] = ..., gmv: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., spend: _Optional[_Union[_types_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class Interval(_message.Message):
+    __slots__ = ("estimate", "low", "high", "defined")
+    ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    DEFINED_FIELD_NUMBER: _ClassVar[int]
+    estimate: float
+    low: float
+    high: float
+    defined: bool
+    def __init__(self, estimate: _Optional[float] = ..., low: _Optional[float] = ..., high: _Optional[float] = ..., defined: _Optional[bool] = ...) -> None: ...
+
+class GroupOutcome(_message.Message):
+    __slots__ = ("customers", "payment_active", "payment_active_rate", "value_per_customer_fen")
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ACTIVE_RATE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_PER_CUSTOMER_FEN_FIELD_NUMBER: _ClassVar[int]
+    customers: int
+    payment_active: int
+    payment_active_rate: float
+    value_per_customer_fen: float
+    def __init__(self, customers: _Optional[int] = ..., payment_active: _Optional[int] = ..., payment_active_rate: _Optional[float] = ..., value_per_customer_fen: _Optional[float] = ...) -> None: ...
+
+class Uplift(_message.Message):
+    __slots__ = ("treated", "holdout", "active_rate_ratio", "active_rate_difference", "value_ratio", "value_difference_fen")
+    TREATED_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_RATE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_RATE_DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    VALUE_DIFFERENCE_FEN_FIELD_NUMBER: _ClassVar[int]
+    treated: GroupOutcome
+    holdout: GroupOutcome
+    active_rate_ratio: Interval
+    active_rate_difference: Interval
+    value_ratio: Interval
+    value_difference_fen: Interval
+    def __init__(self, treated: _Optional[_Union[GroupOutcome, _Mapping]] = ..., holdout: _Optional[_Union[GroupOutcome, _Mapping]] = ..., active_rate_ratio: _Optional[_Union[Interval, _Mapping]] = ..., active_rate_difference: _Optional[_Union[Interval, _Mapping]] = ..., value_ratio: _Optional[_Union[Interval, _Mapping]] = ..., value_difference_fen: _Optional[_Union[Interval, _Mapping]] = ...) -> None: ...
+
+class CampaignReport(_message.Message):
+    __slots__ = ("campaign_id", "budget_total", "budget_daily", "spent", "reserved", "today_committed", "funnel", "uplift", "config_version")
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_DAILY_FIELD_NUMBER: _ClassVar[int]
+    SPENT_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_FIELD_NUMBER: _ClassVar[int]
+    TODAY_COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    FUNNEL_FIELD_NUMBER: _ClassVar[int]
+    UPLIFT_FIELD_NUMBER: _ClassVar[int]
+    LAMBDA_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    campaign_id: str
+    budget_total: _types_pb2.Money
+    budget_daily: _types_pb2.Money
+    spent: _types_pb2.Money
+    reserved: _types_pb2.Money
+    today_committed: _types_pb2.Money
+    funnel: _containers.RepeatedCompositeFieldContainer[FunnelRow]
+    uplift: Uplift
+    config_version: str
+    def __init__(self, campaign_id: _Optional[str] = ..., budget_total: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., budget_daily: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., spent: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., reserved: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., today_committed: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., funnel: _Optional[_Iterable[_Union[FunnelRow, _Mapping]]] = ..., uplift: _Optional[_Union[Uplift, _Mapping]] = ..., config_version: _Optional[str] = ..., **kwargs) -> None: ...

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class RewardsServiceStub:
-    """Rewards campaigns (placeholder until the rewards issue lands).
+    """Campaign offers, claims, redemptions and reports for channel apps and payment flows.
     """
 
     def __init__(self, channel):
@@ -40,14 +40,86 @@ class RewardsServiceStub:
                 request_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.OfferRequest.SerializeToString,
                 response_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.OfferResponse.FromString,
                 _registered_method=True)
+        self.Claim = channel.unary_unary(
+                '/skylane.rewards.v1.RewardsService/Claim',
+                request_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ClaimRequest.SerializeToString,
+                response_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ClaimResponse.FromString,
+                _registered_method=True)
+        self.Redeem = channel.unary_unary(
+                '/skylane.rewards.v1.RewardsService/Redeem',
+                request_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.RedeemRequest.SerializeToString,
+                response_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.RedeemResponse.FromString,
+                _registered_method=True)
+        self.RefundOrder = channel.unary_unary(
+                '/skylane.rewards.v1.RewardsService/RefundOrder',
+                request_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.RefundOrderRequest.SerializeToString,
+                response_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.RefundOrderResponse.FromString,
+                _registered_method=True)
+        self.RecordPayment = channel.unary_unary(
+                '/skylane.rewards.v1.RewardsService/RecordPayment',
+                request_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.RecordPaymentRequest.SerializeToString,
+                response_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.RecordPaymentResponse.FromString,
+                _registered_method=True)
+        self.SetOptOut = channel.unary_unary(
+                '/skylane.rewards.v1.RewardsService/SetOptOut',
+                request_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.SetOptOutRequest.SerializeToString,
+                response_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.SetOptOutResponse.FromString,
+                _registered_method=True)
+        self.GetCampaignReport = channel.unary_unary(
+                '/skylane.rewards.v1.RewardsService/GetCampaignReport',
+                request_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.GetCampaignReportRequest.SerializeToString,
+                response_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.CampaignReport.FromString,
+                _registered_method=True)
 
 
 class RewardsServiceServicer:
-    """Rewards campaigns (placeholder until the rewards issue lands).
+    """Campaign offers, claims, redemptions and reports for channel apps and payment flows.
     """
 
     def Offer(self, request, context):
-        """Decides which coupon, if any, to offer a customer at a payment moment.
+        """Decides which coupon, if any, to offer a customer at a payment moment in a scene (counts as a touch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Claim(self, request, context):
+        """Claims an offered coupon, reserving its face value against the campaign budget.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Redeem(self, request, context):
+        """Applies a claimed coupon to an order; idempotent by order id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefundOrder(self, request, context):
+        """Reverses a redemption (refund or cancelled order): the coupon and the budget are restored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordPayment(self, request, context):
+        """Records a payment made without a coupon, so the holdout's behaviour is measured too.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetOptOut(self, request, context):
+        """Opts a customer out of (or back into) marketing touches across all campaigns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCampaignReport(self, request, context):
+        """Per-campaign report: spend vs budget, funnel per arm and segment, uplift vs the holdout.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -61,6 +133,36 @@ def add_RewardsServiceServicer_to_server(servicer, server):
                     request_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.OfferRequest.FromString,
                     response_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.OfferResponse.SerializeToString,
             ),
+            'Claim': grpc.unary_unary_rpc_method_handler(
+                    servicer.Claim,
+                    request_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ClaimRequest.FromString,
+                    response_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ClaimResponse.SerializeToString,
+            ),
+            'Redeem': grpc.unary_unary_rpc_method_handler(
+                    servicer.Redeem,
+                    request_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.RedeemRequest.FromString,
+                    response_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.RedeemResponse.SerializeToString,
+            ),
+            'RefundOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundOrder,
+                    request_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.RefundOrderRequest.FromString,
+                    response_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.RefundOrderResponse.SerializeToString,
+            ),
+            'RecordPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordPayment,
+                    request_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.RecordPaymentRequest.FromString,
+                    response_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.RecordPaymentResponse.SerializeToString,
+            ),
+            'SetOptOut': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetOptOut,
+                    request_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.SetOptOutRequest.FromString,
+                    response_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.SetOptOutResponse.SerializeToString,
+            ),
+            'GetCampaignReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaignReport,
+                    request_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.GetCampaignReportRequest.FromString,
+                    response_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.CampaignReport.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'skylane.rewards.v1.RewardsService', rpc_method_handlers)
@@ -70,7 +172,7 @@ def add_RewardsServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class RewardsService:
-    """Rewards campaigns (placeholder until the rewards issue lands).
+    """Campaign offers, claims, redemptions and reports for channel apps and payment flows.
     """
 
     @staticmethod
@@ -90,6 +192,168 @@ class RewardsService:
             '/skylane.rewards.v1.RewardsService/Offer',
             skylane_dot_rewards_dot_v1_dot_rewards__pb2.OfferRequest.SerializeToString,
             skylane_dot_rewards_dot_v1_dot_rewards__pb2.OfferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Claim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.rewards.v1.RewardsService/Claim',
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.ClaimRequest.SerializeToString,
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.ClaimResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Redeem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.rewards.v1.RewardsService/Redeem',
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.RedeemRequest.SerializeToString,
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.RedeemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.rewards.v1.RewardsService/RefundOrder',
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.RefundOrderRequest.SerializeToString,
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.RefundOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.rewards.v1.RewardsService/RecordPayment',
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.RecordPaymentRequest.SerializeToString,
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.RecordPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetOptOut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.rewards.v1.RewardsService/SetOptOut',
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.SetOptOutRequest.SerializeToString,
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.SetOptOutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaignReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.rewards.v1.RewardsService/GetCampaignReport',
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.GetCampaignReportRequest.SerializeToString,
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.CampaignReport.FromString,
             options,
             channel_credentials,
             insecure,

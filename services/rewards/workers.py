@@ -1,0 +1,182 @@
+"""Background work of the rewards service. Each job has a one-pass function (tests call it after moving
+the ManualClock) and a loop that runs it periodically."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import select, update
+
+from services.common.app import Worker
+from services.common.db import insert_ignoring_conflicts
+from services.rewards import store
+from services.rewards.domain import contact
+from services.rewards.models import Assignment, Coupon, Decision, PolicyStateRow
+from services.rewards.runtime import campaign_active
+
+if TYPE_CHECKING:
+    from services.rewards.app import RewardsApp
+
+log = structlog.get_logger("skylane.rewards.workers")
+BATCH = 500
+
+
+class _Skip(Exception):
+    """Rolls back one fallback offer's transaction."""
+
+
+async def expire_pass(app: RewardsApp) -> int:
+    """Expires claimed coupons past their validity and releases their budget reservations."""
+    now, expired = app.clock.now(), 0
+    while True:
+        async with app.db.transaction() as session:
+            ids = list(
+                (
+                    await session.execute(
+                        select(Coupon.id).where(Coupon.state == "CLAIMED", Coupon.valid_until <= now).limit(BATCH)
+                    )
+                ).scalars()
+            )
+            if not ids:
+                return expired
+            # The state guard makes a concurrent redemption and this pass exclusive per coupon.
+            rows = (
+                await session.execute(
+                    update(Coupon)
+                    .where(Coupon.id.in_(ids), Coupon.state == "CLAIMED")
+                    .values(state="EXPIRED")
+                    .returning(Coupon.campaign_id, Coupon.claim_day, Coupon.discount_fen)
+                )
+            ).all()
+            per_campaign: dict[str, int] = defaultdict(int)
+            per_day: dict[tuple[str, str], int] = defaultdict(int)
+            for campaign_id, day, face in rows:
+                per_campaign[campaign_id] += int(face)
+                per_day[(campaign_id, day)] += int(face)
+            for campaign_id, face in sorted(per_campaign.items()):
+                await store.move_budget(session, campaign_id, -face, 0)
+            for (campaign_id, day), face in sorted(per_day.items()):
+                await store.release_day(session, campaign_id, day, face)
+            expired += len(rows)
+        if len(ids) < BATCH:
+            return expired
+
+
+async def fallback_pass(app: RewardsApp) -> int:
+    """Issues the fallback (兜底) offer, in waves, to customers who claimed and did not redeem.
+
+    Each offer is a touch within the contact caps, quiet hours and opt-out; a customer over a cap is
+    retried on a later pass. Returns the number of fallback offers issued.
+    """
+    cfg, now = app.config.model, app.clock.now()
+    tz = ZoneInfo(cfg.timezone)
+    if contact.in_quiet_hours(now, tz, cfg.contact.quiet_hours):
+        return 0
+    issued = 0
+    for campaign in cfg.campaigns:
+        fb = campaign.fallback
+        if fb is None or not campaign_active(campaign, now):
+            continue
+        arm = campaign.arm(fb.arm)
+        assert arm is not None
+        async with app.db.read() as session:
+            candidates = (
+                await session.execute(
+                    select(Coupon.id, Coupon.customer_ref, Coupon.claimed_at, Coupon.fallback_sent, Coupon.segment)
+                    .join(
+                        Assignment,
+                        (Assignment.campaign_id == Coupon.campaign_id)
+                        & (Assignment.customer_ref == Coupon.customer_ref),
+                    )
+                    .where(
+                        Coupon.campaign_id == campaign.id,
+                        Coupon.is_fallback.is_(False),
+                        Coupon.state.in_(["CLAIMED", "EXPIRED"]),
+                        Coupon.fallback_sent < fb.waves,
+                        Coupon.claimed_at <= now - timedelta(hours=fb.delay_hours),
+                        Assignment.redemptions == 0,
+                    )
+                    .limit(BATCH)
+                )
+            ).all()
+        for coupon_id, customer, claimed_at, sent, segment in candidates:
+            due = claimed_at + timedelta(hours=fb.delay_hours + sent * fb.wave_interval_hours)
+            if due > now or customer in cfg.contact.opt_out:
+                continue
+            day, week = contact.day_key(now, tz), contact.week_key(now, tz)
+            try:
+                async with app.db.transaction() as session:
+                    bumped = await session.execute(
+                        update(Coupon)
+                        .where(Coupon.id == coupon_id, Coupon.fallback_sent == sent)
+                        .values(fallback_sent=sent + 1)
+                    )
+                    if int(bumped.rowcount) != 1:  # type: ignore[attr-defined]
+                        raise _Skip  # another pass got it
+                    await store.ensure_contact(session, app.db.dialect, customer)
+                    if not await store.take_touch(
+                        session, customer, day, week, cfg.contact.per_day, cfg.contact.per_week
+                    ):
+                        raise _Skip  # over a cap or opted out: the wave bump rolls back, retried later
+                    await session.execute(
+                        insert_ignoring_conflicts(app.db.dialect, Decision.__table__).values(
+                            id=uuid.uuid4().hex,
+                            campaign_id=campaign.id,
+                            customer_ref=customer,
+                            decided_at=now,
+                            outcome="OFFERED",
+                            reason=f"FALLBACK_WAVE_{sent + 1}",
+                            segment=segment,
+                            arm_id=arm.id,
+                            propensity=1.0,
+                            lam=app.runtime.campaign(cfg, campaign.id).pacer.lam,
+                            config_version=app.config.current.version,
+                            claim_by=now + timedelta(hours=campaign.offer_ttl_hours),
+                            claimed=False,
+                            converted=False,
+                            wave=sent + 1,
+                        )
+                    )
+            except _Skip:
+                continue
+            issued += 1
+    return issued
+
+
+async def flush_policy(app: RewardsApp) -> None:
+    """Persists λ of every campaign so a restart resumes pacing where it was."""
+    if not app.runtime.campaigns:
+        return
+    now = app.clock.now()
+    async with app.db.transaction() as session:
+        for campaign_id, state in sorted(app.runtime.campaigns.items()):
+            done = await session.execute(
+                update(PolicyStateRow)
+                .where(PolicyStateRow.campaign_id == campaign_id)
+                .values(lam=state.pacer.lam, updated_at=now)
+            )
+            if int(done.rowcount) == 0:  # type: ignore[attr-defined]
+                await session.execute(
+                    insert_ignoring_conflicts(app.db.dialect, PolicyStateRow.__table__).values(
+                        campaign_id=campaign_id, lam=state.pacer.lam, updated_at=now
+                    )
+                )
+
+
+def loop(job_name: str, interval: float, job: Callable[[], Awaitable[object]]) -> Worker:
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(interval)  # sleep first: start-up and tests stay deterministic
+            try:
+                await job()
+            except Exception:
+                log.exception("worker_pass_failed", job=job_name)
+
+    return run
