@@ -37,6 +37,9 @@ def settings_for(name: str, args: argparse.Namespace) -> AppSettings:
 
 def _serve(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
+    # The SQLite driver runs each statement on a helper thread; with CPython's default 5 ms switch
+    # interval a busy event loop makes every hand-off wait for the GIL. A short interval keeps them cheap.
+    sys.setswitchinterval(float(os.environ.get("SKYLANE_SWITCH_INTERVAL", "0.0005")))
     names = list(SERVICES) if args.service == "all" else [args.service]
     if args.service == "all" and (args.port is not None or args.db_url):
         print("--port and --db-url apply to a single service; use SKYLANE_<SERVICE>_DB_URL with 'all'", file=sys.stderr)
