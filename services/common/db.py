@@ -18,8 +18,6 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
-from services.common.sqlite_inline import inline_creator
-
 
 def default_sqlite_url(service: str, var_dir: str | Path = "var") -> str:
     return f"sqlite+aiosqlite:///{Path(var_dir) / f'{service}.db'}"
@@ -51,7 +49,6 @@ class Database:
         *,
         schema: str | None = None,
         sqlite_synchronous: str = "FULL",
-        sqlite_driver: str = "inline",
         pool_size: int = 10,
     ) -> None:
         parsed = make_url(url)
@@ -62,11 +59,8 @@ class Database:
             if not database or database == ":memory:":
                 raise ValueError("Skylane needs a SQLite file, not an in-memory database")
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-            if sqlite_driver not in ("inline", "thread"):
-                raise ValueError(f"sqlite_driver must be 'inline' or 'thread', not {sqlite_driver!r}")
-            creator = inline_creator(database) if sqlite_driver == "inline" else None
-            self.write_engine = self._sqlite_engine(url, writer=True, synchronous=sqlite_synchronous, creator=creator)
-            self.read_engine = self._sqlite_engine(url, writer=False, synchronous=sqlite_synchronous, creator=creator)
+            self.write_engine = self._sqlite_engine(url, writer=True, synchronous=sqlite_synchronous)
+            self.read_engine = self._sqlite_engine(url, writer=False, synchronous=sqlite_synchronous)
         elif self.dialect == "postgresql":
             connect_args: dict[str, Any] = {}
             if schema:
@@ -83,12 +77,11 @@ class Database:
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @staticmethod
-    def _sqlite_engine(url: str, *, writer: bool, synchronous: str, creator: Any) -> AsyncEngine:
+    def _sqlite_engine(url: str, *, writer: bool, synchronous: str) -> AsyncEngine:
         # A single writer connection: SQLite allows one writer anyway, and queueing in the pool is
         # cheaper and fairer than spinning on busy_timeout.
         size = 1 if writer else 4
-        extra: dict[str, Any] = {"async_creator": creator} if creator is not None else {}
-        engine = create_async_engine(url, pool_size=size, max_overflow=0, pool_timeout=60, **extra)
+        engine = create_async_engine(url, pool_size=size, max_overflow=0, pool_timeout=60)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.common.clock import Clock, SystemClock
+from services.common.db import Database
 
 
 @dataclass(frozen=True)
@@ -18,3 +19,10 @@ class AppSettings:
     environ: Mapping[str, str] = field(default_factory=dict)
     db_schema: str | None = None  # PostgreSQL search_path (tests isolate themselves this way)
     sqlite_synchronous: str = "FULL"
+
+    def open_database(self) -> Database:
+        return Database(
+            self.db_url,
+            schema=self.db_schema,
+            sqlite_synchronous=self.sqlite_synchronous,
+        )

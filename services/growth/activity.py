@@ -1,26 +1,43 @@
 """RecordActivity / PreviewActivity: turn one customer event into awards per the configured tasks.
 
-Runs inside one write transaction. A preview runs the very same code and the caller rolls the
-transaction back, so a dry run answers exactly what a real run would have awarded at that moment.
+Runs inside one write unit of work. A preview runs the very same code and the caller rolls it back,
+so a dry run answers exactly what a real run would have awarded at that moment.
+
+This is the service's hottest write, so it is kept to a handful of statements: one SELECT for the
+member, its growth total and the duplicate check; one upsert for every cap counter of every matching
+task; the ledger posting (ledger.earn); and the event row written last with its response.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Select, Table, and_, bindparam, func, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_ignoring_conflicts
 from services.growth.config import GrowthConfig, Task
 from services.growth.domain import calendar, rules
-from services.growth.models import ActivityRow, HoldRow, MemberRow, ReferralRow, StreakRow, TaskCounterRow
+from services.growth.models import (
+    ActivityRow,
+    BalanceRow,
+    HoldRow,
+    MemberRow,
+    ReferralRow,
+    StreakRow,
+    TaskCounterRow,
+)
 from services.growth.store.ledger import Ledger, Provenance, dialect_insert
-from services.growth.store.members import effective_index, get_member, maybe_upgrade
+from services.growth.store.members import MemberState, effective_index, get_member, maybe_upgrade, member_not_found
+
+_activities = cast(Table, ActivityRow.__table__)
+_counters = cast(Table, TaskCounterRow.__table__)
+_holds = cast(Table, HoldRow.__table__)
+_streaks = cast(Table, StreakRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,64 @@ class ActivityResult:
     level: str = ""
 
 
+class ConcurrentDuplicate(Exception):
+    """Another transaction recorded the same event first (PostgreSQL); the caller runs the unit again."""
+
+
+def _prefetch() -> Select[Any]:
+    """Member standing, all-time growth and the event's stored response (if any): one indexed SELECT."""
+    members, growth = cast(Table, MemberRow.__table__), cast(Table, BalanceRow.__table__).alias("g")
+    stored = (
+        select(_activities.c.response)
+        .where(_activities.c.source == bindparam("source"), _activities.c.event_id == bindparam("event_id"))
+        .scalar_subquery()
+    )
+    return (
+        select(
+            members.c.customer,
+            members.c.level,
+            members.c.referrer,
+            members.c.override_level,
+            members.c.override_until,
+            func.coalesce(growth.c.available, 0).label("growth_total"),
+            stored.label("stored"),
+        )
+        .select_from(members.outerjoin(growth, and_(growth.c.member == members.c.customer, growth.c.asset == "growth")))
+        .where(members.c.customer == bindparam("customer"))
+    )
+
+
+_PREFETCH = _prefetch()
+
+
+async def record_once(
+    session: AsyncSession,
+    dialect: str,
+    customer: str,
+    activity: ActivityIn,
+    version: str,
+    now: datetime,
+    response: bytes,
+) -> bool:
+    """Stores the event with its response; False when the same (source, id) is already there.
+
+    Written last, with the response, in the same transaction as the awards: one statement instead
+    of a claim and an update. A concurrent duplicate on PostgreSQL waits on the unique key here and
+    then inserts nothing; its caller rolls back and retries, and the retry answers as a duplicate.
+    """
+    stmt = insert_ignoring_conflicts(dialect, _activities).values(
+        source=activity.source,
+        event_id=activity.event_id,
+        member=customer,
+        type=activity.type,
+        occurred_at=activity.occurred_at,
+        recorded_at=now,
+        config_version=version,
+        response=response,
+    )
+    return int((await session.execute(stmt)).rowcount) == 1  # type: ignore[attr-defined]
+
+
 class ActivityProcessor:
     def __init__(
         self,
@@ -68,92 +143,99 @@ class ActivityProcessor:
         self.ledger = Ledger(session, dialect, now)
         self.new_id = new_id
 
-    async def run(self, customer: str, activity: ActivityIn, *, dry_run: bool) -> ActivityResult:
-        member = await get_member(self.s, customer)
-        if dry_run:
-            stored = (
-                await self.s.execute(
-                    select(ActivityRow.response).where(
-                        ActivityRow.source == activity.source, ActivityRow.event_id == activity.event_id
-                    )
-                )
-            ).first()
-            if stored is not None:
-                return ActivityResult(duplicate=True, stored_response=stored.response)
-        claim = insert_ignoring_conflicts(self.dialect, ActivityRow.__table__).values(
-            source=activity.source,
-            event_id=activity.event_id,
-            member=customer,
-            type=activity.type,
-            occurred_at=activity.occurred_at,
-            recorded_at=self.now,
-            config_version=self.version,
-            response=None,
-        )
-        if int((await self.s.execute(claim)).rowcount) == 0:  # type: ignore[attr-defined]
-            response = (
-                await self.s.execute(
-                    select(ActivityRow.response).where(
-                        ActivityRow.source == activity.source, ActivityRow.event_id == activity.event_id
-                    )
-                )
-            ).scalar_one()
-            return ActivityResult(duplicate=True, stored_response=response)
+    async def run(self, customer: str, activity: ActivityIn, tasks: Sequence[Task]) -> ActivityResult:
+        """Awards `activity` per the matching `tasks`; a duplicate event returns the stored response.
 
+        The caller stores the event (record_once) with the response it builds from the result.
+        """
+        row = (
+            await self.s.execute(
+                _PREFETCH, {"customer": customer, "source": activity.source, "event_id": activity.event_id}
+            )
+        ).first()
+        if row is None:
+            raise member_not_found(customer)
+        if row.stored is not None:
+            return ActivityResult(duplicate=True, stored_response=row.stored)
+        member = MemberState(
+            row.customer, row.level, row.referrer, row.override_level, row.override_until, int(row.growth_total)
+        )
         result = ActivityResult()
         grew: set[str] = set()
-        for task in self.cfg.tasks:
-            if not rules.matches(task, activity.type, activity.attributes):
+        matching = [t for t in tasks if rules.matches(t, activity.type, activity.attributes)]
+        counts = await self._count(customer, matching, activity.occurred_at)
+        for task in matching:
+            refusal, lifetime = counts[task.id]
+            if refusal:
+                result.skipped.append((task.id, refusal))
                 continue
-            await self._apply_task(task, member, activity, result, grew)
-        level = await maybe_upgrade(self.s, self.dialect, self.cfg, member, self.now)
-        for other in grew - {customer}:
+            await self._apply_task(task, member, lifetime, activity, result, grew)
+        total = self.ledger.growth_totals.get(customer, member.growth_total)
+        result.level = await maybe_upgrade(self.s, self.dialect, self.cfg, member, self.now, growth_total=total)
+        for other in sorted(grew - {customer}):
             await maybe_upgrade(self.s, self.dialect, self.cfg, await get_member(self.s, other), self.now)
-        result.level = level
         return result
 
-    async def _count(self, member: str, task: Task, occurred_at: datetime) -> tuple[str | None, int]:
-        """Counts the award against every cap period; returns (refusal reason, lifetime count)."""
-        done: list[str] = []
-        lifetime = 0
-        for period, cap in rules.cap_periods(task):
-            key = calendar.period_key(period, occurred_at, self.tz)
-            count = await self._increment(member, task.id, key, cap)
-            if count is None:
-                for undo in done:
-                    await self.s.execute(
-                        update(TaskCounterRow)
-                        .where(
-                            TaskCounterRow.member == member,
-                            TaskCounterRow.task_id == task.id,
-                            TaskCounterRow.period == undo,
-                        )
-                        .values(count=TaskCounterRow.count - 1)
-                    )
-                return f"CAP_{'LIFETIME' if period == 'lifetime' else 'PER_' + period.upper()}", 0
-            done.append(key)
-            if period == "lifetime":
-                lifetime = count
-        return None, lifetime
+    async def _count(self, member: str, tasks: list[Task], occurred_at: datetime) -> dict[str, tuple[str | None, int]]:
+        """Counts the awards against every cap period of every task in one upsert.
 
-    async def _increment(self, member: str, task_id: str, period: str, cap: int | None) -> int | None:
-        """One atomic upsert: +1 unless the cap is reached (then no row comes back)."""
-        table = cast(Table, TaskCounterRow.__table__)
-        stmt = dialect_insert(self.dialect, table).values(member=member, task_id=task_id, period=period, count=1)
+        Returns per task (refusal reason, lifetime count). A counter at its cap is left alone (the
+        conditional DO UPDATE returns no row); a refused task's other counters are taken back.
+        """
+        wanted = [
+            (task.id, period, calendar.period_key(period, occurred_at, self.tz), cap)
+            for task in tasks
+            for period, cap in rules.cap_periods(task)
+        ]
+        if not wanted:
+            return {}
+        stmt = dialect_insert(self.dialect, _counters).values(
+            [{"member": member, "task_id": task_id, "period": key, "count": 1} for task_id, _, key, _ in wanted]
+        )
+        at_cap = [
+            and_(_counters.c.task_id == task_id, _counters.c.period == key, _counters.c.count >= cap)
+            for task_id, _, key, cap in wanted
+            if cap is not None
+        ]
         stmt = stmt.on_conflict_do_update(
             index_elements=["member", "task_id", "period"],
-            set_={"count": table.c.count + 1},
-            where=(table.c.count < cap) if cap is not None else None,
-        ).returning(table.c.count)
-        row = (await self.s.execute(stmt)).first()
-        return int(row[0]) if row is not None else None
+            set_={"count": _counters.c.count + 1},
+            where=not_(or_(*at_cap)) if at_cap else None,
+        ).returning(_counters.c.task_id, _counters.c.period, _counters.c.count)
+        counted = {(task_id, period): int(n) for task_id, period, n in await self.s.execute(stmt)}
+        out: dict[str, tuple[str | None, int]] = {}
+        undo: list[dict[str, str]] = []
+        for task in tasks:
+            mine = [(period, key) for task_id, period, key, _ in wanted if task_id == task.id]
+            refused = next((period for period, key in mine if (task.id, key) not in counted), None)
+            if refused is None:
+                out[task.id] = (None, counted[(task.id, "life")])
+                continue
+            out[task.id] = (f"CAP_{'LIFETIME' if refused == 'lifetime' else 'PER_' + refused.upper()}", 0)
+            undo += [{"b_task": task.id, "b_period": key} for _, key in mine if (task.id, key) in counted]
+        if undo:
+            await self.s.execute(
+                update(_counters)
+                .where(
+                    _counters.c.member == member,
+                    _counters.c.task_id == bindparam("b_task"),
+                    _counters.c.period == bindparam("b_period"),
+                )
+                .values(count=_counters.c.count - 1),
+                undo,
+            )
+        return out
 
     async def _streak(self, member: str, task: Task, occurred_at: datetime) -> bool:
         assert task.streak is not None
         today = calendar.local_day(occurred_at, self.tz)
         row = (
-            await self.s.execute(select(StreakRow).where(StreakRow.member == member, StreakRow.task_id == task.id))
-        ).scalar_one_or_none()
+            await self.s.execute(
+                select(_streaks.c.last_day, _streaks.c.length).where(
+                    _streaks.c.member == member, _streaks.c.task_id == task.id
+                )
+            )
+        ).first()
         length, changed = rules.streak_after(
             row.last_day if row else None,
             row.length if row else 0,
@@ -162,24 +244,25 @@ class ActivityProcessor:
         )
         if not changed:
             return False
-        if row is None:
-            self.s.add(StreakRow(member=member, task_id=task.id, last_day=today.isoformat(), length=length))
-            await self.s.flush()
-        else:
-            await self.s.execute(
-                update(StreakRow)
-                .where(StreakRow.member == member, StreakRow.task_id == task.id)
-                .values(last_day=today.isoformat(), length=length)
+        stmt = dialect_insert(self.dialect, _streaks).values(
+            member=member, task_id=task.id, last_day=today.isoformat(), length=length
+        )
+        await self.s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["member", "task_id"], set_={"last_day": today.isoformat(), "length": length}
             )
+        )
         return length % task.streak.days == 0
 
     async def _apply_task(
-        self, task: Task, member: MemberRow, activity: ActivityIn, result: ActivityResult, grew: set[str]
+        self,
+        task: Task,
+        member: MemberState,
+        lifetime: int,
+        activity: ActivityIn,
+        result: ActivityResult,
+        grew: set[str],
     ) -> None:
-        refusal, lifetime = await self._count(member.customer, task, activity.occurred_at)
-        if refusal:
-            result.skipped.append((task.id, refusal))
-            return
         multiplier = self.cfg.levels.tiers[effective_index(self.cfg, member, self.now)].points_multiplier
         parts: list[tuple[str, int, int]] = []
         base = rules.with_multiplier(
@@ -223,8 +306,8 @@ class ActivityProcessor:
         if task.pending:
             hold_id = self.new_id()
             txn = await self.ledger.hold_pending(customer, points, growth, prov, hold_id)
-            self.s.add(
-                HoldRow(
+            await self.s.execute(
+                insert(_holds).values(
                     id=hold_id,
                     member=customer,
                     kind="pending",
@@ -240,7 +323,6 @@ class ActivityProcessor:
                     created_at=self.now,
                 )
             )
-            await self.s.flush()
             result.awards.extend(AwardOut(task.id, customer, p, g, kind, True, hold_id, "") for kind, p, g in parts)
             return
         expires = calendar.expiry_for(self.cfg.expiry, self.now, self.tz)
@@ -249,7 +331,7 @@ class ActivityProcessor:
         result.awards.extend(AwardOut(task.id, customer, p, g, kind, False, "", str(txn)) for kind, p, g in parts)
 
     async def _referral(
-        self, task: Task, member: MemberRow, activity: ActivityIn, result: ActivityResult, grew: set[str]
+        self, task: Task, member: MemberState, activity: ActivityIn, result: ActivityResult, grew: set[str]
     ) -> None:
         assert task.referral is not None
         referrer = activity.attributes.get(task.referral.referrer_attribute) or member.referrer
@@ -273,11 +355,3 @@ class ActivityProcessor:
             await self._post(task, referrer, activity, [("referral", bonus.points, bonus.growth)], result)
             if bonus.growth:
                 grew.add(referrer)
-
-
-async def save_response(session: AsyncSession, activity: ActivityIn, response: bytes) -> None:
-    await session.execute(
-        update(ActivityRow)
-        .where(ActivityRow.source == activity.source, ActivityRow.event_id == activity.event_id)
-        .values(response=response)
-    )

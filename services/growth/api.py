@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import FailedPrecondition, Violations
 from services.common.validation import check_customer_ref, check_idempotency_key, page_size
 from services.growth import convert
-from services.growth.activity import ActivityIn, ActivityProcessor, save_response
+from services.growth.activity import ActivityIn, ActivityProcessor, ConcurrentDuplicate, record_once
+from services.growth.config import Task
 from services.growth.holds import Holds
-from services.growth.models import BalanceRow, EntryRow, EventRow, HoldRow, LotRow, MemberRow, TransactionRow
+from services.growth.models import EntryRow, EventRow, HoldRow, LotRow, MemberRow, TransactionRow
 from services.growth.rights import Rights
 from services.growth.store.ledger import Ledger
-from services.growth.store.members import effective_level, get_member, progress
+from services.growth.store.members import BALANCE_QUERY, effective_level, get_member, member_not_found, progress
 from skylane.common.v1 import types_pb2
 from skylane.growth.v1 import growth_pb2, growth_pb2_grpc
 
@@ -25,6 +29,8 @@ if TYPE_CHECKING:
     from services.growth.app import GrowthApp
 
 MAX_POINTS = 1_000_000_000
+
+R = TypeVar("R", bound=Message)
 
 
 class _Rollback(Exception):
@@ -64,6 +70,7 @@ def _id(v: Violations, value: str, path: str) -> None:
 class _Base:
     def __init__(self, app: GrowthApp) -> None:
         self.app = app
+        self._task_index: tuple[str, dict[str, list[Task]]] = ("", {})
 
     @property
     def cfg(self) -> Any:
@@ -72,6 +79,41 @@ class _Base:
     @property
     def version(self) -> str:
         return self.app.config.current.version
+
+    def tasks_for(self, event_type: str) -> list[Task]:
+        """Tasks listening to an event type, indexed once per config version (kept in memory)."""
+        version = self.version
+        if self._task_index[0] != version:
+            index: dict[str, list[Task]] = {}
+            for task in self.cfg.tasks:
+                index.setdefault(task.event_type, []).append(task)
+            self._task_index = (version, index)
+        return self._task_index[1].get(event_type, [])
+
+    async def _write(
+        self,
+        method: str,
+        request: Message,
+        response_type: type[R],
+        work: Callable[[AsyncSession], Awaitable[R]],
+    ) -> R:
+        """Runs one mutating call's unit of work, with its idempotency record, in the write batcher.
+
+        On SQLite the unit shares a transaction (and its fsync) with concurrent calls inside its own
+        SAVEPOINT; it only awaits the database. Its ORM objects are flushed and expunged at the end
+        so nothing it loaded leaks into the next unit of the batch (or survives its rollback).
+        """
+        idempotency = self.app.idempotency
+
+        async def unit(s: AsyncSession) -> R:
+            try:
+                response = await idempotency.run(s, method, request, response_type, lambda: work(s))
+                await s.flush()
+                return response
+            finally:
+                s.expunge_all()
+
+        return await self.app.writes.run(unit)
 
     def holds(self, session: Any) -> Holds:
         return Holds(session, self.app.db.dialect, self.cfg, self.version, self.app.clock.now())
@@ -102,7 +144,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         v.raise_if_any()
         now = self.app.clock.now()
 
-        async def handler() -> growth_pb2.Member:
+        async def work(s: AsyncSession) -> growth_pb2.Member:
             row = (await s.execute(select(MemberRow).where(MemberRow.customer == customer))).scalar_one_or_none()
             if row is None:
                 row = MemberRow(
@@ -127,8 +169,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
                 referrer=convert.customer(row.referrer or ""),
             )
 
-        async with self.app.db.transaction() as s:
-            return await self.app.idempotency.run(s, "GrowthService.EnrollMember", request, growth_pb2.Member, handler)
+        return await self._write("GrowthService.EnrollMember", request, growth_pb2.Member, work)
 
     def _activity(self, v: Violations, activity: growth_pb2.Activity) -> ActivityIn:
         cfg, now = self.cfg, self.app.clock.now()
@@ -136,7 +177,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         _text(v, activity.id, "activity.id", 128)
         if not activity.type:
             v.add("activity.type", "required")
-        elif activity.type not in cfg.event_types:
+        elif not self.tasks_for(activity.type):
             v.add("activity.type", f"unknown event type {activity.type[:64]!r}")
         occurred = now
         if not activity.HasField("occurred_at"):
@@ -161,23 +202,34 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         customer = _customer(v, request.customer)
         activity = self._activity(v, request.activity)
         v.raise_if_any()
-        cfg, version = self.cfg, self.version
+        cfg, version, tasks, dialect = self.cfg, self.version, self.tasks_for(activity.type), self.app.db.dialect
 
-        async def handler() -> growth_pb2.RecordActivityResponse:
-            processor = ActivityProcessor(s, self.app.db.dialect, cfg, version, self.app.clock.now(), self.app.new_id)
-            result = await processor.run(customer, activity, dry_run=False)
+        async def work(s: AsyncSession) -> growth_pb2.RecordActivityResponse:
+            now = self.app.clock.now()
+            result = await ActivityProcessor(s, dialect, cfg, version, now, self.app.new_id).run(
+                customer, activity, tasks
+            )
             if result.duplicate:
                 stored = growth_pb2.RecordActivityResponse.FromString(result.stored_response or b"")
                 stored.duplicate = True
                 return stored
             response = convert.activity_response(result, version, dry_run=False)
-            await save_response(s, activity, response.SerializeToString(deterministic=True))
+            if not await record_once(
+                s, dialect, customer, activity, version, now, response.SerializeToString(deterministic=True)
+            ):
+                raise ConcurrentDuplicate(activity.event_id)
             return response
 
-        async with self.app.db.transaction() as s:
-            return await self.app.idempotency.run(
-                s, "GrowthService.RecordActivity", request, growth_pb2.RecordActivityResponse, handler
-            )
+        # A lost race with a concurrent copy of the event rolls back; the retry answers as a duplicate.
+        for attempt in range(3):
+            try:
+                return await self._write(
+                    "GrowthService.RecordActivity", request, growth_pb2.RecordActivityResponse, work
+                )
+            except ConcurrentDuplicate:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def PreviewActivity(
         self, request: growth_pb2.PreviewActivityRequest, context: grpc.aio.ServicerContext
@@ -186,13 +238,16 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         customer = _customer(v, request.customer)
         activity = self._activity(v, request.activity)
         v.raise_if_any()
-        cfg, version = self.cfg, self.version
+        cfg, version, tasks, dialect = self.cfg, self.version, self.tasks_for(activity.type), self.app.db.dialect
+
+        async def dry_run(s: AsyncSession) -> None:
+            processor = ActivityProcessor(s, dialect, cfg, version, self.app.clock.now(), self.app.new_id)
+            raise _Rollback(await processor.run(customer, activity, tasks))
+
         try:
-            async with self.app.db.transaction() as s:
-                processor = ActivityProcessor(
-                    s, self.app.db.dialect, cfg, version, self.app.clock.now(), self.app.new_id
-                )
-                raise _Rollback(await processor.run(customer, activity, dry_run=True))
+            # Through the batcher like a real write (the unit's savepoint is rolled back by _Rollback).
+            await self.app.writes.run(dry_run)
+            raise AssertionError("a dry run always rolls back")
         except _Rollback as done:
             result = done.result
         if result.duplicate:
@@ -211,27 +266,17 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         async with self.app.db.read() as s:
             return await self._balance(s, customer, now)
 
-    async def _balance(self, s: Any, customer: str, now: Any) -> growth_pb2.Balance:
-        # One round trip: the member row joined with its two balance rows.
-        rows = (
-            await s.execute(
-                select(MemberRow, BalanceRow)
-                .join(BalanceRow, BalanceRow.member == MemberRow.customer, isouter=True)
-                .where(MemberRow.customer == customer)
-            )
-        ).all()
-        if not rows:
-            await get_member(s, customer)  # raises MEMBER_NOT_FOUND
-        member = rows[0][0]
-        by_asset = {b.asset: b for _, b in rows if b is not None}
-        points, growth = by_asset.get("points"), by_asset.get("growth")
+    async def _balance(self, s: AsyncSession, customer: str, now: datetime) -> growth_pb2.Balance:
+        row = (await s.execute(BALANCE_QUERY, {"customer": customer})).first()
+        if row is None:
+            raise member_not_found(customer)
         return growth_pb2.Balance(
             customer=convert.customer(customer),
-            points_available=points.available if points else 0,
-            points_held=points.held if points else 0,
-            points_pending=points.pending if points else 0,
-            growth_total=growth.available if growth else 0,
-            level=effective_level(self.cfg, member, now),
+            points_available=row.points_available,
+            points_held=row.points_held,
+            points_pending=row.points_pending,
+            growth_total=row.growth_total,
+            level=effective_level(self.cfg, row, now),
         )
 
     async def GetStatement(
@@ -328,14 +373,11 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         _text(v, request.reason, "reason", 500, required=False)
         v.raise_if_any()
 
-        async def handler() -> growth_pb2.LedgerTransaction:
+        async def work(s: AsyncSession) -> growth_pb2.LedgerTransaction:
             txn_id = await self.holds(s).spend(customer, request.points, request.reason)
             return await _transaction(s, txn_id)
 
-        async with self.app.db.transaction() as s:
-            return await self.app.idempotency.run(
-                s, "GrowthService.SpendPoints", request, growth_pb2.LedgerTransaction, handler
-            )
+        return await self._write("GrowthService.SpendPoints", request, growth_pb2.LedgerTransaction, work)
 
     async def HoldPoints(
         self, request: growth_pb2.HoldPointsRequest, context: grpc.aio.ServicerContext
@@ -349,14 +391,13 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
             v.add("ttl_seconds", f"must be between 0 and {self.cfg.holds.max_ttl_seconds}")
         v.raise_if_any()
 
-        async def handler() -> growth_pb2.Hold:
+        async def work(s: AsyncSession) -> growth_pb2.Hold:
             row = await self.holds(s).hold(
                 customer, request.points, request.reason, request.ttl_seconds, self.app.new_id()
             )
             return convert.hold(row)
 
-        async with self.app.db.transaction() as s:
-            return await self.app.idempotency.run(s, "GrowthService.HoldPoints", request, growth_pb2.Hold, handler)
+        return await self._write("GrowthService.HoldPoints", request, growth_pb2.Hold, work)
 
     async def _close(self, request: Any, confirm: bool, method: str) -> growth_pb2.Hold:
         v = Violations()
@@ -364,7 +405,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         _id(v, request.hold_id, "hold_id")
         v.raise_if_any()
 
-        async def handler() -> growth_pb2.Hold:
+        async def work(s: AsyncSession) -> growth_pb2.Hold:
             holds = self.holds(s)
             redemption = (await holds.get(request.hold_id)).reason or ""
             if redemption.startswith("redemption:"):
@@ -375,8 +416,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
                 )
             return convert.hold(await holds.close(request.hold_id, confirm=confirm))
 
-        async with self.app.db.transaction() as s:
-            return await self.app.idempotency.run(s, method, request, growth_pb2.Hold, handler)
+        return await self._write(method, request, growth_pb2.Hold, work)
 
     async def ConfirmHold(
         self, request: growth_pb2.ConfirmHoldRequest, context: grpc.aio.ServicerContext
@@ -423,13 +463,10 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         _id(v, request.right_id, "right_id")
         v.raise_if_any()
 
-        async def handler() -> growth_pb2.Redemption:
+        async def work(s: AsyncSession) -> growth_pb2.Redemption:
             return convert.redemption(await self.rights(s).redeem(customer, request.right_id))
 
-        async with self.app.db.transaction() as s:
-            return await self.app.idempotency.run(
-                s, "GrowthService.RedeemRight", request, growth_pb2.Redemption, handler
-            )
+        return await self._write("GrowthService.RedeemRight", request, growth_pb2.Redemption, work)
 
     async def ConfirmRedemption(
         self, request: growth_pb2.ConfirmRedemptionRequest, context: grpc.aio.ServicerContext
@@ -439,13 +476,10 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         _id(v, request.redemption_id, "redemption_id")
         v.raise_if_any()
 
-        async def handler() -> growth_pb2.Redemption:
+        async def work(s: AsyncSession) -> growth_pb2.Redemption:
             return convert.redemption(await self.rights(s).confirm(request.redemption_id))
 
-        async with self.app.db.transaction() as s:
-            return await self.app.idempotency.run(
-                s, "GrowthService.ConfirmRedemption", request, growth_pb2.Redemption, handler
-            )
+        return await self._write("GrowthService.ConfirmRedemption", request, growth_pb2.Redemption, work)
 
     async def CancelRedemption(
         self, request: growth_pb2.CancelRedemptionRequest, context: grpc.aio.ServicerContext
@@ -456,13 +490,10 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         _text(v, request.reason, "reason", 500, required=False)
         v.raise_if_any()
 
-        async def handler() -> growth_pb2.Redemption:
+        async def work(s: AsyncSession) -> growth_pb2.Redemption:
             return convert.redemption(await self.rights(s).cancel(request.redemption_id, request.reason))
 
-        async with self.app.db.transaction() as s:
-            return await self.app.idempotency.run(
-                s, "GrowthService.CancelRedemption", request, growth_pb2.Redemption, handler
-            )
+        return await self._write("GrowthService.CancelRedemption", request, growth_pb2.Redemption, work)
 
     async def GetRedemption(
         self, request: growth_pb2.GetRedemptionRequest, context: grpc.aio.ServicerContext
@@ -492,14 +523,11 @@ class GrowthOpsServicer(_Base, growth_pb2_grpc.GrowthOpsServiceServicer):
         _text(v, request.operator, "operator", 128)
         v.raise_if_any()
 
-        async def handler() -> growth_pb2.LedgerTransaction:
+        async def work(s: AsyncSession) -> growth_pb2.LedgerTransaction:
             txn_id = await self.holds(s).reverse(int(request.transaction_id), request.reason, request.operator)
             return await _transaction(s, txn_id)
 
-        async with self.app.db.transaction() as s:
-            return await self.app.idempotency.run(
-                s, "GrowthOpsService.ReverseTransaction", request, growth_pb2.LedgerTransaction, handler
-            )
+        return await self._write("GrowthOpsService.ReverseTransaction", request, growth_pb2.LedgerTransaction, work)
 
     async def SetLevelOverride(
         self, request: growth_pb2.SetLevelOverrideRequest, context: grpc.aio.ServicerContext
@@ -518,7 +546,7 @@ class GrowthOpsServicer(_Base, growth_pb2_grpc.GrowthOpsServiceServicer):
             v.add("until", "must be in the future")
         v.raise_if_any()
 
-        async def handler() -> growth_pb2.LevelProgress:
+        async def work(s: AsyncSession) -> growth_pb2.LevelProgress:
             member = await get_member(s, customer, lock=True)
             member.override_level = request.level
             member.override_until = convert.from_ts(request.until)
@@ -527,10 +555,7 @@ class GrowthOpsServicer(_Base, growth_pb2_grpc.GrowthOpsServiceServicer):
             await s.flush()
             return convert.progress(await progress(s, self.cfg, member, now))
 
-        async with self.app.db.transaction() as s:
-            return await self.app.idempotency.run(
-                s, "GrowthOpsService.SetLevelOverride", request, growth_pb2.LevelProgress, handler
-            )
+        return await self._write("GrowthOpsService.SetLevelOverride", request, growth_pb2.LevelProgress, work)
 
     async def ListEvents(
         self, request: growth_pb2.ListEventsRequest, context: grpc.aio.ServicerContext
@@ -561,13 +586,38 @@ class GrowthOpsServicer(_Base, growth_pb2_grpc.GrowthOpsServiceServicer):
     async def RunMaintenance(
         self, request: growth_pb2.RunMaintenanceRequest, context: grpc.aio.ServicerContext
     ) -> growth_pb2.RunMaintenanceResponse:
+        v = Violations()
+        check_idempotency_key(v, request.idempotency_key)
+        v.raise_if_any()
+        method = "GrowthOpsService.RunMaintenance"
+        if await self._key_used(method, request.idempotency_key.value):
+            # A retry: answer the stored counts (or IDEMPOTENCY_KEY_REUSED) without another pass.
+            return await self._write(method, request, growth_pb2.RunMaintenanceResponse, _stored_only)
+        # The pass runs its own short transactions (it cannot sit inside one unit of work); every job
+        # is idempotent, so two first calls racing on one key at worst both run a pass, and both
+        # answer the counts stored by whichever committed first.
         done = await self.app.maintenance.run_once()
-        return growth_pb2.RunMaintenanceResponse(
+        response = growth_pb2.RunMaintenanceResponse(
             lots_expired=done.lots_expired,
             holds_timed_out=done.holds_timed_out,
             warnings_emitted=done.warnings_emitted,
             level_changes=done.level_changes,
         )
+
+        async def record(s: AsyncSession) -> growth_pb2.RunMaintenanceResponse:
+            return response
+
+        return await self._write(method, request, growth_pb2.RunMaintenanceResponse, record)
+
+    async def _key_used(self, method: str, key: str) -> bool:
+        table = self.app.idempotency.table
+        async with self.app.db.read() as s:
+            found = await s.execute(select(table.c.key).where(table.c.method == method, table.c.key == key))
+            return found.first() is not None
+
+
+async def _stored_only(s: AsyncSession) -> growth_pb2.RunMaintenanceResponse:
+    raise RuntimeError("idempotency record vanished between its lookup and its replay")
 
 
 class RightsSupplierServicer(_Base, growth_pb2_grpc.RightsSupplierServiceServicer):
@@ -580,10 +630,7 @@ class RightsSupplierServicer(_Base, growth_pb2_grpc.RightsSupplierServiceService
         _id(v, request.supplier_id, "supplier_id")
         v.raise_if_any()
 
-        async def handler() -> growth_pb2.Redemption:
+        async def work(s: AsyncSession) -> growth_pb2.Redemption:
             return convert.redemption(await self.rights(s).mark_used(request.voucher_code, request.supplier_id))
 
-        async with self.app.db.transaction() as s:
-            return await self.app.idempotency.run(
-                s, "RightsSupplierService.MarkVoucherUsed", request, growth_pb2.Redemption, handler
-            )
+        return await self._write("RightsSupplierService.MarkVoucherUsed", request, growth_pb2.Redemption, work)

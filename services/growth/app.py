@@ -11,7 +11,6 @@ import grpc
 
 from services.common.app import ServiceApp, Worker
 from services.common.config import ConfigStore
-from services.common.db import Database
 from services.common.settings import AppSettings
 from services.growth.api import GrowthOpsServicer, GrowthServicer, RightsSupplierServicer
 from services.growth.config import GrowthConfig
@@ -60,7 +59,7 @@ class GrowthApp(ServiceApp):
 
 def build(settings: AppSettings) -> GrowthApp:
     config = ConfigStore(settings.config_path, GrowthConfig, env_prefix="SKYLANE_GROWTH", environ=settings.environ)
-    db = Database(settings.db_url, schema=settings.db_schema, sqlite_synchronous=settings.sqlite_synchronous)
+    db = settings.open_database()
     return GrowthApp(
         config=config,
         db=db,

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import FailedPrecondition
+from services.common.errors import FailedPrecondition, NotFound
 from services.growth.config import GrowthConfig
 from services.growth.domain import calendar
 from services.growth.models import HoldRow, TransactionRow
 from services.growth.store.ledger import Ledger, Provenance
-from services.growth.store.members import get_member, not_found
+from services.growth.store.members import get_member
 
 
 class Holds:
@@ -53,7 +53,7 @@ class Holds:
     async def get(self, hold_id: str) -> HoldRow:
         row = (await self.s.execute(select(HoldRow).where(HoldRow.id == hold_id))).scalar_one_or_none()
         if row is None:
-            raise not_found("hold", hold_id, "HOLD_NOT_FOUND")
+            raise NotFound("hold", hold_id, reason="HOLD_NOT_FOUND")
         return row
 
     async def close(self, hold_id: str, *, confirm: bool, timed_out: bool = False, reason: str = "") -> HoldRow:
@@ -79,9 +79,14 @@ class Holds:
         return hold
 
     async def reverse(self, txn_id: int, reason: str, operator: str) -> int:
-        txn = (await self.s.execute(select(TransactionRow).where(TransactionRow.id == txn_id))).scalar_one_or_none()
+        # Locking the original (PostgreSQL; SQLite has one writer) queues concurrent reversals of it:
+        # the later one then sees the committed reversal and is refused with ALREADY_REVERSED
+        # instead of tripping the unique `reverses` constraint.
+        txn = (
+            await self.s.execute(select(TransactionRow).where(TransactionRow.id == txn_id).with_for_update())
+        ).scalar_one_or_none()
         if txn is None:
-            raise not_found("transaction", str(txn_id), "TRANSACTION_NOT_FOUND")
+            raise NotFound("transaction", str(txn_id), reason="TRANSACTION_NOT_FOUND")
         already = (
             await self.s.execute(select(TransactionRow.id).where(TransactionRow.reverses == txn_id))
         ).scalar_one_or_none()

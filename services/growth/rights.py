@@ -16,12 +16,12 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_ignoring_conflicts
-from services.common.errors import FailedPrecondition, PermissionDenied, QuotaExceeded
+from services.common.errors import FailedPrecondition, NotFound, PermissionDenied, QuotaExceeded
 from services.growth.config import GrowthConfig, Quota, RightDef
 from services.growth.domain import calendar
 from services.growth.holds import Holds
 from services.growth.models import BalanceRow, MemberRow, QuotaUsageRow, RedemptionRow, RightStockRow
-from services.growth.store.members import effective_index, get_member, not_found
+from services.growth.store.members import effective_index, get_member
 
 _stock = cast(Table, RightStockRow.__table__)
 _quota = cast(Table, QuotaUsageRow.__table__)
@@ -67,7 +67,7 @@ class Rights:
     def _right(self, right_id: str) -> RightDef:
         right = self.cfg.right(right_id)
         if right is None:
-            raise not_found("right", right_id, "RIGHT_NOT_FOUND")
+            raise NotFound("right", right_id, reason="RIGHT_NOT_FOUND")
         return right
 
     async def redeem(self, customer: str, right_id: str) -> RedemptionRow:
@@ -142,10 +142,10 @@ class Rights:
         column = RedemptionRow.voucher_code if by_code else RedemptionRow.id
         row = (await self.s.execute(select(RedemptionRow).where(column == redemption_id))).scalar_one_or_none()
         if row is None:
-            raise not_found(
+            raise NotFound(
                 "voucher" if by_code else "redemption",
                 redemption_id,
-                "VOUCHER_NOT_FOUND" if by_code else "REDEMPTION_NOT_FOUND",
+                reason="VOUCHER_NOT_FOUND" if by_code else "REDEMPTION_NOT_FOUND",
             )
         return row
 

@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.router.partners import cli as partners_cli
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 from skylane.router.v1 import router_pb2, router_pb2_grpc
 
@@ -166,7 +167,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    router = commands.add_parser("router", help="router ops: validate, what-if, candidate, activate, report")
+    router = commands.add_parser(
+        "router", help="router ops: validate, what-if, candidate, activate, report, simulate (partner policies)"
+    )
     sub = router.add_subparsers(dest="router_command", required=True, metavar="ACTION")
 
     def parser(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -207,3 +210,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p = parser("report", "routing counts by tier, destination, channel and day; in-house capacity")
     windowed(p)
     p.set_defaults(handler=_report)
+
+    # The partner side: `skylane router simulate` and `skylane partner-sim`.
+    partners_cli.register_simulate(sub)
+    partners_cli.register(commands)

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from services.common.config import Schema
 from services.router.domain.conditions import check_condition
 from services.router.domain.tags import TagType, catalogue
+from services.router.partners.config import PartnersConfig
 
 _NAME = r"^[a-z][a-z0-9_]{0,63}$"
 
@@ -164,6 +165,8 @@ class RouterConfig(Schema):
     extra_tags: dict[str, TagType] = Field(default_factory=dict)
     policy: Policy
     candidate: Candidate | None = None
+    # Partner lenders: registry, ping budget, selection policy, delivery (services/router/partners/config.py).
+    partners: PartnersConfig = Field(default_factory=PartnersConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -57,3 +57,18 @@ async def test_concurrent_replays_of_one_event_award_once(growth: Client) -> Non
     results = await asyncio.gather(*(growth.growth.RecordActivity(r) for r in requests))
     assert sum(1 for r in results if not r.duplicate) == 1
     assert (await growth.balance(ref)).points_available == 25
+
+
+async def test_concurrent_reversals_of_one_transaction_post_once_and_refuse_the_rest(growth: Client) -> None:
+    ref = await growth.enroll()
+    earned = await growth.earn(ref, 40)
+    spent = (await growth.spend(ref, 15)).id
+    for txn_id in (earned, spent):
+        ok, reasons = await _outcomes([growth.reverse(txn_id) for _ in range(6)])  # distinct idempotency keys
+        assert ok == 1 and reasons == ["ALREADY_REVERSED"] * 5
+    statement = await growth.statement(ref)
+    reversals = [t for t in statement.history if t.kind == "reverse"]
+    assert sorted(t.reverses for t in reversals) == sorted([earned, spent])
+    available, lots, entries, held_gap = await member_consistency(growth.h, ref)
+    assert available == lots == entries == 0 and held_gap == 0
+    assert set((await ledger_sums(growth.h)).values()) == {0}

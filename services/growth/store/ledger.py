@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_ignoring_conflicts
@@ -42,6 +42,7 @@ _lots = cast(Table, LotRow.__table__)
 _balances = cast(Table, BalanceRow.__table__)
 _entries = cast(Table, EntryRow.__table__)
 _allocations = cast(Table, AllocationRow.__table__)
+_txns = cast(Table, TransactionRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,31 @@ def upsert_add(dialect: str, table: Any, keys: dict[str, Any], column: str, delt
     )
 
 
+def _check_balanced(kind: str, lines: list[Line]) -> None:
+    for asset in (POINTS, GROWTH):
+        if sum(line.amount for line in lines if line.asset == asset) != 0:
+            raise RuntimeError(f"unbalanced {kind} transaction for {asset}")
+
+
+# Statements of the hot path, built once (SQLAlchemy caches their compiled form).
+_INSERT_TXN = insert(_txns).returning(_txns.c.id)
+_INSERT_LOT = insert(_lots).returning(_lots.c.id)
+_ADD_BOTH = (
+    update(_balances)
+    .where(_balances.c.member == bindparam("m"), _balances.c.asset.in_([POINTS, GROWTH]))
+    .values(
+        available=_balances.c.available
+        + case((_balances.c.asset == POINTS, bindparam("points")), else_=bindparam("growth"))
+    )
+    .returning(_balances.c.asset, _balances.c.available)
+)
+
+
 class Ledger:
     def __init__(self, session: AsyncSession, dialect: str, now: datetime) -> None:
         self.s, self.dialect, self.now = session, dialect, now
+        # Members' all-time growth value after this unit's credits (lets level checks skip a query).
+        self.growth_totals: dict[str, int] = {}
 
     # ---- member set-up -------------------------------------------------------------------
     async def open_accounts(self, member: str) -> None:
@@ -107,36 +130,49 @@ class Ledger:
         reverses: int | None = None,
         hold_id: str | None = None,
     ) -> int:
-        for asset in (POINTS, GROWTH):
-            if sum(line.amount for line in lines if line.asset == asset) != 0:
-                raise RuntimeError(f"unbalanced {kind} transaction for {asset}")
         net = {
             asset: sum(
                 line.amount for line in lines if line.asset == asset and line.member and line.account == AVAILABLE
             )
             for asset in (POINTS, GROWTH)
         }
-        txn_id = (
-            await self.s.execute(
-                insert(TransactionRow)
-                .values(
-                    kind=kind,
-                    member=member,
-                    points=net[POINTS],
-                    growth=net[GROWTH],
-                    posted_at=self.now,
-                    event_source=prov.event_source,
-                    event_id=prov.event_id,
-                    task_id=prov.task_id,
-                    config_version=prov.config_version,
-                    operator=prov.operator,
-                    reason=prov.reason,
-                    reverses=reverses,
-                    hold_id=hold_id,
-                )
-                .returning(TransactionRow.id)
-            )
-        ).scalar_one()
+        _check_balanced(kind, lines)
+        txn_id = await self._insert_txn(
+            kind, member, net[POINTS], net[GROWTH], prov, reverses=reverses, hold_id=hold_id
+        )
+        await self._insert_entries(txn_id, lines)
+        return txn_id
+
+    async def _insert_txn(
+        self,
+        kind: str,
+        member: str,
+        points: int,
+        growth: int,
+        prov: Provenance,
+        *,
+        reverses: int | None = None,
+        hold_id: str | None = None,
+    ) -> int:
+        row = {
+            "kind": kind,
+            "member": member,
+            "points": points,
+            "growth": growth,
+            "posted_at": self.now,
+            "event_source": prov.event_source,
+            "event_id": prov.event_id,
+            "task_id": prov.task_id,
+            "config_version": prov.config_version,
+            "operator": prov.operator,
+            "reason": prov.reason,
+            "reverses": reverses,
+            "hold_id": hold_id,
+        }
+        return int((await self.s.execute(_INSERT_TXN, row)).scalar_one())
+
+    async def _insert_entries(self, txn_id: int, lines: list[Line]) -> None:
+        """All entry lines of a transaction in one multi-row INSERT."""
         rows = [
             {
                 "txn_id": txn_id,
@@ -150,8 +186,7 @@ class Ledger:
             if line.amount != 0
         ]
         if rows:
-            await self.s.execute(insert(_entries), rows)
-        return int(txn_id)
+            await self.s.execute(insert(_entries).values(rows))
 
     async def _bump(self, member: str, asset: str, **deltas: int) -> int:
         """Adds deltas to the balance row; returns the new available."""
@@ -300,30 +335,72 @@ class Ledger:
         if lot_ids:
             await self.s.execute(update(_lots).where(_lots.c.id.in_(lot_ids)).values(txn_id=txn_id))
 
-    async def _credit_growth(self, member: str, growth: int, day: date, lines: list[Line]) -> None:
-        await self._bump(member, GROWTH, available=growth)
+    # ---- operations -------------------------------------------------------------------------
+    async def earn(
+        self, member: str, points: int, growth: int, expires_at: datetime | None, day: date, prov: Provenance
+    ) -> int:
+        """Credits an award: new lot (after paying any clawback debt) and growth value.
+
+        Hot path of RecordActivity, so written as few statements as the bookkeeping allows: balances
+        (one UPDATE on SQLite), the transaction, its lot (created with its transaction id, no later
+        stamp), every entry line in one INSERT, and the day's growth.
+        """
+        after = await self._add_available(member, {POINTS: points, GROWTH: growth})
+        txn_id = await self._insert_txn("earn", member, points, growth, prov)
+        lines: list[Line] = []
+        if points:
+            debt_pay = min(points, max(0, -(after[POINTS] - points)))
+            if debt_pay:
+                debt_lot = await self._debt_lot(member)
+                await self._add_to_lots([(debt_lot, debt_pay)])
+                lines.append(Line(member, AVAILABLE, POINTS, debt_pay, debt_lot))
+            if points > debt_pay:
+                lot_id = await self._new_lot(member, points - debt_pay, expires_at, txn_id)
+                lines.append(Line(member, AVAILABLE, POINTS, points - debt_pay, lot_id))
+            lines.append(Line(None, ISSUANCE, POINTS, -points))
+        if growth:
+            await self._add_growth_day(member, day, growth)
+            lines += [Line(member, AVAILABLE, GROWTH, growth), Line(None, ISSUANCE, GROWTH, -growth)]
+            self.growth_totals[member] = after[GROWTH]
+        _check_balanced("earn", lines)
+        await self._insert_entries(txn_id, lines)
+        return txn_id
+
+    async def _add_available(self, member: str, deltas: dict[str, int]) -> dict[str, int]:
+        """Adds to `available` of the given assets; returns the new values.
+
+        On SQLite (one writer) both rows change in one statement. On PostgreSQL each row is updated
+        on its own, points before growth: the row-lock order every other path uses, so two calls
+        for one member can never deadlock.
+        """
+        assets = [asset for asset in (POINTS, GROWTH) if deltas.get(asset)]
+        if self.dialect == "postgresql" or len(assets) < 2:
+            return {asset: await self._bump(member, asset, available=deltas[asset]) for asset in assets}
+        rows = await self.s.execute(_ADD_BOTH, {"m": member, "points": deltas[POINTS], "growth": deltas[GROWTH]})
+        after = {str(r.asset): int(r.available) for r in rows}
+        if len(after) != len(assets):
+            raise RuntimeError(f"balance rows missing for {member}")
+        return after
+
+    async def _new_lot(self, member: str, points: int, expires_at: datetime | None, txn_id: int) -> int:
+        row = {
+            "member": member,
+            "kind": "earn",
+            "original": points,
+            "remaining": points,
+            "expires_at": expires_at,
+            "created_at": self.now,
+            "txn_id": txn_id,
+            "expired": 0,
+        }
+        return int((await self.s.execute(_INSERT_LOT, row)).scalar_one())
+
+    async def _add_growth_day(self, member: str, day: date, growth: int) -> None:
         await self.s.execute(
             upsert_add(
                 self.dialect, GrowthDailyRow.__table__, {"member": member, "day": day.isoformat()}, "amount", growth
             )
         )
-        lines.append(Line(member, AVAILABLE, GROWTH, growth))
-        lines.append(Line(None, ISSUANCE, GROWTH, -growth))
-
-    # ---- operations -------------------------------------------------------------------------
-    async def earn(
-        self, member: str, points: int, growth: int, expires_at: datetime | None, day: date, prov: Provenance
-    ) -> int:
-        lines: list[Line] = []
-        created: list[int] = []
-        if points:
-            created = await self._credit_points(member, [(None, points)], expires_at, lines)
-            lines.append(Line(None, ISSUANCE, POINTS, -points))
-        if growth:
-            await self._credit_growth(member, growth, day, lines)
-        txn_id = await self._post("earn", member, lines, prov)
-        await self._stamp_lots(created, txn_id)
-        return txn_id
 
     async def spend(self, member: str, points: int, prov: Provenance) -> int:
         if not await self._take_available(member, points, to_held=False):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Table, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import NotFound
 from services.growth.config import GrowthConfig
 from services.growth.domain import calendar, levels
-from services.growth.models import MemberRow
+from services.growth.models import BalanceRow, MemberRow
 from services.growth.store.events import emit
 from services.growth.store.ledger import growth_since
 
@@ -23,23 +24,69 @@ async def get_member(session: AsyncSession, customer: str, *, lock: bool = False
         stmt = stmt.with_for_update()
     row = (await session.execute(stmt)).scalar_one_or_none()
     if row is None:
-        raise not_found("member", customer, "MEMBER_NOT_FOUND", "member not enrolled; call EnrollMember first")
+        raise member_not_found(customer)
     return row
 
 
-def not_found(kind: str, name: str, reason: str, message: str | None = None) -> NotFound:
-    """NotFound with a specific machine reason (e.g. MEMBER_NOT_FOUND) instead of the generic one."""
-    error = NotFound(kind, name, message)
-    error.reason = reason
-    return error
+def member_not_found(customer: str) -> NotFound:
+    return NotFound("member", customer, "member not enrolled; call EnrollMember first", reason="MEMBER_NOT_FOUND")
 
 
-def effective_index(cfg: GrowthConfig, member: MemberRow, now: datetime) -> int:
+class Standing(Protocol):
+    """What decides a member's effective level: a MemberRow, a Core row or a MemberState."""
+
+    @property
+    def level(self) -> str: ...
+    @property
+    def override_level(self) -> str | None: ...
+    @property
+    def override_until(self) -> datetime | None: ...
+
+
+@dataclass
+class MemberState:
+    """The member fields the activity hot path needs, read with one SELECT (no ORM object)."""
+
+    customer: str
+    level: str
+    referrer: str | None
+    override_level: str | None
+    override_until: datetime | None
+    growth_total: int  # all-time growth value (the balance row), an upper bound of any window's growth
+
+
+def _balance_query() -> Select[Any]:
+    """GetBalance: the member and both balance rows in one SELECT on primary keys (no ORM objects)."""
+    members, balances = cast(Table, MemberRow.__table__), cast(Table, BalanceRow.__table__)
+    points, growth = balances.alias("p"), balances.alias("g")
+    return (
+        select(
+            members.c.level,
+            members.c.override_level,
+            members.c.override_until,
+            func.coalesce(points.c.available, 0).label("points_available"),
+            func.coalesce(points.c.held, 0).label("points_held"),
+            func.coalesce(points.c.pending, 0).label("points_pending"),
+            func.coalesce(growth.c.available, 0).label("growth_total"),
+        )
+        .select_from(
+            members.outerjoin(
+                points, and_(points.c.member == members.c.customer, points.c.asset == "points")
+            ).outerjoin(growth, and_(growth.c.member == members.c.customer, growth.c.asset == "growth"))
+        )
+        .where(members.c.customer == bindparam("customer"))
+    )
+
+
+BALANCE_QUERY = _balance_query()
+
+
+def effective_index(cfg: GrowthConfig, member: Standing, now: datetime) -> int:
     override = cfg.level_index(member.override_level) if member.override_level else None
     return levels.effective(cfg.level_index(member.level), override, member.override_until, now)
 
 
-def effective_level(cfg: GrowthConfig, member: MemberRow, now: datetime) -> str:
+def effective_level(cfg: GrowthConfig, member: Standing, now: datetime) -> str:
     return cfg.levels.tiers[effective_index(cfg, member, now)].id
 
 
@@ -49,12 +96,25 @@ async def window_growth(session: AsyncSession, cfg: GrowthConfig, member: str, n
 
 
 async def maybe_upgrade(
-    session: AsyncSession, dialect: str, cfg: GrowthConfig, member: MemberRow, now: datetime
+    session: AsyncSession,
+    dialect: str,
+    cfg: GrowthConfig,
+    member: MemberRow | MemberState,
+    now: datetime,
+    *,
+    growth_total: int | None = None,
 ) -> str:
-    """Upgrades are immediate: as soon as the window's growth reaches a higher threshold."""
+    """Upgrades are immediate: as soon as the window's growth reaches a higher threshold.
+
+    `growth_total` (the member's all-time growth value, when the caller has it) bounds the window's
+    growth from above (daily growth rows are never negative), so when even the total earns no higher
+    level the window sum is not read at all: the common case costs no query.
+    """
+    current = cfg.level_index(member.level)
+    if growth_total is not None and levels.level_for(cfg.levels, growth_total) <= current:
+        return effective_level(cfg, member, now)
     growth = await window_growth(session, cfg, member.customer, now)
     earned = levels.level_for(cfg.levels, growth)
-    current = cfg.level_index(member.level)
     if earned > current:
         new, old = cfg.levels.tiers[earned].id, member.level
         await session.execute(
@@ -70,7 +130,8 @@ async def maybe_upgrade(
             dedupe_key=f"level:{member.customer}:{now.isoformat()}:{new}",
         )
         member.level = new
-        member.grace_until = None
+        if isinstance(member, MemberRow):
+            member.grace_until = None
     return effective_level(cfg, member, now)
 
 

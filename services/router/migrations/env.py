@@ -1,3 +1,4 @@
+import services.router.partners  # noqa: F401  (registers the partner-lead tables on Base.metadata)
 from services.common.migrations import run_env
 from services.router.models import Base
 

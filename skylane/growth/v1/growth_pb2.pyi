@@ -513,8 +513,10 @@ class ListEventsResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[GrowthEvent, _Mapping]]] = ...) -> None: ...
 
 class RunMaintenanceRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("idempotency_key",)
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: _types_pb2.IdempotencyKey
+    def __init__(self, idempotency_key: _Optional[_Union[_types_pb2.IdempotencyKey, _Mapping]] = ...) -> None: ...
 
 class RunMaintenanceResponse(_message.Message):
     __slots__ = ("lots_expired", "holds_timed_out", "warnings_emitted", "level_changes")

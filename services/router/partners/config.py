@@ -1,0 +1,147 @@
+"""Typed schema of the `partners:` section of config/router.yaml: the partner registry and the knobs of
+pinging, selection and delivery. Validated at load; a bad registry is refused with the reason."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from services.common.config import Schema
+
+CapWindow = Literal["hour", "day", "week", "month"]
+CAP_WINDOWS: tuple[CapWindow, ...] = ("hour", "day", "week", "month")
+
+
+class Eligibility(Schema):
+    """Conditions a partner declares; an applicant outside them is never pinged (reason INELIGIBLE)."""
+
+    min_age: int | None = Field(default=None, ge=0, le=120)
+    max_age: int | None = Field(default=None, ge=0, le=120)
+    regions: list[str] = Field(default_factory=list, description="allowed regions; empty = all")
+    blocked_regions: list[str] = Field(default_factory=list)
+    min_amount_fen: int | None = Field(default=None, ge=0)
+    max_amount_fen: int | None = Field(default=None, ge=0)
+    min_score: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Eligibility:
+        if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
+            raise ValueError("min_age is above max_age")
+        if (
+            self.min_amount_fen is not None
+            and self.max_amount_fen is not None
+            and self.min_amount_fen > self.max_amount_fen
+        ):
+            raise ValueError("min_amount_fen is above max_amount_fen")
+        return self
+
+
+class Pricing(Schema):
+    """Either a fixed price per lead or the bid the partner returns to the ping, never below the tier minimum."""
+
+    mode: Literal["fixed", "bid"] = "bid"
+    fixed_price_fen: int = Field(default=0, ge=0)
+    min_price_fen: dict[str, int] = Field(default_factory=dict, description="tier → minimum price (fen)")
+
+    @model_validator(mode="after")
+    def _fixed_has_price(self) -> Pricing:
+        if self.mode == "fixed" and self.fixed_price_fen <= 0:
+            raise ValueError("a fixed-price partner needs fixed_price_fen > 0")
+        if any(v < 0 for v in self.min_price_fen.values()):
+            raise ValueError("min_price_fen values must not be negative")
+        return self
+
+
+class Caps(Schema):
+    """Maximum leads per calendar window in the registry's cap time zone; absent = unlimited."""
+
+    hour: int | None = Field(default=None, ge=0)
+    day: int | None = Field(default=None, ge=0)
+    week: int | None = Field(default=None, ge=0)
+    month: int | None = Field(default=None, ge=0)
+
+    def limits(self) -> dict[CapWindow, int]:
+        values: dict[CapWindow, int | None] = {
+            "hour": self.hour,
+            "day": self.day,
+            "week": self.week,
+            "month": self.month,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+
+class Partner(Schema):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")
+    name: str = ""
+    partner_class: str = Field(default="consumer_finance", description="declared class consent may name")
+    endpoint: str = Field(min_length=3, description="host:port of its skylane.partner.v1 server")
+    token: str = Field(default="", description="postback bearer token (dev only; prefer token_env)")
+    token_env: str = Field(default="", description="environment variable holding the postback token")
+    tiers: list[str] = Field(min_length=1, description="tiers whose leads it accepts")
+    eligibility: Eligibility = Field(default_factory=Eligibility)
+    pricing: Pricing = Field(default_factory=Pricing)
+    annual_cost_rate: float = Field(ge=0, description="APR of its product, e.g. 0.18 for 18%/year")
+    allow_listed: bool = False
+    caps: Caps = Field(default_factory=Caps)
+    ping_timeout_ms: int = Field(default=500, gt=0, le=10_000)
+    enabled: bool = True
+
+
+class Delivery(Schema):
+    """Outbox dispatcher: per-attempt deadline, exponential backoff with full jitter, circuit breaker."""
+
+    attempt_timeout_ms: int = Field(default=2000, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    base_backoff_ms: int = Field(default=500, gt=0)
+    max_backoff_ms: int = Field(default=60_000, gt=0)
+    breaker_failures: int = Field(default=5, ge=1, description="consecutive failures that open the circuit")
+    breaker_cooldown_ms: int = Field(default=30_000, gt=0, description="open time before a half-open probe")
+    poll_interval_ms: int = Field(default=200, gt=0)
+    batch_size: int = Field(default=50, ge=1)
+    background: bool = Field(default=True, description="run the dispatcher loop in the service process")
+
+
+class PartnersConfig(Schema):
+    policy: Literal["thompson", "waterfall"] = "thompson"
+    waterfall: dict[str, list[str]] = Field(default_factory=dict, description="tier → partner ids, best first")
+    ping_budget_ms: int = Field(default=750, gt=0, le=10_000)
+    cost_ceiling_rate: float = Field(default=0.24, gt=0, description="APR above which partners are never used")
+    consent_purpose: str = "loan_referral"
+    offer_window_seconds: int = Field(
+        default=900, gt=0, description="how long a rejected lead may go to the next bidder"
+    )
+    max_return_share: float = Field(default=0.1, ge=0, le=1, description="returns beyond this share are refused")
+    caps_timezone: str = "Asia/Shanghai"
+    pool_tiers: list[str] = Field(default_factory=list, description="informational: tiers sent to the pool")
+    delivery: Delivery = Field(default_factory=Delivery)
+    lenders: list[Partner] = Field(default_factory=list)
+
+    @field_validator("caps_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PartnersConfig:
+        ids = [p.id for p in self.lenders]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate partner ids: {', '.join(duplicates)}")
+        for tier, order in self.waterfall.items():
+            unknown = [i for i in order if i not in ids]
+            if unknown:
+                raise ValueError(f"waterfall.{tier} names unknown partners: {', '.join(unknown)}")
+        tokens = [p.token for p in self.lenders if p.token]
+        if len(tokens) != len(set(tokens)):
+            raise ValueError("two partners share a postback token")
+        return self
+
+    def by_id(self) -> dict[str, Partner]:
+        return {p.id: p for p in self.lenders}

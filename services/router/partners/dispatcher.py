@@ -1,0 +1,239 @@
+"""The outbox dispatcher: delivers queued lead posts at least once; partners dedupe on the lead id.
+
+Per attempt: a deadline; on failure, exponential backoff with full jitter; after max_attempts the
+delivery becomes a dead letter ops can list and replay. A circuit breaker per partner stops hammering a
+partner that is down and lets one probe through after the cooldown. A rejected post releases its cap
+reservation and offers the lead to the next bidder while the offer window is open.
+
+One round: claim due rows (one transaction), post them — partners in parallel, each partner in waves no
+larger than the breaker allows (so a dead partner gets at most `breaker_failures` calls before its circuit
+opens) — then write every verdict in one transaction, so a busy round costs one commit, not one per lead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import grpc
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.router.partners import store
+from services.router.partners.breaker import full_jitter_backoff
+from services.router.partners.config import Partner
+from services.router.partners.desk import PartnerDesk
+from services.router.partners.domain import CIRCUIT_OPEN, Candidate, standing_reason
+from skylane.common.v1 import types_pb2
+from skylane.partner.v1 import partner_pb2
+
+log = structlog.get_logger("skylane.router.dispatcher")
+
+ACCEPTED, REJECTED, FAILED, SKIPPED = "accepted", "rejected", "failed", "skipped"
+MAX_PARALLEL_PER_PARTNER = 16
+
+
+@dataclass(frozen=True)
+class Attempt:
+    item: store.DueDelivery
+    verdict: str
+    detail: str = ""
+
+
+class Dispatcher:
+    def __init__(self, desk: PartnerDesk, rng: random.Random | None = None) -> None:
+        self.desk = desk
+        self.rng = rng or random.Random()
+
+    async def run_forever(self, refresh_every: int = 50) -> None:
+        """Background loop: late selections, then what is due, then a poll interval's pause."""
+        rounds = 0
+        while True:
+            try:
+                await self.desk.select_pending()
+                await self.run_once()
+                rounds += 1
+                if rounds % refresh_every == 0:
+                    await self.desk.load()  # learn what other router processes learned
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a broken database moment must not kill the loop
+                log.exception("dispatcher_round_failed")
+            # Always pause: fewer, fuller rounds keep the single SQLite writer free for decisions.
+            await asyncio.sleep(self.desk.config.delivery.poll_interval_ms / 1000)
+
+    async def run_once(self) -> dict[str, int]:
+        """Delivers one batch of due posts; returns how many ended accepted / rejected / failed / skipped."""
+        config = self.desk.config.delivery
+        now = self.desk.clock.now()
+        # The lease outlives the attempt deadline, so a crashed process's claim becomes due again.
+        lease = now + timedelta(milliseconds=config.attempt_timeout_ms * 3 + 1000)
+        async with self.desk.db.transaction() as session:
+            due = await store.claim_due(session, now, lease, config.batch_size)
+        if not due:
+            return {}
+        by_partner: dict[str, list[store.DueDelivery]] = defaultdict(list)
+        for item in due:
+            by_partner[item.partner_id].append(item)
+        rounds = await asyncio.gather(*(self._partner_round(pid, items) for pid, items in by_partner.items()))
+        attempts = [a for part in rounds for a in part]
+        learned: list[tuple[str, str, int, int]] = []
+        async with self.desk.db.transaction() as session:
+            learned.extend(await self._record_accepted(session, [a.item for a in attempts if a.verdict == ACCEPTED]))
+            await self._record_retries(session, [a for a in attempts if a.verdict in (FAILED, SKIPPED)])
+            for attempt in attempts:
+                if attempt.verdict == REJECTED and await self._rejected(
+                    session, attempt.item, attempt.detail, self.desk.clock.now()
+                ):
+                    learned.append((attempt.item.partner_id, attempt.item.tier, 0, 1))
+        for partner_id, tier, accept_s, accept_f in learned:
+            self.desk.estimates.add(partner_id, tier, accept_s=accept_s, accept_f=accept_f)
+        totals: dict[str, int] = defaultdict(int)
+        for attempt in attempts:
+            totals[attempt.verdict] += 1
+        return dict(totals)
+
+    async def _partner_round(self, partner_id: str, items: list[store.DueDelivery]) -> list[Attempt]:
+        desk = self.desk
+        partner = desk.config.by_id().get(partner_id)
+        done: list[Attempt] = []
+        i = 0
+        while i < len(items):
+            now = desk.clock.now()
+            budget = desk.breaker.call_budget(partner_id, now, MAX_PARALLEL_PER_PARTNER) if partner else 0
+            if budget == 0 or partner is None:
+                detail = CIRCUIT_OPEN if partner is not None else "UNKNOWN_PARTNER"
+                done.extend(Attempt(item, SKIPPED, detail) for item in items[i:])
+                break
+            wave, i = items[i : i + budget], i + budget
+            answers = await asyncio.gather(*(self._post(partner, item) for item in wave))
+            for item, (verdict, detail) in zip(wave, answers, strict=True):
+                if verdict == FAILED:
+                    desk.breaker.record_failure(partner_id, desk.clock.now())
+                else:
+                    desk.breaker.record_success(partner_id)
+                done.append(Attempt(item, verdict, detail))
+        return done
+
+    async def _post(self, partner: Partner, item: store.DueDelivery) -> tuple[str, str]:
+        request = partner_pb2.PostRequest(
+            idempotency_key=types_pb2.IdempotencyKey(value=item.lead_id),
+            lead_id=item.lead_id,
+            applicant_ref=types_pb2.CustomerRef(ref=item.applicant_ref),
+            applicant=partner_pb2.MaskedApplicant.FromString(base64.b64decode(item.masked_applicant)),
+            price=types_pb2.Money(fen=item.price_fen),
+            source_channel=item.source_channel,
+        )
+        try:
+            answer = await self.desk.channels.stub(partner.endpoint).Post(
+                request, timeout=self.desk.config.delivery.attempt_timeout_ms / 1000
+            )
+        except grpc.aio.AioRpcError as err:
+            return FAILED, err.code().name
+        if answer.result == partner_pb2.PostResponse.ACCEPTED:
+            return ACCEPTED, answer.partner_reference
+        if answer.result == partner_pb2.PostResponse.REJECTED:
+            return REJECTED, answer.reason or "REJECTED"
+        return FAILED, "UNSPECIFIED_RESULT"
+
+    async def _record_accepted(
+        self, session: AsyncSession, items: list[store.DueDelivery]
+    ) -> list[tuple[str, str, int, int]]:
+        """Accepted posts, all at once: deliveries done, cap reservations committed, leads posted, learned."""
+        if not items:
+            return []
+        now, dialect = self.desk.clock.now(), self.desk.db.dialect
+        moved = await store.mark_delivered(session, [i.delivery_id for i in items], now)
+        done = [i for i in items if i.delivery_id in moved]
+        caps: dict[tuple[str, str], int] = defaultdict(int)
+        per_tier: dict[tuple[str, str], int] = defaultdict(int)
+        per_partner: dict[str, int] = defaultdict(int)
+        for i in done:
+            for key in i.cap_keys:
+                caps[(i.partner_id, key)] += 1
+            per_tier[(i.partner_id, i.tier)] += 1
+            per_partner[i.partner_id] += 1
+        await store.commit_caps_many(session, caps)
+        await store.post_leads(session, [(i.lead_id, i.partner_id, i.price_fen) for i in done], now)
+        for (partner_id, tier), n in sorted(per_tier.items()):
+            await store.bump_estimate(session, dialect, partner_id, tier, accept_s=n)
+        for partner_id, n in sorted(per_partner.items()):
+            await store.count_accepted(session, dialect, partner_id, n)
+        return [(p, t, n, 0) for (p, t), n in per_tier.items()]
+
+    async def _record_retries(self, session: AsyncSession, attempts: list[Attempt]) -> None:
+        """Failed attempts get backoff with full jitter (or become dead letters); skipped ones wait."""
+        now = self.desk.clock.now()
+        delivery = self.desk.config.delivery
+        rows = []
+        for a in attempts:
+            item = a.item
+            row = {"b_id": item.delivery_id, "b_status": store.PENDING, "b_error": a.detail[:300], "b_dead": None}
+            if a.verdict == SKIPPED:  # not an attempt: wait for the circuit to half-open or the partner to return
+                wait = self.desk.breaker.cooldown if a.detail == CIRCUIT_OPEN else timedelta(minutes=5)
+                rows.append({**row, "b_attempts": item.attempts, "b_next": now + wait})
+                continue
+            attempts_made = item.attempts + 1
+            if attempts_made >= delivery.max_attempts:
+                log.warning(
+                    "lead_delivery_dead_lettered", lead_id=item.lead_id, partner=item.partner_id, error=a.detail
+                )
+                rows.append({**row, "b_status": store.DEAD, "b_attempts": attempts_made, "b_next": now, "b_dead": now})
+                continue
+            wait = full_jitter_backoff(
+                attempts_made,
+                timedelta(milliseconds=delivery.base_backoff_ms),
+                timedelta(milliseconds=delivery.max_backoff_ms),
+                self.rng,
+            )
+            rows.append({**row, "b_attempts": attempts_made, "b_next": now + wait})
+        await store.reschedule(session, rows, now)
+
+    async def _rejected(self, session: AsyncSession, item: store.DueDelivery, reason: str, now: datetime) -> bool:
+        desk = self.desk
+        config = desk.config
+        if not await store.set_delivery(
+            session, item.delivery_id, now, status=store.REJECTED, attempts=item.attempts + 1, last_error=reason[:300]
+        ):
+            return False
+        await store.release_caps(session, item.partner_id, item.cap_keys)
+        await store.bump_estimate(session, desk.db.dialect, item.partner_id, item.tier, accept_f=1)
+        next_partner = ""
+        lead = await store.load_lead(session, item.lead_id, for_update=desk.db.dialect == "postgresql")
+        if lead is not None and now < lead.offer_expires_at:
+            tried = await store.tried_partners(session, item.lead_id)
+            partners = config.by_id()
+            remaining: list[list[object]] = []
+            candidates = []
+            for partner_id, price, ev in json.loads(lead.fallbacks):
+                partner = partners.get(partner_id)
+                # Consent and eligibility were checked at selection; the partner's standing may have changed.
+                if partner is None or partner_id in tried or desk.breaker.is_open(partner_id, now):
+                    continue
+                if standing_reason(partner, lead.tier, config) is not None:
+                    continue
+                candidates.append(Candidate(partner_id, price, ev))
+            (choice,) = await desk.choose(session, [candidates])
+            if choice.chosen is not None:
+                next_partner = choice.chosen.partner_id
+                delivery = store.NewDelivery(
+                    uuid.uuid4().hex, next_partner, choice.chosen.price_fen, choice.cap_keys, seq=len(tried)
+                )
+                await store.add_delivery(session, item.lead_id, delivery, now)
+                remaining = [[c.partner_id, c.price_fen, c.expected_value_fen] for c in choice.fallbacks]
+            if next_partner:
+                await store.update_lead(
+                    session, item.lead_id, partner_id=next_partner, fallbacks=json.dumps(remaining), updated_at=now
+                )
+        if not next_partner:
+            await store.update_lead(session, item.lead_id, status=store.UNSOLD, partner_id=None, updated_at=now)
+        log.debug(
+            "lead_post_rejected", lead_id=item.lead_id, partner=item.partner_id, next_partner=next_partner or None
+        )
+        return True
