@@ -111,7 +111,9 @@ def seed_ledger(path: Path, entries: int) -> None:
     batch = 50_000
     for first in range(1, transactions + 1, batch):
         ids = range(first, min(first + batch, transactions + 1))
-        txns, rows, lots = [], [], []
+        txns: list[tuple[object, ...]] = []
+        rows: list[tuple[object, ...]] = []
+        lots: list[tuple[object, ...]] = []
         for txn_id in ids:
             i = txn_id % SEEDED_MEMBERS
             who = seeded_member(i)

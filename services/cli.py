@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from services.common.config import ConfigError
 from services.common.db import default_sqlite_url
@@ -61,7 +62,26 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=not args.no_access_log,
         )
         apps.append((app, options))
-    return asyncio.run(serve_until_signalled(apps))
+    companions = [_partner_sim_companion(Path(args.partner_sim_scenario))] if args.with_partner_sim else []
+    return asyncio.run(serve_until_signalled(apps, companions))
+
+
+def _partner_sim_companion(scenario_path: Path) -> Callable[[], Any]:
+    """Demo only: the reference partner lenders in this process, so pool leads have somewhere to go."""
+
+    async def start() -> Callable[[], Any]:
+        from services.router.partners.scenario import load_scenario
+        from services.router.partners.sim import start_sim, stop_sims
+
+        scenario = load_scenario(scenario_path)
+        running = [await start_sim(spec, seed=scenario.seed, router=scenario.router) for spec in scenario.partners]
+
+        async def stop() -> None:
+            await stop_sims(running)
+
+        return stop
+
+    return start
 
 
 def _add_common_paths(parser: argparse.ArgumentParser) -> None:
@@ -118,6 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between config file checks; 0 = reload only on SIGHUP (default: 2)",
     )
     serve.add_argument("--no-access-log", action="store_true", help="do not log one line per call")
+    serve.add_argument(
+        "--with-partner-sim",
+        action="store_true",
+        help="demo only: also run the reference partner lenders of --partner-sim-scenario in this process",
+    )
+    serve.add_argument(
+        "--partner-sim-scenario",
+        default="config/scenarios/partners.yaml",
+        help="scenario file for --with-partner-sim (default: config/scenarios/partners.yaml)",
+    )
     serve.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log level (default: info)"
     )

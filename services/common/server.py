@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -111,11 +111,19 @@ async def start_service(app: ServiceApp, options: ServerOptions) -> RunningServi
     return running
 
 
-async def serve_until_signalled(apps: Sequence[tuple[ServiceApp, ServerOptions]]) -> int:
-    """Runs the services until SIGTERM/SIGINT, then drains them. Returns the process exit code."""
+Stopper = Callable[[], Awaitable[None]]
+
+
+async def serve_until_signalled(
+    apps: Sequence[tuple[ServiceApp, ServerOptions]],
+    companions: Sequence[Callable[[], Awaitable[Stopper]]] = (),
+) -> int:
+    """Runs the services (and companions, e.g. demo partner lenders, started first and stopped last)
+    until SIGTERM/SIGINT, then drains them. Returns the process exit code."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     running: list[RunningService] = []
+    stoppers: list[Stopper] = []
 
     def reload_all() -> None:
         for service in running:
@@ -126,6 +134,8 @@ async def serve_until_signalled(apps: Sequence[tuple[ServiceApp, ServerOptions]]
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_all)
     try:
+        for start_companion in companions:
+            stoppers.append(await start_companion())
         for app, options in apps:
             running.append(await start_service(app, options))
         await stop.wait()
@@ -133,4 +143,6 @@ async def serve_until_signalled(apps: Sequence[tuple[ServiceApp, ServerOptions]]
     finally:
         grace = max((options.grace_seconds for _, options in apps), default=0.0)
         await asyncio.gather(*(service.stop(grace) for service in running))
+        for stop_companion in stoppers:
+            await stop_companion()
     return 0

@@ -13,7 +13,7 @@ from services.common.config import ConfigError, ConfigStore, Schema
 
 class Limits(Schema):
     daily_cap: int = Field(ge=1, le=1000)
-    regions: list[str] = []
+    regions: list[str] = Field(default_factory=list)
 
 
 class Example(Schema):

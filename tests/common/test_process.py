@@ -112,3 +112,35 @@ def test_cli_help_explains_every_serve_option() -> None:
     for option in ("--host", "--port", "--metrics-port", "--db-url", "--grace", "--config-dir", "--var-dir"):
         assert option in out
     assert "router" in out and "all" in out
+
+
+def _spawn_all(tmp_path: Path) -> subprocess.Popen[bytes]:
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_DB_URL")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "all", "--with-partner-sim", "--grace", "3"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+async def test_readme_main_command_serves_all_three_with_demo_partners(tmp_path: Path) -> None:
+    """`skylane serve all --with-partner-sim` from a directory holding config/: default ports, health, routing."""
+    from bench.router_bench import _request
+    from skylane.router.v1 import router_pb2_grpc
+
+    process = _spawn_all(tmp_path)
+    try:
+        for port in (50051, 50052, 50053):
+            await _wait_serving(f"127.0.0.1:{port}", process)
+        async with grpc.aio.insecure_channel("127.0.0.1:50051") as channel:
+            decision = await router_pb2_grpc.RouterServiceStub(channel).RouteApplicant(_request(0, 1))
+        assert decision.decision_id and decision.config_version
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 30) == 0
+        assert (tmp_path / "var" / "router.db").exists() and (tmp_path / "var" / "rewards.db").exists()
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -1,7 +1,7 @@
 """idempotency keys
 
 Revision ID: router_0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 18:17:10.439331
 """
 from __future__ import annotations
