@@ -13,6 +13,7 @@ import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import grpc
 import structlog
@@ -99,6 +100,7 @@ async def start_service(app: ServiceApp, options: ServerOptions) -> RunningServi
     running = RunningService(app, server, health_servicer, port, metrics_port)
     if options.config_poll_seconds:
         running.tasks.append(asyncio.create_task(app.config.watch(options.config_poll_seconds)))
+    running.tasks.append(asyncio.create_task(_purge_idempotency_keys(app)))
     running.tasks.extend(asyncio.create_task(worker()) for worker in app.workers())
     log.info(
         "service_started",
@@ -109,6 +111,20 @@ async def start_service(app: ServiceApp, options: ServerOptions) -> RunningServi
         database=app.db.dialect,
     )
     return running
+
+
+IDEMPOTENCY_RETENTION = timedelta(days=7)  # far longer than any client retries a call
+
+
+async def _purge_idempotency_keys(app: ServiceApp, every_seconds: float = 3600.0) -> None:
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            async with app.db.transaction() as session:
+                purged = await app.idempotency.purge(session, IDEMPOTENCY_RETENTION)
+            log.info("idempotency_keys_purged", service=app.name, purged=purged)
+        except Exception:
+            log.exception("idempotency_purge_failed", service=app.name)
 
 
 Stopper = Callable[[], Awaitable[None]]

@@ -152,3 +152,22 @@ async def test_missing_key_is_a_field_violation(store) -> None:  # type: ignore[
         async with db.transaction() as session:
             await idem.run(session, "M", admin_pb2.ReloadConfigRequest(), admin_pb2.ReloadConfigResponse, handler)
     assert [v.field for v in err.value.violations] == ["idempotency_key.value"]
+
+
+async def test_purge_forgets_only_keys_older_than_the_retention(store) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    db, idem = store
+
+    async def handler() -> admin_pb2.ReloadConfigResponse:
+        return admin_pb2.ReloadConfigResponse(version="v")
+
+    async with db.transaction() as session:
+        await idem.run(session, "M", _request("old"), admin_pb2.ReloadConfigResponse, handler)
+    idem.clock.advance(days=8)
+    async with db.transaction() as session:
+        await idem.run(session, "M", _request("new"), admin_pb2.ReloadConfigResponse, handler)
+    async with db.transaction() as session:
+        assert await idem.purge(session, timedelta(days=7)) == 1
+    async with db.read() as session:
+        assert set((await session.execute(select(idem.table.c.key))).scalars()) == {"new"}
