@@ -33,10 +33,6 @@ class ServiceMetrics:
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
-    def observe(self, method: str, code: str, seconds: float) -> None:
-        self.requests.labels(self.service, method, code).inc()
-        self.latency.labels(self.service, method).observe(seconds)
-
     def counter(self, name: str, documentation: str, labels: list[str]) -> Counter:
         return Counter(name, documentation, labels, registry=self.registry)
 
