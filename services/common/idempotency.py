@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import Column, LargeBinary, MetaData, String, Table, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Column, LargeBinary, MetaData, String, Table, bindparam, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.clock import Clock
 from services.common.db import UTCDateTime, insert_ignoring_conflicts
@@ -54,12 +54,26 @@ def require_key(request: Message) -> str:
 
 
 class IdempotencyStore:
+    """Statements are built once with bind parameters: on SQLite, building a SQLAlchemy statement
+    costs more than running it."""
+
     def __init__(self, table: Table, dialect: str, clock: Clock) -> None:
         self.table, self.dialect, self.clock = table, dialect, clock
+        c = table.c
+        same_key = (c.method == bindparam("p_method"), c.key == bindparam("p_key"))
+        self._claim = insert_ignoring_conflicts(dialect, table).values(
+            method=bindparam("p_method"),
+            key=bindparam("p_key"),
+            fingerprint=bindparam("p_fingerprint"),
+            response=None,
+            created_at=bindparam("p_now", type_=UTCDateTime()),
+        )
+        self._stored = select(c.fingerprint, c.response).where(*same_key)
+        self._answer = update(table).where(*same_key).values(response=bindparam("p_response"))
 
     async def run(
         self,
-        session: AsyncSession,
+        executor: AsyncSession | AsyncConnection,
         method: str,
         request: Message,
         response_type: type[R],
@@ -67,22 +81,14 @@ class IdempotencyStore:
     ) -> R:
         """Runs handler at most once per (method, key) and returns the first response on retries.
 
-        Must be called inside the write transaction that holds handler's effects.
+        Must be called inside the write transaction (session or connection) that holds handler's effects.
         """
         key = require_key(request)
         digest = fingerprint(request)
-        claim = insert_ignoring_conflicts(self.dialect, self.table).values(
-            method=method, key=key, fingerprint=digest, response=None, created_at=self.clock.now()
-        )
-        inserted = (await session.execute(claim)).rowcount == 1  # type: ignore[attr-defined]
-        if not inserted:
-            row = (
-                await session.execute(
-                    select(self.table.c.fingerprint, self.table.c.response).where(
-                        self.table.c.method == method, self.table.c.key == key
-                    )
-                )
-            ).one()
+        ident = {"p_method": method, "p_key": key}
+        claimed = await executor.execute(self._claim, {**ident, "p_fingerprint": digest, "p_now": self.clock.now()})
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            row = (await executor.execute(self._stored, ident)).one()
             if row.fingerprint != digest:
                 raise AlreadyExists(
                     f"idempotency key {key!r} was already used for a different {method} request",
@@ -90,11 +96,7 @@ class IdempotencyStore:
                 )
             return response_type.FromString(row.response)
         response = await handler()
-        await session.execute(
-            update(self.table)
-            .where(self.table.c.method == method, self.table.c.key == key)
-            .values(response=response.SerializeToString(deterministic=True))
-        )
+        await executor.execute(self._answer, {**ident, "p_response": response.SerializeToString(deterministic=True)})
         return response
 
     async def purge(self, session: AsyncSession, older_than: timedelta) -> int:

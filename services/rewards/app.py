@@ -5,18 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from services.common.app import ServiceApp, Worker
 from services.common.config import ConfigStore
-from services.common.db import Database
 from services.common.settings import AppSettings
 from services.rewards import workers
 from services.rewards.api import RewardsServicer
 from services.rewards.config import Campaign, RewardsConfig
 from services.rewards.domain.policy import BASELINE
-from services.rewards.models import Base, Decision, PolicyStateRow
-from services.rewards.runtime import PolicyRuntime, segment_values
+from services.rewards.models import Base, Coupon, Decision, PolicyStateRow
+from services.rewards.runtime import ConfigView, PolicyRuntime, segment_values
 from skylane.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 
 
@@ -27,6 +26,15 @@ class RewardsApp(ServiceApp):
     flush_interval = 30.0
 
     runtime: PolicyRuntime
+    _view: ConfigView | None = None
+
+    def view(self) -> ConfigView:
+        """The running config with what the hot paths derive from it, rebuilt once per version."""
+        current = self.config.current
+        view = self._view
+        if view is None or view.version != current.version or view.cfg is not current.model:
+            view = self._view = ConfigView.build(current.version, current.model)
+        return view
 
     def add_to_server(self, server: grpc.aio.Server) -> list[str]:
         rewards_pb2_grpc.add_RewardsServiceServicer_to_server(RewardsServicer(self), server)
@@ -38,8 +46,13 @@ class RewardsApp(ServiceApp):
         await self._load_policy_state()
 
     async def _load_policy_state(self) -> None:
-        """Rebuilds the posteriors from recorded decisions (durable) and λ from its last flush."""
+        """Rebuilds the posteriors from recorded decisions (durable) and λ from its last flush.
+
+        An offer converted when its coupon is redeemed (and not refunded); a holdout decision when
+        RecordPayment marked it converted.
+        """
         cfg = self.config.model
+        won = or_(and_(Decision.outcome == "HOLDOUT", Decision.converted), Coupon.state == "REDEEMED")
         async with self.db.read() as session:
             rows = await session.execute(
                 select(
@@ -48,8 +61,9 @@ class RewardsApp(ServiceApp):
                     Decision.arm_id,
                     Decision.outcome,
                     func.count(),
-                    func.sum(case((Decision.converted, 1), else_=0)),
+                    func.sum(case((won, 1), else_=0)),
                 )
+                .outerjoin(Coupon, Coupon.decision_id == Decision.id)
                 .where(Decision.outcome.in_(["OFFERED", "HOLDOUT"]), Decision.wave == 0)
                 .group_by(Decision.campaign_id, Decision.segment, Decision.arm_id, Decision.outcome)
             )
@@ -82,7 +96,7 @@ class RewardsApp(ServiceApp):
 
 def build(settings: AppSettings) -> RewardsApp:
     config = ConfigStore(settings.config_path, RewardsConfig, env_prefix="SKYLANE_REWARDS", environ=settings.environ)
-    db = Database(settings.db_url, schema=settings.db_schema, sqlite_synchronous=settings.sqlite_synchronous)
+    db = settings.open_database()
     return RewardsApp(
         config=config,
         db=db,

@@ -56,8 +56,9 @@ def _simulate(args: argparse.Namespace) -> int:
         "redeemed",
         "incr. conversions",
         "incr. value ¥",
-        "spend ¥",
-        "oracle @ same spend ¥",
+        "spend ¥ (realised)",
+        "expected spend ¥",
+        "oracle @ same expected spend ¥",
         "share of oracle",
     ):
         table.add_column(column, justify="right" if column != "policy" else "left")
@@ -69,6 +70,7 @@ def _simulate(args: argparse.Namespace) -> int:
             f"{r.incremental_conversions:,.1f}",
             f"{r.incremental_value / 100:,.0f}",
             f"{r.spend / 100:,.0f}",
+            f"{r.expected_spend / 100:,.0f}",
             f"{r.oracle_at_same_spend / 100:,.0f}",
             f"{r.share_of_oracle:.1%}",
         )
@@ -78,6 +80,7 @@ def _simulate(args: argparse.Namespace) -> int:
         "",
         "",
         f"{report.oracle.value / 100:,.0f}",
+        "",
         f"{report.oracle.cost / 100:,.0f}",
         f"{report.oracle.value / 100:,.0f}",
         "100.0%",

@@ -1,8 +1,9 @@
-"""In-memory policy state of the running process: posteriors and pacers per campaign.
+"""In-memory state of the running process: the config view and the policy state per campaign.
 
-Posteriors are rebuilt from the decisions table at start (offers and their conversions are durable);
+Posteriors are rebuilt from the decisions table at start (offers and their redemptions are durable);
 λ is flushed to policy_state periodically and at stop. Multiple processes each learn from their own
-traffic between restarts.
+traffic between restarts. In-memory learning is applied only after the unit of work that justifies it
+has committed, so a rolled-back call teaches the policy nothing.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from services.rewards.config import Campaign, PolicyConfig, RewardsConfig
-from services.rewards.domain.policy import ArmSpec, Pacer, PolicyParams, Posteriors
+from services.rewards.domain.policy import ArmSpec, Pacer, PolicyParams, Posteriors, PropensityCache
 from services.rewards.domain.profile import OTHER_SEGMENT
 
 
@@ -20,6 +22,48 @@ from services.rewards.domain.profile import OTHER_SEGMENT
 class CampaignPolicy:
     posteriors: Posteriors
     pacer: Pacer
+    propensities: PropensityCache = field(default_factory=PropensityCache)
+
+
+@dataclass(frozen=True)
+class ConfigView:
+    """What the hot RPCs derive from one config version, computed once per version."""
+
+    version: str
+    cfg: RewardsConfig
+    tz: ZoneInfo
+    params: PolicyParams
+    campaigns: dict[str, Campaign]
+    arms: dict[str, list[ArmSpec]]  # per campaign, sorted by discount
+    values: dict[str, dict[str, float]]  # per campaign: segment -> value of a conversion
+    in_scene: dict[str, list[str]]  # scene -> campaign ids running in it (config order)
+    opt_out: frozenset[str]  # customer refs ops opted out in config
+
+    @staticmethod
+    def build(version: str, cfg: RewardsConfig) -> ConfigView:
+        in_scene: dict[str, list[str]] = {scene: [] for scene in cfg.scenes}
+        for c in cfg.campaigns:
+            for scene in c.scenes:
+                in_scene.setdefault(scene, []).append(c.id)
+        return ConfigView(
+            version=version,
+            cfg=cfg,
+            tz=ZoneInfo(cfg.timezone),
+            params=policy_params(cfg.policy),
+            campaigns={c.id: c for c in cfg.campaigns},
+            arms={c.id: arm_specs(c) for c in cfg.campaigns},
+            values={c.id: segment_values(cfg, c) for c in cfg.campaigns},
+            in_scene=in_scene,
+            opt_out=frozenset(cfg.contact.opt_out),
+        )
+
+    def redeemable_in(self, scene: str, merchant_id: str) -> list[str]:
+        """Campaigns whose coupons may be used at this scene and merchant."""
+        return [
+            cid
+            for cid in self.in_scene.get(scene, [])
+            if not self.campaigns[cid].merchants or merchant_id in self.campaigns[cid].merchants
+        ]
 
 
 @dataclass

@@ -8,17 +8,17 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import Worker
 from services.common.db import insert_ignoring_conflicts
 from services.rewards import store
 from services.rewards.domain import contact
-from services.rewards.models import Assignment, Coupon, Decision, PolicyStateRow
+from services.rewards.models import Assignment, Coupon, PolicyStateRow
 from services.rewards.runtime import campaign_active
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ BATCH = 500
 
 
 class _Skip(Exception):
-    """Rolls back one fallback offer's transaction."""
+    """Rolls back one fallback offer's unit of work (its savepoint)."""
 
 
 async def expire_pass(app: RewardsApp) -> int:
@@ -73,13 +73,15 @@ async def fallback_pass(app: RewardsApp) -> int:
     """Issues the fallback (兜底) offer, in waves, to customers who claimed and did not redeem.
 
     Each offer is a touch within the contact caps, quiet hours and opt-out; a customer over a cap is
-    retried on a later pass. Returns the number of fallback offers issued.
+    retried on a later pass. The offers of one pass are units of work of the write batcher, submitted
+    together so they share commits. Returns the number of fallback offers issued.
     """
-    cfg, now = app.config.model, app.clock.now()
-    tz = ZoneInfo(cfg.timezone)
+    view, now = app.view(), app.clock.now()
+    cfg, tz = view.cfg, view.tz
     if contact.in_quiet_hours(now, tz, cfg.contact.quiet_hours):
         return 0
-    issued = 0
+    day, week = contact.day_key(now, tz), contact.week_key(now, tz)
+    units: list[Callable[[AsyncSession], Awaitable[bool]]] = []
     for campaign in cfg.campaigns:
         fb = campaign.fallback
         if fb is None or not campaign_active(campaign, now):
@@ -108,46 +110,50 @@ async def fallback_pass(app: RewardsApp) -> int:
             ).all()
         for coupon_id, customer, claimed_at, sent, segment in candidates:
             due = claimed_at + timedelta(hours=fb.delay_hours + sent * fb.wave_interval_hours)
-            if due > now or customer in cfg.contact.opt_out:
+            if due > now or customer in view.opt_out:
                 continue
-            day, week = contact.day_key(now, tz), contact.week_key(now, tz)
-            try:
-                async with app.db.transaction() as session:
-                    bumped = await session.execute(
-                        update(Coupon)
-                        .where(Coupon.id == coupon_id, Coupon.fallback_sent == sent)
-                        .values(fallback_sent=sent + 1)
-                    )
-                    if int(bumped.rowcount) != 1:  # type: ignore[attr-defined]
-                        raise _Skip  # another pass got it
-                    await store.ensure_contact(session, app.db.dialect, customer)
-                    if not await store.take_touch(
-                        session, customer, day, week, cfg.contact.per_day, cfg.contact.per_week
-                    ):
-                        raise _Skip  # over a cap or opted out: the wave bump rolls back, retried later
-                    await session.execute(
-                        insert_ignoring_conflicts(app.db.dialect, Decision.__table__).values(
-                            id=uuid.uuid4().hex,
-                            campaign_id=campaign.id,
-                            customer_ref=customer,
-                            decided_at=now,
-                            outcome="OFFERED",
-                            reason=f"FALLBACK_WAVE_{sent + 1}",
-                            segment=segment,
-                            arm_id=arm.id,
-                            propensity=1.0,
-                            lam=app.runtime.campaign(cfg, campaign.id).pacer.lam,
-                            config_version=app.config.current.version,
-                            claim_by=now + timedelta(hours=campaign.offer_ttl_hours),
-                            claimed=False,
-                            converted=False,
-                            wave=sent + 1,
-                        )
-                    )
-            except _Skip:
-                continue
-            issued += 1
-    return issued
+            decision = {
+                "id": uuid.uuid4().hex,
+                "campaign_id": campaign.id,
+                "customer_ref": customer,
+                "decided_at": now,
+                "outcome": "OFFERED",
+                "reason": f"FALLBACK_WAVE_{sent + 1}",
+                "segment": segment,
+                "arm_id": arm.id,
+                "propensity": 1.0,
+                "lam": app.runtime.campaign(cfg, campaign.id).pacer.lam,
+                "config_version": view.version,
+                "claim_by": now + timedelta(hours=campaign.offer_ttl_hours),
+                "claimed": False,
+                "converted": False,
+                "wave": sent + 1,
+            }
+            units.append(_fallback_unit(app, coupon_id, sent, customer, day, week, decision))
+    issued = await asyncio.gather(*(app.writes.run(unit) for unit in units), return_exceptions=True)
+    return sum(1 for ok in issued if ok is True)
+
+
+def _fallback_unit(
+    app: RewardsApp, coupon_id: str, sent: int, customer: str, day: str, week: str, decision: dict[str, Any]
+) -> Callable[[AsyncSession], Awaitable[bool]]:
+    policy = app.config.model.contact
+
+    async def unit(session: AsyncSession) -> bool:
+        conn = await session.connection()
+        bumped = await conn.execute(
+            update(store.coupons)
+            .where(store.coupons.c.id == coupon_id, store.coupons.c.fallback_sent == sent)
+            .values(fallback_sent=sent + 1)
+        )
+        if int(bumped.rowcount) != 1:
+            raise _Skip  # another pass got it
+        if not await store.take_touch(conn, app.db.dialect, customer, day, week, policy.per_day, policy.per_week):
+            raise _Skip  # over a cap or opted out: the wave bump rolls back, retried on a later pass
+        await store.insert_decision(conn, decision)
+        return True
+
+    return unit
 
 
 async def flush_policy(app: RewardsApp) -> None:

@@ -58,6 +58,7 @@ class Posteriors:
 
     def __init__(self) -> None:
         self.cells: dict[tuple[str, str], Counts] = {}
+        self.evidence: dict[str, int] = {}  # per segment: trials + successes recorded (a change stamp)
 
     def cell(self, segment: str, arm: str) -> Counts:
         key = (segment, arm)
@@ -68,9 +69,11 @@ class Posteriors:
 
     def record_trial(self, segment: str, arm: str, n: int = 1) -> None:
         self.cell(segment, arm).trials += n
+        self.evidence[segment] = self.evidence.get(segment, 0) + n
 
     def record_success(self, segment: str, arm: str, n: int = 1) -> None:
         self.cell(segment, arm).successes += n
+        self.evidence[segment] = self.evidence.get(segment, 0) + n
 
     def beta(self, segment: str, arm: str, params: PolicyParams) -> tuple[float, float]:
         c = self.cells.get((segment, arm))
@@ -144,8 +147,13 @@ def choose(
     rng: random.Random,
     params: PolicyParams,
     budget_left_fen: int | None = None,
+    propensities: PropensityCache | None = None,
 ) -> Choice:
-    """Picks an arm for one customer of ``segment``; arms must be sorted by discount ascending."""
+    """Picks an arm for one customer of ``segment``; arms must be sorted by discount ascending.
+
+    With a ``PropensityCache`` the Thompson action shares behind the logged propensity are re-estimated
+    only when the segment's evidence or λ moved, instead of on every call (the hot path of Offer).
+    """
     affordable = [a for a in arms if budget_left_fen is None or a.discount_fen <= budget_left_fen]
     keys = [BASELINE, *(a.id for a in affordable)]
     betas = [posteriors.beta(segment, k, params) for k in keys]
@@ -181,8 +189,20 @@ def choose(
     else:
         picked, explored = thompson(), False
     # Propensity: ε/k for any arm plus (1-ε) times the Thompson probability, estimated by re-drawing.
-    hits = sum(1 for _ in range(params.propensity_draws) if thompson() == picked)
-    ts_share = (hits + 1) / (params.propensity_draws + 2)  # never exactly 0 or 1 (IPS weights stay finite)
+    draws = params.propensity_draws
+    counts = None
+    stamp = posteriors.evidence.get(segment, 0)
+    arm_ids = tuple(keys[1:])
+    if propensities is not None:
+        counts = propensities.lookup(segment, stamp, lam, arm_ids)
+    if counts is None:
+        counts = {}
+        for _ in range(draws):
+            action = thompson()
+            counts[action] = counts.get(action, 0) + 1
+        if propensities is not None:
+            propensities.store(segment, stamp, lam, arm_ids, counts)
+    ts_share = (counts.get(picked, 0) + 1) / (draws + 2)  # never exactly 0 or 1 (IPS weights stay finite)
     propensity = (1 - eps) * ts_share + (eps / k if picked >= 0 else 0.0)
     if picked < 0:
         return Choice(NONE, propensity, False, "NO_PROFITABLE_ARM", base_mean, estimates)
@@ -194,6 +214,39 @@ def choose(
         base_mean,
         estimates,
     )
+
+
+@dataclass
+class _Shares:
+    stamp: int
+    lam: float
+    arms: tuple[str, ...]
+    counts: dict[int, int]
+
+
+class PropensityCache:
+    """Thompson action counts per segment, reused while the posteriors behind them barely moved.
+
+    An estimate is reused until λ changes, the affordable arms change, or the segment has recorded
+    ``max(refresh_min, refresh_share × evidence)`` more trials and successes than when it was drawn.
+    Posteriors move by about 1/evidence per observation, so the reused shares stay within the Monte
+    Carlo error of a fresh estimate, at a fraction of the draws.
+    """
+
+    def __init__(self, refresh_min: int = 20, refresh_share: float = 0.05) -> None:
+        self.refresh_min, self.refresh_share = refresh_min, refresh_share
+        self._by_segment: dict[str, _Shares] = {}
+
+    def lookup(self, segment: str, stamp: int, lam: float, arms: tuple[str, ...]) -> dict[int, int] | None:
+        found = self._by_segment.get(segment)
+        if found is None or found.lam != lam or found.arms != arms:
+            return None
+        if stamp - found.stamp >= max(self.refresh_min, self.refresh_share * found.stamp):
+            return None
+        return found.counts
+
+    def store(self, segment: str, stamp: int, lam: float, arms: tuple[str, ...], counts: dict[int, int]) -> None:
+        self._by_segment[segment] = _Shares(stamp, lam, arms, counts)
 
 
 def expected_cost_per_arrival(

@@ -328,3 +328,37 @@ class CampaignReport(_message.Message):
     uplift: Uplift
     config_version: str
     def __init__(self, campaign_id: _Optional[str] = ..., budget_total: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., budget_daily: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., spent: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., reserved: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., today_committed: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., funnel: _Optional[_Iterable[_Union[FunnelRow, _Mapping]]] = ..., uplift: _Optional[_Union[Uplift, _Mapping]] = ..., config_version: _Optional[str] = ..., **kwargs) -> None: ...
+
+class ListPendingOffersRequest(_message.Message):
+    __slots__ = ("customer", "page")
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    customer: _types_pb2.CustomerRef
+    page: _types_pb2.PageRequest
+    def __init__(self, customer: _Optional[_Union[_types_pb2.CustomerRef, _Mapping]] = ..., page: _Optional[_Union[_types_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class PendingOffer(_message.Message):
+    __slots__ = ("offer_id", "campaign_id", "arm", "reason", "wave", "offered_at", "claim_by")
+    OFFER_ID_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    ARM_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    WAVE_FIELD_NUMBER: _ClassVar[int]
+    OFFERED_AT_FIELD_NUMBER: _ClassVar[int]
+    CLAIM_BY_FIELD_NUMBER: _ClassVar[int]
+    offer_id: str
+    campaign_id: str
+    arm: Arm
+    reason: str
+    wave: int
+    offered_at: _timestamp_pb2.Timestamp
+    claim_by: _timestamp_pb2.Timestamp
+    def __init__(self, offer_id: _Optional[str] = ..., campaign_id: _Optional[str] = ..., arm: _Optional[_Union[Arm, _Mapping]] = ..., reason: _Optional[str] = ..., wave: _Optional[int] = ..., offered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claim_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListPendingOffersResponse(_message.Message):
+    __slots__ = ("offers", "page")
+    OFFERS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    offers: _containers.RepeatedCompositeFieldContainer[PendingOffer]
+    page: _types_pb2.PageInfo
+    def __init__(self, offers: _Optional[_Iterable[_Union[PendingOffer, _Mapping]]] = ..., page: _Optional[_Union[_types_pb2.PageInfo, _Mapping]] = ...) -> None: ...

@@ -70,6 +70,11 @@ class RewardsServiceStub:
                 request_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.GetCampaignReportRequest.SerializeToString,
                 response_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.CampaignReport.FromString,
                 _registered_method=True)
+        self.ListPendingOffers = channel.unary_unary(
+                '/skylane.rewards.v1.RewardsService/ListPendingOffers',
+                request_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListPendingOffersRequest.SerializeToString,
+                response_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListPendingOffersResponse.FromString,
+                _registered_method=True)
 
 
 class RewardsServiceServicer:
@@ -125,6 +130,13 @@ class RewardsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPendingOffers(self, request, context):
+        """Offers a customer can still claim (unclaimed, unexpired), fallback waves included, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RewardsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +174,11 @@ def add_RewardsServiceServicer_to_server(servicer, server):
                     servicer.GetCampaignReport,
                     request_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.GetCampaignReportRequest.FromString,
                     response_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.CampaignReport.SerializeToString,
+            ),
+            'ListPendingOffers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPendingOffers,
+                    request_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListPendingOffersRequest.FromString,
+                    response_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListPendingOffersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -354,6 +371,33 @@ class RewardsService:
             '/skylane.rewards.v1.RewardsService/GetCampaignReport',
             skylane_dot_rewards_dot_v1_dot_rewards__pb2.GetCampaignReportRequest.SerializeToString,
             skylane_dot_rewards_dot_v1_dot_rewards__pb2.CampaignReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPendingOffers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.rewards.v1.RewardsService/ListPendingOffers',
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListPendingOffersRequest.SerializeToString,
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListPendingOffersResponse.FromString,
             options,
             channel_credentials,
             insecure,
