@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from services.common.config import Schema
+from services.common.config import Schema, TimeZoneName
 
 CapWindow = Literal["hour", "day", "week", "month"]
 CAP_WINDOWS: tuple[CapWindow, ...] = ("hour", "day", "week", "month")
@@ -112,21 +112,11 @@ class PartnersConfig(Schema):
         default=900, gt=0, description="how long a rejected lead may go to the next bidder"
     )
     max_return_share: float = Field(default=0.1, ge=0, le=1, description="returns beyond this share are refused")
-    caps_timezone: str = "Asia/Shanghai"
+    caps_timezone: TimeZoneName = "Asia/Shanghai"
     pool_tiers: list[str] = Field(default_factory=list, description="informational: tiers sent to the pool")
     delivery: Delivery = Field(default_factory=Delivery)
     lenders: list[Partner] = Field(default_factory=list)
 
-    @field_validator("caps_timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> PartnersConfig:
