@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import uuid
-from collections.abc import Callable
 from datetime import UTC
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.common.cli_client import run_call
 from skylane.common.v1 import types_pb2
 from skylane.growth.v1 import growth_pb2, growth_pb2_grpc
 
@@ -22,16 +21,6 @@ def _when(value: Timestamp) -> str:
     if not value.seconds and not value.nanos:
         return "never"
     return value.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _run(address: str, call: Callable[[grpc.Channel], None]) -> int:
-    with grpc.insecure_channel(address) as channel:
-        try:
-            call(channel)
-        except grpc.RpcError as exc:
-            print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
-            return 1
-    return 0
 
 
 def _statement(args: argparse.Namespace) -> int:
@@ -62,7 +51,7 @@ def _statement(args: argparse.Namespace) -> int:
             origin = t.task_id or t.reason or t.operator or "-"
             print(f"  #{t.id:>8} {_when(t.posted_at)}  {t.kind:<8} points {t.points:+d} growth {t.growth:+d}  {origin}")
 
-    return _run(args.address, call)
+    return run_call(args.address, call)
 
 
 def _maintenance(args: argparse.Namespace) -> int:
@@ -76,7 +65,7 @@ def _maintenance(args: argparse.Namespace) -> int:
             f"expiry warnings {done.warnings_emitted}, level changes {done.level_changes} (key {key.value})"
         )
 
-    return _run(args.address, call)
+    return run_call(args.address, call)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -4,15 +4,14 @@ activate, roll back, report)."""
 from __future__ import annotations
 
 import argparse
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.common.cli_client import run_call
 from services.router.partners import cli as partners_cli
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 from skylane.router.v1 import router_pb2, router_pb2_grpc
@@ -48,16 +47,6 @@ def _dest(value: int) -> str:
     return router_pb2.Destination.Name(value).removeprefix("DESTINATION_")
 
 
-def _run(args: argparse.Namespace, call: Any) -> int:
-    with grpc.insecure_channel(args.address) as channel:
-        try:
-            call(channel)
-        except grpc.RpcError as exc:
-            print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
-            return 1
-    return 0
-
-
 def _print_mix(title: str, mix: router_pb2.DecisionMix) -> None:
     tiers = ", ".join(f"{k} {v}" for k, v in sorted(mix.by_tier.items()))
     dests = ", ".join(f"{k} {v}" for k, v in sorted(mix.by_destination.items()))
@@ -82,7 +71,7 @@ def _what_if(args: argparse.Namespace) -> int:
                 f"{_dest(s.destination_before)} → {_dest(s.destination_after)} ({reasons})"
             )
 
-    return _run(args, call)
+    return run_call(args.address, call)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -95,7 +84,7 @@ def _validate(args: argparse.Namespace) -> int:
             print("invalid:\n  " + "\n  ".join(reply.errors))
             raise SystemExit(1)
 
-    return _run(args, call)
+    return run_call(args.address, call)
 
 
 def _versions(args: argparse.Namespace) -> int:
@@ -114,7 +103,7 @@ def _versions(args: argparse.Namespace) -> int:
         for e in reply.history[:10]:
             print(f"  {e.at.ToDatetime().isoformat()} {e.action:<13} champion {e.champion_version}")
 
-    return _run(args, call)
+    return run_call(args.address, call)
 
 
 def _candidate(args: argparse.Namespace) -> int:
@@ -130,7 +119,7 @@ def _candidate(args: argparse.Namespace) -> int:
         state = router_pb2_grpc.RouterOpsServiceStub(channel).SetCandidate(request, timeout=TIMEOUT_S)
         print(f"candidate {state.candidate_version or '-'} share {state.share:.2f}")
 
-    return _run(args, call)
+    return run_call(args.address, call)
 
 
 def _activate(args: argparse.Namespace) -> int:
@@ -144,7 +133,7 @@ def _activate(args: argparse.Namespace) -> int:
             )
         print(f"champion {state.champion_version}")
 
-    return _run(args, call)
+    return run_call(args.address, call)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -163,7 +152,7 @@ def _report(args: argparse.Namespace) -> int:
         for c in r.capacity:
             print(f"in-house {c.product_id} {c.day}: {c.used}/{c.cap}")
 
-    return _run(args, call)
+    return run_call(args.address, call)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
