@@ -42,8 +42,11 @@ def _serve(args: argparse.Namespace) -> int:
     # interval a busy event loop makes every hand-off wait for the GIL. A short interval keeps them cheap.
     sys.setswitchinterval(float(os.environ.get("SKYLANE_SWITCH_INTERVAL", "0.0005")))
     names = list(SERVICES) if args.service == "all" else [args.service]
-    if args.service == "all" and (args.port is not None or args.db_url):
-        print("--port and --db-url apply to a single service; use SKYLANE_<SERVICE>_DB_URL with 'all'", file=sys.stderr)
+    if args.service == "all" and (args.port is not None or args.metrics_port is not None or args.db_url):
+        print(
+            "--port, --metrics-port and --db-url apply to a single service; use SKYLANE_<SERVICE>_DB_URL with 'all'",
+            file=sys.stderr,
+        )
         return 2
     apps = []
     for name in names:
@@ -56,7 +59,9 @@ def _serve(args: argparse.Namespace) -> int:
         options = ServerOptions(
             host=args.host,
             port=args.port if args.port is not None else entry.default_port,
-            metrics_port=None if args.no_metrics else (args.metrics_port or entry.default_metrics_port),
+            metrics_port=None
+            if args.no_metrics
+            else (entry.default_metrics_port if args.metrics_port is None else args.metrics_port),
             grace_seconds=args.grace,
             config_poll_seconds=args.config_poll or None,
             access_log=not args.no_access_log,
@@ -122,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--metrics-port",
         type=int,
         default=None,
-        help="Prometheus port for a single service (defaults: 9151, 9152, 9153)",
+        help="Prometheus port for a single service, 0 for any free port (defaults: 9151, 9152, 9153)",
     )
     serve.add_argument("--no-metrics", action="store_true", help="do not open a Prometheus endpoint")
     serve.add_argument(

@@ -144,3 +144,15 @@ async def test_readme_main_command_serves_all_three_with_demo_partners(tmp_path:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_per_service_options_are_refused_for_all(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "serve", "all", "--metrics-port", "0"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--metrics-port" in result.stderr and "single service" in result.stderr
