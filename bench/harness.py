@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -301,10 +300,6 @@ def main() -> None:
         )
     )
     print(json.dumps(asdict(stats)))
-
-
-def median_ratio(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0
 
 
 if __name__ == "__main__":

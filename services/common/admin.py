@@ -45,10 +45,9 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
                 ) from None
             return admin_pb2.ReloadConfigResponse(changed=changed, previous_version=previous, version=version)
 
-        async with self.app.db.transaction() as session:
-            return await self.app.idempotency.run(
-                session, "Admin.ReloadConfig", request, admin_pb2.ReloadConfigResponse, reload
-            )
+        return await self.app.write(
+            "Admin.ReloadConfig", request, admin_pb2.ReloadConfigResponse, lambda session: reload()
+        )
 
     async def ValidateConfig(
         self, request: admin_pb2.ValidateConfigRequest, context: grpc.aio.ServicerContext

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.batching import WriteBatcher
 from services.common.clock import Clock
@@ -18,6 +20,7 @@ from services.common.metrics import ServiceMetrics
 from services.common.migrations import upgrade
 
 Worker = Callable[[], Coroutine[Any, Any, None]]
+R = TypeVar("R", bound=Message)
 
 
 class ServiceApp:
@@ -42,6 +45,25 @@ class ServiceApp:
         self.idempotency = IdempotencyStore(
             table if table is not None else idempotency_table(metadata), db.dialect, clock
         )
+
+    async def write(
+        self,
+        method: str,
+        request: Message,
+        response_type: type[R],
+        work: Callable[[AsyncSession], Awaitable[R]],
+    ) -> R:
+        """Runs one mutating call: its unit of work and idempotency record in the write batcher.
+
+        The answer comes back only once committed; a retry with the same key gets the stored response.
+        `work` must only await the database (it may share a transaction with concurrent calls).
+        """
+
+        async def unit(session: AsyncSession) -> R:
+            connection = await session.connection()
+            return await self.idempotency.run(connection, method, request, response_type, lambda: work(session))
+
+        return await self.writes.run(unit)
 
     async def start(self) -> None:
         """Brings the database schema to head; subclasses warm their caches after calling this."""

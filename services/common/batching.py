@@ -64,9 +64,13 @@ class WriteBatcher:
                     try:
                         async with session.begin_nested():
                             result = await work(session)
+                            await session.flush()
                         outcomes.append((future, True, result))
                     except Exception as exc:  # the savepoint is rolled back; the caller gets its own error
                         outcomes.append((future, False, exc))
+                    finally:
+                        # Nothing one unit loaded (or added and rolled back) may leak into the next one.
+                        session.expunge_all()
             self.commits += 1
         except Exception as exc:
             log.error("batch_commit_failed", size=len(batch), error=type(exc).__name__)

@@ -36,8 +36,3 @@ class ManualClock:
         if when.tzinfo is None:
             raise ValueError("ManualClock.set needs a timezone-aware datetime")
         self._now = when
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC, so re-attach it."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

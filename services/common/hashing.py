@@ -10,7 +10,3 @@ def stable_unit(*parts: str) -> float:
     """Map the parts to a float in [0, 1), uniformly and deterministically."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def short_digest(data: bytes, length: int = 16) -> str:
-    return hashlib.sha256(data).hexdigest()[:length]

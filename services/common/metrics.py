@@ -36,9 +36,6 @@ class ServiceMetrics:
     def counter(self, name: str, documentation: str, labels: list[str]) -> Counter:
         return Counter(name, documentation, labels, registry=self.registry)
 
-    def gauge(self, name: str, documentation: str, labels: list[str]) -> Gauge:
-        return Gauge(name, documentation, labels, registry=self.registry)
-
     def serve(self, host: str, port: int) -> int:
         """Starts the scrape endpoint in a daemon thread; returns the bound port."""
         self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -90,31 +89,6 @@ class _Base:
             self._task_index = (version, index)
         return self._task_index[1].get(event_type, [])
 
-    async def _write(
-        self,
-        method: str,
-        request: Message,
-        response_type: type[R],
-        work: Callable[[AsyncSession], Awaitable[R]],
-    ) -> R:
-        """Runs one mutating call's unit of work, with its idempotency record, in the write batcher.
-
-        On SQLite the unit shares a transaction (and its fsync) with concurrent calls inside its own
-        SAVEPOINT; it only awaits the database. Its ORM objects are flushed and expunged at the end
-        so nothing it loaded leaks into the next unit of the batch (or survives its rollback).
-        """
-        idempotency = self.app.idempotency
-
-        async def unit(s: AsyncSession) -> R:
-            try:
-                response = await idempotency.run(s, method, request, response_type, lambda: work(s))
-                await s.flush()
-                return response
-            finally:
-                s.expunge_all()
-
-        return await self.app.writes.run(unit)
-
     def holds(self, session: Any) -> Holds:
         return Holds(session, self.app.db.dialect, self.cfg, self.version, self.app.clock.now())
 
@@ -169,7 +143,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
                 referrer=convert.customer(row.referrer or ""),
             )
 
-        return await self._write("GrowthService.EnrollMember", request, growth_pb2.Member, work)
+        return await self.app.write("GrowthService.EnrollMember", request, growth_pb2.Member, work)
 
     def _activity(self, v: Violations, activity: growth_pb2.Activity) -> ActivityIn:
         cfg, now = self.cfg, self.app.clock.now()
@@ -223,7 +197,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         # A lost race with a concurrent copy of the event rolls back; the retry answers as a duplicate.
         for attempt in range(3):
             try:
-                return await self._write(
+                return await self.app.write(
                     "GrowthService.RecordActivity", request, growth_pb2.RecordActivityResponse, work
                 )
             except ConcurrentDuplicate:
@@ -377,7 +351,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
             txn_id = await self.holds(s).spend(customer, request.points, request.reason)
             return await _transaction(s, txn_id)
 
-        return await self._write("GrowthService.SpendPoints", request, growth_pb2.LedgerTransaction, work)
+        return await self.app.write("GrowthService.SpendPoints", request, growth_pb2.LedgerTransaction, work)
 
     async def HoldPoints(
         self, request: growth_pb2.HoldPointsRequest, context: grpc.aio.ServicerContext
@@ -397,7 +371,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
             )
             return convert.hold(row)
 
-        return await self._write("GrowthService.HoldPoints", request, growth_pb2.Hold, work)
+        return await self.app.write("GrowthService.HoldPoints", request, growth_pb2.Hold, work)
 
     async def _close(self, request: Any, confirm: bool, method: str) -> growth_pb2.Hold:
         v = Violations()
@@ -416,7 +390,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
                 )
             return convert.hold(await holds.close(request.hold_id, confirm=confirm))
 
-        return await self._write(method, request, growth_pb2.Hold, work)
+        return await self.app.write(method, request, growth_pb2.Hold, work)
 
     async def ConfirmHold(
         self, request: growth_pb2.ConfirmHoldRequest, context: grpc.aio.ServicerContext
@@ -466,7 +440,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         async def work(s: AsyncSession) -> growth_pb2.Redemption:
             return convert.redemption(await self.rights(s).redeem(customer, request.right_id))
 
-        return await self._write("GrowthService.RedeemRight", request, growth_pb2.Redemption, work)
+        return await self.app.write("GrowthService.RedeemRight", request, growth_pb2.Redemption, work)
 
     async def ConfirmRedemption(
         self, request: growth_pb2.ConfirmRedemptionRequest, context: grpc.aio.ServicerContext
@@ -479,7 +453,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         async def work(s: AsyncSession) -> growth_pb2.Redemption:
             return convert.redemption(await self.rights(s).confirm(request.redemption_id))
 
-        return await self._write("GrowthService.ConfirmRedemption", request, growth_pb2.Redemption, work)
+        return await self.app.write("GrowthService.ConfirmRedemption", request, growth_pb2.Redemption, work)
 
     async def CancelRedemption(
         self, request: growth_pb2.CancelRedemptionRequest, context: grpc.aio.ServicerContext
@@ -493,7 +467,7 @@ class GrowthServicer(_Base, growth_pb2_grpc.GrowthServiceServicer):
         async def work(s: AsyncSession) -> growth_pb2.Redemption:
             return convert.redemption(await self.rights(s).cancel(request.redemption_id, request.reason))
 
-        return await self._write("GrowthService.CancelRedemption", request, growth_pb2.Redemption, work)
+        return await self.app.write("GrowthService.CancelRedemption", request, growth_pb2.Redemption, work)
 
     async def GetRedemption(
         self, request: growth_pb2.GetRedemptionRequest, context: grpc.aio.ServicerContext
@@ -527,7 +501,7 @@ class GrowthOpsServicer(_Base, growth_pb2_grpc.GrowthOpsServiceServicer):
             txn_id = await self.holds(s).reverse(int(request.transaction_id), request.reason, request.operator)
             return await _transaction(s, txn_id)
 
-        return await self._write("GrowthOpsService.ReverseTransaction", request, growth_pb2.LedgerTransaction, work)
+        return await self.app.write("GrowthOpsService.ReverseTransaction", request, growth_pb2.LedgerTransaction, work)
 
     async def SetLevelOverride(
         self, request: growth_pb2.SetLevelOverrideRequest, context: grpc.aio.ServicerContext
@@ -555,7 +529,7 @@ class GrowthOpsServicer(_Base, growth_pb2_grpc.GrowthOpsServiceServicer):
             await s.flush()
             return convert.progress(await progress(s, self.cfg, member, now))
 
-        return await self._write("GrowthOpsService.SetLevelOverride", request, growth_pb2.LevelProgress, work)
+        return await self.app.write("GrowthOpsService.SetLevelOverride", request, growth_pb2.LevelProgress, work)
 
     async def ListEvents(
         self, request: growth_pb2.ListEventsRequest, context: grpc.aio.ServicerContext
@@ -592,7 +566,7 @@ class GrowthOpsServicer(_Base, growth_pb2_grpc.GrowthOpsServiceServicer):
         method = "GrowthOpsService.RunMaintenance"
         if await self._key_used(method, request.idempotency_key.value):
             # A retry: answer the stored counts (or IDEMPOTENCY_KEY_REUSED) without another pass.
-            return await self._write(method, request, growth_pb2.RunMaintenanceResponse, _stored_only)
+            return await self.app.write(method, request, growth_pb2.RunMaintenanceResponse, _stored_only)
         # The pass runs its own short transactions (it cannot sit inside one unit of work); every job
         # is idempotent, so two first calls racing on one key at worst both run a pass, and both
         # answer the counts stored by whichever committed first.
@@ -607,7 +581,7 @@ class GrowthOpsServicer(_Base, growth_pb2_grpc.GrowthOpsServiceServicer):
         async def record(s: AsyncSession) -> growth_pb2.RunMaintenanceResponse:
             return response
 
-        return await self._write(method, request, growth_pb2.RunMaintenanceResponse, record)
+        return await self.app.write(method, request, growth_pb2.RunMaintenanceResponse, record)
 
     async def _key_used(self, method: str, key: str) -> bool:
         table = self.app.idempotency.table
@@ -633,4 +607,4 @@ class RightsSupplierServicer(_Base, growth_pb2_grpc.RightsSupplierServiceService
         async def work(s: AsyncSession) -> growth_pb2.Redemption:
             return convert.redemption(await self.rights(s).mark_used(request.voucher_code, request.supplier_id))
 
-        return await self._write("RightsSupplierService.MarkVoucherUsed", request, growth_pb2.Redemption, work)
+        return await self.app.write("RightsSupplierService.MarkVoucherUsed", request, growth_pb2.Redemption, work)

@@ -119,19 +119,15 @@ def _campaign_gone(campaign_id: str) -> FailedPrecondition:
 class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
     def __init__(self, app: RewardsApp) -> None:
         self.app = app
-        self.idempotency = app.idempotency
 
     async def _write(self, method: str, request: Message, response_type: type[R], work: Work[R]) -> R:
         """Runs one mutating call (with its idempotency record) as a unit of work of the write batcher."""
         learned: Learned = []
-        idempotency = self.idempotency
 
         async def unit(session: AsyncSession) -> R:
-            learned.clear()
-            conn = await session.connection()
-            return await idempotency.run(conn, method, request, response_type, lambda: work(conn, learned))
+            return await work(await session.connection(), learned)
 
-        response = await self.app.writes.run(unit)
+        response = await self.app.write(method, request, response_type, unit)
         for apply in learned:  # committed: now the policy may learn from it
             apply()
         return response
