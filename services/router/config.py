@@ -167,7 +167,6 @@ class RouterConfig(Schema):
     # Partner lenders: registry, ping budget, selection policy, delivery (services/router/partners/config.py).
     partners: PartnersConfig = Field(default_factory=PartnersConfig)
 
-
     @model_validator(mode="after")
     def _conditions_known(self) -> RouterConfig:
         ids = [c.id for c in self.channels]

@@ -313,7 +313,7 @@ class RoutingService:
                     batch_live_dev[c.device_ref].append(plan)
 
             # Pass 2: in-house capacity, in arrival order, under the counter rows' lock.
-            ledger = CapacityLedger(await store.lock_counters(session, self.db.dialect, wanted))
+            ledger = CapacityLedger(await store.lock_counters(session, wanted))
             outcomes: list[RouteOutcome] = []
             for plan in batch:
                 if plan.kind != "live":

@@ -117,7 +117,6 @@ class PartnersConfig(Schema):
     delivery: Delivery = Field(default_factory=Delivery)
     lenders: list[Partner] = Field(default_factory=list)
 
-
     @model_validator(mode="after")
     def _consistent(self) -> PartnersConfig:
         ids = [p.id for p in self.lenders]

@@ -15,7 +15,7 @@ import json
 import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -227,6 +227,10 @@ class PartnerDesk:
         trace = sorted([*skipped, *ranked_trace], key=lambda e: order.get(e.partner_id, len(order)))
         return PreparedOffer(lead_id, applicant, masked, policy, ranked, trace, pings)
 
+    def _unsold(self, applicant: LeadApplicant) -> PreparedOffer:
+        policy, _ = self.scorer(applicant.tier)
+        return PreparedOffer(uuid.uuid4().hex, applicant, mask(applicant), policy, [], [], [])
+
     # --- step 2: inside the decision's transaction -------------------------------------------------
 
     async def record(
@@ -238,6 +242,9 @@ class PartnerDesk:
         """Writes the leads of one decision batch: caps reserved lead by lead (in arrival order), then one
         INSERT each for leads, outbox rows and ping log rows. An item without an offer becomes a lead
         PENDING selection (the dispatcher pings and selects for it later)."""
+        if not self.config.lenders:
+            # Nobody to select later: the lead is unsold now rather than left pending for the dispatcher.
+            items = [item if item.offer else replace(item, offer=self._unsold(item.applicant)) for item in items]
         leads: list[dict[str, Any]] = []
         deliveries: list[tuple[str, store.NewDelivery]] = []
         pings: list[dict[str, Any]] = []

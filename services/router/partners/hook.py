@@ -73,6 +73,8 @@ class PartnerHook:
         self.desk = desk
 
     async def prepare(self, command: RouteCommand, snapshot: Snapshot) -> None:
+        if not self.desk.config.lenders:
+            return  # nobody to ping
         facts = Facts(
             applicant_ref=command.applicant_ref,
             channel=command.channel,

@@ -64,23 +64,23 @@ async def lookup(
     return (await session.execute(statement, params)).all()
 
 
-async def lock_counters(
-    session: AsyncSession, dialect: str, wanted: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], int]:
-    """Creates the counter rows if needed and reads them, in one statement, under a row lock held until
-    commit (ON CONFLICT DO UPDATE locks the row on PostgreSQL; SQLite's BEGIN IMMEDIATE locks the database)."""
-    keys = sorted(set(wanted))
-    if not keys:
-        return {}
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
-    values = upsert(counters).values([{"product_id": p, "day": d, "used": 0} for p, d in keys])
-    statement = values.on_conflict_do_update(
-        index_elements=[counters.c.product_id, counters.c.day], set_={"used": counters.c.used}
-    ).returning(counters.c.product_id, counters.c.day, counters.c.used)
-    return {(r.product_id, r.day): int(r.used) for r in (await session.execute(statement)).all()}
+# Text, not a dialect insert(): SQLAlchemy cannot cache ON CONFLICT DO UPDATE constructs, and compiling one
+# per batch cost more than running it. SQLite (3.35+) and PostgreSQL share this syntax.
+_LOCK_COUNTER = text(
+    "INSERT INTO capacity_counters (product_id, day, used) VALUES (:product_id, :day, 0) "
+    "ON CONFLICT (product_id, day) DO UPDATE SET used = capacity_counters.used RETURNING used"
+)
+
+
+async def lock_counters(session: AsyncSession, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Creates each counter row if needed and reads it under a row lock held until commit (ON CONFLICT DO
+    UPDATE locks the row on PostgreSQL; SQLite's BEGIN IMMEDIATE locks the database). Sorted order: two
+    writers locking overlapping sets cannot deadlock."""
+    used: dict[tuple[str, str], int] = {}
+    for product, day in sorted(set(wanted)):
+        result = await session.execute(_LOCK_COUNTER, {"product_id": product, "day": day})
+        used[(product, day)] = int(result.scalar_one())
+    return used
 
 
 async def save_counters(session: AsyncSession, changes: dict[tuple[str, str], tuple[int, int]]) -> None:
