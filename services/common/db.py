@@ -18,6 +18,8 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
+from services.common.writer_lock import WriterLock
+
 
 def default_sqlite_url(service: str, var_dir: str | Path = "var") -> str:
     return f"sqlite+aiosqlite:///{Path(var_dir) / f'{service}.db'}"
@@ -59,6 +61,7 @@ class Database:
             if not database or database == ":memory:":
                 raise ValueError("Skylane needs a SQLite file, not an in-memory database")
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.writer_lock: WriterLock | None = WriterLock(Path(f"{database}.writer-lock"))
             self.write_engine = self._sqlite_engine(url, writer=True, synchronous=sqlite_synchronous)
             self.read_engine = self._sqlite_engine(url, writer=False, synchronous=sqlite_synchronous)
         elif self.dialect == "postgresql":
@@ -68,6 +71,7 @@ class Database:
             self.write_engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
             )
+            self.writer_lock = None
             self.read_engine = self.write_engine
         else:
             raise ValueError(
@@ -103,7 +107,11 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A write unit of work: commits when the block succeeds, rolls back when it raises."""
-        async with self._writer() as session, session.begin():
+        if self.writer_lock is None:
+            async with self._writer() as session, session.begin():
+                yield session
+            return
+        async with self.writer_lock.held(), self._writer() as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -114,6 +122,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
+        if self.writer_lock is not None:
+            self.writer_lock.close()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
 

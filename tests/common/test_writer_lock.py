@@ -1,0 +1,83 @@
+"""SQLite writers of different processes queue on one flock: one at a time, none lost to a cancelled waiter.
+
+Two Database objects on one file hold separate lock descriptors, which flock treats exactly like two
+processes: the kernel, not the test, decides who waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from services.common.db import Database
+
+
+@pytest.fixture
+async def pair(tmp_path: Path) -> AsyncIterator[tuple[Database, Database]]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    first, second = Database(url), Database(url)
+    async with first.transaction() as session:
+        await session.execute(text("CREATE TABLE marks (who TEXT NOT NULL)"))
+    yield first, second
+    await first.dispose()
+    await second.dispose()
+
+
+async def _write(db: Database, who: str, entered: asyncio.Event | None = None) -> list[str]:
+    async with db.transaction() as session:
+        if entered is not None:
+            entered.set()
+        seen = [row[0] for row in (await session.execute(text("SELECT who FROM marks ORDER BY rowid"))).all()]
+        await session.execute(text("INSERT INTO marks (who) VALUES (:who)"), {"who": who})
+    return seen
+
+
+async def test_a_second_writer_waits_for_the_first_to_commit(pair: tuple[Database, Database]) -> None:
+    first, second = pair
+    release = asyncio.Event()
+    second_entered = asyncio.Event()
+
+    async def hold_open() -> None:
+        async with first.transaction() as session:
+            await session.execute(text("INSERT INTO marks (who) VALUES ('first')"))
+            await release.wait()
+
+    holder = asyncio.create_task(hold_open())
+    await asyncio.sleep(0.05)
+    waiter = asyncio.create_task(_write(second, "second", second_entered))
+    await asyncio.sleep(0.3)
+    assert not second_entered.is_set(), "the second writer began while the first held the lock"
+    release.set()
+    await holder
+    assert await waiter == ["first"]  # it began only after the first committed
+
+
+async def test_a_cancelled_waiter_does_not_keep_the_lock(pair: tuple[Database, Database], tmp_path: Path) -> None:
+    first, second = pair
+    release = asyncio.Event()
+
+    async def hold_open() -> None:
+        async with first.transaction():
+            await release.wait()
+
+    holder = asyncio.create_task(hold_open())
+    await asyncio.sleep(0.05)
+    waiter = asyncio.create_task(_write(second, "gave-up"))
+    await asyncio.sleep(0.2)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    release.set()
+    await holder
+
+    third = Database(f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}")
+    try:
+        # Would hang if the cancelled waiter's thread had kept the lock it obtained after giving up.
+        assert await asyncio.wait_for(_write(third, "third"), timeout=30) == []
+        assert await asyncio.wait_for(_write(second, "second"), timeout=30) == ["third"]
+    finally:
+        await third.dispose()
