@@ -177,7 +177,6 @@ class RewardsConfig(Schema):
     segments: list[Segment] = Field(default_factory=list)
     campaigns: list[Campaign] = Field(default_factory=list)
 
-
     @model_validator(mode="after")
     def _references(self) -> RewardsConfig:
         ids = [c.id for c in self.campaigns]
