@@ -116,13 +116,18 @@ def service_process(service: str, config_path: Path | None = None, env: dict[str
 
 
 @contextlib.contextmanager
+def module_process(module: str, *args: str) -> Iterator[str]:
+    """A bench-only server, `python -m <module> <args> --port P`, on a free port until the block ends."""
+    port = free_port()
+    with _process([sys.executable, "-m", module, *args, "--port", str(port)], f"127.0.0.1:{port}") as address:
+        yield address
+
+
+@contextlib.contextmanager
 def noop_process() -> Iterator[str]:
     """A grpc.aio server whose only handler returns an empty message: the ceiling for any RPC."""
-    port = free_port()
-    with _process(
-        [sys.executable, "-m", "bench.harness", "noop-server", "--port", str(port)], f"127.0.0.1:{port}"
-    ) as a:
-        yield a
+    with module_process("bench.harness", "noop-server") as address:
+        yield address
 
 
 async def noop_call(channel: grpc.aio.Channel, worker: int, seq: int) -> None:
@@ -137,6 +142,7 @@ def drive(
     seconds: float = 5.0,
     warmup: float = 1.0,
     prepare: str | None = None,
+    connections: int = 1,
 ) -> Stats:
     """Runs the workload against address from a separate process and returns what it measured."""
     args = [
@@ -154,6 +160,8 @@ def drive(
         str(seconds),
         "--warmup",
         str(warmup),
+        "--connections",
+        str(connections),
     ]
     if prepare:
         args += ["--prepare", prepare]
@@ -206,9 +214,16 @@ async def _run_load(
     seconds: float,
     warmup: float,
     prepare: Callable[[grpc.aio.Channel], Awaitable[None]] | None,
+    connections: int = 1,
 ) -> Stats:
-    channel = grpc.aio.insecure_channel(address)
-    await channel.channel_ready()
+    # A local subchannel pool per channel: each channel is its own TCP connection, so a server running
+    # several processes on one port (SO_REUSEPORT) gets its share of the load.
+    channels = [
+        grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)]) for _ in range(connections)
+    ]
+    for each in channels:
+        await each.channel_ready()
+    channel = channels[0]
     if prepare is not None:
         await prepare(channel)
     latencies: list[float] = []
@@ -219,6 +234,7 @@ async def _run_load(
 
     async def worker(index: int) -> None:
         nonlocal errors, first_error
+        channel = channels[index % len(channels)]
         seq = 0
         while time.perf_counter() < stop_at:
             started = time.perf_counter()
@@ -242,7 +258,8 @@ async def _run_load(
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     await flipper
     elapsed = time.perf_counter() - began
-    await channel.close()
+    for each in channels:
+        await each.close()
     ordered = sorted(latencies)
 
     def pct(p: float) -> float:
@@ -285,6 +302,7 @@ def main() -> None:
     load.add_argument("--concurrency", type=int, default=32)
     load.add_argument("--seconds", type=float, default=5.0)
     load.add_argument("--warmup", type=float, default=1.0)
+    load.add_argument("--connections", type=int, default=1)
     args = parser.parse_args()
     if args.command == "noop-server":
         asyncio.run(_noop_server(args.port))
@@ -297,6 +315,7 @@ def main() -> None:
             args.seconds,
             args.warmup,
             _load(args.prepare) if args.prepare else None,
+            args.connections,
         )
     )
     print(json.dumps(asdict(stats)))

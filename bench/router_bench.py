@@ -2,9 +2,11 @@
 
 The router runs as a real `skylane serve router` process on SQLite with synchronous=FULL (every
 committed decision is durable); load comes from a separate process. Each call is a new applicant
-(so every call records a decision), with scores spread over all tiers. Measured twice: without partner
-lenders, and with the example scenario's partners run by `skylane partner-sim` in another process
-(pool decisions then ping every eligible partner within the budget and write lead + outbox rows).
+(so every call records a decision), with scores spread over all tiers. Measured three times: the same
+server with deciding and recording replaced by a constant answer (bench/router_ceiling.py: the ceiling
+of this server stack), the real thing without partner lenders, and with the example scenario's partners
+run by `skylane partner-sim` in another process (pool decisions then ping every eligible partner within
+the budget and write lead + outbox rows).
 
     .venv/bin/python -m bench.router_bench [--seconds 5] [--concurrency 32]
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +29,7 @@ import grpc
 import yaml
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from bench.harness import REPO, drive, free_port, noop_process, report, service_process
+from bench.harness import REPO, drive, free_port, module_process, noop_process, report, service_process
 from skylane.common.v1 import types_pb2
 from skylane.router.v1 import router_pb2, router_pb2_grpc
 
@@ -109,6 +112,12 @@ def main() -> None:
     with noop_process() as address:
         baseline = drive(address, "bench.harness:noop_call", concurrency=args.concurrency, seconds=args.seconds)
     with tempfile.TemporaryDirectory(prefix="bench-router-config-") as tmp:
+        ceiling_config = Path(tmp) / "ceiling"
+        shutil.copytree(REPO / "config", ceiling_config)
+        shutil.copy(router_config(Path(tmp), None), ceiling_config / "router.yaml")
+        ceiling_server = ("--config-dir", str(ceiling_config), "--var-dir", str(Path(tmp) / "ceiling-var"))
+        with module_process("bench.router_ceiling", *ceiling_server) as address:
+            ceiling = drive(address, "bench.router_bench:route", concurrency=args.concurrency, seconds=args.seconds)
         with service_process("router", config_path=router_config(Path(tmp), None)) as address:
             stats = drive(address, "bench.router_bench:route", concurrency=args.concurrency, seconds=args.seconds)
         with (
@@ -120,6 +129,7 @@ def main() -> None:
         "router RouteApplicant",
         baseline,
         [
+            ("RouteApplicant stack ceiling (real server + validation, constant decision, no database)", ceiling),
             ("RouteApplicant (SQLite, synchronous=FULL, new applicant per call, no partners)", stats),
             (
                 "RouteApplicant + partner pool (partner-sim: 3 eligible partners pinged, 30-60 ms; lead + outbox)",

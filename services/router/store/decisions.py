@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, func, literal, or_, select, text, union_all, update
+from sqlalchemy import Row, Table, and_, bindparam, func, literal, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.models import CapacityCounter, DecisionRow
@@ -34,6 +34,30 @@ async def lock_applicants(session: AsyncSession, dialect: str, refs: Iterable[st
         )
 
 
+def _lookup_statement(with_applicants: bool, with_devices: bool) -> Any:
+    d = decisions.c
+    cols = (d.id, d.kind, d.idempotency_key, d.fingerprint, d.applicant_ref, d.device_ref, d.decided_at, d.response)
+    since = bindparam("since", type_=d.decided_at.type)
+    parts = [select(literal("key").label("hit"), *cols).where(d.idempotency_key.in_(bindparam("keys", expanding=True)))]
+    if with_applicants:
+        parts.append(
+            select(literal("app").label("hit"), *cols).where(
+                d.applicant_ref.in_(bindparam("apps", expanding=True)), d.decided_at >= since
+            )
+        )
+    if with_devices:
+        parts.append(
+            select(literal("dev").label("hit"), *cols).where(
+                d.device_ref.in_(bindparam("devs", expanding=True)), d.decided_at >= since
+            )
+        )
+    return union_all(*parts) if len(parts) > 1 else parts[0]
+
+
+# Built once: constructing the union costs more than SQLAlchemy's cached execution of it.
+_LOOKUPS = {(a, v): _lookup_statement(a, v) for a in (False, True) for v in (False, True)}
+
+
 async def lookup(
     session: AsyncSession, keys: Sequence[str], applicants: Sequence[str], devices: Sequence[str], since: datetime
 ) -> Sequence[Any]:
@@ -42,26 +66,12 @@ async def lookup(
 
     The caller keeps only kind 'live' for applicants and devices: filtering on kind here would let SQLite
     (which has no statistics) pick the (kind, decided_at) index and scan every recent decision."""
-    d = decisions.c
-    cols = (d.id, d.kind, d.idempotency_key, d.fingerprint, d.applicant_ref, d.device_ref, d.decided_at, d.response)
-    parts = [select(literal("key").label("hit"), *cols).where(d.idempotency_key.in_(bindparam("keys", expanding=True)))]
-    params: dict[str, Any] = {"keys": list(keys)}
+    params: dict[str, Any] = {"keys": list(keys), "since": since}
     if applicants:
-        parts.append(
-            select(literal("app").label("hit"), *cols).where(
-                d.applicant_ref.in_(bindparam("apps", expanding=True)), d.decided_at >= since
-            )
-        )
         params["apps"] = list(applicants)
     if devices:
-        parts.append(
-            select(literal("dev").label("hit"), *cols).where(
-                d.device_ref.in_(bindparam("devs", expanding=True)), d.decided_at >= since
-            )
-        )
         params["devs"] = list(devices)
-    statement = union_all(*parts) if len(parts) > 1 else parts[0]
-    return (await session.execute(statement, params)).all()
+    return (await session.execute(_LOOKUPS[(bool(applicants), bool(devices))], params)).all()
 
 
 # Text, not a dialect insert(): SQLAlchemy cannot cache ON CONFLICT DO UPDATE constructs, and compiling one
@@ -83,14 +93,16 @@ async def lock_counters(session: AsyncSession, wanted: Iterable[tuple[str, str]]
     return used
 
 
+_MOVE_COUNTER = text(
+    "UPDATE capacity_counters SET used = :new WHERE product_id = :product_id AND day = :day AND used = :old"
+)
+
+
 async def save_counters(session: AsyncSession, changes: dict[tuple[str, str], tuple[int, int]]) -> None:
     """Moves each counter from old to new; the WHERE makes a lost update impossible even if the lock
     discipline were ever broken (the write then fails instead of overshooting)."""
-    c = counters.c
     for (product, day), (old, new) in changes.items():
-        result = await session.execute(
-            update(counters).where(c.product_id == product, c.day == day, c.used == old).values(used=new)
-        )
+        result = await session.execute(_MOVE_COUNTER, {"new": new, "product_id": product, "day": day, "old": old})
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise RuntimeError(f"capacity counter {product}/{day} moved under a held lock")
 
