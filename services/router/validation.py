@@ -16,6 +16,13 @@ _HASH = re.compile(r"^[0-9a-f]{64}$")
 _DIGITS = re.compile(r"^\+?\d[\d -]{6,}$")
 MAX_TERM_MONTHS = 600
 MAX_TAGS = 400
+# Which TagValue fields a tag of each declared type accepts.
+_ACCEPTS = {
+    "int": ("int_value",),
+    "number": ("number_value", "int_value"),
+    "string": ("string_value",),
+    "bool": ("bool_value",),
+}
 
 
 def _tag_value(v: Violations, path: str, spec: TagSpec, value: router_pb2.TagValue) -> TagScalar | None:
@@ -32,13 +39,7 @@ def _tag_value(v: Violations, path: str, spec: TagSpec, value: router_pb2.TagVal
         raw = value.string_value
     else:
         raw = value.bool_value
-    allowed = {
-        "int": ("int_value",),
-        "number": ("number_value", "int_value"),
-        "string": ("string_value",),
-        "bool": ("bool_value",),
-    }
-    if which not in allowed[spec.type]:
+    if which not in _ACCEPTS[spec.type]:
         v.add(path, f"tag {spec.name!r} is {spec.type}; got {which}")
         return None
     if isinstance(raw, int | float) and not isinstance(raw, bool):
