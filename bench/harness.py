@@ -165,8 +165,10 @@ def drive(
     ]
     if prepare:
         args += ["--prepare", prepare]
-    out = subprocess.run(args, check=True, capture_output=True, text=True, cwd=REPO).stdout
-    return Stats(**json.loads(out.strip().splitlines()[-1]))
+    done = subprocess.run(args, capture_output=True, text=True, cwd=REPO)
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator for {workload} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return Stats(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def report(title: str, baseline: Stats, rows: list[tuple[str, Stats]], notes: dict[str, Any] | None = None) -> None:

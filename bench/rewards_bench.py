@@ -25,7 +25,7 @@ from bench.harness import REPO, drive, noop_process, report, service_process
 from skylane.common.v1 import types_pb2
 from skylane.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 
-POOL = int(os.environ.get("REWARDS_BENCH_POOL", "6000"))
+POOL = int(os.environ.get("REWARDS_BENCH_POOL", "20000"))
 _offers: list[tuple[str, str]] = []  # (customer, offer id) ready to claim
 _coupons: list[tuple[str, str]] = []  # (customer, coupon id) ready to redeem
 _cursor = itertools.count()
@@ -86,7 +86,7 @@ async def prepare_offers(channel: grpc.aio.Channel) -> None:
 
 
 async def claim(channel: grpc.aio.Channel, worker: int, seq: int) -> None:
-    customer, offer_id = _offers[next(_cursor)]
+    customer, offer_id = _take(_offers)
     await rewards_pb2_grpc.RewardsServiceStub(channel).Claim(
         rewards_pb2.ClaimRequest(
             idempotency_key=types_pb2.IdempotencyKey(value=uuid.uuid4().hex),
@@ -94,6 +94,15 @@ async def claim(channel: grpc.aio.Channel, worker: int, seq: int) -> None:
             offer_id=offer_id,
         )
     )
+
+
+def _take(pool: list[tuple[str, str]]) -> tuple[str, str]:
+    index = next(_cursor)
+    if index >= len(pool):
+        raise SystemExit(
+            f"the {len(pool):,} prepared offers/coupons ran out after the warm-up; rerun with --pool larger"
+        )
+    return pool[index]
 
 
 async def prepare_coupons(channel: grpc.aio.Channel) -> None:
@@ -115,7 +124,7 @@ async def prepare_coupons(channel: grpc.aio.Channel) -> None:
 
 
 async def redeem(channel: grpc.aio.Channel, worker: int, seq: int) -> None:
-    customer, coupon_id = _coupons[next(_cursor)]
+    customer, coupon_id = _take(_coupons)
     await rewards_pb2_grpc.RewardsServiceStub(channel).Redeem(
         rewards_pb2.RedeemRequest(
             idempotency_key=types_pb2.IdempotencyKey(value=uuid.uuid4().hex),

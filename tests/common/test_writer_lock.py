@@ -38,18 +38,18 @@ async def _write(db: Database, who: str, entered: asyncio.Event | None = None) -
 
 async def test_a_second_writer_waits_for_the_first_to_commit(pair: tuple[Database, Database]) -> None:
     first, second = pair
-    release = asyncio.Event()
-    second_entered = asyncio.Event()
+    release, holding, second_entered = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def hold_open() -> None:
         async with first.transaction() as session:
             await session.execute(text("INSERT INTO marks (who) VALUES ('first')"))
+            holding.set()
             await release.wait()
 
     holder = asyncio.create_task(hold_open())
-    await asyncio.sleep(0.05)
+    await holding.wait()
     waiter = asyncio.create_task(_write(second, "second", second_entered))
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # time for the second writer to get in, were the lock broken
     assert not second_entered.is_set(), "the second writer began while the first held the lock"
     release.set()
     await holder
@@ -58,16 +58,17 @@ async def test_a_second_writer_waits_for_the_first_to_commit(pair: tuple[Databas
 
 async def test_a_cancelled_waiter_does_not_keep_the_lock(pair: tuple[Database, Database], tmp_path: Path) -> None:
     first, second = pair
-    release = asyncio.Event()
+    release, holding = asyncio.Event(), asyncio.Event()
 
     async def hold_open() -> None:
         async with first.transaction():
+            holding.set()
             await release.wait()
 
     holder = asyncio.create_task(hold_open())
-    await asyncio.sleep(0.05)
+    await holding.wait()
     waiter = asyncio.create_task(_write(second, "gave-up"))
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2)  # let the waiter's thread block in flock before it gives up
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
