@@ -5,7 +5,7 @@ measured in the same run.
 Claim and Redeem need offers and coupons to work on: their `prepare` step (run in the load process before
 the clock starts) creates them through the real RPCs.
 
-    .venv/bin/python -m bench.rewards_bench [--seconds 5] [--concurrency 32] [--pool 6000]
+    .venv/bin/python -m bench.rewards_bench [--seconds 5] [--concurrency 32] [--pool 8000]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bench.harness import REPO, drive, noop_process, report, service_process
 from skylane.common.v1 import types_pb2
 from skylane.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 
-POOL = int(os.environ.get("REWARDS_BENCH_POOL", "20000"))
+POOL = int(os.environ.get("REWARDS_BENCH_POOL", "8000"))
 _offers: list[tuple[str, str]] = []  # (customer, offer id) ready to claim
 _coupons: list[tuple[str, str]] = []  # (customer, coupon id) ready to redeem
 _cursor = itertools.count()
@@ -69,16 +69,22 @@ async def offer(channel: grpc.aio.Channel, worker: int, seq: int) -> None:
 
 
 async def _make_offers(channel: grpc.aio.Channel, n: int) -> list[tuple[str, str]]:
+    """n offers that were made. The policy learns from unclaimed offers and makes fewer of them as the
+    preparation goes on, so it asks in rounds until it has n (or has asked 20 × n customers)."""
     stub = rewards_pb2_grpc.RewardsServiceStub(channel)
     gate = asyncio.Semaphore(32)
+    asked = itertools.count()
 
-    async def one(i: int) -> tuple[str, str] | None:
-        customer = f"prep-{os.getpid()}-{i}"
+    async def one() -> tuple[str, str] | None:
+        customer = f"prep-{os.getpid()}-{next(asked)}"
         async with gate:
             r = await stub.Offer(_offer_request(customer))
         return (customer, r.offer_id) if r.outcome == rewards_pb2.OFFERED else None
 
-    return [x for x in await asyncio.gather(*(one(i) for i in range(n))) if x]
+    made: list[tuple[str, str]] = []
+    while len(made) < n and next(asked) < 20 * n:
+        made.extend(x for x in await asyncio.gather(*(one() for _ in range(n - len(made)))) if x)
+    return made
 
 
 async def prepare_offers(channel: grpc.aio.Channel) -> None:
