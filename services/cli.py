@@ -19,6 +19,7 @@ from services.common.db import default_sqlite_url
 from services.common.logging import configure_logging
 from services.common.server import ServerOptions, serve_until_signalled
 from services.common.settings import AppSettings
+from services.common.tls import TlsError, TlsFiles, server_credentials
 from services.registry import SERVICES
 
 Command = Callable[[argparse.Namespace], int]
@@ -48,6 +49,11 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        tls = _server_tls(args)
+    except TlsError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 2
     apps = []
     for name in names:
         entry = SERVICES[name]
@@ -65,10 +71,27 @@ def _serve(args: argparse.Namespace) -> int:
             grace_seconds=args.grace,
             config_poll_seconds=args.config_poll or None,
             access_log=not args.no_access_log,
+            tls=tls,
         )
         apps.append((app, options))
     companions = [_partner_sim_companion(Path(args.partner_sim_scenario))] if args.with_partner_sim else []
     return asyncio.run(serve_until_signalled(apps, companions))
+
+
+def _server_tls(args: argparse.Namespace) -> TlsFiles | None:
+    """TlsFiles from --tls-* (or SKYLANE_TLS_*), checked by reading them now; None when no TLS is asked for."""
+    cert, key, client_ca = args.tls_cert, args.tls_key, args.tls_client_ca
+    if not (cert or key or client_ca):
+        return None
+    if client_ca and not cert:
+        raise TlsError("--tls-client-ca needs --tls-cert and --tls-key (the server's own certificate)")
+    files = TlsFiles(
+        cert=Path(cert) if cert else None,
+        key=Path(key) if key else None,
+        ca=Path(client_ca) if client_ca else None,
+    )
+    server_credentials(files)
+    return files
 
 
 def _partner_sim_companion(scenario_path: Path) -> Callable[[], Any]:
@@ -143,6 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between config file checks; 0 = reload only on SIGHUP (default: 2)",
     )
     serve.add_argument("--no-access-log", action="store_true", help="do not log one line per call")
+    serve.add_argument(
+        "--tls-cert",
+        default=os.environ.get("SKYLANE_TLS_CERT") or None,
+        help="PEM certificate chain: serve gRPC over TLS (env SKYLANE_TLS_CERT; default: plaintext)",
+    )
+    serve.add_argument(
+        "--tls-key", default=os.environ.get("SKYLANE_TLS_KEY") or None, help="PEM private key of --tls-cert"
+    )
+    serve.add_argument(
+        "--tls-client-ca",
+        default=os.environ.get("SKYLANE_TLS_CLIENT_CA") or None,
+        help="PEM CA bundle: require client certificates signed by it (mutual TLS; env SKYLANE_TLS_CLIENT_CA)",
+    )
     serve.add_argument(
         "--with-partner-sim",
         action="store_true",

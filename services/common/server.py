@@ -28,6 +28,7 @@ from services.common.interceptors import (
     ObservabilityInterceptor,
     RequestContextInterceptor,
 )
+from services.common.tls import TlsFiles, server_credentials
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 
 log = structlog.get_logger("skylane.server")
@@ -41,6 +42,7 @@ class ServerOptions:
     grace_seconds: float = 10.0
     config_poll_seconds: float | None = 2.0  # None: reload only on SIGHUP or the Admin RPC
     access_log: bool = True
+    tls: TlsFiles | None = None  # None: plaintext (behind a mesh that terminates mTLS)
 
 
 @dataclass
@@ -70,6 +72,8 @@ class RunningService:
 
 
 async def start_service(app: ServiceApp, options: ServerOptions) -> RunningService:
+    # Read the TLS files before anything starts: a bad file stops start-up with its name, never plaintext.
+    credentials = server_credentials(options.tls) if options.tls is not None else None
     await app.start()
     server = grpc.aio.server(
         interceptors=[
@@ -91,7 +95,11 @@ async def start_service(app: ServiceApp, options: ServerOptions) -> RunningServi
         [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
     )
 
-    port = server.add_insecure_port(f"{options.host}:{options.port}")
+    address = f"{options.host}:{options.port}"
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     if port == 0:
         raise OSError(f"cannot bind {options.host}:{options.port}")
     await server.start()
@@ -109,6 +117,7 @@ async def start_service(app: ServiceApp, options: ServerOptions) -> RunningServi
         metrics_port=metrics_port,
         config_version=app.config.current.version,
         database=app.db.dialect,
+        tls="off" if options.tls is None else ("mutual" if options.tls.ca else "server"),
     )
     return running
 
