@@ -3,11 +3,13 @@ pinging, selection and delivery. Validated at load; a bad registry is refused wi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from services.common.config import Schema, TimeZoneName
+from services.common.tls import TlsError, TlsFiles, channel_credentials
 
 CapWindow = Literal["hour", "day", "week", "month"]
 CAP_WINDOWS: tuple[CapWindow, ...] = ("hour", "day", "week", "month")
@@ -71,6 +73,24 @@ class Caps(Schema):
         return {k: v for k, v in values.items() if v is not None}
 
 
+class PartnerTls(Schema):
+    """TLS to one partner's server. Present (even empty) = encrypted and the server certificate verified;
+    absent on the partner = plaintext. Relative paths are taken from the router's working directory."""
+
+    ca_file: str = Field(
+        default="", description="PEM CA bundle the partner's server cert must chain to; empty = system roots"
+    )
+    cert_file: str = Field(default="", description="client certificate presented for mutual TLS (with key_file)")
+    key_file: str = Field(default="", description="private key of cert_file (with cert_file)")
+
+    def files(self) -> TlsFiles:
+        return TlsFiles(
+            cert=Path(self.cert_file) if self.cert_file else None,
+            key=Path(self.key_file) if self.key_file else None,
+            ca=Path(self.ca_file) if self.ca_file else None,
+        )
+
+
 class Partner(Schema):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")
     name: str = ""
@@ -86,6 +106,24 @@ class Partner(Schema):
     caps: Caps = Field(default_factory=Caps)
     ping_timeout_ms: int = Field(default=500, gt=0, le=10_000)
     enabled: bool = True
+    tls: PartnerTls | None = Field(default=None, description="TLS to its server; absent = plaintext")
+
+    @model_validator(mode="after")
+    def _tls_files_usable(self) -> Partner:
+        # Checked here rather than on PartnerTls so the refusal names the partner, and at load rather than
+        # at the first ping, so a wrong path stops the (re)load instead of failing every call to the partner.
+        if self.tls is None:
+            return self
+        if bool(self.tls.cert_file) != bool(self.tls.key_file):
+            raise ValueError(
+                f"partner {self.id}: tls.cert_file and tls.key_file go together (mutual TLS): give both or neither"
+            )
+        try:
+            # Builds the credentials once and drops them: the same reads and PEM checks the channel will do.
+            channel_credentials(self.tls.files())
+        except TlsError as exc:
+            raise ValueError(f"partner {self.id}: {exc}") from None
+        return self
 
 
 class Delivery(Schema):

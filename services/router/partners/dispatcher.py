@@ -131,7 +131,7 @@ class Dispatcher:
             source_channel=item.source_channel,
         )
         try:
-            answer = await self.desk.channels.stub(partner.endpoint).Post(
+            answer = await self.desk.channels.stub(partner).Post(
                 request, timeout=self.desk.config.delivery.attempt_timeout_ms / 1000
             )
         except grpc.aio.AioRpcError as err:
