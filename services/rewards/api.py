@@ -469,9 +469,12 @@ class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
             )
         await store.add_payment(conn, view.in_scene.get(request.scene, []), c.customer_ref, amount, now, redemption=1)
         await store.move_budget(conn, c.campaign_id, -c.discount_fen, c.discount_fen)
-        posteriors = self.app.runtime.campaign(view.cfg, c.campaign_id).posteriors
-        segment, arm_id = c.segment, c.arm_id
-        learned.append(lambda: posteriors.record_success(segment, arm_id))
+        if not c.is_fallback:
+            # The policy learns from its own offers only (wave 0): fallback waves are a fixed arm whose
+            # trials it never recorded, and the posteriors rebuilt at start-up count wave 0 alone.
+            posteriors = self.app.runtime.campaign(view.cfg, c.campaign_id).posteriors
+            segment, arm_id = c.segment, c.arm_id
+            learned.append(lambda: posteriors.record_success(segment, arm_id))
         return rewards_pb2.RedeemResponse(
             order_id=request.order_id,
             coupon=coupon_pb(c),
@@ -539,11 +542,16 @@ class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
             "RewardsService.RefundOrder",
             request,
             rewards_pb2.RefundOrderResponse,
-            lambda conn, learned: self._refund(conn, view, request, now),
+            lambda conn, learned: self._refund(conn, view, request, now, learned),
         )
 
     async def _refund(
-        self, conn: AsyncConnection, view: ConfigView, request: rewards_pb2.RefundOrderRequest, now: datetime
+        self,
+        conn: AsyncConnection,
+        view: ConfigView,
+        request: rewards_pb2.RefundOrderRequest,
+        now: datetime,
+        learned: Learned,
     ) -> rewards_pb2.RefundOrderResponse:
         r = await store.redemption_row(conn, request.order_id)
         if r is None:
@@ -559,6 +567,10 @@ class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
         )
         if int(done.rowcount) != 1:
             return rewards_pb2.RefundOrderResponse(coupon=coupon_pb(coupon), restored=_money(0))
+        if not coupon.is_fallback:
+            posteriors = self.app.runtime.campaign(view.cfg, coupon.campaign_id).posteriors
+            segment, arm_id = coupon.segment, coupon.arm_id
+            learned.append(lambda: posteriors.retract_success(segment, arm_id))
         still_valid = now < coupon.valid_until
         new_state = CLAIMED if still_valid else EXPIRED
         await conn.execute(

@@ -211,6 +211,7 @@ COUPON_COLUMNS = (
     _k.valid_until,
     _k.order_id,
     _k.claim_day,
+    _k.is_fallback,
 )
 _REDEEM_COUPON = (
     update(coupons)

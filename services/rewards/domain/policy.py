@@ -75,6 +75,12 @@ class Posteriors:
         self.cell(segment, arm).successes += n
         self.evidence[segment] = self.evidence.get(segment, 0) + n
 
+    def retract_success(self, segment: str, arm: str) -> None:
+        """A refunded redemption was not a conversion after all."""
+        cell = self.cell(segment, arm)
+        cell.successes = max(0, cell.successes - 1)
+        self.evidence[segment] = self.evidence.get(segment, 0) + 1  # a change stamp: it only grows
+
     def beta(self, segment: str, arm: str, params: PolicyParams) -> tuple[float, float]:
         c = self.cells.get((segment, arm))
         trials, successes = (c.trials, c.successes) if c else (0, 0)
