@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Table, and_, bindparam, func, insert, not_, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_ignoring_conflicts
@@ -38,6 +38,16 @@ _activities = cast(Table, ActivityRow.__table__)
 _counters = cast(Table, TaskCounterRow.__table__)
 _holds = cast(Table, HoldRow.__table__)
 _streaks = cast(Table, StreakRow.__table__)
+
+# Text, not dialect insert(): SQLAlchemy cannot cache ON CONFLICT DO UPDATE constructs and recompiled the
+# multi-row form on every call. One statement per counter; a counter at its cap is left alone (the
+# conditional DO UPDATE returns no row). SQLite (3.35+) and PostgreSQL share the syntax.
+_UPSERT_COUNT = (
+    "INSERT INTO task_counters (member, task_id, period, count) VALUES (:member, :task_id, :period, 1) "
+    "ON CONFLICT (member, task_id, period) DO UPDATE SET count = task_counters.count + 1"
+)
+_COUNT = text(f"{_UPSERT_COUNT} RETURNING count")
+_COUNT_BELOW_CAP = text(f"{_UPSERT_COUNT} WHERE task_counters.count < :cap RETURNING count")
 
 
 @dataclass(frozen=True)
@@ -189,20 +199,15 @@ class ActivityProcessor:
         ]
         if not wanted:
             return {}
-        stmt = dialect_insert(self.dialect, _counters).values(
-            [{"member": member, "task_id": task_id, "period": key, "count": 1} for task_id, _, key, _ in wanted]
-        )
-        at_cap = [
-            and_(_counters.c.task_id == task_id, _counters.c.period == key, _counters.c.count >= cap)
-            for task_id, _, key, cap in wanted
-            if cap is not None
-        ]
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["member", "task_id", "period"],
-            set_={"count": _counters.c.count + 1},
-            where=not_(or_(*at_cap)) if at_cap else None,
-        ).returning(_counters.c.task_id, _counters.c.period, _counters.c.count)
-        counted = {(task_id, period): int(n) for task_id, period, n in await self.s.execute(stmt)}
+        counted: dict[tuple[str, str], int] = {}
+        for task_id, _, key, cap in wanted:
+            params = {"member": member, "task_id": task_id, "period": key}
+            if cap is None:
+                row = (await self.s.execute(_COUNT, params)).first()
+            else:
+                row = (await self.s.execute(_COUNT_BELOW_CAP, {**params, "cap": cap})).first()
+            if row is not None:
+                counted[(task_id, key)] = int(row[0])
         out: dict[str, tuple[str | None, int]] = {}
         undo: list[dict[str, str]] = []
         for task in tasks:

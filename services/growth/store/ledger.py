@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_ignoring_conflicts
@@ -77,14 +77,6 @@ def dialect_insert(dialect: str, table: Any) -> Any:
     return sqlite_insert(table)
 
 
-def upsert_add(dialect: str, table: Any, keys: dict[str, Any], column: str, delta: int) -> Any:
-    """INSERT the row with `delta`, or add `delta` to it when it exists (one statement)."""
-    stmt = dialect_insert(dialect, table).values(**keys, **{column: delta})
-    return stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={column: getattr(table.c, column) + stmt.excluded[column]}
-    )
-
-
 def _check_balanced(kind: str, lines: list[Line]) -> None:
     for asset in (POINTS, GROWTH):
         if sum(line.amount for line in lines if line.asset == asset) != 0:
@@ -94,6 +86,12 @@ def _check_balanced(kind: str, lines: list[Line]) -> None:
 # Statements of the hot path, built once (SQLAlchemy caches their compiled form).
 _INSERT_TXN = insert(_txns).returning(_txns.c.id)
 _INSERT_LOT = insert(_lots).returning(_lots.c.id)
+_INSERT_ENTRY = insert(_entries)
+# Text, not dialect insert(): SQLAlchemy cannot cache ON CONFLICT DO UPDATE constructs (both engines share it).
+_ADD_GROWTH_DAY = text(
+    "INSERT INTO growth_daily (member, day, amount) VALUES (:member, :day, :amount) "
+    "ON CONFLICT (member, day) DO UPDATE SET amount = growth_daily.amount + excluded.amount"
+)
 _ADD_BOTH = (
     update(_balances)
     .where(_balances.c.member == bindparam("m"), _balances.c.asset.in_([POINTS, GROWTH]))
@@ -186,7 +184,7 @@ class Ledger:
             if line.amount != 0
         ]
         if rows:
-            await self.s.execute(insert(_entries).values(rows))
+            await self.s.execute(_INSERT_ENTRY, rows)  # executemany of a cached statement
 
     async def _bump(self, member: str, asset: str, **deltas: int) -> int:
         """Adds deltas to the balance row; returns the new available."""
@@ -396,11 +394,7 @@ class Ledger:
         return int((await self.s.execute(_INSERT_LOT, row)).scalar_one())
 
     async def _add_growth_day(self, member: str, day: date, growth: int) -> None:
-        await self.s.execute(
-            upsert_add(
-                self.dialect, GrowthDailyRow.__table__, {"member": member, "day": day.isoformat()}, "amount", growth
-            )
-        )
+        await self.s.execute(_ADD_GROWTH_DAY, {"member": member, "day": day.isoformat(), "amount": growth})
 
     async def spend(self, member: str, points: int, prov: Provenance) -> int:
         if not await self._take_available(member, points, to_held=False):
@@ -457,15 +451,7 @@ class Ledger:
                 lines.append(Line(member, PENDING, GROWTH, -hold.growth))
                 if confirm:
                     await self._bump(member, GROWTH, available=hold.growth)
-                    await self.s.execute(
-                        upsert_add(
-                            self.dialect,
-                            GrowthDailyRow.__table__,
-                            {"member": member, "day": day.isoformat()},
-                            "amount",
-                            hold.growth,
-                        )
-                    )
+                    await self._add_growth_day(member, day, hold.growth)
                     lines.append(Line(member, AVAILABLE, GROWTH, hold.growth))
                 else:
                     lines.append(Line(None, ISSUANCE, GROWTH, hold.growth))
@@ -528,15 +514,7 @@ class Ledger:
             lines.append(Line(None, ISSUANCE, POINTS, points))
         if txn.growth > 0:
             await self._bump(member, GROWTH, available=-txn.growth)
-            await self.s.execute(
-                upsert_add(
-                    self.dialect,
-                    GrowthDailyRow.__table__,
-                    {"member": member, "day": day.isoformat()},
-                    "amount",
-                    -txn.growth,
-                )
-            )
+            await self._add_growth_day(member, day, -txn.growth)
             lines += [Line(member, AVAILABLE, GROWTH, -txn.growth), Line(None, ISSUANCE, GROWTH, txn.growth)]
         return await self._post("reverse", member, lines, prov, reverses=txn.id)
 
