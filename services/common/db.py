@@ -64,6 +64,7 @@ class Database:
                 raise ValueError("Skylane needs a SQLite file, not an in-memory database")
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             self.writer_lock: WriterLock | None = WriterLock(Path(f"{database}.writer-lock"))
+            self.inline_writer = sqlite_inline_writer
             writer_creator = inline_creator(database) if sqlite_inline_writer else None
             self.write_engine = self._sqlite_engine(
                 url, writer=True, synchronous=sqlite_synchronous, creator=writer_creator
@@ -77,6 +78,7 @@ class Database:
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
             )
             self.writer_lock = None
+            self.inline_writer = False
             self.read_engine = self.write_engine
         else:
             raise ValueError(

@@ -1,7 +1,7 @@
-"""SQLite writers of different processes queue on one flock: one at a time, none lost to a cancelled waiter.
+"""SQLite writers: one at a time across processes (flock), none lost to a cancelled waiter, and the driver each service writes with.
 
 Two Database objects on one file hold separate lock descriptors, which flock treats exactly like two
-processes: the kernel, not the test, decides who waits.
+processes: the kernel, not the test, decides who waits. Both writer drivers (threaded, inline) are covered.
 """
 
 from __future__ import annotations
@@ -13,13 +13,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from services.common.db import Database
+from services.common.db import Database, default_sqlite_url
+from services.common.settings import AppSettings
+from services.common.sqlite_inline import InlineConnection
+from services.registry import SERVICES
+
+REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-async def pair(tmp_path: Path) -> AsyncIterator[tuple[Database, Database]]:
+@pytest.fixture(params=[False, True], ids=["threaded-writer", "inline-writer"])
+async def pair(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[tuple[Database, Database]]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    first, second = Database(url), Database(url)
+    first, second = Database(url, sqlite_inline_writer=request.param), Database(url, sqlite_inline_writer=request.param)
     async with first.transaction() as session:
         await session.execute(text("CREATE TABLE marks (who TEXT NOT NULL)"))
     yield first, second
@@ -51,6 +56,8 @@ async def test_a_second_writer_waits_for_the_first_to_commit(pair: tuple[Databas
     waiter = asyncio.create_task(_write(second, "second", second_entered))
     await asyncio.sleep(0.3)  # time for the second writer to get in, were the lock broken
     assert not second_entered.is_set(), "the second writer began while the first held the lock"
+    # With the inline driver too: had the waiter blocked the loop inside SQLite instead of on the flock in a
+    # thread, the holder could not commit and the waiter would fail with "database is locked".
     release.set()
     await holder
     assert await waiter == ["first"]  # it began only after the first committed
@@ -82,3 +89,20 @@ async def test_a_cancelled_waiter_does_not_keep_the_lock(pair: tuple[Database, D
         assert await asyncio.wait_for(_write(second, "second"), timeout=30) == ["third"]
     finally:
         await third.dispose()
+
+
+async def test_growth_and_rewards_write_inline_and_the_router_threaded(tmp_path: Path) -> None:
+    """The measured choice (README › Decisions): inline writers where write units are many short
+    statements, the threaded writer for the router's heavy batches; readers are always threaded."""
+    for name, inline in (("growth", True), ("rewards", True), ("router", False)):
+        settings = AppSettings(config_path=REPO / "config" / f"{name}.yaml", db_url=default_sqlite_url(name, tmp_path))
+        db = SERVICES[name].build(settings).db
+        try:
+            assert db.inline_writer is inline, name
+            async with db.write_engine.connect() as writer, db.read_engine.connect() as reader:
+                written = (await writer.get_raw_connection()).driver_connection
+                read = (await reader.get_raw_connection()).driver_connection
+                assert isinstance(written, InlineConnection) is inline, name
+                assert not isinstance(read, InlineConnection), name
+        finally:
+            await db.dispose()
