@@ -1,4 +1,5 @@
-"""SQLite writers: one at a time across processes (flock), none lost to a cancelled waiter, and the driver each service writes with.
+"""SQLite writers: one at a time across processes (flock), none lost to a cancelled waiter, and the
+driver each service writes with.
 
 Two Database objects on one file hold separate lock descriptors, which flock treats exactly like two
 processes: the kernel, not the test, decides who waits. Both writer drivers (threaded, inline) are covered.
