@@ -3,15 +3,19 @@
 Stock aiosqlite hands every cursor operation to a helper thread and back: three or four thread
 switches per statement, each waiting for the GIL while the event loop is busy. A write unit of work of
 growth or rewards runs 5–10 short statements, and those hand-offs, not SQLite, were most of its cost:
-inline, RecordActivity, Claim and Redeem run about 1.8× as many calls a second (README › Benchmarks).
+inline, RecordActivity, Claim and Redeem run about 1.8× as many calls a second, RouteApplicant 1.35×
+(README › Benchmarks).
 
-Why only the writer connection, and only where it pays:
+Why only the writer connection:
 - The writer never waits on SQLite's lock inside a statement: writers of every process queue on the
   flock of services/common/writer_lock.py before BEGIN IMMEDIATE (a foreign writer that skips it, such
   as a hand-run sqlite3 shell, can make a statement wait up to busy_timeout with the loop blocked).
 - Readers keep the threaded driver, so a long report or statement never stalls the loop.
-- A unit of work whose SQLite time is large (the router's batch: many indexed rows per commit) is better
-  off threaded, where that C work overlaps the loop's Python work; the router keeps the threaded writer.
+
+A batch written inline never yields to the loop, so requests arriving meanwhile are still inside gRPC
+when it ends: a batcher that cuts the next batch at once decides them one by one. The router's batch
+writer therefore waits briefly for arrivals when busy (RoutingService._gather_arrivals); the shared
+WriteBatcher's units are short enough that its batches stay full without it (measured).
 """
 
 from __future__ import annotations
