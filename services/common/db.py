@@ -52,7 +52,7 @@ class Database:
         *,
         schema: str | None = None,
         sqlite_synchronous: str = "FULL",
-        sqlite_inline_writer: bool = False,
+        sqlite_inline: bool = True,
         pool_size: int = 10,
     ) -> None:
         parsed = make_url(url)
@@ -64,12 +64,19 @@ class Database:
                 raise ValueError("Skylane needs a SQLite file, not an in-memory database")
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             self.writer_lock: WriterLock | None = WriterLock(Path(f"{database}.writer-lock"))
-            self.inline_writer = sqlite_inline_writer
-            writer_creator = inline_creator(database) if sqlite_inline_writer else None
+            # Writer and point reads inline on the loop thread, reports on the driver's thread
+            # (services/common/sqlite_inline.py says why and what was measured).
+            self.inline = sqlite_inline
+            creator = inline_creator(database) if sqlite_inline else None
             self.write_engine = self._sqlite_engine(
-                url, writer=True, synchronous=sqlite_synchronous, creator=writer_creator
+                url, pool=1, begin="BEGIN IMMEDIATE", synchronous=sqlite_synchronous, creator=creator
             )
-            self.read_engine = self._sqlite_engine(url, writer=False, synchronous=sqlite_synchronous, creator=None)
+            self.read_engine = self._sqlite_engine(
+                url, pool=4, begin="BEGIN", synchronous=sqlite_synchronous, creator=creator
+            )
+            self.report_engine = self._sqlite_engine(
+                url, pool=2, begin="BEGIN", synchronous=sqlite_synchronous, creator=None
+            )
         elif self.dialect == "postgresql":
             connect_args: dict[str, Any] = {}
             if schema:
@@ -78,22 +85,22 @@ class Database:
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
             )
             self.writer_lock = None
-            self.inline_writer = False
-            self.read_engine = self.write_engine
+            self.inline = False
+            self.read_engine = self.report_engine = self.write_engine
         else:
             raise ValueError(
                 f"unsupported database engine {self.dialect!r}; use sqlite+aiosqlite or postgresql+asyncpg"
             )
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._reporter = async_sessionmaker(self.report_engine, expire_on_commit=False)
 
     @staticmethod
-    def _sqlite_engine(url: str, *, writer: bool, synchronous: str, creator: Any) -> AsyncEngine:
-        # A single writer connection: SQLite allows one writer anyway, and queueing in the pool is
-        # cheaper and fairer than spinning on busy_timeout.
-        size = 1 if writer else 4
+    def _sqlite_engine(url: str, *, pool: int, begin: str, synchronous: str, creator: Any) -> AsyncEngine:
+        # The writer gets a single connection: SQLite allows one writer anyway, and queueing in the pool
+        # is cheaper and fairer than spinning on busy_timeout.
         inline: dict[str, Any] = {"async_creator": creator} if creator is not None else {}
-        engine = create_async_engine(url, pool_size=size, max_overflow=0, pool_timeout=60, **inline)
+        engine = create_async_engine(url, pool_size=pool, max_overflow=0, pool_timeout=60, **inline)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -108,7 +115,7 @@ class Database:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+            conn.exec_driver_sql(begin)
 
         return engine
 
@@ -124,8 +131,16 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only unit of work on a consistent snapshot."""
+        """A short read-only unit of work on a consistent snapshot: key lookups, one page of rows.
+        On SQLite it runs on the loop thread, so it must not scan or aggregate a large table."""
         async with self._reader() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def report(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work that may scan or aggregate many rows (reports, worker scans). On
+        SQLite it runs on the driver's thread, so the loop keeps serving while it does."""
+        async with self._reporter() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
@@ -134,6 +149,7 @@ class Database:
             self.writer_lock.close()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+            await self.report_engine.dispose()
 
 
 def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:

@@ -20,12 +20,9 @@ class AppSettings:
     db_schema: str | None = None  # PostgreSQL search_path (tests isolate themselves this way)
     sqlite_synchronous: str = "FULL"
 
-    def open_database(self, *, sqlite_inline_writer: bool = False) -> Database:
-        """sqlite_inline_writer: run the SQLite writer connection's statements on the loop thread
-        (services/common/sqlite_inline.py says when that pays)."""
+    def open_database(self) -> Database:
         return Database(
             self.db_url,
             schema=self.db_schema,
             sqlite_synchronous=self.sqlite_synchronous,
-            sqlite_inline_writer=sqlite_inline_writer,
         )

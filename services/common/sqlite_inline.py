@@ -1,21 +1,21 @@
-"""aiosqlite's connection with each statement run on the event-loop thread (the writer connection only).
+"""aiosqlite's connection with each statement run on the event-loop thread.
 
 Stock aiosqlite hands every cursor operation to a helper thread and back: three or four thread
-switches per statement, each waiting for the GIL while the event loop is busy. A write unit of work of
-growth or rewards runs 5–10 short statements, and those hand-offs, not SQLite, were most of its cost:
-inline, RecordActivity, Claim and Redeem run about 1.8× as many calls a second, RouteApplicant 1.35×
-(README › Benchmarks).
+switches per statement, each waiting for the GIL while the event loop is busy. A write unit of work
+runs 5–10 short statements and a lookup 1–3, and those hand-offs, not SQLite, were most of their cost.
+Inline, RecordActivity, Claim and Redeem run about 1.8–2.4× as many calls a second, RouteApplicant
+1.35× and GetBalance 2.7× (README › Benchmarks). Database uses it for the writer connection and for
+point reads (`Database.read`); reports and worker scans (`Database.report`) keep the threaded driver,
+so a long aggregate never stalls the loop.
 
-Why only the writer connection:
 - The writer never waits on SQLite's lock inside a statement: writers of every process queue on the
   flock of services/common/writer_lock.py before BEGIN IMMEDIATE (a foreign writer that skips it, such
   as a hand-run sqlite3 shell, can make a statement wait up to busy_timeout with the loop blocked).
-- Readers keep the threaded driver, so a long report or statement never stalls the loop.
-
-A batch written inline never yields to the loop, so requests arriving meanwhile are still inside gRPC
-when it ends: a batcher that cuts the next batch at once decides them one by one. The router's batch
-writer therefore waits briefly for arrivals when busy (RoutingService._gather_arrivals); the shared
-WriteBatcher's units are short enough that its batches stay full without it (measured).
+  WAL readers never wait on the writer.
+- A batch written inline never yields to the loop, so requests arriving meanwhile are still inside gRPC
+  when it ends: a batcher that cuts the next batch at once decides them one by one. The router's batch
+  writer therefore waits briefly for arrivals when busy (RoutingService._gather_arrivals); the shared
+  WriteBatcher's batches stayed full without it (measured).
 """
 
 from __future__ import annotations

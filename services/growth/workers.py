@@ -48,7 +48,7 @@ class Maintenance:
     async def expire_once(self) -> int:
         app, now = self.app, self.app.clock.now()
         batch = app.config.model.workers.batch_size
-        async with app.db.read() as s:
+        async with app.db.report() as s:
             due = (
                 await s.execute(
                     select(LotRow.id, LotRow.member, LotRow.remaining, LotRow.expires_at)
@@ -82,7 +82,7 @@ class Maintenance:
         app, now = self.app, self.app.clock.now()
         cfg = app.config.model
         horizon = now + timedelta(days=cfg.workers.expiry_warning_days)
-        async with app.db.read() as s:
+        async with app.db.report() as s:
             due = (
                 await s.execute(
                     select(LotRow.id, LotRow.member, LotRow.remaining, LotRow.expires_at)
@@ -121,7 +121,7 @@ class Maintenance:
     # ---- holds -----------------------------------------------------------------------------
     async def timeout_holds_once(self) -> int:
         app, now = self.app, self.app.clock.now()
-        async with app.db.read() as s:
+        async with app.db.report() as s:
             due = (
                 await s.execute(
                     select(HoldRow.id, HoldRow.on_timeout)
@@ -158,7 +158,7 @@ class Maintenance:
         tz = ZoneInfo(cfg.timezone)
         review_at = calendar.previous_review(cfg.levels, now, tz)
         changes = 0
-        async with app.db.read() as s:
+        async with app.db.report() as s:
             reviewed = (
                 await s.execute(select(ReviewRow.review_at).where(ReviewRow.review_at == review_at))
             ).scalar_one_or_none()

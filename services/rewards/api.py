@@ -730,7 +730,7 @@ class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
                 v.raise_if_any()
             raise NotFound("campaign", request.campaign_id)
         day = contact.day_key(self.app.clock.now(), view.tz)
-        async with self.app.db.read() as session:
+        async with self.app.db.report() as session:
             report = await campaign_report(session, campaign, day)
         setattr(report, "lambda", self.app.runtime.campaign(view.cfg, campaign.id).pacer.lam)
         report.config_version = view.version

@@ -53,7 +53,7 @@ class RewardsApp(ServiceApp):
         """
         cfg = self.config.model
         won = or_(and_(Decision.outcome == "HOLDOUT", Decision.converted), Coupon.state == "REDEEMED")
-        async with self.db.read() as session:
+        async with self.db.report() as session:
             rows = await session.execute(
                 select(
                     Decision.campaign_id,
@@ -96,8 +96,7 @@ class RewardsApp(ServiceApp):
 
 def build(settings: AppSettings) -> RewardsApp:
     config = ConfigStore(settings.config_path, RewardsConfig, env_prefix="SKYLANE_REWARDS", environ=settings.environ)
-    # Short write units of many statements: inline SQLite statements run them ~1.8x faster.
-    db = settings.open_database(sqlite_inline_writer=True)
+    db = settings.open_database()
     return RewardsApp(
         config=config,
         db=db,

@@ -88,7 +88,7 @@ async def fallback_pass(app: RewardsApp) -> int:
             continue
         arm = campaign.arm(fb.arm)
         assert arm is not None
-        async with app.db.read() as session:
+        async with app.db.report() as session:
             candidates = (
                 await session.execute(
                     select(Coupon.id, Coupon.customer_ref, Coupon.claimed_at, Coupon.fallback_sent, Coupon.segment)

@@ -76,9 +76,7 @@ class RouterApp(ServiceApp):
 
 def build(settings: AppSettings) -> RouterApp:
     config = ConfigStore(settings.config_path, RouterConfig, env_prefix="SKYLANE_ROUTER", environ=settings.environ)
-    # Inline SQLite writer + a 2 ms arrival window for busy batches (services/router/service.py): 1.35x the
-    # threaded writer's RouteApplicant throughput with a third of its p99.
-    db = settings.open_database(sqlite_inline_writer=True)
+    db = settings.open_database()
     return RouterApp(
         config=config,
         db=db,

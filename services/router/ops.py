@@ -80,7 +80,7 @@ class RouterOps:
     async def list_versions(self) -> router_pb2.ListPolicyVersionsResponse:
         await self.policies.settle()
         snap = self.policies.snapshot
-        async with self.db.read() as session:
+        async with self.db.report() as session:
             versions = await control_store.load_versions(session)
             history = await control_store.load_history_rows(session)
             stats = await store.version_stats(session)
@@ -144,7 +144,7 @@ class RouterOps:
             v.add("max_samples", "must be between 0 and 200")
         v.raise_if_any()
         max_samples = request.max_samples or 20
-        async with self.db.read() as session:
+        async with self.db.report() as session:
             if which == "config_yaml":
                 candidate, _ = self.policies.resolve_yaml(request.config_yaml)
             else:
@@ -192,7 +192,7 @@ class RouterOps:
         snap = self.policies.snapshot
         first_day = start.astimezone(snap.zone).date().isoformat()
         last_day = (end - timedelta(microseconds=1)).astimezone(snap.zone).date().isoformat()
-        async with self.db.read() as session:
+        async with self.db.report() as session:
             groups = await store.report_groups(session, start, end)
             capacity = await store.capacity_between(session, first_day, last_day)
         by: dict[str, Counter[str]] = {k: Counter() for k in ("tier", "destination", "channel", "day")}

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(params=[False, True], ids=["threaded-writer", "inline-writer"])
 async def pair(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[tuple[Database, Database]]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    first, second = Database(url, sqlite_inline_writer=request.param), Database(url, sqlite_inline_writer=request.param)
+    first, second = Database(url, sqlite_inline=request.param), Database(url, sqlite_inline=request.param)
     async with first.transaction() as session:
         await session.execute(text("CREATE TABLE marks (who TEXT NOT NULL)"))
     yield first, second
@@ -92,16 +92,20 @@ async def test_a_cancelled_waiter_does_not_keep_the_lock(pair: tuple[Database, D
         await third.dispose()
 
 
-async def test_every_service_writes_inline_and_reads_threaded(tmp_path: Path) -> None:
-    """The measured choice (README › Decisions): the writer connection runs its statements on the loop
-    thread, readers keep the threaded driver so a long report never stalls the loop."""
+async def test_services_write_and_look_up_inline_and_report_threaded(tmp_path: Path) -> None:
+    """The measured choice (README › Decisions): the writer and point reads run their statements on the
+    loop thread; reports and worker scans keep the threaded driver so they never stall the loop."""
     for name in ("growth", "rewards", "router"):
         settings = AppSettings(config_path=REPO / "config" / f"{name}.yaml", db_url=default_sqlite_url(name, tmp_path))
         db = SERVICES[name].build(settings).db
         try:
-            assert db.inline_writer, name
-            async with db.write_engine.connect() as writer, db.read_engine.connect() as reader:
-                assert isinstance((await writer.get_raw_connection()).driver_connection, InlineConnection), name
-                assert not isinstance((await reader.get_raw_connection()).driver_connection, InlineConnection), name
+            assert db.inline, name
+            for engine, inline in ((db.write_engine, True), (db.read_engine, True), (db.report_engine, False)):
+                async with engine.connect() as connection:
+                    driver = (await connection.get_raw_connection()).driver_connection
+                    assert isinstance(driver, InlineConnection) is inline, name
+            async with db.read() as point, db.report() as report:
+                assert (await point.execute(text("SELECT 1"))).scalar_one() == 1
+                assert (await report.execute(text("SELECT 2"))).scalar_one() == 2
         finally:
             await db.dispose()

@@ -264,7 +264,7 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
             if request.partner_id not in ids:
                 raise NotFound("partner", request.partner_id)
             ids = [request.partner_id]
-        async with self.desk.db.read() as session:
+        async with self.desk.db.report() as session:
             figures = await store.partner_figures(session, ids)
             book = await store.load_estimates(session)
         now = self.desk.clock.now()
