@@ -1,12 +1,16 @@
 """Async database access shared by the services: engine factory and the per-RPC unit of work.
 
 SQLite (the embedded default) runs in WAL mode with one writer connection per process whose
-transactions start with BEGIN IMMEDIATE, so a write never fails half-way on a lock upgrade; readers
-use their own connections and never block the writer. PostgreSQL (asyncpg) is used when a URL says so.
+transactions start with BEGIN IMMEDIATE, so a write never fails half-way on a lock upgrade; writers of
+different processes queue on an flock first (writer_lock.py). Readers use their own connections and
+never block the writer. The writer and point reads (`read`) run their statements on the loop thread,
+reports and scans (`report`) on the driver's thread (sqlite_inline.py). PostgreSQL (asyncpg) is used
+when a URL says so; there `read` and `report` share the writer's pool.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -122,11 +126,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A write unit of work: commits when the block succeeds, rolls back when it raises."""
-        if self.writer_lock is None:
-            async with self._writer() as session, session.begin():
-                yield session
-            return
-        async with self.writer_lock.held(), self._writer() as session, session.begin():
+        queue = self.writer_lock.held() if self.writer_lock is not None else contextlib.nullcontext()
+        async with queue, self._writer() as session, session.begin():
             yield session
 
     @asynccontextmanager
