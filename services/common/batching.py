@@ -28,6 +28,34 @@ UnitOfWork = Callable[[AsyncSession], Awaitable[T]]
 log = structlog.get_logger("skylane.batching")
 
 
+class ArrivalWindow:
+    """Lets requests already on their way reach the queue before a busy batcher cuts its next batch.
+
+    With SQLite inline on the loop thread (services/common/sqlite_inline.py) a batch never yields, so the
+    requests that arrived during it are still inside gRPC when it ends: a batch cut at once holds one
+    request and every request pays its own commit (measured: 1.00 units per commit at 32 callers).
+    When the next request comes within `window_s` of the last commit (or others are already queued), the
+    batcher is busy and waits up to `window_s` for more; an idle service answers without waiting."""
+
+    def __init__(self, window_s: float = 0.002) -> None:
+        self.window_s = window_s
+        self._last_commit = float("-inf")
+
+    async def gather(self, queue: asyncio.Queue[Any], enough: int) -> None:
+        loop = asyncio.get_running_loop()
+        if queue.empty() and loop.time() - self._last_commit > self.window_s:
+            return  # idle
+        deadline = loop.time() + self.window_s
+        while queue.qsize() < enough:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, self.window_s / 4))
+
+    def committed(self) -> None:
+        self._last_commit = asyncio.get_running_loop().time()
+
+
 class WriteBatcher:
     def __init__(self, db: Database, *, max_batch: int = 128) -> None:
         self.db, self.max_batch = db, max_batch
@@ -35,6 +63,8 @@ class WriteBatcher:
         self._queue: asyncio.Queue[tuple[UnitOfWork[Any], asyncio.Future[Any]]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self.commits = 0  # transactions committed by the batcher (observable in tests and metrics)
+        self.units = 0  # units of work those transactions held
+        self._window = ArrivalWindow()
 
     async def run(self, work: UnitOfWork[T]) -> T:
         """Runs work in a write transaction and returns its result once that transaction is committed."""
@@ -50,9 +80,11 @@ class WriteBatcher:
     async def _drain(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            await self._window.gather(self._queue, self.max_batch - 1)
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             await self._commit(batch)
+            self._window.committed()
 
     async def _commit(self, batch: list[tuple[UnitOfWork[Any], asyncio.Future[Any]]]) -> None:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
@@ -72,6 +104,7 @@ class WriteBatcher:
                         # Nothing one unit loaded (or added and rolled back) may leak into the next one.
                         session.expunge_all()
             self.commits += 1
+            self.units += len(outcomes)
         except Exception as exc:
             log.error("batch_commit_failed", size=len(batch), error=type(exc).__name__)
             for _, future in batch:

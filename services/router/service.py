@@ -28,6 +28,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.batching import ArrivalWindow
 from services.common.clock import Clock
 from services.common.db import Database
 from services.common.errors import AlreadyExists
@@ -43,7 +44,6 @@ from skylane.router.v1 import router_pb2
 log = structlog.get_logger("skylane.router.service")
 
 MAX_BATCH = 256
-BATCH_WINDOW_S = 0.002  # how long a busy router waits for arrivals before cutting a batch
 
 # Decision ids: a random per-process prefix and a counter; unique across processes and restarts
 # without a urandom syscall per id on the hot path.
@@ -159,7 +159,7 @@ class RoutingService:
         self.db, self.clock, self.policies, self.hooks = db, clock, policies, hooks
         self._queue: asyncio.Queue[_Plan] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._busy = False  # the last batch held more than one request
+        self._window = ArrivalWindow()
         self._decisions = metrics.counter(
             "skylane_router_decisions_total",
             "Routing decisions by kind, arm and destination",
@@ -192,11 +192,9 @@ class RoutingService:
     async def _writer(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            if self._busy or not self._queue.empty():
-                await self._gather_arrivals()
+            await self._window.gather(self._queue, MAX_BATCH - 1)
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            self._busy = len(batch) > 1
             live = [p for p in batch if not p.future.done()]  # the caller may have gone (deadline)
             if not live:
                 continue
@@ -207,21 +205,7 @@ class RoutingService:
                 for plan in live:
                     if not plan.future.done():
                         plan.future.set_exception(exc)
-
-    async def _gather_arrivals(self) -> None:
-        """Under load, lets the requests already on their way reach the queue before a batch is cut.
-
-        With the inline SQLite writer a batch never yields to the loop, so requests that arrived during
-        it are still inside gRPC when it ends; cutting the next batch at once would decide them one by
-        one (measured: batches of 1 at 32 callers). Waiting up to BATCH_WINDOW_S gathers them (batches of
-        ~14) for one commit. An idle router (the previous batch held one request, the queue is empty)
-        does not wait."""
-        deadline = asyncio.get_running_loop().time() + BATCH_WINDOW_S
-        while self._queue.qsize() < MAX_BATCH - 1:
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                return
-            await asyncio.sleep(min(left, BATCH_WINDOW_S / 4))
+            self._window.committed()
 
     async def _decide_batch(self, batch: list[_Plan]) -> None:
         for attempt in range(1, MAX_ATTEMPTS + 1):
