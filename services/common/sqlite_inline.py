@@ -15,7 +15,7 @@ so a long aggregate never stalls the loop.
 - A batch written inline never yields to the loop, so requests arriving meanwhile are still inside gRPC
   when it ends: a batcher that cuts the next batch at once commits them one by one (measured: batches
   of one request at 32 callers, in the router's writer and in the shared WriteBatcher alike). Both
-  therefore wait briefly for arrivals when busy (services/common/batching.py: gather_arrivals).
+  therefore wait briefly for arrivals when busy (services/common/batching.py: ArrivalWindow).
 """
 
 from __future__ import annotations
