@@ -49,8 +49,11 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    ops_clients = frozenset(args.ops_client or ())
     try:
         tls = _server_tls(args)
+        if ops_clients and (tls is None or tls.ca is None):
+            raise TlsError("--ops-client needs mutual TLS (--tls-client-ca) to identify callers by certificate")
     except TlsError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 2
@@ -72,6 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
             config_poll_seconds=args.config_poll or None,
             access_log=not args.no_access_log,
             tls=tls,
+            ops_clients=ops_clients,
         )
         apps.append((app, options))
     companions = [_partner_sim_companion(Path(args.partner_sim_scenario))] if args.with_partner_sim else []
@@ -178,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--tls-client-ca",
         default=os.environ.get("SKYLANE_TLS_CLIENT_CA") or None,
         help="PEM CA bundle: require client certificates signed by it (mutual TLS; env SKYLANE_TLS_CLIENT_CA)",
+    )
+    serve.add_argument(
+        "--ops-client",
+        action="append",
+        default=[name for name in os.environ.get("SKYLANE_OPS_CLIENTS", "").split(",") if name] or None,
+        metavar="CN",
+        help="certificate common name allowed to call ops methods (repeatable; env SKYLANE_OPS_CLIENTS, "
+        "comma-separated); needs --tls-client-ca. Default: ops methods open to whoever reaches the port",
     )
     serve.add_argument(
         "--with-partner-sim",

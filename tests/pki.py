@@ -19,8 +19,10 @@ class Pki:
     ca: Path
     server_cert: Path
     server_key: Path
-    client_cert: Path
+    client_cert: Path  # CN skylane-ops-client
     client_key: Path
+    app_cert: Path  # CN channel-app: a customer-facing caller, signed by the same CA
+    app_key: Path
     stranger_ca: Path  # a CA nobody here was signed by
     stranger_cert: Path  # a client certificate signed by the stranger CA
     stranger_key: Path
@@ -109,6 +111,7 @@ def make_pki(directory: Path) -> Pki:
     ca, ca_key = _ca("Skylane test CA")
     server, server_key = _leaf("skylane-server", ca, ca_key, server=True)
     client, client_key = _leaf("skylane-ops-client", ca, ca_key, server=False)
+    app, app_key = _leaf("channel-app", ca, ca_key, server=False)
     stranger_ca, stranger_ca_key = _ca("Someone else's CA")
     stranger, stranger_key = _leaf("stranger", stranger_ca, stranger_ca_key, server=False)
     return Pki(
@@ -117,6 +120,8 @@ def make_pki(directory: Path) -> Pki:
         server_key=_write_key(directory / "server.key", server_key),
         client_cert=_write_cert(directory / "client.pem", client),
         client_key=_write_key(directory / "client.key", client_key),
+        app_cert=_write_cert(directory / "app.pem", app),
+        app_key=_write_key(directory / "app.key", app_key),
         stranger_ca=_write_cert(directory / "stranger-ca.pem", stranger_ca),
         stranger_cert=_write_cert(directory / "stranger.pem", stranger),
         stranger_key=_write_key(directory / "stranger.key", stranger_key),

@@ -73,6 +73,11 @@ class ServiceApp:
         """Registers business servicers; returns their full service names (for health and reflection)."""
         raise NotImplementedError
 
+    def ops_methods(self) -> frozenset[str]:
+        """Full names ('/package.Service/Method') of ops methods outside an *OpsService and the Admin
+        config methods, which services/common/authz.py treats as ops already."""
+        return frozenset()
+
     def workers(self) -> list[Worker]:
         """Background loops, started after the server and cancelled on shutdown."""
         return []

@@ -22,13 +22,14 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common.admin import AdminServicer
 from services.common.app import ServiceApp
+from services.common.authz import OpsAuthorizationInterceptor
 from services.common.config import ConfigError
 from services.common.interceptors import (
     ErrorMappingInterceptor,
     ObservabilityInterceptor,
     RequestContextInterceptor,
 )
-from services.common.tls import TlsFiles, server_credentials
+from services.common.tls import TlsError, TlsFiles, server_credentials
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 
 log = structlog.get_logger("skylane.server")
@@ -43,6 +44,7 @@ class ServerOptions:
     config_poll_seconds: float | None = 2.0  # None: reload only on SIGHUP or the Admin RPC
     access_log: bool = True
     tls: TlsFiles | None = None  # None: plaintext (behind a mesh that terminates mTLS)
+    ops_clients: frozenset[str] = frozenset()  # certificate CNs allowed to call ops methods; empty: open
 
 
 @dataclass
@@ -74,12 +76,16 @@ class RunningService:
 async def start_service(app: ServiceApp, options: ServerOptions) -> RunningService:
     # Read the TLS files before anything starts: a bad file stops start-up with its name, never plaintext.
     credentials = server_credentials(options.tls) if options.tls is not None else None
+    if options.ops_clients and (options.tls is None or options.tls.ca is None):
+        raise TlsError("an ops-client allowlist needs mutual TLS (a client CA) to identify callers")
+    ops_guard = [OpsAuthorizationInterceptor(options.ops_clients, app.ops_methods())] if options.ops_clients else []
     await app.start()
     server = grpc.aio.server(
         interceptors=[
             RequestContextInterceptor(),
             ObservabilityInterceptor(app.metrics, access_log=options.access_log),
             ErrorMappingInterceptor(),
+            *ops_guard,  # innermost: the denial is logged, counted and mapped like any domain error
         ],
         options=[("grpc.max_receive_message_length", 8 * 1024 * 1024)],
     )

@@ -80,6 +80,10 @@ class RewardsApp(ServiceApp):
     def segment_values(self, cfg: RewardsConfig, campaign: Campaign) -> dict[str, float]:
         return segment_values(cfg, campaign)
 
+    def ops_methods(self) -> frozenset[str]:
+        service = rewards_pb2.DESCRIPTOR.services_by_name["RewardsService"].full_name
+        return frozenset({f"/{service}/GetCampaignReport"})
+
     def workers(self) -> list[Worker]:
         return [
             workers.loop("expire", self.expiry_interval, lambda: workers.expire_pass(self)),

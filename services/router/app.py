@@ -61,6 +61,12 @@ class RouterApp(ServiceApp):
             leads_pb2.DESCRIPTOR.services_by_name["LeadService"].full_name,
         ]
 
+    def ops_methods(self) -> frozenset[str]:
+        # LeadService mixes the partners' outcome postback (token-authenticated) with ops views and repairs.
+        lead_service = leads_pb2.DESCRIPTOR.services_by_name["LeadService"].full_name
+        ops = ("GetLeadTrace", "ListDeadLetters", "ReplayDeadLetter", "GetPartnerReport")
+        return frozenset(f"/{lead_service}/{name}" for name in ops)
+
     def workers(self) -> list[Worker]:
         workers: list[Worker] = [lambda: self.policies.watch(POLICY_REFRESH_SECONDS)]
         if self.config.model.partners.delivery.background:
