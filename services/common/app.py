@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.batching import WriteBatcher
+from services.common.batching import CallsInFlight, WriteBatcher
 from services.common.clock import Clock
 from services.common.config import ConfigStore
 from services.common.db import Database
@@ -40,7 +40,8 @@ class ServiceApp:
         self.config, self.db, self.clock = config, db, clock
         self.metrics = ServiceMetrics(self.name)
         self.migrations = migrations
-        self.writes = WriteBatcher(db)
+        self.calls = CallsInFlight()  # kept by the server's request-context interceptor
+        self.writes = WriteBatcher(db, calls=self.calls)
         table = metadata.tables.get("idempotency_keys")
         self.idempotency = IdempotencyStore(
             table if table is not None else idempotency_table(metadata), db.dialect, clock

@@ -20,6 +20,7 @@ import grpc
 import structlog
 from grpc_status import rpc_status
 
+from services.common.batching import CallsInFlight
 from services.common.errors import DomainError
 from services.common.metrics import ServiceMetrics
 
@@ -61,17 +62,26 @@ def _short_method(full: str) -> str:
 
 
 class RequestContextInterceptor(_CachingInterceptor):
-    """Takes x-request-id from the caller (or makes one) and binds it to structlog's context."""
+    """Takes x-request-id from the caller (or makes one) and binds it to structlog's context; counts the
+    calls in flight (the write batchers wait for arrivals only when others are on their way)."""
+
+    def __init__(self, calls: CallsInFlight | None = None) -> None:
+        super().__init__()
+        self.calls = calls or CallsInFlight()
 
     def wrap(self, method: str, behavior: Behavior) -> Behavior:
+        calls = self.calls
+
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             incoming = next((v for k, v in context.invocation_metadata() or () if k == "x-request-id"), None)
             rid = incoming if isinstance(incoming, str) and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
             token = request_id_var.set(rid)
             structlog.contextvars.bind_contextvars(request_id=rid, method=method)
+            calls.count += 1
             try:
                 return await behavior(request, context)
             finally:
+                calls.count -= 1
                 structlog.contextvars.unbind_contextvars("request_id", "method")
                 request_id_var.reset(token)
 

@@ -82,7 +82,7 @@ async def start_service(app: ServiceApp, options: ServerOptions) -> RunningServi
     await app.start()
     server = grpc.aio.server(
         interceptors=[
-            RequestContextInterceptor(),
+            RequestContextInterceptor(app.calls),
             ObservabilityInterceptor(app.metrics, access_log=options.access_log),
             ErrorMappingInterceptor(),
             *ops_guard,  # innermost: the denial is logged, counted and mapped like any domain error

@@ -42,7 +42,7 @@ class RouterApp(ServiceApp):
         self.dispatcher = Dispatcher(self.partners)
         self.config.subscribe(lambda _loaded: self.partners.on_config())
         hooks = [PartnerHook(self.partners), *(hooks or [])]
-        self.routing = RoutingService(self.db, self.clock, self.policies, self.metrics, hooks)
+        self.routing = RoutingService(self.db, self.clock, self.policies, self.metrics, hooks, self.calls)
         self.ops = RouterOps(self.db, self.policies)
 
     async def start(self) -> None:

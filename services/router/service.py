@@ -28,7 +28,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.batching import ArrivalWindow
+from services.common.batching import ArrivalWindow, CallsInFlight
 from services.common.clock import Clock
 from services.common.db import Database
 from services.common.errors import AlreadyExists
@@ -154,12 +154,18 @@ class _Plan:
 
 class RoutingService:
     def __init__(
-        self, db: Database, clock: Clock, policies: PolicyController, metrics: ServiceMetrics, hooks: list[RoutingHook]
+        self,
+        db: Database,
+        clock: Clock,
+        policies: PolicyController,
+        metrics: ServiceMetrics,
+        hooks: list[RoutingHook],
+        calls: CallsInFlight | None = None,
     ) -> None:
         self.db, self.clock, self.policies, self.hooks = db, clock, policies, hooks
         self._queue: asyncio.Queue[_Plan] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._window = ArrivalWindow()
+        self._window = ArrivalWindow(calls)
         self._decisions = metrics.counter(
             "skylane_router_decisions_total",
             "Routing decisions by kind, arm and destination",
