@@ -142,7 +142,6 @@ def drive(
     seconds: float = 5.0,
     warmup: float = 1.0,
     prepare: str | None = None,
-    connections: int = 1,
 ) -> Stats:
     """Runs the workload against address from a separate process and returns what it measured."""
     args = [
@@ -160,8 +159,6 @@ def drive(
         str(seconds),
         "--warmup",
         str(warmup),
-        "--connections",
-        str(connections),
     ]
     if prepare:
         args += ["--prepare", prepare]
@@ -304,6 +301,7 @@ def main() -> None:
     load.add_argument("--concurrency", type=int, default=32)
     load.add_argument("--seconds", type=float, default=5.0)
     load.add_argument("--warmup", type=float, default=1.0)
+    # Several TCP connections, so a server of several processes on one port (SO_REUSEPORT) shares the load.
     load.add_argument("--connections", type=int, default=1)
     args = parser.parse_args()
     if args.command == "noop-server":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -17,9 +18,9 @@ from typing import Any
 from services.common.config import ConfigError
 from services.common.db import default_sqlite_url
 from services.common.logging import configure_logging
-from services.common.server import ServerOptions, serve_until_signalled
+from services.common.server import ServerOptions, check_security, serve_until_signalled
 from services.common.settings import AppSettings
-from services.common.tls import TlsError, TlsFiles, server_credentials
+from services.common.tls import TlsError, TlsFiles
 from services.registry import SERVICES
 
 Command = Callable[[argparse.Namespace], int]
@@ -49,11 +50,16 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    ops_clients = frozenset(args.ops_client or ())
     try:
-        tls = _server_tls(args)
-        if ops_clients and (tls is None or tls.ca is None):
-            raise TlsError("--ops-client needs mutual TLS (--tls-client-ca) to identify callers by certificate")
+        shared = ServerOptions(
+            host=args.host,
+            grace_seconds=args.grace,
+            config_poll_seconds=args.config_poll or None,
+            access_log=not args.no_access_log,
+            tls=_server_tls(args),
+            ops_clients=frozenset(args.ops_client or ()),
+        )
+        check_security(shared)  # before anything is built: a bad file or combination stops here
     except TlsError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 2
@@ -65,17 +71,12 @@ def _serve(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             print(f"cannot start {name}: {exc}", file=sys.stderr)
             return 2
-        options = ServerOptions(
-            host=args.host,
+        options = dataclasses.replace(
+            shared,
             port=args.port if args.port is not None else entry.default_port,
             metrics_port=None
             if args.no_metrics
             else (entry.default_metrics_port if args.metrics_port is None else args.metrics_port),
-            grace_seconds=args.grace,
-            config_poll_seconds=args.config_poll or None,
-            access_log=not args.no_access_log,
-            tls=tls,
-            ops_clients=ops_clients,
         )
         apps.append((app, options))
     companions = [_partner_sim_companion(Path(args.partner_sim_scenario))] if args.with_partner_sim else []
@@ -83,19 +84,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _server_tls(args: argparse.Namespace) -> TlsFiles | None:
-    """TlsFiles from --tls-* (or SKYLANE_TLS_*), checked by reading them now; None when no TLS is asked for."""
+    """TlsFiles from --tls-* (or SKYLANE_TLS_*); None when no TLS is asked for."""
     cert, key, client_ca = args.tls_cert, args.tls_key, args.tls_client_ca
     if not (cert or key or client_ca):
         return None
     if client_ca and not cert:
         raise TlsError("--tls-client-ca needs --tls-cert and --tls-key (the server's own certificate)")
-    files = TlsFiles(
-        cert=Path(cert) if cert else None,
-        key=Path(key) if key else None,
-        ca=Path(client_ca) if client_ca else None,
-    )
-    server_credentials(files)
-    return files
+    return TlsFiles.of(cert, key, client_ca)
 
 
 def _partner_sim_companion(scenario_path: Path) -> Callable[[], Any]:

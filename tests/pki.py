@@ -1,10 +1,14 @@
-"""A throw-away PKI for TLS tests: a CA, a server certificate for 127.0.0.1/localhost, a client
-certificate, and a second CA that signed nothing we trust (for the refusals)."""
+"""A throw-away PKI for TLS tests: a CA, a server certificate for 127.0.0.1/localhost, client
+certificates, and a second CA that signed nothing we trust (for the refusals); and the router served
+with it."""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +16,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from services.common.server import ServerOptions
+from services.common.tls import TlsFiles
+from services.router.app import build
+from tests.support import db_target_for, running_service
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -126,3 +137,26 @@ def make_pki(directory: Path) -> Pki:
         stranger_cert=_write_cert(directory / "stranger.pem", stranger),
         stranger_key=_write_key(directory / "stranger.key", stranger_key),
     )
+
+
+@asynccontextmanager
+async def tls_router(
+    tmp_path: Path, pki: Pki, *, mutual: bool, ops_clients: frozenset[str] = frozenset()
+) -> AsyncIterator[str]:
+    """The router with the default config over TLS on SQLite; `mutual` also requires client certificates
+    from the PKI's CA. Yields its address."""
+    config = tmp_path / "router.yaml"
+    shutil.copy(REPO / "config" / "router.yaml", config)
+    options = ServerOptions(
+        port=0,
+        metrics_port=None,
+        config_poll_seconds=None,
+        access_log=False,
+        tls=TlsFiles(cert=pki.server_cert, key=pki.server_key, ca=pki.ca if mutual else None),
+        ops_clients=ops_clients,
+    )
+    async with (
+        db_target_for("sqlite", tmp_path, "router") as target,
+        running_service(build, target, config, options=options) as harness,
+    ):
+        yield harness.service.address

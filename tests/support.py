@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy.engine import make_url
 
 from services.common.app import ServiceApp
@@ -19,6 +25,7 @@ from services.common.server import RunningService, ServerOptions, start_service
 from services.common.settings import AppSettings
 from skylane.common.v1 import types_pb2
 
+REPO = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("SKYLANE_TEST_POSTGRES_URL", "")
 ENGINES = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
 
@@ -161,3 +168,47 @@ def error_reason(error: grpc.aio.AioRpcError) -> str:
     from google.rpc import error_details_pb2
 
     return next((d.reason for d in rich_details(error) if isinstance(d, error_details_pb2.ErrorInfo)), "")
+
+
+async def wait_serving(
+    address: str, process: subprocess.Popen[bytes], credentials: grpc.ChannelCredentials | None = None
+) -> None:
+    """Until a service started as its own process answers health checks (over TLS with credentials)."""
+    deadline = time.monotonic() + 60
+    channel = (
+        grpc.aio.insecure_channel(address) if credentials is None else grpc.aio.secure_channel(address, credentials)
+    )
+    async with channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "server exited during start-up"
+            try:
+                if (await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)).status == 1:
+                    return
+            except grpc.aio.AioRpcError:
+                await asyncio.sleep(0.2)
+    raise TimeoutError(address)
+
+
+def serve_args(tmp_path: Path, service: str, port: int, *extra: str) -> list[str]:
+    """`skylane serve <service>` on port, with a copy of the default config and SQLite under tmp_path."""
+    config_dir = tmp_path / "config"
+    if not config_dir.exists():
+        shutil.copytree(REPO / "config", config_dir)
+    return [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "serve",
+        service,
+        "--port",
+        str(port),
+        "--no-metrics",
+        "--config-dir",
+        str(config_dir),
+        "--var-dir",
+        str(tmp_path / "var"),
+        "--config-poll",
+        "0",
+        *extra,
+    ]

@@ -11,7 +11,7 @@ open to whoever reaches the port (a mesh that authorises callers, as before).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import grpc
@@ -24,10 +24,10 @@ ADMIN_OPS_METHODS = frozenset(
 )
 
 
-def is_ops_method(method: str, listed: Iterable[str]) -> bool:
+def is_ops_method(method: str, listed: Collection[str]) -> bool:
     """method is grpc's full name, '/package.Service/Method'."""
     service = method.rsplit("/", 2)[-2] if method.count("/") >= 2 else ""
-    return service.endswith("OpsService") or method in ADMIN_OPS_METHODS or method in set(listed)
+    return service.endswith("OpsService") or method in ADMIN_OPS_METHODS or method in listed
 
 
 def _common_names(context: grpc.aio.ServicerContext) -> set[str]:

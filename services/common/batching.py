@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.db import Database
 
 T = TypeVar("T")
+Q = TypeVar("Q")
 UnitOfWork = Callable[[AsyncSession], Awaitable[T]]
 
 log = structlog.get_logger("skylane.batching")
@@ -52,7 +53,15 @@ class ArrivalWindow:
         self._paid_off = False  # the last wait gathered arrivals
         self._last_commit = float("-inf")
 
-    async def gather(self, queue: asyncio.Queue[Any], enough: int) -> None:
+    async def next_batch(self, queue: asyncio.Queue[Q], limit: int) -> list[Q]:
+        """Waits for the first item, lets arrivals gather when busy, and takes up to `limit` items."""
+        batch = [await queue.get()]
+        await self._gather(queue, limit - 1)
+        while len(batch) < limit and not queue.empty():
+            batch.append(queue.get_nowait())
+        return batch
+
+    async def _gather(self, queue: asyncio.Queue[Any], enough: int) -> None:
         if self.calls is None:
             return
         loop = asyncio.get_running_loop()
@@ -96,10 +105,7 @@ class WriteBatcher:
 
     async def _drain(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            await self._window.gather(self._queue, self.max_batch - 1)
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await self._window.next_batch(self._queue, self.max_batch)
             await self._commit(batch)
             self._window.committed()
 

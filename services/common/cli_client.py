@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import grpc
 
@@ -19,9 +18,7 @@ from services.common.tls import TlsError, TlsFiles, channel_credentials
 
 def client_tls(environ: Mapping[str, str]) -> TlsFiles | None:
     ca, cert, key = (environ.get(f"SKYLANE_TLS_{name}") for name in ("CA", "CLIENT_CERT", "CLIENT_KEY"))
-    if not (ca or cert or key):
-        return None
-    return TlsFiles(cert=Path(cert) if cert else None, key=Path(key) if key else None, ca=Path(ca) if ca else None)
+    return TlsFiles.of(cert, key, ca) if ca or cert or key else None
 
 
 def open_channel(address: str, tls: TlsFiles | None) -> grpc.Channel:

@@ -65,9 +65,9 @@ class RequestContextInterceptor(_CachingInterceptor):
     """Takes x-request-id from the caller (or makes one) and binds it to structlog's context; counts the
     calls in flight (the write batchers wait for arrivals only when others are on their way)."""
 
-    def __init__(self, calls: CallsInFlight | None = None) -> None:
+    def __init__(self, calls: CallsInFlight) -> None:
         super().__init__()
-        self.calls = calls or CallsInFlight()
+        self.calls = calls
 
     def wrap(self, method: str, behavior: Behavior) -> Behavior:
         calls = self.calls

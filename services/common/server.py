@@ -73,11 +73,19 @@ class RunningService:
         log.info("service_stopped", service=self.app.name)
 
 
-async def start_service(app: ServiceApp, options: ServerOptions) -> RunningService:
-    # Read the TLS files before anything starts: a bad file stops start-up with its name, never plaintext.
-    credentials = server_credentials(options.tls) if options.tls is not None else None
+def check_security(options: ServerOptions) -> grpc.ServerCredentials | None:
+    """The server's TLS credentials (None: plaintext), read now, so a bad file stops start-up with its name
+    and never falls back to plaintext; TlsError also when an ops allowlist has no client certificates to
+    check."""
     if options.ops_clients and (options.tls is None or options.tls.ca is None):
-        raise TlsError("an ops-client allowlist needs mutual TLS (a client CA) to identify callers")
+        raise TlsError(
+            "--ops-client needs mutual TLS (--tls-client-ca): an ops-client allowlist identifies callers by certificate"
+        )
+    return server_credentials(options.tls) if options.tls is not None else None
+
+
+async def start_service(app: ServiceApp, options: ServerOptions) -> RunningService:
+    credentials = check_security(options)  # before anything starts
     ops_guard = [OpsAuthorizationInterceptor(options.ops_clients, app.ops_methods())] if options.ops_clients else []
     await app.start()
     server = grpc.aio.server(

@@ -31,6 +31,11 @@ class TlsFiles:
         if (self.cert is None) != (self.key is None):
             raise TlsError("a TLS certificate and its private key go together: give both or neither")
 
+    @classmethod
+    def of(cls, cert: str | None = None, key: str | None = None, ca: str | None = None) -> TlsFiles:
+        """From flags, environment or config, where an empty string means not given."""
+        return cls(Path(cert) if cert else None, Path(key) if key else None, Path(ca) if ca else None)
+
 
 def _read(path: Path | None, what: str) -> bytes | None:
     if path is None:

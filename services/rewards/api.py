@@ -469,12 +469,7 @@ class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
             )
         await store.add_payment(conn, view.in_scene.get(request.scene, []), c.customer_ref, amount, now, redemption=1)
         await store.move_budget(conn, c.campaign_id, -c.discount_fen, c.discount_fen)
-        if not c.is_fallback:
-            # The policy learns from its own offers only (wave 0): fallback waves are a fixed arm whose
-            # trials it never recorded, and the posteriors rebuilt at start-up count wave 0 alone.
-            posteriors = self.app.runtime.campaign(view.cfg, c.campaign_id).posteriors
-            segment, arm_id = c.segment, c.arm_id
-            learned.append(lambda: posteriors.record_success(segment, arm_id))
+        self._learn_conversion(learned, view, c, converted=True)
         return rewards_pb2.RedeemResponse(
             order_id=request.order_id,
             coupon=coupon_pb(c),
@@ -529,6 +524,19 @@ class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
             )
         raise FailedPrecondition("COUPON_ALREADY_USED", "the coupon was already used", subject=subject)
 
+    def _learn_conversion(self, learned: Learned, view: ConfigView, coupon: Any, *, converted: bool) -> None:
+        """A redemption teaches the coupon's cell a success; its refund takes it back. The policy learns
+        from its own offers only (wave 0): fallback waves are a fixed arm whose trials it never recorded,
+        and the posteriors rebuilt at start-up count wave 0 alone."""
+        if coupon.is_fallback:
+            return
+        posteriors = self.app.runtime.campaign(view.cfg, coupon.campaign_id).posteriors
+        segment, arm_id = coupon.segment, coupon.arm_id
+        if converted:
+            learned.append(lambda: posteriors.record_success(segment, arm_id))
+        else:
+            learned.append(lambda: posteriors.retract_success(segment, arm_id))
+
     # ---------------------------------------------------------------- RefundOrder
     async def RefundOrder(
         self, request: rewards_pb2.RefundOrderRequest, context: grpc.aio.ServicerContext
@@ -567,10 +575,7 @@ class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
         )
         if int(done.rowcount) != 1:
             return rewards_pb2.RefundOrderResponse(coupon=coupon_pb(coupon), restored=_money(0))
-        if not coupon.is_fallback:
-            posteriors = self.app.runtime.campaign(view.cfg, coupon.campaign_id).posteriors
-            segment, arm_id = coupon.segment, coupon.arm_id
-            learned.append(lambda: posteriors.retract_success(segment, arm_id))
+        self._learn_conversion(learned, view, coupon, converted=False)
         still_valid = now < coupon.valid_until
         new_state = CLAIMED if still_valid else EXPIRED
         await conn.execute(

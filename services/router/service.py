@@ -160,7 +160,7 @@ class RoutingService:
         policies: PolicyController,
         metrics: ServiceMetrics,
         hooks: list[RoutingHook],
-        calls: CallsInFlight | None = None,
+        calls: CallsInFlight,
     ) -> None:
         self.db, self.clock, self.policies, self.hooks = db, clock, policies, hooks
         self._queue: asyncio.Queue[_Plan] = asyncio.Queue()
@@ -197,10 +197,7 @@ class RoutingService:
 
     async def _writer(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            await self._window.gather(self._queue, MAX_BATCH - 1)
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await self._window.next_batch(self._queue, MAX_BATCH)
             live = [p for p in batch if not p.future.done()]  # the caller may have gone (deadline)
             if not live:
                 continue

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from services.registry import SERVICES
 from services.router.app import build
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 from skylane.router.v1 import leads_pb2, leads_pb2_grpc, router_pb2, router_pb2_grpc
-from tests.pki import Pki, make_pki
-from tests.support import db_target_for, error_reason, key, running_service
+from tests.pki import Pki, make_pki, tls_router
+from tests.support import error_reason, key, serve_args
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,21 +34,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 @pytest.fixture
 async def guarded_router(tmp_path: Path, pki: Pki) -> AsyncIterator[str]:
-    config = tmp_path / "router.yaml"
-    shutil.copy(REPO / "config" / "router.yaml", config)
-    options = ServerOptions(
-        port=0,
-        metrics_port=None,
-        config_poll_seconds=None,
-        access_log=False,
-        tls=TlsFiles(cert=pki.server_cert, key=pki.server_key, ca=pki.ca),
-        ops_clients=frozenset({"skylane-ops-client"}),
-    )
-    async with (
-        db_target_for("sqlite", tmp_path, "router") as target,
-        running_service(build, target, config, options=options) as harness,
-    ):
-        yield harness.service.address
+    async with tls_router(tmp_path, pki, mutual=True, ops_clients=frozenset({"skylane-ops-client"})) as address:
+        yield address
 
 
 def _channel(address: str, pki: Pki, *, ops: bool) -> grpc.aio.Channel:
@@ -108,23 +94,8 @@ async def test_an_allowlist_without_client_certificates_refuses_to_start(tmp_pat
 
 
 def test_serve_refuses_ops_clients_without_a_client_ca(tmp_path: Path, pki: Pki) -> None:
-    args = [
-        sys.executable,
-        "-m",
-        "services.cli",
-        "serve",
-        "router",
-        "--port",
-        str(free_port()),
-        "--var-dir",
-        str(tmp_path / "var"),
-        "--tls-cert",
-        str(pki.server_cert),
-        "--tls-key",
-        str(pki.server_key),
-        "--ops-client",
-        "skylane-ops-client",
-    ]
+    tls = ("--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key))
+    args = serve_args(tmp_path, "router", free_port(), *tls, "--ops-client", "skylane-ops-client")
     result = subprocess.run(args, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert result.returncode == 2
     assert "--ops-client needs mutual TLS" in result.stderr

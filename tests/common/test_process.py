@@ -8,57 +8,22 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.harness import free_port
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
+from tests.support import serve_args, wait_serving
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def _wait_serving(address: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            assert process.poll() is None, "server exited during start-up"
-            try:
-                if (await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)).status == 1:
-                    return
-            except grpc.aio.AioRpcError:
-                await asyncio.sleep(0.2)
-    raise TimeoutError(address)
-
-
 def _spawn(tmp_path: Path, service: str) -> tuple[subprocess.Popen[bytes], str]:
     """The service as its own process on its default embedded SQLite database under tmp_path/var."""
-    config_dir = tmp_path / "config"
-    if not config_dir.exists():
-        shutil.copytree(REPO / "config", config_dir)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DB_URL")}
-    args = [
-        sys.executable,
-        "-m",
-        "services.cli",
-        "serve",
-        service,
-        "--port",
-        str(port),
-        "--no-metrics",
-        "--config-dir",
-        str(config_dir),
-        "--var-dir",
-        str(tmp_path / "var"),
-        "--grace",
-        "5",
-        "--config-poll",
-        "0",
-    ]
+    args = serve_args(tmp_path, service, port, "--grace", "5")
     return subprocess.Popen(
         args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ), f"127.0.0.1:{port}"
@@ -67,7 +32,7 @@ def _spawn(tmp_path: Path, service: str) -> tuple[subprocess.Popen[bytes], str]:
 async def test_sigterm_drains_in_flight_call_then_exits_zero(tmp_path: Path) -> None:
     process, address = _spawn(tmp_path, "growth")
     try:
-        await _wait_serving(address, process)
+        await wait_serving(address, process)
         async with grpc.aio.insecure_channel(address) as channel:
             admin = admin_pb2_grpc.AdminStub(channel)
             in_flight = asyncio.ensure_future(admin.Probe(admin_pb2.ProbeRequest(hold_ms=1500)))
@@ -86,7 +51,7 @@ async def test_sigterm_drains_in_flight_call_then_exits_zero(tmp_path: Path) -> 
 async def test_sighup_with_invalid_file_keeps_running_version(tmp_path: Path) -> None:
     process, address = _spawn(tmp_path, "rewards")
     try:
-        await _wait_serving(address, process)
+        await wait_serving(address, process)
         async with grpc.aio.insecure_channel(address) as channel:
             admin = admin_pb2_grpc.AdminStub(channel)
             before = (await admin.GetConfig(admin_pb2.GetConfigRequest())).version
@@ -134,7 +99,7 @@ async def test_readme_main_command_serves_all_three_with_demo_partners(tmp_path:
     process = _spawn_all(tmp_path)
     try:
         for port in (50051, 50052, 50053):
-            await _wait_serving(f"127.0.0.1:{port}", process)
+            await wait_serving(f"127.0.0.1:{port}", process)
         async with grpc.aio.insecure_channel("127.0.0.1:50051") as channel:
             decision = await router_pb2_grpc.RouterServiceStub(channel).RouteApplicant(_request(0, 1))
         assert decision.decision_id and decision.config_version

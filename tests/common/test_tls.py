@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.harness import free_port
-from services.common.server import ServerOptions
 from services.common.tls import TlsError, TlsFiles, channel_credentials, server_credentials
-from services.router.app import build
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 from tests.pki import Pki, make_pki
-from tests.support import db_target_for, running_service
+from tests.pki import tls_router as served_with_tls
+from tests.support import serve_args, wait_serving
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,21 +35,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 @pytest.fixture
 async def tls_router(tmp_path: Path, pki: Pki, request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """The router served with TLS; `mutual` (indirect param) also requires client certificates."""
-    mutual = bool(getattr(request, "param", False))
-    config = tmp_path / "router.yaml"
-    shutil.copy(REPO / "config" / "router.yaml", config)
-    options = ServerOptions(
-        port=0,
-        metrics_port=None,
-        config_poll_seconds=None,
-        access_log=False,
-        tls=TlsFiles(cert=pki.server_cert, key=pki.server_key, ca=pki.ca if mutual else None),
-    )
-    async with (
-        db_target_for("sqlite", tmp_path, "router") as target,
-        running_service(build, target, config, options=options) as harness,
-    ):
-        yield harness.service.address
+    async with served_with_tls(tmp_path, pki, mutual=bool(getattr(request, "param", False))) as address:
+        yield address
 
 
 async def _probe(address: str, credentials: grpc.ChannelCredentials | None) -> str:
@@ -103,31 +86,6 @@ def test_unreadable_or_half_given_tls_files_are_refused_with_the_file_named(tmp_
         TlsFiles(cert=pki.server_cert)
 
 
-def _serve_args(tmp_path: Path, port: int, *tls: str) -> list[str]:
-    config_dir = tmp_path / "config"
-    if not config_dir.exists():
-        shutil.copytree(REPO / "config", config_dir)
-    return [
-        sys.executable,
-        "-m",
-        "services.cli",
-        "serve",
-        "router",
-        "--port",
-        str(port),
-        "--no-metrics",
-        "--config-dir",
-        str(config_dir),
-        "--var-dir",
-        str(tmp_path / "var"),
-        "--config-poll",
-        "0",
-        "--grace",
-        "2",
-        *tls,
-    ]
-
-
 def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, env=_plain_env(), cwd=REPO)
 
@@ -136,25 +94,12 @@ def _plain_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.endswith("_DB_URL") and not k.startswith("SKYLANE_TLS_")}
 
 
-async def _wait_serving_tls(address: str, ca: Path, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    async with grpc.aio.secure_channel(address, channel_credentials(TlsFiles(ca=ca))) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            assert process.poll() is None, "server exited during start-up"
-            try:
-                if (await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)).status == 1:
-                    return
-            except grpc.aio.AioRpcError:
-                await asyncio.sleep(0.2)
-    raise TimeoutError(address)
-
-
 async def test_serve_with_tls_flags_and_an_ops_cli_that_trusts_the_ca(tmp_path: Path, pki: Pki) -> None:
     port = free_port()
-    process = _spawn(_serve_args(tmp_path, port, "--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key)))
+    tls = ("--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key))
+    process = _spawn(serve_args(tmp_path, "router", port, "--grace", "2", *tls))
     try:
-        await _wait_serving_tls(f"127.0.0.1:{port}", pki.ca, process)
+        await wait_serving(f"127.0.0.1:{port}", process, channel_credentials(TlsFiles(ca=pki.ca)))
         versions = [sys.executable, "-m", "services.cli", "router", "versions", "--address", f"127.0.0.1:{port}"]
         trusted = await asyncio.to_thread(
             subprocess.run,
@@ -177,7 +122,9 @@ async def test_serve_with_tls_flags_and_an_ops_cli_that_trusts_the_ca(tmp_path: 
 
 
 def test_serve_refuses_to_start_with_a_missing_tls_key(tmp_path: Path, pki: Pki) -> None:
-    args = _serve_args(tmp_path, free_port(), "--tls-cert", str(pki.server_cert), "--tls-key", str(tmp_path / "x.key"))
+    args = serve_args(
+        tmp_path, "router", free_port(), "--tls-cert", str(pki.server_cert), "--tls-key", str(tmp_path / "x.key")
+    )
     result = subprocess.run(args, env=_plain_env(), capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert result.returncode == 2
     assert "x.key" in result.stderr and "cannot start" in result.stderr

@@ -3,7 +3,6 @@ pinging, selection and delivery. Validated at load; a bad registry is refused wi
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -84,11 +83,7 @@ class PartnerTls(Schema):
     key_file: str = Field(default="", description="private key of cert_file (with cert_file)")
 
     def files(self) -> TlsFiles:
-        return TlsFiles(
-            cert=Path(self.cert_file) if self.cert_file else None,
-            key=Path(self.key_file) if self.key_file else None,
-            ca=Path(self.ca_file) if self.ca_file else None,
-        )
+        return TlsFiles.of(self.cert_file, self.key_file, self.ca_file)
 
 
 class Partner(Schema):
