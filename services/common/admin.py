@@ -9,9 +9,10 @@ import yaml
 
 from services.common.app import ServiceApp
 from services.common.config import ConfigError
+from services.common.edge import request_id_var
 from services.common.errors import FailedPrecondition, Violations
-from services.common.interceptors import request_id_var
 from services.common.logging import mask_value
+from services.registry import nothing_live
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 
 MAX_HOLD_MS = 10_000
@@ -31,6 +32,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             source=current.source,
             loaded_at=current.loaded_at.isoformat(),
             effective_yaml=yaml.safe_dump(mask_value(None, current.document), sort_keys=False, allow_unicode=True),
+            warnings=nothing_live(self.app),
+            timezone=str(getattr(current.model, "timezone", "")),
         )
 
     async def ReloadConfig(

@@ -11,17 +11,18 @@ open to whoever reaches the port (a mesh that authorises callers, as before).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import grpc
 
 from services.common.errors import PermissionDenied
-from services.common.interceptors import Behavior, _CachingInterceptor
 
 ADMIN_OPS_METHODS = frozenset(
     f"/skylane.common.v1.Admin/{name}" for name in ("GetConfig", "ReloadConfig", "ValidateConfig")
 )
+
+Guard = Callable[[grpc.aio.ServicerContext], None]
 
 
 def is_ops_method(method: str, listed: Collection[str]) -> bool:
@@ -35,26 +36,24 @@ def _common_names(context: grpc.aio.ServicerContext) -> set[str]:
     return {n.decode() if isinstance(n, bytes) else str(n) for n in names}
 
 
-class OpsAuthorizationInterceptor(_CachingInterceptor):
-    """Wraps ops methods only; every other method keeps its handler untouched (no per-call cost)."""
+class OpsGuard:
+    """Gives ops methods a check of the caller; every other method gets none (no per-call cost)."""
 
     def __init__(self, allowed: Iterable[str], ops_methods: Iterable[str]) -> None:
-        super().__init__()
         self.allowed = frozenset(allowed)
         self.ops_methods = frozenset(ops_methods)
 
-    def wrap(self, method: str, behavior: Behavior) -> Behavior:
+    def for_method(self, method: str) -> Guard | None:
         if not is_ops_method(method, self.ops_methods):
-            return behavior
+            return None
         allowed, short = self.allowed, method.rsplit("/", 1)[-1]
 
-        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def guard(context: grpc.aio.ServicerContext) -> None:
             names = _common_names(context)
             if not names & allowed:
                 who = ", ".join(sorted(names)) or "no client certificate"
                 raise PermissionDenied(
                     f"{short} is an ops method; the caller ({who}) is not an ops client", reason="NOT_AN_OPS_CLIENT"
                 )
-            return await behavior(request, context)
 
-        return call
+        return guard

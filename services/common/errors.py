@@ -13,6 +13,13 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 DOMAIN = "skylane"
+MAX_MESSAGE = 512  # a status message travels in a header: it never grows with what the caller sent
+MAX_ECHO = 64  # at most this much of a caller's value is repeated back
+
+
+def shorten(text: str, limit: int = MAX_ECHO) -> str:
+    """text, or its first `limit` characters and an ellipsis: errors never echo a caller's whole value."""
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class DomainError(Exception):
     reason: str = "FAILED_PRECONDITION"
 
     def __init__(self, message: str, *, reason: str | None = None) -> None:
+        message = shorten(message, MAX_MESSAGE)
         super().__init__(message)
         self.message = message
         if reason is not None:
@@ -54,10 +62,17 @@ class InvalidArgument(DomainError):
         self.violations = violations
         super().__init__(message or "; ".join(f"{v.field}: {v.description}" for v in violations))
 
+    @classmethod
+    def single(cls, field_path: str, description: str, *, reason: str | None = None) -> InvalidArgument:
+        error = cls([FieldViolation(field_path, description)])
+        if reason is not None:
+            error.reason = reason
+        return error
+
     def details(self) -> list[any_pb2.Any]:
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(field=shorten(v.field, 128), description=v.description)
                 for v in self.violations
             ]
         )
@@ -71,8 +86,8 @@ class NotFound(DomainError):
     def __init__(
         self, resource_type: str, resource_name: str, message: str | None = None, *, reason: str | None = None
     ) -> None:
-        self.resource_type, self.resource_name = resource_type, resource_name
-        super().__init__(message or f"{resource_type} {resource_name!r} not found", reason=reason)
+        self.resource_type, self.resource_name = resource_type, shorten(resource_name)
+        super().__init__(message or f"{resource_type} {self.resource_name!r} not found", reason=reason)
 
     def details(self) -> list[any_pb2.Any]:
         info = error_details_pb2.ResourceInfo(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from services.common.ports import METRICS_HINT, PortInUse
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -37,8 +40,15 @@ class ServiceMetrics:
         return Counter(name, documentation, labels, registry=self.registry)
 
     def serve(self, host: str, port: int) -> int:
-        """Starts the scrape endpoint in a daemon thread; returns the bound port."""
-        self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        """Starts the scrape endpoint in a daemon thread; returns the bound port.
+
+        Raises PortInUse (one line, no traceback at the top) when another process holds the port."""
+        try:
+            self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse("metrics", host, port, METRICS_HINT) from None
+            raise
         return int(self._server.server_port)
 
     def shutdown(self) -> None:

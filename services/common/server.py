@@ -22,13 +22,10 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common.admin import AdminServicer
 from services.common.app import ServiceApp
-from services.common.authz import OpsAuthorizationInterceptor
+from services.common.authz import OpsGuard
 from services.common.config import ConfigError
-from services.common.interceptors import (
-    ErrorMappingInterceptor,
-    ObservabilityInterceptor,
-    RequestContextInterceptor,
-)
+from services.common.edge import Edge, EdgeRegistrar
+from services.common.ports import bind_grpc, port_options
 from services.common.tls import TlsError, TlsFiles, server_credentials
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 
@@ -45,6 +42,7 @@ class ServerOptions:
     access_log: bool = True
     tls: TlsFiles | None = None  # None: plaintext (behind a mesh that terminates mTLS)
     ops_clients: frozenset[str] = frozenset()  # certificate CNs allowed to call ops methods; empty: open
+    reuse_port: bool = False  # share the gRPC port with replicas on purpose (SO_REUSEPORT); else a taken port fails
 
 
 @dataclass
@@ -86,20 +84,11 @@ def check_security(options: ServerOptions) -> grpc.ServerCredentials | None:
 
 async def start_service(app: ServiceApp, options: ServerOptions) -> RunningService:
     credentials = check_security(options)  # before anything starts
-    ops_guard = [OpsAuthorizationInterceptor(options.ops_clients, app.ops_methods())] if options.ops_clients else []
     await app.start()
     server = grpc.aio.server(
-        interceptors=[
-            RequestContextInterceptor(app.calls),
-            ObservabilityInterceptor(app.metrics, access_log=options.access_log),
-            ErrorMappingInterceptor(),
-            *ops_guard,  # innermost: the denial is logged, counted and mapped like any domain error
-        ],
-        options=[("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+        options=[("grpc.max_receive_message_length", 8 * 1024 * 1024), *port_options(options.reuse_port)]
     )
-    names = app.add_to_server(server)
-    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(app), server)
-    names.append(admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name)
+    names = _register_behind_edge(app, server, options)
 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -109,15 +98,10 @@ async def start_service(app: ServiceApp, options: ServerOptions) -> RunningServi
         [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
     )
 
-    address = f"{options.host}:{options.port}"
-    if credentials is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, credentials)
-    if port == 0:
-        raise OSError(f"cannot bind {options.host}:{options.port}")
-    await server.start()
+    port = bind_grpc(server, options.host, options.port, credentials, reuse_port=options.reuse_port)
+    # The scrape endpoint before the gRPC server starts: a taken metrics port leaves nothing serving.
     metrics_port = app.metrics.serve(options.host, options.metrics_port) if options.metrics_port is not None else None
+    await server.start()
 
     running = RunningService(app, server, health_servicer, port, metrics_port)
     if options.config_poll_seconds:
@@ -134,6 +118,17 @@ async def start_service(app: ServiceApp, options: ServerOptions) -> RunningServi
         tls="off" if options.tls is None else ("mutual" if options.tls.ca else "server"),
     )
     return running
+
+
+def _register_behind_edge(app: ServiceApp, server: grpc.aio.Server, options: ServerOptions) -> list[str]:
+    """Registers the service's servicers and Admin so that every method of theirs runs behind the edge."""
+    guard = OpsGuard(options.ops_clients, app.ops_methods()) if options.ops_clients else None
+    registrar = EdgeRegistrar(server, Edge(app.metrics, app.calls, access_log=options.access_log, ops_guard=guard))
+    names = app.add_to_server(registrar)  # stands in for the server while registering
+    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(app), registrar)
+    names.append(admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name)
+    registrar.check_complete()
+    return names
 
 
 IDEMPOTENCY_RETENTION = timedelta(days=7)  # far longer than any client retries a call

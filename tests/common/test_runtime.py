@@ -45,14 +45,13 @@ class FaultyApp(ServiceApp):
                 raise QuotaExceeded("DAILY_CAP", "daily cap of 3 reached", subject="customer:abc")
             raise FailedPrecondition("INSUFFICIENT_POINTS", "needs 500 points, has 20", subject="member:m1")
 
-        handler = grpc.method_handlers_generic_handler(
+        server.add_registered_method_handlers(
             "test.Faulty",
             {
                 "Explode": grpc.unary_unary_rpc_method_handler(explode),
                 "Refuse": grpc.unary_unary_rpc_method_handler(refuse),
             },
         )
-        server.add_generic_rpc_handlers((handler,))
         return ["test.Faulty"]
 
 

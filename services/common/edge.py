@@ -1,0 +1,195 @@
+"""The edge every call passes: one wrapper per method, applied when the handlers are registered.
+
+Each unary method's handler is replaced by a wrapper that receives the raw request bytes, so the
+edge — not the framework — decides what an undecodable body means (INVALID_ARGUMENT, logged), and
+does in one coroutine frame what would otherwise be a chain of interceptors:
+
+1. binds the request id (the caller's `x-request-id`, or a new one) into structlog's context;
+2. parses the body and checks it against request_rules (every method, before any handler runs);
+3. refuses ops methods to callers that are not ops clients, when an allowlist is set (authz.py);
+4. runs the handler, and maps what it raises: a DomainError to its status with google.rpc details,
+   a lost database to UNAVAILABLE (safe to retry with the same idempotency key), anything else to
+   INTERNAL with only the request id;
+5. counts the call (Prometheus) and writes one access-log line with its status and reason code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import grpc
+import structlog
+from google.protobuf.message import DecodeError, Message
+from grpc_status import rpc_status
+
+from services.common.authz import OpsGuard
+from services.common.batching import CallsInFlight
+from services.common.db_errors import UNAVAILABLE_MESSAGE, is_database_unavailable
+from services.common.errors import DomainError, InvalidArgument
+from services.common.metrics import ServiceMetrics
+from services.common.request_rules import check_request
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+log = structlog.get_logger("skylane.grpc")
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]
+
+
+class Edge:
+    """What the edge needs to know of its service; `wrap` builds one method's handler."""
+
+    def __init__(
+        self, metrics: ServiceMetrics, calls: CallsInFlight, *, access_log: bool, ops_guard: OpsGuard | None
+    ) -> None:
+        self.metrics, self.calls, self.access_log, self.ops_guard = metrics, calls, access_log, ops_guard
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        if handler.unary_unary is None:
+            return handler  # streaming methods: none of ours are
+        # grpc.aio awaits only what inspect.iscoroutinefunction recognises: pass the bound coroutine method.
+        behavior = _EdgeCall(self, method, handler).handle
+        return grpc.unary_unary_rpc_method_handler(behavior, request_deserializer=None, response_serializer=None)
+
+
+class _EdgeCall:
+    """One method's wrapper; everything per method is looked up once, here."""
+
+    def __init__(self, edge: Edge, method: str, handler: grpc.RpcMethodHandler) -> None:
+        self.method, self.short = method, method.rsplit("/", 1)[-1]
+        self.behavior: Behavior = handler.unary_unary
+        # The generated FromString is a method of the request class; a handler without one takes raw bytes.
+        self.request_type: type[Message] | None = getattr(handler.request_deserializer, "__self__", None)
+        self.serialize: Callable[[Any], bytes] = handler.response_serializer or _identity
+        self.calls, self.access_log = edge.calls, edge.access_log
+        self.guard = edge.ops_guard.for_method(method) if edge.ops_guard is not None else None
+        metrics = edge.metrics
+        self.latency = metrics.latency.labels(metrics.service, self.short)
+        self.in_flight = metrics.in_flight.labels(metrics.service)
+        self.counter = lambda code: metrics.requests.labels(metrics.service, self.short, code)
+        self.counters: dict[str, Any] = {}
+
+    async def handle(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        started = time.perf_counter()
+        rid = _request_id(context)
+        token = request_id_var.set(rid)
+        structlog.contextvars.bind_contextvars(request_id=rid, method=self.method)
+        self.calls.count += 1
+        self.in_flight.inc()
+        outcome = _Outcome()
+        try:
+            return await self._run(raw, context, outcome)
+        finally:
+            self.calls.count -= 1
+            self._observe(outcome, time.perf_counter() - started)
+            structlog.contextvars.unbind_contextvars("request_id", "method")
+            request_id_var.reset(token)
+
+    async def _run(self, raw: bytes, context: grpc.aio.ServicerContext, outcome: _Outcome) -> bytes:
+        try:
+            request = self._parse(raw) if self.request_type is not None else raw
+            check_request(request)
+            if self.guard is not None:
+                self.guard(context)
+            return self.serialize(await self.behavior(request, context))
+        except DomainError as exc:
+            outcome.set(exc.grpc_code.name, exc.reason)
+            await context.abort_with_status(rpc_status.to_status(exc.to_status()))
+        except asyncio.CancelledError:
+            outcome.set("CANCELLED", "")
+            raise
+        except grpc.aio.AbortError:
+            status = context.code()
+            outcome.set(status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN", "")
+            raise
+        except Exception as exc:
+            await self._unexpected(exc, context, outcome)
+        raise AssertionError("unreachable: every branch above answers or raises")
+
+    def _parse(self, raw: bytes) -> Message:
+        assert self.request_type is not None
+        try:
+            return self.request_type.FromString(raw)
+        except (DecodeError, ValueError, RecursionError) as exc:
+            name = self.request_type.DESCRIPTOR.name
+            raise InvalidArgument.single(
+                "request", f"the body is not a valid {name}", reason="MALFORMED_REQUEST"
+            ) from exc
+
+    async def _unexpected(self, exc: Exception, context: grpc.aio.ServicerContext, outcome: _Outcome) -> None:
+        if is_database_unavailable(exc):
+            outcome.set("UNAVAILABLE", "DATABASE_UNAVAILABLE")
+            log.warning("database_unavailable", error=type(exc).__name__)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, UNAVAILABLE_MESSAGE)
+        outcome.set("INTERNAL", "")
+        log.exception("unhandled_error")
+        await context.abort(grpc.StatusCode.INTERNAL, f"internal error; quote request id {request_id_var.get()}")
+
+    def _observe(self, outcome: _Outcome, elapsed: float) -> None:
+        self.in_flight.dec()
+        self.latency.observe(elapsed)
+        counter = self.counters.get(outcome.code)
+        if counter is None:
+            counter = self.counters[outcome.code] = self.counter(outcome.code)
+        counter.inc()
+        if outcome.code != "OK":
+            log.info("rpc", code=outcome.code, reason=outcome.reason, latency_ms=round(elapsed * 1000, 3))
+        elif self.access_log:
+            log.info("rpc", code="OK", latency_ms=round(elapsed * 1000, 3))
+
+
+def _identity(response: Any) -> Any:
+    return response
+
+
+class _Outcome:
+    __slots__ = ("code", "reason")
+
+    def __init__(self) -> None:
+        self.code, self.reason = "OK", ""
+
+    def set(self, code: str, reason: str) -> None:
+        self.code, self.reason = code, reason
+
+
+def _request_id(context: grpc.aio.ServicerContext) -> str:
+    for k, value in context.invocation_metadata() or ():
+        if k == "x-request-id":
+            return value if isinstance(value, str) and _REQUEST_ID.match(value) else uuid.uuid4().hex
+    return uuid.uuid4().hex
+
+
+class EdgeRegistrar:
+    """Stands in for the grpc.aio server while servicers register, so every method gets its edge.
+
+    Generated `add_*Servicer_to_server` functions hand the same handler table to
+    `add_generic_rpc_handlers` and to `add_registered_method_handlers`; the second carries the service
+    name, so the wrapped table is registered both ways from there and the first call is only checked.
+    """
+
+    def __init__(self, server: grpc.aio.Server, edge: Edge) -> None:
+        self.server, self.edge = server, edge
+        self.services: list[str] = []
+        self._unmatched = 0
+
+    def add_generic_rpc_handlers(self, handlers: Iterable[grpc.GenericRpcHandler]) -> None:
+        self._unmatched += len(tuple(handlers))
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        wrapped = {name: self.edge.wrap(f"/{service}/{name}", h) for name, h in handlers.items()}
+        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, wrapped),))
+        self.server.add_registered_method_handlers(service, wrapped)
+        self.services.append(service)
+        self._unmatched -= 1
+
+    def check_complete(self) -> None:
+        """Every table registered through the named path (a generic-only registration would bypass the edge)."""
+        if self._unmatched > 0:
+            raise RuntimeError("a servicer registered generic handlers only; they would bypass the edge")

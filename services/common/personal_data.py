@@ -1,0 +1,98 @@
+"""Recognises the personal numbers that must never enter a field not made for them.
+
+A mainland mobile number, an 18-character resident ID number (its check digit verified, ISO 7064
+MOD 11-2) and a payment card number (13-19 digits passing the Luhn check) are refused wherever they
+appear, so they can never be stored, logged or forwarded. Names cannot be recognised by pattern; they
+are kept out by typing instead (request_rules.py: a field that is not declared free text takes only
+its declared character set).
+
+Two ways to look: `in_text` scans every run of digits inside a value (digits may be grouped by single
+spaces or dashes, as people write card and phone numbers); `is_whole` looks at the value as a whole,
+for opaque identifiers (idempotency keys, hashed references, order ids) whose inner digit runs are
+arbitrary — a hash must not be refused because 13 of its characters happen to pass the Luhn check.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DIGIT_RUN = re.compile(r"\+?\d(?:[ -]?\d)*(?:[ -]?[Xx])?")
+_SEPARATORS = str.maketrans("", "", " -+")
+_GROUP_SEPARATOR = re.compile(r"[ -]")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+MOBILE = "a mobile number"
+ID_NUMBER = "an ID number"
+CARD_NUMBER = "a card number"
+
+
+def is_mobile(digits: str) -> bool:
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    return len(digits) == 11 and digits[0] == "1" and digits[1] in "3456789"
+
+
+def is_id_number(value: str) -> bool:
+    """18 characters: 17 digits and a check character (digit or X) that matches MOD 11-2."""
+    if len(value) != 18 or not value[:17].isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == value[17].upper()
+
+
+def is_card_number(digits: str) -> bool:
+    if not (13 <= len(digits) <= 19 and digits.isdigit()):
+        return False
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        d = int(char)
+        if position % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def kind_of(candidate: str) -> str | None:
+    """What personal number `candidate` (separators removed) is, or None."""
+    if is_id_number(candidate):
+        return ID_NUMBER
+    if not candidate.isdigit():
+        return None
+    if is_mobile(candidate):
+        return MOBILE
+    if is_card_number(candidate):
+        return CARD_NUMBER
+    return None
+
+
+def in_text(text: str) -> str | None:
+    """The kind of the first personal number found anywhere in text, or None."""
+    if not any(c.isdigit() for c in text):
+        return None
+    for match in _DIGIT_RUN.finditer(text):
+        found = _in_run(_GROUP_SEPARATOR.split(match.group().lstrip("+")))
+        if found is not None:
+            return found
+    return None
+
+
+def _in_run(groups: list[str]) -> str | None:
+    """Any contiguous span of the run's groups: "138 1234 5678" is one number, "13812345678 1101…" two."""
+    for start in range(len(groups)):
+        candidate = ""
+        for group in groups[start:]:
+            candidate += group
+            if len(candidate) > 19:
+                break
+            found = kind_of(candidate)
+            if found is not None:
+                return found
+    return None
+
+
+def is_whole(value: str) -> str | None:
+    """The kind of personal number the whole value is (separators ignored), or None."""
+    if not value or value[0] not in "+0123456789":
+        return None
+    return kind_of(value.translate(_SEPARATORS))
