@@ -25,6 +25,8 @@ from sqlalchemy.types import TypeDecorator
 from services.common.sqlite_inline import inline_creator
 from services.common.writer_lock import WriterLock
 
+PG_CONNECT_TIMEOUT_S = 10
+
 
 def default_sqlite_url(service: str, var_dir: str | Path = "var") -> str:
     return f"sqlite+aiosqlite:///{Path(var_dir) / f'{service}.db'}"
@@ -82,11 +84,16 @@ class Database:
                 url, pool=2, begin="BEGIN", synchronous=sqlite_synchronous, creator=None
             )
         elif self.dialect == "postgresql":
-            connect_args: dict[str, Any] = {}
+            # A server that cannot be reached fails the call within seconds (asyncpg waits 60 by default).
+            connect_args: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT_S}
             if schema:
                 connect_args["server_settings"] = {"search_path": schema}
+            # Pre-ping: a restarted server leaves every pooled connection dead. The first error on one
+            # makes SQLAlchemy invalidate the whole pool, but that first call would still fail; the ping
+            # (one round trip per checkout) finds the dead connection and reconnects before the unit of
+            # work starts, so the first calls after a restart succeed (tests/common/test_postgres_restart.py).
             self.write_engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
             )
             self.writer_lock = None
             self.inline = False

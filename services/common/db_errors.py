@@ -74,7 +74,9 @@ def is_database_unavailable(exc: BaseException) -> bool:
         seen.add(id(current))
         if _is_unavailable_itself(current):
             return True
-        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        # SQLAlchemy keeps the driver's error in .orig as well (also when it was not raised "from" it).
+        linked = (current.__cause__, current.__context__, getattr(current, "orig", None))
+        stack.extend(e for e in linked if isinstance(e, BaseException))
     return False
 
 
