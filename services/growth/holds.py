@@ -13,7 +13,7 @@ from services.growth.config import GrowthConfig
 from services.growth.domain import calendar
 from services.growth.models import HoldRow, TransactionRow
 from services.growth.store.ledger import Ledger, Provenance
-from services.growth.store.members import get_member
+from services.growth.store.members import get_member, maybe_upgrade
 
 
 class Holds:
@@ -50,15 +50,23 @@ class Holds:
         await self.s.flush()
         return row
 
-    async def get(self, hold_id: str) -> HoldRow:
-        row = (await self.s.execute(select(HoldRow).where(HoldRow.id == hold_id))).scalar_one_or_none()
+    async def get(self, hold_id: str, *, lock: bool = False) -> HoldRow:
+        stmt = select(HoldRow).where(HoldRow.id == hold_id)
+        if lock:
+            # populate_existing: a copy loaded earlier in this unit must not hide the locked row's status.
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        row = (await self.s.execute(stmt)).scalar_one_or_none()
         if row is None:
             raise NotFound("hold", hold_id, reason="HOLD_NOT_FOUND")
         return row
 
     async def close(self, hold_id: str, *, confirm: bool, timed_out: bool = False, reason: str = "") -> HoldRow:
-        """Confirms or releases an open hold; the status flips by one conditional UPDATE (once only)."""
-        hold = await self.get(hold_id)
+        """Confirms or releases an open hold; the status flips by one conditional UPDATE (once only).
+
+        The hold row is locked first (PostgreSQL; SQLite has one writer), so a caller racing another
+        close (a timeout pass, a second confirm) sees the committed outcome and gets its reason.
+        """
+        hold = await self.get(hold_id, lock=True)
         if hold.status != "open":
             reason_code = "HOLD_EXPIRED" if hold.status == "expired" else f"HOLD_{hold.status.upper()}"
             raise FailedPrecondition(reason_code, f"hold is {hold.status}, not open", subject=hold_id)
@@ -76,6 +84,13 @@ class Holds:
         txn = await self.ledger.close_hold(hold, confirm, prov, expires, calendar.local_day(self.now, self.tz))
         await self.s.execute(update(HoldRow).where(HoldRow.id == hold_id).values(close_txn_id=txn))
         hold.status, hold.close_txn_id = status, txn
+        if confirm and hold.growth > 0:
+            # Confirmed growth counts from now on, so it may earn a level just as an award does (the
+            # README: upgrades are immediate); the same rule decides, not a copy of it. The member row
+            # is locked so a level review running at the same time either sees this growth or is
+            # followed by this upgrade, never overwrites it.
+            member = await get_member(self.s, hold.member, lock=True)
+            await maybe_upgrade(self.s, self.dialect, self.cfg, member, self.now)
         return hold
 
     async def reverse(self, txn_id: int, reason: str, operator: str) -> int:

@@ -19,6 +19,8 @@ import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import insert_ignoring_conflicts
+from services.common.errors import FailedPrecondition
 from services.growth.domain import calendar, levels
 from services.growth.holds import Holds
 from services.growth.models import HoldRow, LotRow, MemberRow, RedemptionRow, ReviewRow
@@ -134,22 +136,27 @@ class Maintenance:
         for hold in due:
             try:
                 async with app.db.transaction() as s:
-                    cfg, version = app.config.model, app.config.current.version
-                    redemption = (
-                        await s.execute(select(RedemptionRow.id).where(RedemptionRow.hold_id == hold.id))
-                    ).scalar_one_or_none()
-                    if redemption is not None:
-                        await Rights(s, app.db.dialect, cfg, version, now, app.new_id, app.new_code).cancel(
-                            redemption, "hold timed out", timed_out=True
-                        )
-                    else:
-                        await Holds(s, app.db.dialect, cfg, version, now).close(
-                            hold.id, confirm=hold.on_timeout == "confirm", timed_out=True
-                        )
+                    await self._time_out(s, hold.id, hold.on_timeout == "confirm", now)
                 done += 1
+            except FailedPrecondition as exc:
+                # Closed since the scan (a concurrent pass, a confirm or a release): nothing left to do.
+                log.debug("hold_timeout_skipped", hold_id=hold.id, reason=exc.reason)
             except Exception:  # one bad hold must not stop the pass; it is retried next pass
                 log.exception("hold_timeout_failed", hold_id=hold.id)
         return done
+
+    async def _time_out(self, s: AsyncSession, hold_id: str, confirm: bool, now: datetime) -> None:
+        app = self.app
+        cfg, version = app.config.model, app.config.current.version
+        redemption = (
+            await s.execute(select(RedemptionRow.id).where(RedemptionRow.hold_id == hold_id))
+        ).scalar_one_or_none()
+        if redemption is not None:
+            await Rights(s, app.db.dialect, cfg, version, now, app.new_id, app.new_code).cancel(
+                redemption, "hold timed out", timed_out=True
+            )
+        else:
+            await Holds(s, app.db.dialect, cfg, version, now).close(hold_id, confirm=confirm, timed_out=True)
 
     # ---- levels ----------------------------------------------------------------------------
     async def review_once(self) -> int:
@@ -186,7 +193,12 @@ class Maintenance:
                     changes += 1
         if reviewed is None:
             async with app.db.transaction() as s:
-                s.add(ReviewRow(review_at=review_at, completed_at=now))
+                # A concurrent pass (another process, an ops call racing the loop) may have recorded it.
+                await s.execute(
+                    insert_ignoring_conflicts(app.db.dialect, ReviewRow.__table__).values(
+                        review_at=review_at, completed_at=now
+                    )
+                )
         return changes
 
     async def _review_member(
@@ -196,6 +208,9 @@ class Maintenance:
         member = (
             await s.execute(select(MemberRow).where(MemberRow.customer == customer).with_for_update())
         ).scalar_one()
+        if not _review_due(member, review_at, now):
+            # Reviewed by a concurrent pass after this one listed it: once is the whole effect.
+            return False
         if member.enrolled_at >= review_at and member.grace_until is None:
             # Joined after this review: nothing to review yet.
             await s.execute(update(MemberRow).where(MemberRow.customer == customer).values(reviewed_at=review_at))
@@ -274,3 +289,11 @@ class Maintenance:
                     log.exception("growth_job_failed", job=name)
 
         return run
+
+
+def _review_due(member: MemberRow, review_at: datetime, now: datetime) -> bool:
+    """What the pass lists, re-read under the member's row lock: a grace period that has ended, or
+    the review instant not yet applied."""
+    if member.grace_until is not None and member.grace_until <= now:
+        return True
+    return member.reviewed_at is None or member.reviewed_at < review_at

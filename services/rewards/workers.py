@@ -37,13 +37,15 @@ async def expire_pass(app: RewardsApp) -> int:
     now, expired = app.clock.now(), 0
     while True:
         async with app.db.transaction() as session:
-            ids = list(
-                (
-                    await session.execute(
-                        select(Coupon.id).where(Coupon.state == "CLAIMED", Coupon.valid_until <= now).limit(BATCH)
-                    )
-                ).scalars()
+            # SKIP LOCKED (PostgreSQL; SQLite has one writer): a concurrent pass takes other coupons
+            # instead of queueing behind this one for the same batch.
+            due = (
+                select(Coupon.id)
+                .where(Coupon.state == "CLAIMED", Coupon.valid_until <= now)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
             )
+            ids = list((await session.execute(due)).scalars())
             if not ids:
                 return expired
             # The state guard makes a concurrent redemption and this pass exclusive per coupon.

@@ -31,6 +31,8 @@ from services.router.store import control as store
 log = structlog.get_logger("skylane.router.policies")
 
 R = TypeVar("R", bound=Message)
+# An ops change: (session, state now, history newest first) -> (new state, history action).
+Compute = Callable[[Any, ctl.ControlState, list[ctl.HistoryEvent]], Awaitable[tuple[ctl.ControlState, str]]]
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,12 @@ class PolicyController:
                 await store.register_versions(session, self.db.dialect, found, "file", now)
                 current = await store.load_control(session, self.db.dialect, for_update=True)
                 state, events = ctl.apply_file(current, champion.version, file_candidate)
-                if events or current is None:
+                if current is None and not await store.create_control(session, self.db.dialect, state, events, now):
+                    # Another process created the state first (both started on an empty database):
+                    # merge the file into theirs, so the first load is recorded once.
+                    current = await store.load_control(session, self.db.dialect, for_update=True)
+                    state, events = ctl.apply_file(current, champion.version, file_candidate)
+                if events and current is not None:
                     await store.save_control(session, self.db.dialect, state, events, now)
                 await self._compile_missing(session, state)
             self._install(loaded, state)
@@ -168,10 +175,16 @@ class PolicyController:
         method: str,
         request: R,
         response_type: type[R],
-        compute: Callable[[Any, ctl.ControlState, list[ctl.HistoryEvent]], Awaitable[tuple[ctl.ControlState, str]]],
+        compute: Compute,
         to_proto: Callable[[ctl.ControlState], R],
     ) -> R:
-        """Runs an ops change in one write transaction (idempotent), then installs it in memory."""
+        """Runs an ops change in one write transaction (idempotent), then installs it in memory.
+
+        Changes are serialised (this process's lock, the control row's lock across processes). A change
+        whose outcome is already in force is answered with the state as it is, with no history entry
+        (see _decide): the same request sent twice at once (two operators, a double click, a retry
+        under a new key) has one effect.
+        """
         await self.settle()
         async with self._lock:
             now = self.clock.now()
@@ -181,7 +194,11 @@ class PolicyController:
                     current = await store.load_control(session, self.db.dialect, for_update=True)
                     assert current is not None  # written at start
                     history = await store.load_history(session)
-                    state, action = await compute(session, current, history)
+                    change = await _decide(session, compute, current, history)
+                    if change is None:
+                        log.info("policy_change_already_in_force", method=method, champion=current.champion)
+                        return to_proto(current)
+                    state, action = change
                     await store.save_control(session, self.db.dialect, state, [ctl.event_of(action, state)], now)
                     await self._compile_missing(session, state)
                     log.info("policy_state_changed", action=action, champion=state.champion, candidate=state.candidate)
@@ -215,3 +232,34 @@ class PolicyController:
             raise FailedPrecondition("POLICY_INCOMPATIBLE", "; ".join(errors), subject=version)
         self.compiled[version] = compiled
         return compiled
+
+
+def _in_force(a: ctl.ControlState, b: ctl.ControlState) -> bool:
+    """Whether two states route alike (revision and the file bookkeeping aside)."""
+    return (a.champion, a.candidate, a.mode, a.share) == (b.champion, b.candidate, b.mode, b.share)
+
+
+def _came_by_rollback(history: list[ctl.HistoryEvent], champion: str) -> bool:
+    """Whether the champion in force took over by a rollback (history newest first)."""
+    came_in: ctl.HistoryEvent | None = None
+    for event in history:
+        if event.champion != champion:
+            break
+        came_in = event
+    return came_in is not None and came_in.action == "rollback"
+
+
+async def _decide(
+    session: Any, compute: Compute, current: ctl.ControlState, history: list[ctl.HistoryEvent]
+) -> tuple[ctl.ControlState, str] | None:
+    """The change to make, or None when what the request asks for is already in force.
+
+    Requests are serialised, so of two identical ones sent at once the second finds the first done:
+    one that changes nothing (the same activation, the same candidate) is not recorded. Likewise a
+    rollback while the champion is the one a rollback restored: it would reinstate the version just
+    rolled back from, undoing its twin, so it changes nothing (going forward again is an activation).
+    """
+    state, action = await compute(session, current, history)
+    if _in_force(state, current) or (action == "rollback" and _came_by_rollback(history, current.champion)):
+        return None
+    return state, action

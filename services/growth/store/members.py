@@ -21,7 +21,8 @@ from services.growth.store.ledger import growth_since
 async def get_member(session: AsyncSession, customer: str, *, lock: bool = False) -> MemberRow:
     stmt = select(MemberRow).where(MemberRow.customer == customer)
     if lock:
-        stmt = stmt.with_for_update()
+        # populate_existing: a copy loaded earlier in this unit must not hide the locked row's values.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     row = (await session.execute(stmt)).scalar_one_or_none()
     if row is None:
         raise member_not_found(customer)

@@ -67,10 +67,8 @@ async def load_revision(session: AsyncSession) -> int:
     return int(value or 0)
 
 
-async def save_control(
-    session: AsyncSession, dialect: str, state: ControlState, events: list[HistoryEvent], now: datetime
-) -> None:
-    values = {
+def _control_values(state: ControlState, now: datetime) -> dict[str, Any]:
+    return {
         "revision": state.revision,
         "champion": state.champion,
         "candidate": state.candidate,
@@ -80,9 +78,35 @@ async def save_control(
         "file_candidate_digest": state.file_candidate_digest,
         "updated_at": now,
     }
+
+
+async def create_control(
+    session: AsyncSession, dialect: str, state: ControlState, events: list[HistoryEvent], now: datetime
+) -> bool:
+    """Writes the first state and its history; False (nothing written) when it already exists.
+
+    On PostgreSQL a concurrent creator's uncommitted row makes this wait, then insert nothing.
+    """
+    inserted = await session.execute(
+        insert_ignoring_conflicts(dialect, control).values(id=CONTROL_ID, **_control_values(state, now))
+    )
+    if inserted.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await _add_history(session, events, now)
+    return True
+
+
+async def save_control(
+    session: AsyncSession, dialect: str, state: ControlState, events: list[HistoryEvent], now: datetime
+) -> None:
+    values = _control_values(state, now)
     inserted = await session.execute(insert_ignoring_conflicts(dialect, control).values(id=CONTROL_ID, **values))
     if inserted.rowcount != 1:  # type: ignore[attr-defined]
         await session.execute(control.update().where(control.c.id == CONTROL_ID).values(**values))
+    await _add_history(session, events, now)
+
+
+async def _add_history(session: AsyncSession, events: list[HistoryEvent], now: datetime) -> None:
     if events:
         await session.execute(
             history.insert(),
