@@ -7,16 +7,82 @@ attribute from the tag catalogue and an operator from the declared set; anything
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from services.common.config import Schema, TimeZoneName
 from services.router.domain.conditions import check_condition
-from services.router.domain.tags import TagType, catalogue
+from services.router.domain.tags import CODE, DERIVED_TAGS, TagSpec, catalogue
 from services.router.partners.config import PartnersConfig
 
 _NAME = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class CategoricalTag(Schema):
+    """A code from a closed set: `values` (the list is authoritative; `pattern`, if also given, checks the
+    list at load) or, without a list, any full match of `pattern`. Values are codes, never text."""
+
+    type: Literal["categorical"]
+    values: list[str] = Field(default_factory=list)
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _closed(self) -> CategoricalTag:
+        if not self.values and self.pattern is None:
+            raise ValueError("a categorical tag declares its `values`, a `pattern`, or both")
+        try:
+            compiled = re.compile(self.pattern) if self.pattern is not None else None
+        except re.error as exc:
+            raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
+        bad = [v for v in self.values if not CODE.fullmatch(v) or (compiled and not compiled.fullmatch(v))]
+        if bad:
+            raise ValueError(f"values {bad!r} are not codes (ASCII letters, digits, _ . : -) of the declared pattern")
+        return self
+
+    def spec(self, name: str) -> TagSpec:
+        compiled = re.compile(self.pattern) if self.pattern is not None else None
+        return TagSpec(name, "string", kind="categorical", values=frozenset(self.values), pattern=compiled)
+
+
+class NumberTag(Schema):
+    """A number within [min, max]; `integer: true` takes whole numbers only."""
+
+    type: Literal["number"]
+    min: float
+    max: float
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _range(self) -> NumberTag:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+    def spec(self, name: str) -> TagSpec:
+        return TagSpec(name, "int" if self.integer else "number", self.min, self.max, kind="number")
+
+
+class BooleanTag(Schema):
+    type: Literal["boolean"]
+
+    def spec(self, name: str) -> TagSpec:
+        return TagSpec(name, "bool", kind="boolean")
+
+
+class FreeTextTag(Schema):
+    """Accepted up to `max_length` characters, then dropped: never used in conditions, never recorded in the
+    decision inputs, never part of a lead or of what a partner receives."""
+
+    type: Literal["free_text"]
+    max_length: int = Field(ge=1, le=4000)
+
+    def spec(self, name: str) -> TagSpec:
+        return TagSpec(name, "string", kind="free_text", max_length=self.max_length)
+
+
+TagDeclaration = Annotated[CategoricalTag | NumberTag | BooleanTag | FreeTextTag, Field(discriminator="type")]
 
 
 class Condition(Schema):
@@ -161,19 +227,45 @@ class RouterConfig(Schema):
     # Salt of the rollout buckets; change it only to reshuffle who is in the rollout.
     rollout_salt: str = "router-rollout"
     channels: list[Channel] = Field(min_length=1)
-    extra_tags: dict[str, TagType] = Field(default_factory=dict)
+    # Every profile tag RouteApplicant accepts, typed; any other tag is refused (domain/tags.py).
+    tags: dict[str, TagDeclaration] = Field(default_factory=dict)
     policy: Policy
     candidate: Candidate | None = None
     # Partner lenders: registry, ping budget, selection policy, delivery (services/router/partners/config.py).
     partners: PartnersConfig = Field(default_factory=PartnersConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_untyped_tags(cls, data: Any) -> Any:
+        # `extra_tags: {name: string}` let any text through (names, phone numbers); say what replaced it.
+        if isinstance(data, dict) and "extra_tags" in data:
+            raise ValueError("extra_tags was replaced by `tags`: declare every tag with its type (README § Router)")
+        return data
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_names(cls, tags: dict[str, Any]) -> dict[str, Any]:
+        bad = [n for n in tags if not re.fullmatch(_NAME, n) or n in DERIVED_TAGS]
+        if bad:
+            raise ValueError(f"tag names {bad!r} must be lower-case identifiers other than {sorted(DERIVED_TAGS)}")
+        return tags
+
+    def tag_specs(self) -> dict[str, TagSpec]:
+        """The declared tags as specs (without the derived ones; see domain.tags.catalogue)."""
+        return {name: declaration.spec(name) for name, declaration in self.tags.items()}
+
+    @property
+    def extra_tags(self) -> dict[str, TagSpec]:
+        # The name services/router/policies.py reads for its snapshot: `catalogue(config.extra_tags)`.
+        return self.tag_specs()
 
     @model_validator(mode="after")
     def _conditions_known(self) -> RouterConfig:
         ids = [c.id for c in self.channels]
         if len(set(ids)) != len(ids):
             raise ValueError(f"channel ids must be unique: {ids}")
-        tags = catalogue(self.extra_tags)
-        errors: list[str] = []
+        tags = catalogue(self.tag_specs())
+        errors: list[str] = region_errors(tags.get("region"), self._partner_regions(), "partners.lenders")
         policies = [("policy", self.policy)]
         if self.candidate is not None:
             policies.append(("candidate.policy", self.candidate.policy))
@@ -182,6 +274,19 @@ class RouterConfig(Schema):
         if errors:
             raise ValueError("; ".join(errors))
         return self
+
+    def _partner_regions(self) -> list[str]:
+        return [r for p in self.partners.lenders for r in (*p.eligibility.regions, *p.eligibility.blocked_regions)]
+
+
+def region_errors(spec: TagSpec | None, regions: list[str], where: str) -> list[str]:
+    """Region lists (knock-outs, partner eligibility) must name codes the `region` tag can hold."""
+    if not regions:
+        return []
+    if spec is None or spec.kind != "categorical":
+        return [f"{where}: regions are listed but no categorical `region` tag is declared"]
+    undeclared = [r for r in regions if not spec.accepts(r)]
+    return [f"{where}: regions {undeclared!r} are not declared values of 'region'"] if undeclared else []
 
 
 def policy_condition_errors(policy: Policy, tags: dict[str, Any], prefix: str) -> list[str]:
@@ -207,4 +312,5 @@ def policy_condition_errors(policy: Policy, tags: dict[str, Any], prefix: str) -
     if policy.in_house is not None:
         for j, c in enumerate(policy.in_house.conditions):
             check(f"{prefix}.in_house.conditions.{j}", c.attribute, c.op, c.value)
+    errors.extend(region_errors(tags.get("region"), policy.knockouts.blocked_regions, f"{prefix}.knockouts"))
     return errors

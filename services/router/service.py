@@ -67,7 +67,9 @@ ARM_PROTO = {Arm.CHAMPION: router_pb2.POLICY_ARM_CHAMPION, Arm.CANDIDATE: router
 
 @dataclass
 class RouteCommand:
-    """A validated, de-identified RouteApplicant request."""
+    """A validated, de-identified RouteApplicant request. `attributes` is what decides and is recorded (typed
+    tags, free text already dropped); `request` is the raw message, for the partner layer's typed fields
+    (consents, amount, term, phone hash) only, and is never stored."""
 
     key: str
     fingerprint: str

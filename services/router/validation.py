@@ -16,39 +16,51 @@ _HASH = re.compile(r"^[0-9a-f]{64}$")
 _DIGITS = re.compile(r"^\+?\d[\d -]{6,}$")
 MAX_TERM_MONTHS = 600
 MAX_TAGS = 400
-# Which TagValue fields a tag of each declared type accepts.
+# Which TagValue fields a tag of each value type accepts.
 _ACCEPTS = {
     "int": ("int_value",),
     "number": ("number_value", "int_value"),
     "string": ("string_value",),
     "bool": ("bool_value",),
 }
+# How a refusal names what the tag expects.
+_EXPECTS = {"int": "a whole number", "number": "a number", "string": "text", "bool": "a boolean"}
 
 
 def _tag_value(v: Violations, path: str, spec: TagSpec, value: router_pb2.TagValue) -> TagScalar | None:
+    """The decoded value when it has the declared type and lies inside the declared set, range or length."""
     which = value.WhichOneof("value")
-    raw: TagScalar
     if which is None:
         v.add(path, "a value is required")
         return None
-    if which == "int_value":
-        raw = value.int_value
-    elif which == "number_value":
-        raw = value.number_value
-    elif which == "string_value":
-        raw = value.string_value
-    else:
-        raw = value.bool_value
     if which not in _ACCEPTS[spec.type]:
-        v.add(path, f"tag {spec.name!r} is {spec.type}; got {which}")
+        v.add(path, f"tag {spec.name!r} takes {_EXPECTS[spec.type]}; got {which}")
         return None
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        low = spec.minimum if spec.minimum is not None else float("-inf")
-        high = spec.maximum if spec.maximum is not None else float("inf")
-        if not low <= raw <= high:
-            v.add(path, f"must be between {low:g} and {high:g}")
-            return None
+    raw: TagScalar = getattr(value, which)
+    problem = spec.refusal(raw)
+    if problem is not None:
+        v.add(path, problem)
+        return None
     return raw
+
+
+def _tags(v: Violations, request: router_pb2.RouteApplicantRequest, snap: Snapshot) -> dict[str, TagScalar]:
+    """The typed tags a decision may use. Free-text tags are checked, then dropped here, so they never reach
+    the policy, the recorded inputs (inputs_json), a lead or a partner."""
+    attributes: dict[str, TagScalar] = {}
+    if len(request.tags) > MAX_TAGS:
+        v.add("tags", f"at most {MAX_TAGS} tags")
+        return attributes
+    for name in sorted(request.tags):
+        path = f"tags[{name}]"
+        spec = snap.tags.get(name)
+        if spec is None or spec.derived:
+            v.add(path, f"undeclared tag {name!r}" if spec is None else f"{name!r} comes from its own request field")
+            continue
+        value = _tag_value(v, path, spec, request.tags[name])
+        if value is not None and spec.kind != "free_text":
+            attributes[name] = value
+    return attributes
 
 
 def to_command(request: router_pb2.RouteApplicantRequest, snap: Snapshot) -> RouteCommand:
@@ -84,19 +96,7 @@ def to_command(request: router_pb2.RouteApplicantRequest, snap: Snapshot) -> Rou
         v.add("requested_amount.fen", "must not be negative")
     if not 0 <= request.term_months <= MAX_TERM_MONTHS:
         v.add("term_months", f"must be between 0 and {MAX_TERM_MONTHS}")
-    attributes: dict[str, TagScalar] = {}
-    if len(request.tags) > MAX_TAGS:
-        v.add("tags", f"at most {MAX_TAGS} tags")
-    else:
-        for name in sorted(request.tags):
-            path = f"tags[{name}]"
-            spec = snap.tags.get(name)
-            if spec is None or spec.derived:
-                v.add(path, f"unknown tag {name!r}" if spec is None else f"{name!r} comes from its own request field")
-                continue
-            value = _tag_value(v, path, spec, request.tags[name])
-            if value is not None:
-                attributes[name] = value
+    attributes = _tags(v, request, snap)
     v.raise_if_any()
     if request.HasField("requested_amount"):
         attributes["requested_amount_fen"] = request.requested_amount.fen

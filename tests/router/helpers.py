@@ -64,6 +64,18 @@ def policy_block(
     return "\n".join(pad + line if line.strip() else line for line in text.splitlines())
 
 
+# The tags the test requests send, typed; `note` is free text (accepted, then dropped everywhere).
+TAGS = """
+tags:
+  age: {type: number, integer: true, min: 0, max: 120}
+  region: {type: categorical, values: [CN-11, CN-31, CN-44, CN-65]}
+  income_band: {type: categorical, values: [none, low, middle, upper_middle, high]}
+  external_credit_score: {type: number, integer: true, min: 0, max: 1000}
+  existing_customer: {type: boolean}
+  note: {type: free_text, max_length: 200}
+"""
+
+
 def config_text(
     *,
     prime: int = 700,
@@ -80,6 +92,7 @@ rollout_salt: test-salt
 channels:
   - {{id: ceair_app, scenarios: [flight_booking, checkin]}}
   - {{id: sms_landing, scenarios: [campaign]}}
+{TAGS.strip()}
 policy:{policy_block(prime=prime, near_prime=near_prime, cap=cap, prime_cost=prime_cost)}
 """
     if candidate is not None:

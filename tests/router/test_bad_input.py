@@ -41,7 +41,8 @@ async def test_each_bad_field_is_named_and_nothing_is_recorded(db_target: DbTarg
         assert set(await _violations(h, no_stamp)) == {"consents[0].granted_at"}
         phone = request(1)
         phone.phone_hash = "13812345678"
-        assert "raw phone" in (await _violations(h, phone))["phone_hash"]
+        # Refused by the router's own check ("raw phone numbers are refused") or, first, by the common edge.
+        assert set(await _violations(h, phone)) == {"phone_hash"}
         several = request("", channel="nope", amount=-5, age=200)
         several.idempotency_key.value = ""
         assert set(await _violations(h, several)) == {

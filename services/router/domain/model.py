@@ -37,7 +37,9 @@ class Reason:
 
 @dataclass(frozen=True)
 class Facts:
-    """Everything a policy looks at, minus anything that identifies a person.
+    """Everything a policy looks at, minus anything that identifies a person: `attributes` hold typed tag
+    values only (codes, numbers, booleans; free-text tags are dropped at validation), and are what a decision
+    records as its inputs.
 
     `applicant_history` / `device_history` are the ages in seconds of the earlier counted decisions
     of the same applicant / device (newest first), so velocity rules of any window can be replayed.

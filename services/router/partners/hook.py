@@ -22,6 +22,7 @@ from services.router.domain.routing import evaluate_arms
 from services.router.partners import store
 from services.router.partners.desk import LeadResult, PartnerDesk, PreparedOffer, RecordItem
 from services.router.partners.domain import Consent, LeadApplicant
+from services.router.partners.payload import lead_applicant, region_code
 from skylane.common.v1 import types_pb2
 from skylane.router.v1 import router_pb2
 
@@ -41,9 +42,10 @@ STATUS = {
 
 
 def applicant_from_command(command: RouteCommand, tier: str, score: float) -> LeadApplicant:
+    """The lead's applicant: typed values only (command.attributes never holds free text), kept to what a
+    partner may see (partners/payload.py), so the lead row and the partner payload agree."""
     request = command.request
     age = command.attributes.get("age")
-    region = command.attributes.get("region")
     consents = tuple(
         Consent(
             frozenset(c.recipient_ids),
@@ -54,17 +56,19 @@ def applicant_from_command(command: RouteCommand, tier: str, score: float) -> Le
         )
         for c in request.consents
     )
-    return LeadApplicant(
-        applicant_ref=command.applicant_ref,
-        tier=tier,
-        score=float(score),
-        age=age if isinstance(age, int) and not isinstance(age, bool) else None,
-        region=region if isinstance(region, str) else "",
-        requested_amount_fen=request.requested_amount.fen,
-        term_months=request.term_months,
-        phone_hash=request.phone_hash,
-        channel=command.channel,
-        consents=consents,
+    return lead_applicant(
+        LeadApplicant(
+            applicant_ref=command.applicant_ref,
+            tier=tier,
+            score=float(score),
+            age=age if isinstance(age, int) and not isinstance(age, bool) else None,
+            region=region_code(command.attributes.get("region")),
+            requested_amount_fen=request.requested_amount.fen,
+            term_months=request.term_months,
+            phone_hash=request.phone_hash,
+            channel=command.channel,
+            consents=consents,
+        )
     )
 
 
