@@ -8,22 +8,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import grpc
+import structlog
+
+from services.common.app import ServiceApp
+from services.common.cli_client import CliError, describe_rpc_error, one_line
 from services.common.config import ConfigError
 from services.common.db import default_sqlite_url
 from services.common.logging import configure_logging
+from services.common.ports import GRPC_HINT, METRICS_HINT, PortInUse, check_free
 from services.common.server import ServerOptions, check_security, serve_until_signalled
 from services.common.settings import AppSettings
 from services.common.tls import TlsError, TlsFiles
-from services.registry import SERVICES
+from services.registry import SERVICES, nothing_live
 
 Command = Callable[[argparse.Namespace], int]
+log = structlog.get_logger("skylane.cli")
 
 
 def settings_for(name: str, args: argparse.Namespace) -> AppSettings:
@@ -46,7 +54,8 @@ def _serve(args: argparse.Namespace) -> int:
     names = list(SERVICES) if args.service == "all" else [args.service]
     if args.service == "all" and (args.port is not None or args.metrics_port is not None or args.db_url):
         print(
-            "--port, --metrics-port and --db-url apply to a single service; use SKYLANE_<SERVICE>_DB_URL with 'all'",
+            "--port, --metrics-port and --db-url apply to a single service; with 'all' use "
+            "SKYLANE_<SERVICE>_PORT, SKYLANE_<SERVICE>_METRICS_PORT and SKYLANE_<SERVICE>_DB_URL",
             file=sys.stderr,
         )
         return 2
@@ -58,6 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=not args.no_access_log,
             tls=_server_tls(args),
             ops_clients=frozenset(args.ops_client or ()),
+            reuse_port=args.reuse_port,
         )
         check_security(shared)  # before anything is built: a bad file or combination stops here
     except TlsError as exc:
@@ -65,22 +75,67 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     apps = []
     for name in names:
-        entry = SERVICES[name]
         try:
-            app = entry.build(settings_for(name, args))
-        except ConfigError as exc:
-            print(f"cannot start {name}: {exc}", file=sys.stderr)
+            app = SERVICES[name].build(settings_for(name, args))
+            port, metrics_port = _ports_for(name, args)
+            options = dataclasses.replace(shared, port=port, metrics_port=metrics_port)
+            _check_ports(options)  # before any database is touched: a taken port stops here, in one line
+        except (ConfigError, CliError, PortInUse) as exc:
+            print(f"cannot start {name}: {one_line(str(exc))}", file=sys.stderr)
             return 2
-        options = dataclasses.replace(
-            shared,
-            port=args.port if args.port is not None else entry.default_port,
-            metrics_port=None
-            if args.no_metrics
-            else (entry.default_metrics_port if args.metrics_port is None else args.metrics_port),
-        )
+        _warn_when_nothing_live(app)
         apps.append((app, options))
-    companions = [_partner_sim_companion(Path(args.partner_sim_scenario))] if args.with_partner_sim else []
+    companions = []
+    if args.with_partner_sim:
+        try:
+            companions.append(_partner_sim_companion(Path(args.partner_sim_scenario)))
+        except (ConfigError, PortInUse) as exc:
+            print(f"cannot start partner-sim: {one_line(str(exc))}", file=sys.stderr)
+            return 2
     return asyncio.run(serve_until_signalled(apps, companions))
+
+
+def _ports_for(name: str, args: argparse.Namespace) -> tuple[int, int | None]:
+    """gRPC and metrics ports: the flag, else SKYLANE_<SERVICE>_PORT / _METRICS_PORT (how 'all' is moved
+    off the default ports, e.g. beside a running demo), else the registry's defaults."""
+    entry = SERVICES[name]
+    port = args.port if args.port is not None else _env_port(f"SKYLANE_{name.upper()}_PORT")
+    metrics = args.metrics_port if args.metrics_port is not None else _env_port(f"SKYLANE_{name.upper()}_METRICS_PORT")
+    if args.no_metrics:
+        metrics = None
+    elif metrics is None:
+        metrics = entry.default_metrics_port
+    return (entry.default_port if port is None else port), metrics
+
+
+def _env_port(variable: str) -> int | None:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) > 65535:
+        raise CliError(f"{variable}={raw!r} is not a port number (0-65535)")
+    return int(raw)
+
+
+def _check_ports(options: ServerOptions) -> None:
+    """Refuses a taken port up front (grpc would share it or log a C-core error; http.server would raise)."""
+    if not options.reuse_port:
+        check_free(options.host, options.port, "gRPC", GRPC_HINT)
+    if options.metrics_port is not None:
+        check_free(options.host, options.metrics_port, "metrics", METRICS_HINT)
+
+
+def _warn_when_nothing_live(app: ServiceApp) -> None:
+    """A structlog warning at start and after each reload when the config leaves nothing to serve (say every
+    campaign has ended): the service runs, but each call answers 'nothing here', which is easy to miss."""
+
+    def check(*_: object) -> None:
+        reasons = nothing_live(app)
+        if reasons:
+            log.warning("nothing_live", service=app.name, what=reasons, config_version=app.config.current.version)
+
+    check()
+    app.config.subscribe(check)
 
 
 def _server_tls(args: argparse.Namespace) -> TlsFiles | None:
@@ -94,13 +149,18 @@ def _server_tls(args: argparse.Namespace) -> TlsFiles | None:
 
 
 def _partner_sim_companion(scenario_path: Path) -> Callable[[], Any]:
-    """Demo only: the reference partner lenders in this process, so pool leads have somewhere to go."""
+    """Demo only: the reference partner lenders in this process, so pool leads have somewhere to go.
+
+    The scenario is read and its ports checked now, so a bad file or a taken port stops start-up in one line."""
+    from services.router.partners.cli import check_sim_ports
+    from services.router.partners.scenario import load_scenario
+
+    scenario = load_scenario(scenario_path)
+    check_sim_ports(scenario.partners, "127.0.0.1")
 
     async def start() -> Callable[[], Any]:
-        from services.router.partners.scenario import load_scenario
         from services.router.partners.sim import start_sim, stop_sims
 
-        scenario = load_scenario(scenario_path)
         running = [await start_sim(spec, seed=scenario.seed, router=scenario.router) for spec in scenario.partners]
 
         async def stop() -> None:
@@ -124,7 +184,8 @@ def _add_common_paths(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # Typed as the base class: the service modules register on _SubParsersAction[ArgumentParser].
+    parser: argparse.ArgumentParser = OneLineParser(
         prog="skylane", description="Skylane: router, growth and rewards gRPC services for a consumer-finance bank."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -143,15 +204,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--port",
         type=int,
         default=None,
-        help="gRPC port for a single service (defaults: router 50051, growth 50052, rewards 50053)",
+        help="gRPC port for a single service (defaults: router 50051, growth 50052, rewards 50053; "
+        "env SKYLANE_<SERVICE>_PORT, also with 'all')",
     )
     serve.add_argument(
         "--metrics-port",
         type=int,
         default=None,
-        help="Prometheus port for a single service, 0 for any free port (defaults: 9151, 9152, 9153)",
+        help="Prometheus port for a single service, 0 for any free port (defaults: 9151, 9152, 9153; "
+        "env SKYLANE_<SERVICE>_METRICS_PORT, also with 'all')",
     )
     serve.add_argument("--no-metrics", action="store_true", help="do not open a Prometheus endpoint")
+    serve.add_argument(
+        "--reuse-port",
+        action="store_true",
+        default=os.environ.get("SKYLANE_REUSE_PORT", "").strip().lower() in ("1", "true", "yes", "on"),
+        help="share the gRPC port with other processes started with --reuse-port (replicas behind one port, "
+        "SO_REUSEPORT; env SKYLANE_REUSE_PORT=1). Default: a port already in use stops start-up",
+    )
     serve.add_argument(
         "--db-url", default=None, help="database URL for a single service (overrides the SQLite default)"
     )
@@ -249,10 +319,51 @@ def _service_commands() -> list[Callable[[argparse._SubParsersAction[argparse.Ar
     return registrars
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments end in one line on stderr and exit 2, rather than the usage block and the error.
+    Subcommand parsers are made of the same class (argparse uses the parent's type)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    handler: Command = args.handler
-    return handler(args)
+    """Runs one command; whatever goes wrong ends in one line on stderr and a non-zero exit, never a
+    traceback (SKYLANE_DEBUG=1 lets unexpected errors through with theirs)."""
+    try:
+        args = build_parser().parse_args(argv)
+        handler: Command = args.handler
+        code = handler(args)
+        sys.stdout.flush()  # buffered output meets a closed pipe here, where it is still handled
+        return code
+    except (Exception, KeyboardInterrupt) as exc:
+        if os.environ.get("SKYLANE_DEBUG") and not isinstance(exc, BrokenPipeError | KeyboardInterrupt):
+            raise
+        code, message = _failure(exc)
+        print(f"skylane: {message}", file=sys.stderr)
+        return code
+
+
+def _failure(exc: BaseException) -> tuple[int, str]:
+    """Exit code and one-line message for an exception that reached the top."""
+    if isinstance(exc, BrokenPipeError):
+        # `skylane ... | head -1`: the reader left. Point stdout at /dev/null so the interpreter's own
+        # flush at exit does not fail a second time with a traceback of its own.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141, "output closed early (broken pipe); the rest was not written"
+    if isinstance(exc, KeyboardInterrupt):
+        return 130, "interrupted"
+    if isinstance(exc, PortInUse):
+        return 2, f"cannot start: {exc}"
+    if isinstance(exc, ConfigError | CliError | TlsError):
+        return 2, f"error: {one_line(str(exc))}"
+    if isinstance(exc, grpc.RpcError):
+        return 1, f"error: {describe_rpc_error(exc)}"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return 1, f"error: {where}{one_line(exc.strerror or str(exc))}"
+    return 1, f"error: unexpected {type(exc).__name__}: {one_line(str(exc))} (SKYLANE_DEBUG=1 shows the traceback)"
 
 
 if __name__ == "__main__":

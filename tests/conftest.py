@@ -8,7 +8,7 @@ import pytest
 from services.common.logging import configure_logging
 from tests.support import ENGINES, DbTarget, db_target_for
 
-configure_logging("warning")
+configure_logging("warning", cache=False)  # tests reconfigure it (log capture)
 
 
 @pytest.fixture(params=ENGINES)

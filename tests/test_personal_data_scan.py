@@ -279,7 +279,7 @@ def hits(blobs: list[bytes]) -> dict[str, int]:
 async def test_personal_data_is_nowhere_after_every_field_held_it(engine: str, tmp_path: Path) -> None:
     rng = random.Random(20261126)
     log = io.StringIO()
-    configure_logging("info", stream=log)
+    configure_logging("info", stream=log, cache=False)
     try:
         async with recording_partner() as (partner, address), three_servers(engine, tmp_path, address, rng) as servers:
             for server in servers:
@@ -287,7 +287,7 @@ async def test_personal_data_is_nowhere_after_every_field_held_it(engine: str, t
             await drive_router_deliveries(servers)
             tables = {s.name: await table_dump(s.target) for s in servers}
     finally:
-        configure_logging("warning")
+        configure_logging("warning", cache=False)
     assert partner.received, "the router delivered leads to the partner"
     assert sum(len(cells) for cells in tables.values()) > 1_000, "the databases hold what the calls wrote"
     assert log.getvalue().count("\n") > 1_000, "the access log saw the calls"

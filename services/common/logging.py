@@ -52,7 +52,9 @@ def mask_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[st
     return event_dict
 
 
-def configure_logging(level: str = "info", stream: Any = None) -> None:
+def configure_logging(level: str = "info", stream: Any = None, *, cache: bool = True) -> None:
+    """JSON lines to stream (stdout). With cache, each logger is built once on first use (structlog's
+    performance advice) and keeps this configuration; tests that reconfigure pass cache=False."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -65,5 +67,5 @@ def configure_logging(level: str = "info", stream: Any = None) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=structlog.WriteLoggerFactory(file=stream or sys.stdout),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )

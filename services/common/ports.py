@@ -16,8 +16,8 @@ from typing import Any
 import grpc
 
 # What a refusal suggests doing about it, per kind of port.
-GRPC_HINT = "stop the other server, pick another --port, or pass --reuse-port to share it on purpose"
-METRICS_HINT = "pick another --metrics-port (0: any free port) or pass --no-metrics"
+GRPC_HINT = "stop the other server, choose another --port (SKYLANE_<SERVICE>_PORT) or share it on purpose: --reuse-port"
+METRICS_HINT = "choose another --metrics-port (SKYLANE_<SERVICE>_METRICS_PORT; 0 = any free port) or pass --no-metrics"
 
 
 class PortInUse(OSError):

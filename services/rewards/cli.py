@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from services.common.cli_client import PipeSafeConsole
 from services.common.config import ConfigError
 
 
@@ -34,7 +34,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from services.rewards.sim.engine import POLICIES, simulate
     from services.rewards.sim.scenario import load_scenario
 
-    console = Console()
+    console = PipeSafeConsole()
     try:
         scenario = load_scenario(args.scenario)
     except ConfigError as exc:

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.common.cli_client import run_call
+from services.common.cli_client import (
+    CliError,
+    positive_int,
+    run_call,
+    service_zone,
+    share,
+    show_time,
+    when_arg,
+    window,
+)
 from services.router.partners import cli as partners_cli
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 from skylane.router.v1 import router_pb2, router_pb2_grpc
@@ -25,14 +33,11 @@ MODES = {
 }
 
 
-def _when(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _window(args: argparse.Namespace) -> types_pb2.TimeWindow:
-    until = _when(args.until) if args.until else datetime.now(UTC)
-    since = _when(args.since) if args.since else until - timedelta(days=1)
+def _window(args: argparse.Namespace, channel: grpc.Channel) -> types_pb2.TimeWindow:
+    """--since/--until read in the router's time zone (its config's `timezone`); printed back the same way."""
+    zone = service_zone(channel)
+    since, until = window(args.since, args.until, zone)
+    print(f"window {show_time(since, zone)} to {show_time(until, zone)}")
     start, end = Timestamp(), Timestamp()
     start.FromDatetime(since)
     end.FromDatetime(until)
@@ -55,11 +60,12 @@ def _print_mix(title: str, mix: router_pb2.DecisionMix) -> None:
 
 def _what_if(args: argparse.Namespace) -> int:
     def call(channel: grpc.Channel) -> None:
-        request = router_pb2.WhatIfRequest(window=_window(args), max_samples=args.samples)
-        if args.version:
+        candidate = None if args.version else Path(args.candidate).read_text(encoding="utf-8")
+        request = router_pb2.WhatIfRequest(window=_window(args, channel), max_samples=args.samples)
+        if candidate is None:
             request.version = args.version
         else:
-            request.config_yaml = Path(args.candidate).read_text(encoding="utf-8")
+            request.config_yaml = candidate
         result = router_pb2_grpc.RouterOpsServiceStub(channel).WhatIf(request, timeout=TIMEOUT_S)
         print(f"candidate {result.candidate_version}: replayed {result.replayed}, changed {result.changed}")
         _print_mix("before", result.before)
@@ -89,6 +95,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _versions(args: argparse.Namespace) -> int:
     def call(channel: grpc.Channel) -> None:
+        zone = service_zone(channel)
         reply = router_pb2_grpc.RouterOpsServiceStub(channel).ListPolicyVersions(
             router_pb2.ListPolicyVersionsRequest(), timeout=TIMEOUT_S
         )
@@ -101,7 +108,7 @@ def _versions(args: argparse.Namespace) -> int:
                 f"agreement {v.agreement:6.1%} fallbacks {v.fallbacks}"
             )
         for e in reply.history[:10]:
-            print(f"  {e.at.ToDatetime().isoformat()} {e.action:<13} champion {e.champion_version}")
+            print(f"  {show_time(e.at, zone)} {e.action:<13} champion {e.champion_version}")
 
     return run_call(args.address, call)
 
@@ -115,7 +122,7 @@ def _candidate(args: argparse.Namespace) -> int:
             elif args.file:
                 request.config_yaml = Path(args.file).read_text(encoding="utf-8")
             else:
-                raise SystemExit("give --version or --file")
+                raise CliError("candidate shadow/rollout needs --version or --file")
         state = router_pb2_grpc.RouterOpsServiceStub(channel).SetCandidate(request, timeout=TIMEOUT_S)
         print(f"candidate {state.candidate_version or '-'} share {state.share:.2f}")
 
@@ -139,7 +146,7 @@ def _activate(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     def call(channel: grpc.Channel) -> None:
         r = router_pb2_grpc.RouterOpsServiceStub(channel).GetRoutingReport(
-            router_pb2.GetRoutingReportRequest(window=_window(args)), timeout=TIMEOUT_S
+            router_pb2.GetRoutingReportRequest(window=_window(args, channel)), timeout=TIMEOUT_S
         )
         print(f"decisions {r.total} (sticky repeats {r.sticky_repeats})")
         for title, rows in (
@@ -167,8 +174,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         return p
 
     def windowed(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--since", help="ISO time, default: 24 h before --until")
-        p.add_argument("--until", help="ISO time, default: now")
+        zone = "in the router's configured time zone unless it carries an offset"
+        p.add_argument(
+            "--since",
+            type=when_arg,
+            help=f"start: ISO date/time {zone}, today, yesterday or an age such as 36h (default: 24 h before --until)",
+        )
+        p.add_argument("--until", type=when_arg, help=f"end: as --since (default: now); times are {zone}")
 
     p = parser("validate", "check a router.yaml against the running service's schema")
     p.add_argument("file")
@@ -178,7 +190,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--candidate", help="router.yaml whose `policy` block is the candidate")
     group.add_argument("--version", help="a known policy version")
-    p.add_argument("--samples", type=int, default=20, help="changed decisions to show (default 20)")
+    p.add_argument("--samples", type=positive_int, default=20, help="changed decisions to show (default 20)")
     windowed(p)
     p.set_defaults(handler=_what_if)
 
@@ -189,7 +201,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("mode", choices=list(MODES))
     p.add_argument("--file", help="router.yaml whose `policy` block becomes the candidate")
     p.add_argument("--version", help="a known policy version")
-    p.add_argument("--share", type=float, default=0.0, help="rollout share 0..1")
+    p.add_argument("--share", type=share, default=0.0, help="rollout share 0..1")
     p.set_defaults(handler=_candidate)
 
     p = parser("activate", "make a policy version the champion ('rollback' restores the previous one)")

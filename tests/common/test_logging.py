@@ -15,7 +15,7 @@ ID_NUMBER = "11010519491231002X"
 
 def _capture() -> tuple[io.StringIO, structlog.typing.FilteringBoundLogger]:
     stream = io.StringIO()
-    configure_logging("debug", stream=stream)
+    configure_logging("debug", stream=stream, cache=False)
     return stream, structlog.get_logger("test")
 
 
@@ -37,7 +37,7 @@ def test_masker_hides_phone_and_id_number_in_any_field() -> None:
         except ValueError:
             log.exception("failed")
     finally:
-        configure_logging("warning")
+        configure_logging("warning", cache=False)
     text = stream.getvalue()
     assert PHONE not in text and ID_NUMBER not in text and "张三" not in text and "abc.def.ghi" not in text
     first = json.loads(text.splitlines()[0])

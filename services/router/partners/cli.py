@@ -7,10 +7,13 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from services.common.cli_client import PipeSafeConsole
 from services.common.config import ConfigError
+from services.common.ports import PortInUse, check_free
 
 DEFAULT_SCENARIO = "config/scenarios/partners.yaml"
 
@@ -74,6 +77,11 @@ def run_partner_sim(args: argparse.Namespace) -> int:
     specs = [p for p in scenario.partners if not args.only or p.id in args.only]
     if args.failure:
         specs = [p.model_copy(update={"failure": args.failure}) for p in specs]
+    try:
+        check_sim_ports(specs, args.host)
+    except PortInUse as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 2
     router = "" if args.no_postbacks else (args.router or scenario.router)
 
     async def main() -> None:
@@ -103,6 +111,15 @@ def run_partner_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_sim_ports(specs: Sequence[Any], host: str) -> None:
+    """Raises PortInUse for the first partner whose port is taken: grpc would otherwise share it
+    (SO_REUSEPORT) and say "listening" while another process answers half the calls."""
+    for spec in specs:
+        check_free(
+            host, spec.port, f"partner-sim {spec.id}", "stop the other partner-sim or change the scenario's port"
+        )
+
+
 def load_registry(scenario: Any, config_path: str | None) -> Any:
     """The scenario's own registry, else the `partners:` section of the router config."""
     import yaml
@@ -118,14 +135,13 @@ def load_registry(scenario: Any, config_path: str | None) -> Any:
 
 def run_simulate(args: argparse.Namespace) -> int:
     import yaml
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
     from services.router.partners.scenario import load_scenario
     from services.router.partners.simulate import simulate
 
-    console = Console()
+    console = PipeSafeConsole()
     try:
         scenario = load_scenario(Path(args.scenario))
         registry = load_registry(scenario, args.config)

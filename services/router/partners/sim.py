@@ -17,6 +17,7 @@ import grpc
 import structlog
 
 from services.common.hashing import stable_unit
+from services.common.ports import bind_grpc, port_options
 from services.router.partners.scenario import SimPartner, rate_for, sim_ping
 from skylane.common.v1 import types_pb2
 from skylane.partner.v1 import partner_pb2, partner_pb2_grpc
@@ -147,11 +148,9 @@ class RunningSim:
 
 async def start_sim(spec: SimPartner, *, host: str = "127.0.0.1", seed: int = 7, router: str = "") -> RunningSim:
     sim = PartnerSim(spec, seed=seed, router=router)
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=port_options(False))  # a taken port is refused, never shared
     partner_pb2_grpc.add_PartnerServiceServicer_to_server(sim, server)
-    port = server.add_insecure_port(f"{host}:{spec.port}")
-    if port == 0:
-        raise OSError(f"cannot bind {host}:{spec.port}")
+    port = bind_grpc(server, host, spec.port, what="partner")
     await server.start()
     return RunningSim(sim, server, port)
 

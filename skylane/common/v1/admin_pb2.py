@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from skylane.common.v1 import types_pb2 as skylane_dot_common_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dskylane/common/v1/admin.proto\x12\x11skylane.common.v1\x1a\x1dskylane/common/v1/types.proto\"\x12\n\x10GetConfigRequest\"i\n\nConfigInfo\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x11\n\tloaded_at\x18\x04 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_yaml\x18\x05 \x01(\t\"Q\n\x13ReloadConfigRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\"R\n\x14ReloadConfigResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12\x18\n\x10previous_version\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"%\n\x15ValidateConfigRequest\x12\x0c\n\x04yaml\x18\x01 \x01(\t\"H\n\x16ValidateConfigResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06\x65rrors\x18\x03 \x03(\t\"\x1f\n\x0cProbeRequest\x12\x0f\n\x07hold_ms\x18\x01 \x01(\x05\"4\n\rProbeResponse\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t2\xec\x02\n\x05\x41\x64min\x12O\n\tGetConfig\x12#.skylane.common.v1.GetConfigRequest\x1a\x1d.skylane.common.v1.ConfigInfo\x12_\n\x0cReloadConfig\x12&.skylane.common.v1.ReloadConfigRequest\x1a\'.skylane.common.v1.ReloadConfigResponse\x12\x65\n\x0eValidateConfig\x12(.skylane.common.v1.ValidateConfigRequest\x1a).skylane.common.v1.ValidateConfigResponse\x12J\n\x05Probe\x12\x1f.skylane.common.v1.ProbeRequest\x1a .skylane.common.v1.ProbeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dskylane/common/v1/admin.proto\x12\x11skylane.common.v1\x1a\x1dskylane/common/v1/types.proto\"\x12\n\x10GetConfigRequest\"\x8d\x01\n\nConfigInfo\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x11\n\tloaded_at\x18\x04 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_yaml\x18\x05 \x01(\t\x12\x10\n\x08warnings\x18\x06 \x03(\t\x12\x10\n\x08timezone\x18\x07 \x01(\t\"Q\n\x13ReloadConfigRequest\x12:\n\x0fidempotency_key\x18\x01 \x01(\x0b\x32!.skylane.common.v1.IdempotencyKey\"R\n\x14ReloadConfigResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12\x18\n\x10previous_version\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"%\n\x15ValidateConfigRequest\x12\x0c\n\x04yaml\x18\x01 \x01(\t\"H\n\x16ValidateConfigResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06\x65rrors\x18\x03 \x03(\t\"\x1f\n\x0cProbeRequest\x12\x0f\n\x07hold_ms\x18\x01 \x01(\x05\"4\n\rProbeResponse\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t2\xec\x02\n\x05\x41\x64min\x12O\n\tGetConfig\x12#.skylane.common.v1.GetConfigRequest\x1a\x1d.skylane.common.v1.ConfigInfo\x12_\n\x0cReloadConfig\x12&.skylane.common.v1.ReloadConfigRequest\x1a\'.skylane.common.v1.ReloadConfigResponse\x12\x65\n\x0eValidateConfig\x12(.skylane.common.v1.ValidateConfigRequest\x1a).skylane.common.v1.ValidateConfigResponse\x12J\n\x05Probe\x12\x1f.skylane.common.v1.ProbeRequest\x1a .skylane.common.v1.ProbeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,20 +34,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GETCONFIGREQUEST']._serialized_start=83
   _globals['_GETCONFIGREQUEST']._serialized_end=101
-  _globals['_CONFIGINFO']._serialized_start=103
-  _globals['_CONFIGINFO']._serialized_end=208
-  _globals['_RELOADCONFIGREQUEST']._serialized_start=210
-  _globals['_RELOADCONFIGREQUEST']._serialized_end=291
-  _globals['_RELOADCONFIGRESPONSE']._serialized_start=293
-  _globals['_RELOADCONFIGRESPONSE']._serialized_end=375
-  _globals['_VALIDATECONFIGREQUEST']._serialized_start=377
-  _globals['_VALIDATECONFIGREQUEST']._serialized_end=414
-  _globals['_VALIDATECONFIGRESPONSE']._serialized_start=416
-  _globals['_VALIDATECONFIGRESPONSE']._serialized_end=488
-  _globals['_PROBEREQUEST']._serialized_start=490
-  _globals['_PROBEREQUEST']._serialized_end=521
-  _globals['_PROBERESPONSE']._serialized_start=523
-  _globals['_PROBERESPONSE']._serialized_end=575
-  _globals['_ADMIN']._serialized_start=578
-  _globals['_ADMIN']._serialized_end=942
+  _globals['_CONFIGINFO']._serialized_start=104
+  _globals['_CONFIGINFO']._serialized_end=245
+  _globals['_RELOADCONFIGREQUEST']._serialized_start=247
+  _globals['_RELOADCONFIGREQUEST']._serialized_end=328
+  _globals['_RELOADCONFIGRESPONSE']._serialized_start=330
+  _globals['_RELOADCONFIGRESPONSE']._serialized_end=412
+  _globals['_VALIDATECONFIGREQUEST']._serialized_start=414
+  _globals['_VALIDATECONFIGREQUEST']._serialized_end=451
+  _globals['_VALIDATECONFIGRESPONSE']._serialized_start=453
+  _globals['_VALIDATECONFIGRESPONSE']._serialized_end=525
+  _globals['_PROBEREQUEST']._serialized_start=527
+  _globals['_PROBEREQUEST']._serialized_end=558
+  _globals['_PROBERESPONSE']._serialized_start=560
+  _globals['_PROBERESPONSE']._serialized_end=612
+  _globals['_ADMIN']._serialized_start=615
+  _globals['_ADMIN']._serialized_end=979
 # @@protoc_insertion_point(module_scope)

@@ -12,18 +12,22 @@ class GetConfigRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ConfigInfo(_message.Message):
-    __slots__ = ("service", "version", "source", "loaded_at", "effective_yaml")
+    __slots__ = ("service", "version", "source", "loaded_at", "effective_yaml", "warnings", "timezone")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     LOADED_AT_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_YAML_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
     service: str
     version: str
     source: str
     loaded_at: str
     effective_yaml: str
-    def __init__(self, service: _Optional[str] = ..., version: _Optional[str] = ..., source: _Optional[str] = ..., loaded_at: _Optional[str] = ..., effective_yaml: _Optional[str] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    timezone: str
+    def __init__(self, service: _Optional[str] = ..., version: _Optional[str] = ..., source: _Optional[str] = ..., loaded_at: _Optional[str] = ..., effective_yaml: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ..., timezone: _Optional[str] = ...) -> None: ...
 
 class ReloadConfigRequest(_message.Message):
     __slots__ = ("idempotency_key",)
