@@ -2,9 +2,8 @@
 
 Stock aiosqlite hands every cursor operation to a helper thread and back: three or four thread
 switches per statement, each waiting for the GIL while the event loop is busy. A write unit of work
-runs 5–10 short statements and a lookup 1–3, and those hand-offs, not SQLite, were most of their cost.
-Inline, RecordActivity, Claim and Redeem run about 1.8–2.4× as many calls a second, RouteApplicant
-1.35× and GetBalance 2.7× (README › Benchmarks). Database uses it for the writer connection and for
+runs 5–10 short statements and a lookup 1–3, and those hand-offs, not SQLite, would be most of their
+cost (docs/benchmarks.md). Database uses it for the writer connection and for
 point reads (`Database.read`); reports and worker scans (`Database.report`) keep the threaded driver,
 so a long aggregate never stalls the loop.
 

@@ -239,7 +239,7 @@ class RouterConfig(Schema):
     def _no_untyped_tags(cls, data: Any) -> Any:
         # `extra_tags: {name: string}` let any text through (names, phone numbers); say what replaced it.
         if isinstance(data, dict) and "extra_tags" in data:
-            raise ValueError("extra_tags was replaced by `tags`: declare every tag with its type (README § Router)")
+            raise ValueError("extra_tags was replaced by `tags`: declare every tag with its type (docs/router.md)")
         return data
 
     @field_validator("tags")

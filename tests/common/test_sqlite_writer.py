@@ -93,7 +93,7 @@ async def test_a_cancelled_waiter_does_not_keep_the_lock(pair: tuple[Database, D
 
 
 async def test_services_write_and_look_up_inline_and_report_threaded(tmp_path: Path) -> None:
-    """The measured choice (README › Decisions): the writer and point reads run their statements on the
+    """The measured choice (docs/decisions.md): the writer and point reads run their statements on the
     loop thread; reports and worker scans keep the threaded driver so they never stall the loop."""
     for name in ("growth", "rewards", "router"):
         settings = AppSettings(config_path=REPO / "config" / f"{name}.yaml", db_url=default_sqlite_url(name, tmp_path))
