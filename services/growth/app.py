@@ -1,7 +1,9 @@
-"""Composition root of the growth service."""
+"""Composition root of the growth service: builds the runtime the use cases share and hands the
+servicers and the background loops exactly what they use."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 from pathlib import Path
@@ -12,23 +14,23 @@ import grpc
 from services.common.app import ServiceApp, Worker
 from services.common.config import ConfigStore
 from services.common.settings import AppSettings
+from services.growth import workers
 from services.growth.api import GrowthOpsServicer, GrowthServicer, RightsSupplierServicer
 from services.growth.config import GrowthConfig
+from services.growth.domain.vouchers import voucher_code
 from services.growth.models import Base
-from services.growth.rights import ensure_stock_rows
-from services.growth.workers import Maintenance
+from services.growth.service.activity import TaskIndex
+from services.growth.service.context import Runtime
+from services.growth.service.maintenance import Maintenance
+from services.growth.store.rights import ensure_stock_rows
 from skylane.growth.v1 import growth_pb2, growth_pb2_grpc
-
-# Voucher codes avoid look-alike characters (0/O, 1/I/L) so they survive being read aloud.
-_VOUCHER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def new_voucher_code() -> str:
-    return "SKY-" + "".join(secrets.choice(_VOUCHER_ALPHABET) for _ in range(12))
+new_voucher_code = functools.partial(voucher_code, secrets.choice)
 
 
 class GrowthApp(ServiceApp):
@@ -37,9 +39,17 @@ class GrowthApp(ServiceApp):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config: ConfigStore[GrowthConfig]
-        self.new_id = new_id
-        self.new_code = new_voucher_code
-        self.maintenance = Maintenance(self)
+        self.runtime = Runtime(
+            config=self.config,
+            db=self.db,
+            clock=self.clock,
+            write=self.write,
+            writes=self.writes,
+            idempotency=self.idempotency.table,
+            new_id=new_id,
+            new_code=new_voucher_code,
+        )
+        self.maintenance = Maintenance(self.runtime)
 
     async def start(self) -> None:
         await super().start()
@@ -47,14 +57,16 @@ class GrowthApp(ServiceApp):
             await ensure_stock_rows(session, self.db.dialect, self.config.model)
 
     def add_to_server(self, server: grpc.aio.Server) -> list[str]:
-        growth_pb2_grpc.add_GrowthServiceServicer_to_server(GrowthServicer(self), server)
-        growth_pb2_grpc.add_GrowthOpsServiceServicer_to_server(GrowthOpsServicer(self), server)
-        growth_pb2_grpc.add_RightsSupplierServiceServicer_to_server(RightsSupplierServicer(self), server)
+        growth_pb2_grpc.add_GrowthServiceServicer_to_server(GrowthServicer(self.runtime, TaskIndex()), server)
+        growth_pb2_grpc.add_GrowthOpsServiceServicer_to_server(
+            GrowthOpsServicer(self.runtime, self.maintenance), server
+        )
+        growth_pb2_grpc.add_RightsSupplierServiceServicer_to_server(RightsSupplierServicer(self.runtime), server)
         services = growth_pb2.DESCRIPTOR.services_by_name
         return [services[name].full_name for name in ("GrowthService", "GrowthOpsService", "RightsSupplierService")]
 
     def workers(self) -> list[Worker]:
-        return self.maintenance.loops()  # type: ignore[return-value]
+        return workers.loops(self.maintenance, lambda: self.config.model.workers.interval_seconds)
 
 
 def build(settings: AppSettings) -> GrowthApp:

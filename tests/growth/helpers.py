@@ -1,4 +1,4 @@
-"""Shared test programme and thin call helpers for the growth tests (all over real gRPC)."""
+"""Shared test programme and thin call helpers for the growth tests (integration tests call over real gRPC)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import itertools
 import uuid
 from datetime import datetime
 
+import yaml
 from google.protobuf import timestamp_pb2
 from sqlalchemy import text
 
+from services.growth.config import GrowthConfig
 from skylane.common.v1 import types_pb2
 from skylane.growth.v1 import growth_pb2, growth_pb2_grpc
 from tests.support import Harness, key
@@ -212,3 +214,16 @@ async def member_consistency(h: Harness, ref: str) -> tuple[int, int, int, int]:
             )
         ).scalar_one()
     return int(available), int(lots), int(entries), int(held) - int(held_entries)
+
+
+async def assert_consistent(growth: Client, ref: str) -> None:
+    """The ledger balances to zero and the member's balance agrees with its lots and its entries."""
+    assert set((await ledger_sums(growth.h)).values()) <= {0}
+    available, lots, entries, held_gap = await member_consistency(growth.h, ref)
+    assert available == lots == entries
+    assert held_gap == 0
+
+
+def programme(negative: str = "clawback") -> GrowthConfig:
+    """The test programme as the service loads it, for unit tests of the pure rules."""
+    return GrowthConfig.model_validate(yaml.safe_load(config(negative)))

@@ -1,11 +1,10 @@
-"""Earning rules from config: conditions, caps, streaks, first-time bonuses, multipliers, referrals, dry run."""
+"""Earning rules from config: conditions, caps, streaks, first-time bonuses, multipliers, referrals."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from skylane.growth.v1 import growth_pb2
-from tests.growth.helpers import Client, cref
+from tests.growth.helpers import Client
 
 
 async def test_per_day_cap_and_streak_bonus(growth: Client) -> None:
@@ -66,25 +65,6 @@ async def test_referral_rewards_both_sides_once(growth: Client) -> None:
     stranger = await growth.enroll()
     unknown = await growth.record(stranger, "referral_qualified")
     assert [s.reason for s in unknown.skipped] == ["REFERRER_UNKNOWN"]
-
-
-async def test_dry_run_answers_without_posting(growth: Client) -> None:
-    ref = await growth.enroll()
-    request = growth.activity_request(ref, "pay", event_id="pay-77", amount_fen=2000)
-    preview = await growth.growth.PreviewActivity(
-        growth_pb2.PreviewActivityRequest(customer=cref(ref), activity=request.activity)
-    )
-    assert preview.dry_run and [(a.kind, a.points) for a in preview.awards] == [("base", 10), ("first_time", 100)]
-    assert all(not a.transaction_id for a in preview.awards)
-    assert (await growth.balance(ref)).points_available == 0
-    assert len((await growth.statement(ref)).history) == 0
-    real = await growth.growth.RecordActivity(request)
-    assert [(a.kind, a.points) for a in real.awards] == [(a.kind, a.points) for a in preview.awards]
-    replay_preview = await growth.growth.PreviewActivity(
-        growth_pb2.PreviewActivityRequest(customer=cref(ref), activity=request.activity)
-    )
-    assert replay_preview.duplicate and replay_preview.dry_run
-    assert (await growth.balance(ref)).points_available == 110
 
 
 async def test_late_event_within_age_counts_on_its_own_day(growth: Client) -> None:

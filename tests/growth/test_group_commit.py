@@ -1,8 +1,8 @@
 """Group commit under a steady stream of calls: concurrent RecordActivity calls share commits on SQLite.
 
 With SQLite inline on the loop thread a batch never yields, so callers that arrive during one are still
-inside gRPC when it ends; without the batcher's short arrival window every call paid its own commit
-(measured: 1.00 units per commit at 32 callers). SQLite only: on PostgreSQL units commit on their own.
+inside gRPC when it ends; without the batcher's short arrival window every call would pay its own
+commit. SQLite only: on PostgreSQL units commit on their own.
 """
 
 from __future__ import annotations

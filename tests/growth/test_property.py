@@ -8,6 +8,7 @@ One server for the whole run; every example uses a fresh member.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -94,76 +95,121 @@ async def _expect_refusal(call: object, reason: str) -> None:
         raise AssertionError(f"expected {reason}")
 
 
-async def run_program(growth: Client, program: list[tuple[str, float]]) -> None:
-    ref = await growth.enroll()
-    m = Model()
-    lot_of_txn: dict[str, int | None] = {}
-    for op, arg in program:
-        n = int(arg)
-        if op == "earn":
-            txn = await growth.earn(ref, n)
-            lot_of_txn[txn] = m.credit([(None, n)])
-            m.reversible.append(("earn", txn, lot_of_txn[txn], n))
-        elif op in ("spend", "hold"):
-            if m.available < n:
-                await _expect_refusal(
-                    growth.spend(ref, n) if op == "spend" else growth.hold(ref, n), "INSUFFICIENT_POINTS"
-                )
-                continue
-            allocs = m.draw(n)
-            if op == "spend":
-                txn = (await growth.spend(ref, n)).id
-                m.reversible.append(("spend", txn, allocs, n))
-            else:
-                hold = await growth.hold(ref, n)
-                m.held += n
-                m.holds.append((hold.id, n, allocs, m.now + HOLD_SECONDS))
-        elif op in ("confirm", "release"):
-            if not m.holds:
-                continue
-            hold_id, amount, allocs, expires = m.holds[n % len(m.holds)]
-            call = growth.confirm(hold_id) if op == "confirm" else growth.release(hold_id)
-            if m.now >= expires:
-                await _expect_refusal(call, "HOLD_EXPIRED")
-                continue
-            closed = await call
-            m.holds.remove((hold_id, amount, allocs, expires))
-            m.held -= amount
-            if op == "confirm":
-                m.reversible.append(("spend", closed.closing_transaction_id, allocs, amount))
-            else:
-                m.credit([(i, a) for i, a in allocs])
-        elif op == "reverse":
-            if not m.reversible:
-                continue
-            kind, txn, detail, amount = m.reversible.pop(n % len(m.reversible))
-            await growth.reverse(txn)
-            if kind == "spend":
-                m.credit(list(detail))  # type: ignore[arg-type]
-                continue
-            lot_index = detail
-            left = amount - (m.lots[lot_index].expired if isinstance(lot_index, int) else 0)
-            if isinstance(lot_index, int):
-                take = min(m.lots[lot_index].remaining, left)
-                m.lots[lot_index].remaining -= take
-                left -= take
-            others = min(left, sum(lot.remaining for lot in m.lots))
-            m.draw(others)
-            m.debt += left - others
-        else:
-            growth.h.clock.advance(timedelta(days=arg))
-            m.now += arg * 86400
-            await growth.h.app.maintenance.expire_once()
-            for lot in m.lots:
-                if lot.expires <= m.now and lot.remaining > 0:
-                    lot.expired += lot.remaining
-                    lot.remaining = 0
+@dataclass
+class Run:
+    """One example's member, its model and which lot each earn created."""
 
-        bal = await growth.balance(ref)
-        assert (bal.points_available, bal.points_held) == (m.available, m.held), (op, arg)
-        assert set((await ledger_sums(growth.h)).values()) <= {0}
-        available, lots, entries, held_gap = await member_consistency(growth.h, ref)
-        assert available == lots == entries and held_gap == 0
+    growth: Client
+    ref: str
+    m: Model = field(default_factory=Model)
+    lot_of_txn: dict[str, int | None] = field(default_factory=dict)
+
+
+# Each step performs one operation on the server and the model; it returns whether the balances are
+# then checked (a refused or skipped operation, or a reversed spend, is not).
+async def _earn(run: Run, op: str, arg: float) -> bool:
+    n, m = int(arg), run.m
+    txn = await run.growth.earn(run.ref, n)
+    run.lot_of_txn[txn] = m.credit([(None, n)])
+    m.reversible.append(("earn", txn, run.lot_of_txn[txn], n))
+    return True
+
+
+async def _spend_or_hold(run: Run, op: str, arg: float) -> bool:
+    n, m, growth = int(arg), run.m, run.growth
+    if m.available < n:
+        await _expect_refusal(
+            growth.spend(run.ref, n) if op == "spend" else growth.hold(run.ref, n), "INSUFFICIENT_POINTS"
+        )
+        return False
+    allocs = m.draw(n)
+    if op == "spend":
+        txn = (await growth.spend(run.ref, n)).id
+        m.reversible.append(("spend", txn, allocs, n))
+    else:
+        hold = await growth.hold(run.ref, n)
+        m.held += n
+        m.holds.append((hold.id, n, allocs, m.now + HOLD_SECONDS))
+    return True
+
+
+async def _confirm_or_release(run: Run, op: str, arg: float) -> bool:
+    n, m, growth = int(arg), run.m, run.growth
+    if not m.holds:
+        return False
+    hold_id, amount, allocs, expires = m.holds[n % len(m.holds)]
+    call = growth.confirm(hold_id) if op == "confirm" else growth.release(hold_id)
+    if m.now >= expires:
+        await _expect_refusal(call, "HOLD_EXPIRED")
+        return False
+    closed = await call
+    m.holds.remove((hold_id, amount, allocs, expires))
+    m.held -= amount
+    if op == "confirm":
+        m.reversible.append(("spend", closed.closing_transaction_id, allocs, amount))
+    else:
+        m.credit([(i, a) for i, a in allocs])
+    return True
+
+
+async def _reverse(run: Run, op: str, arg: float) -> bool:
+    n, m = int(arg), run.m
+    if not m.reversible:
+        return False
+    kind, txn, detail, amount = m.reversible.pop(n % len(m.reversible))
+    await run.growth.reverse(txn)
+    if kind == "spend":
+        m.credit(list(detail))  # type: ignore[arg-type]
+        return False
+    lot_index = detail
+    left = amount - (m.lots[lot_index].expired if isinstance(lot_index, int) else 0)
+    if isinstance(lot_index, int):
+        take = min(m.lots[lot_index].remaining, left)
+        m.lots[lot_index].remaining -= take
+        left -= take
+    others = min(left, sum(lot.remaining for lot in m.lots))
+    m.draw(others)
+    m.debt += left - others
+    return True
+
+
+async def _expire(run: Run, op: str, arg: float) -> bool:
+    m, growth = run.m, run.growth
+    growth.h.clock.advance(timedelta(days=arg))
+    m.now += arg * 86400
+    await growth.h.app.maintenance.expire_once()
+    for lot in m.lots:
+        if lot.expires <= m.now and lot.remaining > 0:
+            lot.expired += lot.remaining
+            lot.remaining = 0
+    return True
+
+
+STEPS: dict[str, Callable[[Run, str, float], Awaitable[bool]]] = {
+    "earn": _earn,
+    "spend": _spend_or_hold,
+    "hold": _spend_or_hold,
+    "confirm": _confirm_or_release,
+    "release": _confirm_or_release,
+    "reverse": _reverse,
+    "expire": _expire,
+}
+
+
+async def _check(run: Run, op: str, arg: float) -> None:
+    growth, m = run.growth, run.m
+    bal = await growth.balance(run.ref)
+    assert (bal.points_available, bal.points_held) == (m.available, m.held), (op, arg)
+    assert set((await ledger_sums(growth.h)).values()) <= {0}
+    available, lots, entries, held_gap = await member_consistency(growth.h, run.ref)
+    assert available == lots == entries and held_gap == 0
+
+
+async def run_program(growth: Client, program: list[tuple[str, float]]) -> None:
+    run = Run(growth, await growth.enroll())
+    for op, arg in program:
+        if await STEPS[op](run, op, arg):
+            await _check(run, op, arg)
 
 
 async def test_ledger_stays_balanced_under_random_operations(growth: Client) -> None:

@@ -89,3 +89,20 @@ def window_start(levels: Levels, end: datetime, tz: ZoneInfo, *, at_review: bool
     if levels.window == "calendar_year":
         return date(local_day(probe, tz).year, 1, 1)
     return local_day(previous_review(levels, probe, tz), tz)
+
+
+def review_window(
+    levels: Levels, review_at: datetime, now: datetime, tz: ZoneInfo, *, grace_ended: bool
+) -> tuple[date, date | None]:
+    """First and last local day (None: up to today) whose growth a review of one member counts.
+
+    A plain review counts the window that ended at the review instant. When a grace period ends, a
+    rolling window is counted up to now, and calendar or review-period windows are the period that
+    ended at the review.
+    """
+    if grace_ended and levels.window != "rolling_12_months":
+        return window_start(levels, review_at, tz, at_review=True), None
+    if grace_ended:
+        return window_start(levels, now, tz), None
+    start = window_start(levels, review_at, tz, at_review=True)
+    return start, local_day(review_at, tz) - timedelta(days=1)

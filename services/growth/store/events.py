@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_ignoring_conflicts
@@ -26,3 +28,11 @@ async def emit(
         type=type, member=member, emitted_at=at, data=json.dumps(data, sort_keys=True), dedupe_key=dedupe_key
     )
     return int((await session.execute(stmt)).rowcount) == 1  # type: ignore[attr-defined]
+
+
+async def events_after(session: AsyncSession, after: int, customer: str | None, limit: int) -> Sequence[EventRow]:
+    """Events past sequence `after` in order, of one member or of all."""
+    query = select(EventRow).where(EventRow.seq > after)
+    if customer:
+        query = query.where(EventRow.member == customer)
+    return (await session.execute(query.order_by(EventRow.seq).limit(limit))).scalars().all()

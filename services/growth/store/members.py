@@ -1,21 +1,17 @@
-"""Member rows and level standing."""
+"""Member rows: enrolment, level and override changes, review bookkeeping, and the balance read."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol, cast
-from zoneinfo import ZoneInfo
+from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, func, select, update
+from sqlalchemy import Row, Select, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import insert_ignoring_conflicts
 from services.common.errors import NotFound
-from services.growth.config import GrowthConfig
-from services.growth.domain import calendar, levels
-from services.growth.models import BalanceRow, MemberRow
-from services.growth.store.events import emit
-from services.growth.store.ledger import growth_since
+from services.growth.models import BalanceRow, MemberRow, ReviewRow
 
 
 async def get_member(session: AsyncSession, customer: str, *, lock: bool = False) -> MemberRow:
@@ -33,31 +29,22 @@ def member_not_found(customer: str) -> NotFound:
     return NotFound("member", customer, "member not enrolled; call EnrollMember first", reason="MEMBER_NOT_FOUND")
 
 
-class Standing(Protocol):
-    """What decides a member's effective level: a MemberRow, a Core row or a MemberState."""
-
-    @property
-    def level(self) -> str: ...
-    @property
-    def override_level(self) -> str | None: ...
-    @property
-    def override_until(self) -> datetime | None: ...
+async def find_member(session: AsyncSession, customer: str) -> MemberRow | None:
+    return (await session.execute(select(MemberRow).where(MemberRow.customer == customer))).scalar_one_or_none()
 
 
-@dataclass
-class MemberState:
-    """The member fields the activity hot path needs, read with one SELECT (no ORM object)."""
+async def is_member(session: AsyncSession, customer: str) -> bool:
+    found = await session.execute(select(MemberRow.customer).where(MemberRow.customer == customer))
+    return found.scalar_one_or_none() is not None
 
-    customer: str
-    level: str
-    referrer: str | None
-    override_level: str | None
-    override_until: datetime | None
-    growth_total: int  # all-time growth value (the balance row), an upper bound of any window's growth
+
+async def add_member(session: AsyncSession, row: MemberRow) -> None:
+    session.add(row)
+    await session.flush()
 
 
 def _balance_query() -> Select[Any]:
-    """GetBalance: the member and both balance rows in one SELECT on primary keys (no ORM objects)."""
+    """The member and both balance rows in one SELECT on primary keys (no ORM objects)."""
     members, balances = cast(Table, MemberRow.__table__), cast(Table, BalanceRow.__table__)
     points, growth = balances.alias("p"), balances.alias("g")
     return (
@@ -82,93 +69,70 @@ def _balance_query() -> Select[Any]:
 BALANCE_QUERY = _balance_query()
 
 
-def effective_index(cfg: GrowthConfig, member: Standing, now: datetime) -> int:
-    override = cfg.level_index(member.override_level) if member.override_level else None
-    return levels.effective(cfg.level_index(member.level), override, member.override_until, now)
+async def balance(session: AsyncSession, customer: str) -> Row[Any]:
+    """Level standing and balances of a member; MEMBER_NOT_FOUND when not enrolled."""
+    row = (await session.execute(BALANCE_QUERY, {"customer": customer})).first()
+    if row is None:
+        raise member_not_found(customer)
+    return row
 
 
-def effective_level(cfg: GrowthConfig, member: Standing, now: datetime) -> str:
-    return cfg.levels.tiers[effective_index(cfg, member, now)].id
+async def points_available(session: AsyncSession, customer: str) -> int:
+    found = await session.execute(
+        select(BalanceRow.available).where(BalanceRow.member == customer, BalanceRow.asset == "points")
+    )
+    return int(found.scalar_one())
 
 
-async def window_growth(session: AsyncSession, cfg: GrowthConfig, member: str, now: datetime) -> int:
-    tz = ZoneInfo(cfg.timezone)
-    return await growth_since(session, member, calendar.window_start(cfg.levels, now, tz))
+async def set_level(session: AsyncSession, customer: str, level: str) -> None:
+    """An upgrade: the new earned level, ending any grace period."""
+    await session.execute(update(MemberRow).where(MemberRow.customer == customer).values(level=level, grace_until=None))
 
 
-async def maybe_upgrade(
-    session: AsyncSession,
-    dialect: str,
-    cfg: GrowthConfig,
-    member: MemberRow | MemberState,
-    now: datetime,
-    *,
-    growth_total: int | None = None,
-) -> str:
-    """Upgrades are immediate: as soon as the window's growth reaches a higher threshold.
-
-    `growth_total` (the member's all-time growth value, when the caller has it) bounds the window's
-    growth from above (daily growth rows are never negative), so when even the total earns no higher
-    level the window sum is not read at all: the common case costs no query.
-    """
-    current = cfg.level_index(member.level)
-    if growth_total is not None and levels.level_for(cfg.levels, growth_total) <= current:
-        return effective_level(cfg, member, now)
-    growth = await window_growth(session, cfg, member.customer, now)
-    earned = levels.level_for(cfg.levels, growth)
-    if earned > current:
-        new, old = cfg.levels.tiers[earned].id, member.level
-        await session.execute(
-            update(MemberRow).where(MemberRow.customer == member.customer).values(level=new, grace_until=None)
-        )
-        await emit(
-            session,
-            dialect,
-            type="level_changed",
-            member=member.customer,
-            at=now,
-            data={"from": old, "to": new, "why": "upgrade", "window_growth": str(growth)},
-            dedupe_key=f"level:{member.customer}:{now.isoformat()}:{new}",
-        )
-        member.level = new
-        if isinstance(member, MemberRow):
-            member.grace_until = None
-    return effective_level(cfg, member, now)
+async def set_override(
+    session: AsyncSession, member: MemberRow, level: str, until: datetime, reason: str, operator: str
+) -> None:
+    member.override_level = level
+    member.override_until = until
+    member.override_reason = reason
+    member.override_operator = operator
+    await session.flush()
 
 
-@dataclass(frozen=True)
-class Progress:
-    level: str
-    earned_level: str
-    window_growth: int
-    next_level: str
-    growth_to_next: int
-    growth_to_keep: int
-    next_review_at: datetime
-    grace_until: datetime | None
-    override_level: str
-    override_until: datetime | None
-    override_reason: str
+async def review_recorded(session: AsyncSession, review_at: datetime) -> bool:
+    found = await session.execute(select(ReviewRow.review_at).where(ReviewRow.review_at == review_at))
+    return found.scalar_one_or_none() is not None
 
 
-async def progress(session: AsyncSession, cfg: GrowthConfig, member: MemberRow, now: datetime) -> Progress:
-    tz = ZoneInfo(cfg.timezone)
-    growth = await window_growth(session, cfg, member.customer, now)
-    tiers = cfg.levels.tiers
-    earned = cfg.level_index(member.level)
-    eff = effective_index(cfg, member, now)
-    nxt = tiers[eff + 1] if eff + 1 < len(tiers) else None
-    active_override = member.override_until is not None and member.override_until > now
-    return Progress(
-        level=tiers[eff].id,
-        earned_level=tiers[earned].id,
-        window_growth=growth,
-        next_level=nxt.id if nxt else "",
-        growth_to_next=max(0, nxt.threshold - growth) if nxt else 0,
-        growth_to_keep=max(0, tiers[eff].threshold - growth),
-        next_review_at=calendar.next_review(cfg.levels, now, tz),
-        grace_until=member.grace_until,
-        override_level=(member.override_level or "") if active_override else "",
-        override_until=member.override_until if active_override else None,
-        override_reason=(member.override_reason or "") if active_override else "",
+async def due_for_review(session: AsyncSession, review_at: datetime, now: datetime, *, recorded: bool) -> Sequence[str]:
+    """Members whose grace has ended, and (while the review instant is not recorded as done) members not
+    yet reviewed at it."""
+    unreviewed = [] if recorded else [MemberRow.reviewed_at.is_(None), MemberRow.reviewed_at < review_at]
+    found = await session.execute(select(MemberRow.customer).where(or_(MemberRow.grace_until <= now, *unreviewed)))
+    return found.scalars().all()
+
+
+async def lock_for_review(session: AsyncSession, customer: str) -> MemberRow:
+    found = await session.execute(select(MemberRow).where(MemberRow.customer == customer).with_for_update())
+    return found.scalar_one()
+
+
+async def mark_reviewed(session: AsyncSession, customer: str, review_at: datetime) -> None:
+    await session.execute(update(MemberRow).where(MemberRow.customer == customer).values(reviewed_at=review_at))
+
+
+async def apply_review(
+    session: AsyncSession, customer: str, level: str, grace_until: datetime | None, review_at: datetime
+) -> None:
+    await session.execute(
+        update(MemberRow)
+        .where(MemberRow.customer == customer)
+        .values(level=level, grace_until=grace_until, reviewed_at=review_at)
+    )
+
+
+async def record_review(session: AsyncSession, dialect: str, review_at: datetime, now: datetime) -> None:
+    """Marks a review instant done; a concurrent pass may have recorded it already."""
+    await session.execute(
+        insert_ignoring_conflicts(dialect, ReviewRow.__table__).values(review_at=review_at, completed_at=now)
     )

@@ -1,14 +1,21 @@
-"""Mapping between growth rows/results and skylane.growth.v1 messages."""
+"""Mapping between growth rows/results and skylane.growth.v1 messages.
+
+In the service layer because RecordActivity stores the response it answers with the event (a replay
+answers it again), so that use case maps its own result; the servicers map the rest.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
 
-from services.growth.activity import ActivityResult
-from services.growth.models import EntryRow, HoldRow, LotRow, RedemptionRow, TransactionRow
-from services.growth.store.members import Progress
+from services.growth.domain.awards import ActivityResult
+from services.growth.domain.catalogue import RightView
+from services.growth.domain.standing import Progress
+from services.growth.models import EntryRow, EventRow, HoldRow, LotRow, MemberRow, RedemptionRow, TransactionRow
+from services.growth.service.members import BalanceView, StatementView
 from skylane.common.v1 import types_pb2
 from skylane.growth.v1 import growth_pb2
 
@@ -21,10 +28,6 @@ def ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     out = timestamp_pb2.Timestamp()
     out.FromDatetime(value.astimezone(UTC))
     return out
-
-
-def from_ts(value: timestamp_pb2.Timestamp) -> datetime:
-    return value.ToDatetime(tzinfo=UTC)
 
 
 def customer(ref: str) -> types_pb2.CustomerRef:
@@ -50,6 +53,84 @@ def activity_response(result: ActivityResult, version: str, dry_run: bool) -> gr
         config_version=version,
         level=result.level,
         dry_run=dry_run,
+    )
+
+
+def stored_activity_response(result: ActivityResult, *, dry_run: bool) -> growth_pb2.RecordActivityResponse:
+    """The response stored with an event, answered again (marked as a duplicate) for a replay of it."""
+    stored = growth_pb2.RecordActivityResponse.FromString(result.stored_response or b"")
+    stored.duplicate = True
+    if dry_run:
+        stored.dry_run = True
+    return stored
+
+
+def preview_response(result: ActivityResult, version: str) -> growth_pb2.RecordActivityResponse:
+    if result.duplicate:
+        return stored_activity_response(result, dry_run=True)
+    return activity_response(result, version, dry_run=True)
+
+
+def member(customer_ref: str, row: MemberRow, level: str) -> growth_pb2.Member:
+    return growth_pb2.Member(
+        customer=customer(customer_ref),
+        level=level,
+        enrolled_at=ts(row.enrolled_at),
+        referrer=customer(row.referrer or ""),
+    )
+
+
+def balance(view: BalanceView) -> growth_pb2.Balance:
+    return growth_pb2.Balance(
+        customer=customer(view.customer),
+        points_available=view.points_available,
+        points_held=view.points_held,
+        points_pending=view.points_pending,
+        growth_total=view.growth_total,
+        level=view.level,
+    )
+
+
+def statement(view: StatementView) -> growth_pb2.Statement:
+    page = view.history
+    return growth_pb2.Statement(
+        balance=balance(view.balance),
+        lots=[lot(row) for row in view.lots],
+        holds=[hold(h) for h in view.holds],
+        level=progress(view.progress),
+        history=[transaction(t, view.entries.get(t.id, [])) for t in page],
+        page=types_pb2.PageInfo(next_page_token=str(page[-1].id) if view.more else ""),
+    )
+
+
+def expiries(grouped: list[tuple[datetime, int]]) -> growth_pb2.ListExpiriesResponse:
+    return growth_pb2.ListExpiriesResponse(
+        expiries=[growth_pb2.Expiry(expires_at=ts(at), points=n) for at, n in grouped]
+    )
+
+
+def right(rv: RightView) -> growth_pb2.Right:
+    return growth_pb2.Right(
+        id=rv.right.id,
+        name=rv.right.name,
+        category=rv.right.category,
+        points_price=rv.right.points_price,
+        min_level=rv.right.min_level,
+        stock_left=rv.stock_left,
+        eligible=rv.eligible,
+        ineligible_reason=rv.reason,
+        quota_left=rv.quota_left,
+        validity_days=rv.right.validity_days,
+    )
+
+
+def event(row: EventRow) -> growth_pb2.GrowthEvent:
+    return growth_pb2.GrowthEvent(
+        sequence=row.seq,
+        type=row.type,
+        customer=customer(row.member),
+        emitted_at=ts(row.emitted_at),
+        data=json.loads(row.data),
     )
 
 

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import FailedPrecondition, NotFound
-from services.growth.config import GrowthConfig
 from services.growth.domain import calendar
-from services.growth.models import HoldRow, TransactionRow
+from services.growth.models import EntryRow, HoldRow, TransactionRow
+from services.growth.service.context import Deps
+from services.growth.service.levels import maybe_upgrade
+from services.growth.store import holds as hold_rows
+from services.growth.store import transactions
 from services.growth.store.ledger import Ledger, Provenance
-from services.growth.store.members import get_member, maybe_upgrade
+from services.growth.store.members import get_member
+
+Posted = tuple[TransactionRow, list[EntryRow]]
 
 
 class Holds:
-    def __init__(self, session: AsyncSession, dialect: str, cfg: GrowthConfig, version: str, now: datetime) -> None:
-        self.s, self.cfg, self.version, self.now = session, cfg, version, now
-        self.dialect = dialect
-        self.tz = ZoneInfo(cfg.timezone)
-        self.ledger = Ledger(session, dialect, now)
+    def __init__(self, session: AsyncSession, deps: Deps) -> None:
+        self.s, self.deps, self.cfg, self.version, self.now = session, deps, deps.cfg, deps.version, deps.now
+        self.tz = deps.tz
+        self.ledger = Ledger(session, deps.dialect, deps.now)
 
     async def spend(self, customer: str, points: int, reason: str) -> int:
         await get_member(self.s, customer)
@@ -46,19 +48,11 @@ class Holds:
             close_txn_id=None,
             created_at=self.now,
         )
-        self.s.add(row)
-        await self.s.flush()
+        await hold_rows.add_hold(self.s, row)
         return row
 
-    async def get(self, hold_id: str, *, lock: bool = False) -> HoldRow:
-        stmt = select(HoldRow).where(HoldRow.id == hold_id)
-        if lock:
-            # populate_existing: a copy loaded earlier in this unit must not hide the locked row's status.
-            stmt = stmt.with_for_update().execution_options(populate_existing=True)
-        row = (await self.s.execute(stmt)).scalar_one_or_none()
-        if row is None:
-            raise NotFound("hold", hold_id, reason="HOLD_NOT_FOUND")
-        return row
+    async def get(self, hold_id: str) -> HoldRow:
+        return await hold_rows.get_hold(self.s, hold_id)
 
     async def close(self, hold_id: str, *, confirm: bool, timed_out: bool = False, reason: str = "") -> HoldRow:
         """Confirms or releases an open hold; the status flips by one conditional UPDATE (once only).
@@ -66,7 +60,7 @@ class Holds:
         The hold row is locked first (PostgreSQL; SQLite has one writer), so a caller racing another
         close (a timeout pass, a second confirm) sees the committed outcome and gets its reason.
         """
-        hold = await self.get(hold_id, lock=True)
+        hold = await hold_rows.get_hold(self.s, hold_id, lock=True)
         if hold.status != "open":
             reason_code = "HOLD_EXPIRED" if hold.status == "expired" else f"HOLD_{hold.status.upper()}"
             raise FailedPrecondition(reason_code, f"hold is {hold.status}, not open", subject=hold_id)
@@ -74,43 +68,45 @@ class Holds:
             raise FailedPrecondition("HOLD_EXPIRED", "the hold has timed out", subject=hold_id)
         # A pending hold that confirms on timeout is "confirmed"; anything else that times out is "expired".
         status = "confirmed" if confirm else ("expired" if timed_out else "released")
-        claimed = await self.s.execute(
-            update(HoldRow).where(HoldRow.id == hold_id, HoldRow.status == "open").values(status=status)
-        )
-        if int(claimed.rowcount) != 1:  # type: ignore[attr-defined]
+        if not await hold_rows.claim(self.s, hold_id, status):
             raise FailedPrecondition("HOLD_NOT_OPEN", "the hold was closed concurrently", subject=hold_id)
         expires = calendar.expiry_for(self.cfg.expiry, self.now, self.tz)
         prov = Provenance(self.version, task_id=hold.task_id, reason=reason or ("timeout" if timed_out else None))
         txn = await self.ledger.close_hold(hold, confirm, prov, expires, calendar.local_day(self.now, self.tz))
-        await self.s.execute(update(HoldRow).where(HoldRow.id == hold_id).values(close_txn_id=txn))
+        await hold_rows.set_closing_transaction(self.s, hold_id, txn)
         hold.status, hold.close_txn_id = status, txn
         if confirm and hold.growth > 0:
-            # Confirmed growth counts from now on, so it may earn a level just as an award does (the
-            # README: upgrades are immediate); the same rule decides, not a copy of it. The member row
-            # is locked so a level review running at the same time either sees this growth or is
+            # Confirmed growth counts from now on, so it may earn a level just as an award does
+            # (upgrades are immediate); the same rule decides, not a copy of it. The member row is
+            # locked so a level review running at the same time either sees this growth or is
             # followed by this upgrade, never overwrites it.
             member = await get_member(self.s, hold.member, lock=True)
-            await maybe_upgrade(self.s, self.dialect, self.cfg, member, self.now)
+            await maybe_upgrade(self.s, self.deps.dialect, self.cfg, member, self.now)
         return hold
+
+    async def close_own(self, hold_id: str, *, confirm: bool) -> HoldRow:
+        """ConfirmHold / ReleaseHold: a caller's own hold, never the hold behind a redemption."""
+        redemption = (await self.get(hold_id)).reason or ""
+        if redemption.startswith("redemption:"):
+            raise FailedPrecondition(
+                "HOLD_BELONGS_TO_REDEMPTION",
+                "use ConfirmRedemption or CancelRedemption for a redemption's hold",
+                subject=hold_id,
+            )
+        return await self.close(hold_id, confirm=confirm)
 
     async def reverse(self, txn_id: int, reason: str, operator: str) -> int:
         # Locking the original (PostgreSQL; SQLite has one writer) queues concurrent reversals of it:
         # the later one then sees the committed reversal and is refused with ALREADY_REVERSED
         # instead of tripping the unique `reverses` constraint.
-        txn = (
-            await self.s.execute(select(TransactionRow).where(TransactionRow.id == txn_id).with_for_update())
-        ).scalar_one_or_none()
+        txn = await transactions.lock_transaction(self.s, txn_id)
         if txn is None:
             raise NotFound("transaction", str(txn_id), reason="TRANSACTION_NOT_FOUND")
-        already = (
-            await self.s.execute(select(TransactionRow.id).where(TransactionRow.reverses == txn_id))
-        ).scalar_one_or_none()
+        already = await transactions.reversal_of(self.s, txn_id)
         if already is not None:
             raise FailedPrecondition("ALREADY_REVERSED", f"reversed by transaction {already}", subject=str(txn_id))
         prov = Provenance(self.version, operator=operator, reason=reason, task_id=txn.task_id)
-        hold = None
-        if txn.hold_id:
-            hold = (await self.s.execute(select(HoldRow).where(HoldRow.id == txn.hold_id))).scalar_one_or_none()
+        hold = await hold_rows.find_hold(self.s, txn.hold_id) if txn.hold_id else None
         policy = {"points": self.cfg.assets.points.negative_balance, "growth": self.cfg.assets.growth.negative_balance}
         day = calendar.local_day(txn.posted_at, self.tz)
         if txn.kind == "earn" or (txn.kind == "confirm" and hold is not None and hold.kind == "pending"):
@@ -124,3 +120,15 @@ class Holds:
             f"a {txn.kind} transaction cannot be reversed; release or confirm its hold instead",
             subject=str(txn_id),
         )
+
+
+async def spend_points(session: AsyncSession, deps: Deps, customer: str, points: int, reason: str) -> Posted:
+    """SpendPoints: points out of the soonest-expiring lots, refused past the available balance."""
+    txn_id = await Holds(session, deps).spend(customer, points, reason)
+    return await transactions.with_entries(session, txn_id)
+
+
+async def reverse_transaction(session: AsyncSession, deps: Deps, txn_id: int, reason: str, operator: str) -> Posted:
+    """ReverseTransaction: an operator's correction of an earn, spend or confirmed hold."""
+    reversal = await Holds(session, deps).reverse(txn_id, reason, operator)
+    return await transactions.with_entries(session, reversal)

@@ -1,0 +1,17 @@
+"""The growth event outbox as ops read it: level changes, expiries and warnings, in sequence order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.growth.models import EventRow
+from services.growth.store.events import events_after
+
+DEFAULT_LIMIT = 100
+
+
+async def list_events(session: AsyncSession, customer: str | None, after: int, limit: int) -> Sequence[EventRow]:
+    """ListEvents: events past sequence `after` (of one member, or all); a limit of 0 means the default."""
+    return await events_after(session, after, customer, limit or DEFAULT_LIMIT)
