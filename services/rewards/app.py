@@ -1,22 +1,39 @@
-"""Composition root of the rewards service."""
+"""Composition root of the rewards service: builds the policy runtime, the use cases, the servicer and
+the background passes, and hands each exactly what it uses."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import grpc
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import MetaData
 
 from services.common.app import ServiceApp, Worker
+from services.common.clock import Clock
 from services.common.config import ConfigStore
+from services.common.db import Database
 from services.common.settings import AppSettings
-from services.rewards import workers
-from services.rewards.api import RewardsServicer
-from services.rewards.config import Campaign, RewardsConfig
-from services.rewards.domain.policy import BASELINE
-from services.rewards.models import Base, Coupon, Decision, PolicyStateRow
-from services.rewards.runtime import ConfigView, PolicyRuntime, segment_values
+from services.rewards.api import RewardsServicer, UseCases
+from services.rewards.config import RewardsConfig
+from services.rewards.models import Base
+from services.rewards.runtime import ConfigView, PolicyRuntime
+from services.rewards.service.claim import Claim
+from services.rewards.service.expiry import ExpireCoupons
+from services.rewards.service.fallback import SendFallbackWaves
+from services.rewards.service.offer import Offer
+from services.rewards.service.opt_out import SetOptOut
+from services.rewards.service.payment import RecordPayment
+from services.rewards.service.pending import ListPendingOffers
+from services.rewards.service.policy_state import PolicyState
+from services.rewards.service.redeem import Redeem
+from services.rewards.service.refund import RefundOrder
+from services.rewards.service.report import GetCampaignReport
+from services.rewards.service.unit import WriteCalls
+from services.rewards.workers import Passes
 from skylane.rewards.v1 import rewards_pb2, rewards_pb2_grpc
+
+SERVICE = rewards_pb2.DESCRIPTOR.services_by_name["RewardsService"].full_name
 
 
 class RewardsApp(ServiceApp):
@@ -25,8 +42,32 @@ class RewardsApp(ServiceApp):
     fallback_interval = 300.0
     flush_interval = 30.0
 
-    runtime: PolicyRuntime
     _view: ConfigView | None = None
+
+    def __init__(
+        self, *, config: ConfigStore[Any], db: Database, clock: Clock, metadata: MetaData, migrations: Path
+    ) -> None:
+        super().__init__(config=config, db=db, clock=clock, metadata=metadata, migrations=migrations)
+        self.runtime = PolicyRuntime()
+        self.policy_state = PolicyState(self.db, self.runtime)
+        calls, dialect = WriteCalls(self.write), db.dialect
+        self.use_cases = UseCases(
+            offer=Offer(calls, self.runtime, clock, dialect),
+            claim=Claim(calls, clock, dialect),
+            redeem=Redeem(calls, self.runtime, clock, dialect),
+            refund_order=RefundOrder(calls, self.runtime, clock),
+            record_payment=RecordPayment(calls, self.runtime, clock, dialect),
+            set_opt_out=SetOptOut(calls, dialect),
+            list_pending_offers=ListPendingOffers(self.db, clock),
+            get_campaign_report=GetCampaignReport(self.db, self.runtime, clock),
+        )
+        self.passes = Passes(
+            clock,
+            self.view,
+            ExpireCoupons(self.db),
+            SendFallbackWaves(self.db, self.writes.run, self.runtime),
+            self.policy_state,
+        )
 
     def view(self) -> ConfigView:
         """The running config with what the hot paths derive from it, rebuilt once per version."""
@@ -37,63 +78,26 @@ class RewardsApp(ServiceApp):
         return view
 
     def add_to_server(self, server: grpc.aio.Server) -> list[str]:
-        rewards_pb2_grpc.add_RewardsServiceServicer_to_server(RewardsServicer(self), server)
-        return [rewards_pb2.DESCRIPTOR.services_by_name["RewardsService"].full_name]
+        rewards_pb2_grpc.add_RewardsServiceServicer_to_server(RewardsServicer(self.view, self.use_cases), server)
+        return [SERVICE]
 
     async def start(self) -> None:
         await super().start()
-        self.runtime = PolicyRuntime()
-        await self._load_policy_state()
-
-    async def _load_policy_state(self) -> None:
-        """Rebuilds the posteriors from recorded decisions (durable) and λ from its last flush.
-
-        An offer converted when its coupon is redeemed (and not refunded); a holdout decision when
-        RecordPayment marked it converted.
-        """
-        cfg = self.config.model
-        won = or_(and_(Decision.outcome == "HOLDOUT", Decision.converted), Coupon.state == "REDEEMED")
-        async with self.db.report() as session:
-            rows = await session.execute(
-                select(
-                    Decision.campaign_id,
-                    Decision.segment,
-                    Decision.arm_id,
-                    Decision.outcome,
-                    func.count(),
-                    func.sum(case((won, 1), else_=0)),
-                )
-                .outerjoin(Coupon, Coupon.decision_id == Decision.id)
-                .where(Decision.outcome.in_(["OFFERED", "HOLDOUT"]), Decision.wave == 0)
-                .group_by(Decision.campaign_id, Decision.segment, Decision.arm_id, Decision.outcome)
-            )
-            for campaign_id, segment, arm, outcome, n, wins in rows.all():
-                post = self.runtime.campaign(cfg, campaign_id).posteriors
-                key = BASELINE if outcome == "HOLDOUT" else arm
-                post.record_trial(segment, key, int(n))
-                post.record_success(segment, key, int(wins or 0))
-            for campaign_id, lam in (
-                await session.execute(select(PolicyStateRow.campaign_id, PolicyStateRow.lam))
-            ).all():
-                self.runtime.campaign(cfg, campaign_id).pacer.lam = float(lam)
-
-    def segment_values(self, cfg: RewardsConfig, campaign: Campaign) -> dict[str, float]:
-        return segment_values(cfg, campaign)
+        await self.policy_state.load(self.config.model)
 
     def ops_methods(self) -> frozenset[str]:
-        service = rewards_pb2.DESCRIPTOR.services_by_name["RewardsService"].full_name
-        return frozenset({f"/{service}/GetCampaignReport"})
+        return frozenset({f"/{SERVICE}/GetCampaignReport"})
 
     def workers(self) -> list[Worker]:
-        return [
-            workers.loop("expire", self.expiry_interval, lambda: workers.expire_pass(self)),
-            workers.loop("fallback", self.fallback_interval, lambda: workers.fallback_pass(self)),
-            workers.loop("flush_policy", self.flush_interval, lambda: workers.flush_policy(self)),
-        ]
+        return self.passes.loops(
+            expiry_interval=self.expiry_interval,
+            fallback_interval=self.fallback_interval,
+            flush_interval=self.flush_interval,
+        )
 
     async def stop(self) -> None:
         try:
-            await workers.flush_policy(self)
+            await self.passes.flush_policy()
         finally:
             await super().stop()
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from services.rewards import workers
 from skylane.rewards.v1 import rewards_pb2
-from tests.rewards.support import claim, offer, report, rewards_service, stub
+from tests.rewards.helpers import claim, offer, report, rewards_service, stub
 from tests.support import DbTarget
 
 CUSTOMERS = 6
@@ -30,7 +29,7 @@ async def test_concurrent_expiry_passes_release_each_reservation_once(db_target:
             assert (await claim(s, n, (await offer(s, n)).offer_id)).coupon.state == rewards_pb2.CLAIMED
         assert (await report(s)).reserved.fen == 1000 * CUSTOMERS
         h.clock.advance(days=8)
-        counts = await asyncio.gather(*(workers.expire_pass(h.app) for _ in range(PASSES)))
+        counts = await asyncio.gather(*(h.app.passes.expire() for _ in range(PASSES)))
         assert sum(counts) == CUSTOMERS, counts
         rep = await report(s)
         assert (rep.reserved.fen, rep.spent.fen) == (0, 0)
@@ -45,13 +44,13 @@ async def test_concurrent_fallback_passes_send_each_wave_once(db_target: DbTarge
         for n in range(CUSTOMERS):
             await claim(s, n, (await offer(s, n)).offer_id)  # claimed, never redeemed
         h.clock.advance(hours=49)
-        counts = await asyncio.gather(*(workers.fallback_pass(h.app) for _ in range(PASSES)))
+        counts = await asyncio.gather(*(h.app.passes.fallback() for _ in range(PASSES)))
         assert sum(counts) == CUSTOMERS, counts
         assert await _count(h, "SELECT COUNT(*) FROM decisions WHERE wave = 1") == CUSTOMERS
         assert await _count(h, "SELECT COUNT(*) FROM coupons WHERE fallback_sent = 1") == CUSTOMERS
         # One touch per customer for the offer and one for the wave, not one per pass.
         assert await _count(h, "SELECT COALESCE(MAX(day_count), 0) FROM contacts") <= 2
-        assert await workers.fallback_pass(h.app) == 0
+        assert await h.app.passes.fallback() == 0
 
 
 async def test_concurrent_policy_flushes_write_one_row_per_campaign(db_target: DbTarget, tmp_path: Path) -> None:
@@ -60,5 +59,5 @@ async def test_concurrent_policy_flushes_write_one_row_per_campaign(db_target: D
         for n in range(3):
             await offer(s, n)
             await offer(s, n, "restaurant")
-        await asyncio.gather(*(workers.flush_policy(h.app) for _ in range(PASSES)))
+        await asyncio.gather(*(h.app.passes.flush_policy() for _ in range(PASSES)))
         assert await _count(h, "SELECT COUNT(*) FROM policy_state") == len(h.app.runtime.campaigns) == 2

@@ -1,0 +1,31 @@
+"""Expiry: claimed coupons past their validity expire and give their reservation back to the campaign
+total and to the day they were claimed on. Passes running at once (the loop, a second process) expire
+each coupon once: they take disjoint batches, and the state guard settles a race with a redemption."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.common.db import Database
+from services.rewards.service import budget
+from services.rewards.store import coupons
+
+BATCH = 500
+
+
+class ExpireCoupons:
+    def __init__(self, db: Database, batch: int = BATCH) -> None:
+        self.db, self.batch = db, batch
+
+    async def __call__(self, now: datetime) -> int:
+        """Expires every coupon due at `now`, one transaction per batch; returns how many it expired."""
+        expired = 0
+        while True:
+            async with self.db.transaction() as session:
+                due, rows = await coupons.expire_due(session, now, self.batch)
+                if not due:
+                    return expired
+                await budget.release_expired(session, rows)
+                expired += len(rows)
+            if due < self.batch:
+                return expired

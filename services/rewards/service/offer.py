@@ -1,0 +1,240 @@
+"""Offer: which coupon arm, if any, to show one customer now — recorded as a decision either way.
+
+The rules run in the documented order: the holdout first (recorded on first sight, never treated; it
+teaches the policy the no-coupon baseline), then opt-out, quiet hours and the contact caps across all
+campaigns, eligibility and the claims per customer, then the policy's arm within what is left of the
+budget. Showing an arm is a touch, counted atomically against both caps. Statements: one snapshot
+upsert, the touch (only when an arm is chosen) and the decision.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.common.clock import Clock
+from services.common.errors import FailedPrecondition, NotFound
+from services.rewards.config import Campaign
+from services.rewards.domain import contact, holdout
+from services.rewards.domain.budget import pacing_horizon
+from services.rewards.domain.policy import BASELINE, Choice, choose
+from services.rewards.domain.profile import Profile, segment_of, unmet
+from services.rewards.runtime import CampaignPolicy, ConfigView, PolicyRuntime, campaign_active
+from services.rewards.service import budget, learning
+from services.rewards.service.unit import Learned, WriteCalls
+from services.rewards.service.wire import arm_pb, profile_of, timestamp
+from services.rewards.store import assignments, contacts, decisions
+from services.rewards.store.assignments import OfferSnapshot
+from skylane.rewards.v1 import rewards_pb2
+
+
+def pick_campaign(view: ConfigView, request: rewards_pb2.OfferRequest, now: datetime) -> Campaign | None:
+    """The campaign asked for, or the first active one of the scene that runs at the merchant; None when
+    nothing runs now. Asking for a campaign that is not in the scene is refused."""
+    if request.campaign_id:
+        campaign = view.campaigns.get(request.campaign_id)
+        if campaign is None:
+            raise NotFound("campaign", request.campaign_id)
+        if request.scene not in campaign.scenes:
+            raise FailedPrecondition(
+                "SCENE_NOT_IN_CAMPAIGN",
+                f"campaign {campaign.id} runs in {campaign.scenes}, not {request.scene!r}",
+                subject=f"campaign/{campaign.id}",
+            )
+        return campaign if campaign_active(campaign, now) else None
+    for cid in view.in_scene.get(request.scene, []):
+        c = view.campaigns[cid]
+        if campaign_active(c, now) and (
+            not request.merchant_id or not c.merchants or request.merchant_id in c.merchants
+        ):
+            return c
+    return None
+
+
+class Offer:
+    def __init__(self, calls: WriteCalls, runtime: PolicyRuntime, clock: Clock, dialect: str) -> None:
+        self.calls, self.runtime, self.clock, self.dialect = calls, runtime, clock, dialect
+
+    async def __call__(self, request: rewards_pb2.OfferRequest, view: ConfigView) -> rewards_pb2.OfferResponse:
+        now = self.clock.now()
+        campaign = pick_campaign(view, request, now)
+
+        async def step(conn: AsyncConnection, learned: Learned) -> rewards_pb2.OfferResponse:
+            if campaign is None:
+                return rewards_pb2.OfferResponse(
+                    outcome=rewards_pb2.NOT_OFFERED, reason="NO_ACTIVE_CAMPAIGN", config_version=view.version
+                )
+            policy = self.runtime.campaign(view.cfg, campaign.id)
+            return await _Decision(
+                conn, self.dialect, view, campaign, policy, self.runtime.rng, request, now, learned
+            ).make()
+
+        return await self.calls.run("RewardsService.Offer", request, rewards_pb2.OfferResponse, step)
+
+
+@dataclass
+class _Decision:
+    """One Offer inside its unit of work: the rules as named steps over one response being built."""
+
+    conn: AsyncConnection
+    dialect: str
+    view: ConfigView
+    campaign: Campaign
+    policy: CampaignPolicy
+    rng: random.Random
+    request: rewards_pb2.OfferRequest
+    now: datetime
+    learned: Learned
+    customer: str = field(init=False)
+    profile: Profile = field(init=False)
+    segment: str = field(init=False)
+    day: str = field(init=False)  # local day and ISO week of the touch
+    week: str = field(init=False)
+    response: rewards_pb2.OfferResponse = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.customer = self.request.customer.ref
+        self.profile = profile_of(self.request.profile)
+        self.segment = segment_of(self.view.cfg.segments, self.profile)
+        self.day, self.week = contact.day_key(self.now, self.view.tz), contact.week_key(self.now, self.view.tz)
+        self.response = rewards_pb2.OfferResponse(
+            offer_id=uuid.uuid4().hex,
+            campaign_id=self.campaign.id,
+            segment=self.segment,
+            config_version=self.view.version,
+        )
+
+    async def make(self) -> rewards_pb2.OfferResponse:
+        campaign = self.campaign
+        snap = await assignments.offer_snapshot(
+            self.conn,
+            self.dialect,
+            campaign.id,
+            self.customer,
+            holdout.assign(campaign.id, self.customer, campaign.holdout_share),
+            self.now,
+            self.day,
+            self.week,
+        )
+        if snap.grp == holdout.HOLDOUT:
+            learning.trial(self.learned, self.policy.posteriors, self.segment, BASELINE)
+            return await self._record(rewards_pb2.HOLDOUT, "HOLDOUT")
+        self.policy.pacer.arrive(self.now, self.segment)
+        refused = self._refusal(snap)
+        if refused:
+            return await self._record(rewards_pb2.NOT_OFFERED, refused)
+        choice = self._choose(snap)
+        if not choice.arm:
+            return await self._record(rewards_pb2.NOT_OFFERED, choice.reason, propensity=choice.propensity)
+        return await self._show(choice)
+
+    def _refusal(self, snap: OfferSnapshot) -> str | None:
+        """Why no arm may be offered, in the documented order: contact policy, eligibility, claims."""
+        refused = contact.refusal(
+            snap.contact,
+            self.view.cfg.contact,
+            self.now,
+            self.view.tz,
+            opted_out_by_ops=self.customer in self.view.opt_out,
+        )
+        if refused:
+            return refused
+        failed = unmet(self.campaign.eligibility, self.profile)
+        if failed:
+            self.response.unmet_conditions.extend(failed)
+            return "NOT_ELIGIBLE"
+        if snap.claims >= self.campaign.claims_per_customer:
+            return "CLAIM_LIMIT"
+        return None
+
+    def _choose(self, snap: OfferSnapshot) -> Choice:
+        """The policy's arm within what is left of the budget, with the scores behind it in the response."""
+        view, campaign, policy, now = self.view, self.campaign, self.policy, self.now
+        left = budget.left_for_offer(campaign, snap.budget)
+        arms, values = view.arms[campaign.id], view.values[campaign.id]
+        if policy.pacer.due(now):
+            seconds_left, seconds_left_today = pacing_horizon(campaign.end, now, view.tz)
+            policy.pacer.update(
+                now,
+                policy.posteriors,
+                arms,
+                values,
+                left.total_fen,
+                seconds_left,
+                left.today_fen,
+                seconds_left_today,
+                view.params,
+            )
+        choice = choose(
+            policy.posteriors,
+            self.segment,
+            arms,
+            values[self.segment],
+            policy.pacer.lam,
+            self.rng,
+            view.params,
+            left.claimable_fen,
+            policy.propensities,
+        )
+        response = self.response
+        response.propensity, response.baseline_response = choice.propensity, choice.baseline
+        setattr(response, "lambda", policy.pacer.lam)
+        response.scores.extend(
+            rewards_pb2.ArmScore(
+                arm_id=e.arm,
+                response=e.response,
+                incremental_value_fen=e.incremental_value,
+                expected_cost_fen=e.expected_cost,
+                score=e.score,
+            )
+            for e in choice.estimates
+        )
+        return choice
+
+    async def _show(self, choice: Choice) -> rewards_pb2.OfferResponse:
+        """The offer is shown: a touch, counted atomically against both caps (the snapshot may be stale)."""
+        rules = self.view.cfg.contact
+        if not await contacts.take_touch(
+            self.conn, self.dialect, self.customer, self.day, self.week, rules.per_day, rules.per_week
+        ):
+            moved = await contacts.contact_state(self.conn, self.customer, self.day, self.week)
+            return await self._record(rewards_pb2.NOT_OFFERED, contact.touch_refused(moved, rules))
+        arm = self.campaign.arm(choice.arm)
+        assert arm is not None
+        self.response.arm.CopyFrom(arm_pb(arm))
+        learning.trial(self.learned, self.policy.posteriors, self.segment, arm.id)
+        return await self._record(rewards_pb2.OFFERED, choice.reason, arm.id, choice.propensity)
+
+    async def _record(
+        self, outcome: rewards_pb2.OfferOutcome, reason: str, arm: str = "", propensity: float = 1.0
+    ) -> rewards_pb2.OfferResponse:
+        response, campaign, now = self.response, self.campaign, self.now
+        response.outcome, response.reason = outcome, reason
+        claim_by = now + timedelta(hours=campaign.offer_ttl_hours) if arm else None
+        if claim_by is not None:
+            response.claim_by.CopyFrom(timestamp(claim_by))
+        await decisions.insert_decision(
+            self.conn,
+            {
+                "id": response.offer_id,
+                "campaign_id": campaign.id,
+                "customer_ref": self.customer,
+                "decided_at": now,
+                "outcome": rewards_pb2.OfferOutcome.Name(outcome),
+                "reason": reason,
+                "segment": self.segment,
+                "arm_id": arm,
+                "propensity": propensity,
+                "lam": self.policy.pacer.lam,
+                "config_version": self.view.version,
+                "claim_by": claim_by,
+                "claimed": False,
+                "converted": False,
+                "wave": 0,
+            },
+        )
+        return response

@@ -1,0 +1,74 @@
+"""GetCampaignReport: spend against the budget, the funnel per arm × segment, and uplift of the treated
+group over the holdout (intent-to-treat, with 95% intervals: services/rewards/domain/uplift.py)."""
+
+from __future__ import annotations
+
+from services.common.clock import Clock
+from services.common.db import Database
+from services.common.errors import NotFound
+from services.rewards.domain import contact, holdout, uplift
+from services.rewards.runtime import ConfigView, PolicyRuntime
+from services.rewards.service.wire import money
+from services.rewards.store import budget, reports
+from skylane.rewards.v1 import rewards_pb2
+
+
+def _interval(e: uplift.Estimate) -> rewards_pb2.Interval:
+    return rewards_pb2.Interval(estimate=e.point, low=e.low, high=e.high, defined=e.defined)
+
+
+def _group(g: uplift.GroupStats) -> rewards_pb2.GroupOutcome:
+    return rewards_pb2.GroupOutcome(
+        customers=g.customers, payment_active=g.active, payment_active_rate=g.rate, value_per_customer_fen=g.mean_value
+    )
+
+
+def _uplift(groups: dict[str, uplift.GroupStats]) -> rewards_pb2.Uplift:
+    t, c = groups[holdout.TREATMENT], groups[holdout.HOLDOUT]
+    return rewards_pb2.Uplift(
+        treated=_group(t),
+        holdout=_group(c),
+        active_rate_ratio=_interval(uplift.rate_ratio(t, c)),
+        active_rate_difference=_interval(uplift.rate_difference(t, c)),
+        value_ratio=_interval(uplift.value_ratio(t, c)),
+        value_difference_fen=_interval(uplift.value_difference(t, c)),
+    )
+
+
+class GetCampaignReport:
+    def __init__(self, db: Database, runtime: PolicyRuntime, clock: Clock) -> None:
+        self.db, self.runtime, self.clock = db, runtime, clock
+
+    async def __call__(self, campaign_id: str, view: ConfigView) -> rewards_pb2.CampaignReport:
+        campaign = view.campaigns.get(campaign_id)
+        if campaign is None:
+            raise NotFound("campaign", campaign_id)
+        day = contact.day_key(self.clock.now(), view.tz)
+        funnel: dict[tuple[str, str], rewards_pb2.FunnelRow] = {}
+        groups = {g: uplift.GroupStats(0, 0, 0.0, 0.0) for g in (holdout.HOLDOUT, holdout.TREATMENT)}
+        async with self.db.report() as session:
+            committed = await budget.committed(session, campaign.id, day)
+            for arm, seg, n, claims in await reports.offers_and_claims(session, campaign.id):
+                funnel[(arm, seg)] = rewards_pb2.FunnelRow(
+                    arm_id=arm, segment=seg, offers=int(n), claims=int(claims or 0)
+                )
+            for arm, seg, n, gmv, disc in await reports.redemptions(session, campaign.id):
+                row = funnel.setdefault((arm, seg), rewards_pb2.FunnelRow(arm_id=arm, segment=seg))
+                row.redemptions = int(n)
+                row.gmv.fen = int(gmv or 0)
+                row.spend.fen = int(disc or 0)
+            for grp, n, active, value, sq in await reports.groups(session, campaign.id):
+                groups[str(grp)] = uplift.GroupStats(int(n), int(active or 0), float(value or 0), float(sq or 0))
+        report = rewards_pb2.CampaignReport(
+            campaign_id=campaign.id,
+            budget_total=money(campaign.budget.total_fen),
+            budget_daily=money(campaign.budget.daily_fen),
+            spent=money(committed.spent_fen),
+            reserved=money(committed.reserved_fen),
+            today_committed=money(committed.today_fen),
+            funnel=[funnel[k] for k in sorted(funnel)],
+            uplift=_uplift(groups),
+            config_version=view.version,
+        )
+        setattr(report, "lambda", self.runtime.campaign(view.cfg, campaign.id).pacer.lam)
+        return report

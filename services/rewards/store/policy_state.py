@@ -1,0 +1,53 @@
+"""What the running policy learned, as far as it is durable: outcomes rebuilt from the decisions, and λ
+flushed per campaign."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.db import insert_ignoring_conflicts
+from services.rewards.models import Coupon, Decision, PolicyStateRow
+
+
+async def learned_outcomes(session: AsyncSession) -> list[Any]:
+    """(campaign, segment, arm, outcome, trials, successes) of the policy's own decisions (wave 0).
+
+    An offer converted when its coupon is redeemed (and not refunded); a holdout decision when
+    RecordPayment marked it converted.
+    """
+    won = or_(and_(Decision.outcome == "HOLDOUT", Decision.converted), Coupon.state == "REDEEMED")
+    rows = await session.execute(
+        select(
+            Decision.campaign_id,
+            Decision.segment,
+            Decision.arm_id,
+            Decision.outcome,
+            func.count(),
+            func.sum(case((won, 1), else_=0)),
+        )
+        .outerjoin(Coupon, Coupon.decision_id == Decision.id)
+        .where(Decision.outcome.in_(["OFFERED", "HOLDOUT"]), Decision.wave == 0)
+        .group_by(Decision.campaign_id, Decision.segment, Decision.arm_id, Decision.outcome)
+    )
+    return list(rows.all())
+
+
+async def lambdas(session: AsyncSession) -> list[tuple[str, float]]:
+    rows = await session.execute(select(PolicyStateRow.campaign_id, PolicyStateRow.lam))
+    return [(str(campaign_id), float(lam)) for campaign_id, lam in rows.all()]
+
+
+async def save_lambda(session: AsyncSession, dialect: str, campaign_id: str, lam: float, now: datetime) -> None:
+    done = await session.execute(
+        update(PolicyStateRow).where(PolicyStateRow.campaign_id == campaign_id).values(lam=lam, updated_at=now)
+    )
+    if int(done.rowcount) == 0:  # type: ignore[attr-defined]
+        await session.execute(
+            insert_ignoring_conflicts(dialect, PolicyStateRow.__table__).values(
+                campaign_id=campaign_id, lam=lam, updated_at=now
+            )
+        )

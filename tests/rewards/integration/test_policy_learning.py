@@ -1,0 +1,53 @@
+"""What the running policy learns from committed calls on real servers, and that a restart rebuilds the
+same posteriors from the recorded decisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from skylane.rewards.v1 import rewards_pb2
+from tests.rewards.helpers import claim, cust, offer, redeem, rewards_service, stub
+from tests.support import DbTarget, Harness, key
+
+
+def _learned(h: Harness) -> dict[tuple[str, str], tuple[int, int]]:
+    """(segment, arm) → (trials, successes) the running policy has learned for campaign 'mall'."""
+    posteriors = h.app.runtime.campaign(h.app.config.model, "mall").posteriors
+    return {cell: (c.trials, c.successes) for cell, c in posteriors.cells.items() if c.trials or c.successes}
+
+
+async def test_a_refund_takes_back_what_the_redemption_taught_the_policy(db_target: DbTarget, tmp_path: Path) -> None:
+    async with rewards_service(db_target, tmp_path) as h:
+        s = stub(h)
+        made = await offer(s, 1)
+        coupon = (await claim(s, 1, made.offer_id)).coupon
+        cell = (made.segment, made.arm.id)
+        assert _learned(h)[cell] == (1, 0)
+        await redeem(s, 1, coupon.coupon_id, "order-1")
+        assert _learned(h)[cell] == (1, 1)
+        await s.RefundOrder(rewards_pb2.RefundOrderRequest(idempotency_key=key(), order_id="order-1"))
+        assert _learned(h)[cell] == (1, 0)
+        await redeem(s, 1, coupon.coupon_id, "order-2")  # paid again with the same coupon
+        live = _learned(h)
+        assert live[cell] == (1, 1)
+    # A restart rebuilds the posteriors from the recorded decisions and coupons: the same numbers.
+    async with rewards_service(db_target, tmp_path) as restarted:
+        assert _learned(restarted) == live
+
+
+async def test_a_fallback_coupon_redeemed_teaches_the_policy_nothing(db_target: DbTarget, tmp_path: Path) -> None:
+    """Fallback waves are a fixed arm, not the policy's choice: neither their trials nor their redemptions
+    count, live or when a restart rebuilds the posteriors."""
+    fallback = "fallback: {arm: m100-10, delay_hours: 48, waves: 1}"
+    async with rewards_service(db_target, tmp_path, fallback=fallback) as h:
+        s = stub(h)
+        await claim(s, 1, (await offer(s, 1)).offer_id)  # claimed, never redeemed
+        before = _learned(h)
+        h.clock.advance(hours=48)
+        assert await h.app.passes.fallback() == 1
+        (wave,) = (await s.ListPendingOffers(rewards_pb2.ListPendingOffersRequest(customer=cust(1)))).offers
+        coupon = (await claim(s, 1, wave.offer_id)).coupon
+        assert (await redeem(s, 1, coupon.coupon_id, "order-fb")).coupon.state == rewards_pb2.REDEEMED
+        assert _learned(h) == before
+    async with rewards_service(db_target, tmp_path, fallback=fallback) as restarted:
+        assert _learned(restarted) == before
