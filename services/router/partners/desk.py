@@ -26,6 +26,7 @@ from services.common.clock import Clock
 from services.common.db import Database
 from services.router.partners import store
 from services.router.partners.breaker import CircuitBreaker
+from services.router.partners.channels import PartnerChannels
 from services.router.partners.config import PartnersConfig
 from services.router.partners.domain import (
     Candidate,
@@ -44,7 +45,7 @@ from services.router.partners.domain import (
     thompson_scorer,
     waterfall_scorer,
 )
-from services.router.partners.ping import PartnerChannels, ping_all
+from services.router.partners.ping import ping_all
 from skylane.common.v1 import types_pb2
 from skylane.partner.v1 import partner_pb2
 
@@ -174,8 +175,9 @@ class PartnerDesk:
         self.environ = dict(environ or {})
         self.rng = rng or random.Random()
         self.channels = PartnerChannels()
-        delivery = config().delivery
-        self.breaker = CircuitBreaker(delivery.breaker_failures, timedelta(milliseconds=delivery.breaker_cooldown_ms))
+        # The breaker reads the desk's clock (the app's injected one), so tests move its open period.
+        self.breaker = CircuitBreaker(0, timedelta(0), clock)
+        self._tune_breaker()
         self.estimates = EstimateBook()
 
     @property
@@ -184,9 +186,14 @@ class PartnerDesk:
 
     def on_config(self) -> None:
         """Called after a config reload: breaker thresholds follow the new values."""
+        self._tune_breaker()
+
+    def _tune_breaker(self) -> None:
         delivery = self.config.delivery
         self.breaker.failures_to_open = delivery.breaker_failures
         self.breaker.cooldown = timedelta(milliseconds=delivery.breaker_cooldown_ms)
+        # A probe is one post: past its deadline plus a margin its verdict is lost, not late.
+        self.breaker.probe_timeout = timedelta(milliseconds=delivery.attempt_timeout_ms * 2 + 1000)
 
     async def load(self) -> None:
         async with self.db.read() as session:

@@ -2,7 +2,7 @@
 
 Per attempt: a deadline; on failure, exponential backoff with full jitter; after max_attempts the
 delivery becomes a dead letter ops can list and replay. A circuit breaker per partner stops hammering a
-partner that is down and lets one probe through after the cooldown. A rejected post releases its cap
+partner that is down and lets one probe through after its open period. A rejected post releases its cap
 reservation and offers the lead to the next bidder while the offer window is open.
 
 One round: claim due rows (one transaction), post them — partners in parallel, each partner in waves no
@@ -105,8 +105,7 @@ class Dispatcher:
         done: list[Attempt] = []
         i = 0
         while i < len(items):
-            now = desk.clock.now()
-            budget = desk.breaker.call_budget(partner_id, now, MAX_PARALLEL_PER_PARTNER) if partner else 0
+            budget = self._budget(partner, desk.clock.now()) if partner else 0
             if budget == 0 or partner is None:
                 detail = CIRCUIT_OPEN if partner is not None else "UNKNOWN_PARTNER"
                 done.extend(Attempt(item, SKIPPED, detail) for item in items[i:])
@@ -120,6 +119,17 @@ class Dispatcher:
                     desk.breaker.record_success(partner_id)
                 done.append(Attempt(item, verdict, detail))
         return done
+
+    def _budget(self, partner: Partner, now: datetime) -> int:
+        """How many posts to this partner may go now (see CircuitBreaker.call_budget)."""
+        breaker = self.desk.breaker
+        if breaker.probe_due(partner.id, now) and not self.desk.channels.ready(partner):
+            # Its channel is still re-dialling, so the probe would fail without reaching the partner and
+            # spend a lead's attempt for nothing (a long outage would dead-letter leads one probe at a
+            # time): put the probe off for another open period; the channel keeps dialling meanwhile.
+            breaker.hold(partner.id, now)
+            return 0
+        return breaker.call_budget(partner.id, now, MAX_PARALLEL_PER_PARTNER)
 
     async def _post(self, partner: Partner, item: store.DueDelivery) -> tuple[str, str]:
         request = partner_pb2.PostRequest(
@@ -176,8 +186,7 @@ class Dispatcher:
             item = a.item
             row = {"b_id": item.delivery_id, "b_status": store.PENDING, "b_error": a.detail[:300], "b_dead": None}
             if a.verdict == SKIPPED:  # not an attempt: wait for the circuit to half-open or the partner to return
-                wait = self.desk.breaker.cooldown if a.detail == CIRCUIT_OPEN else timedelta(minutes=5)
-                rows.append({**row, "b_attempts": item.attempts, "b_next": now + wait})
+                rows.append({**row, "b_attempts": item.attempts, "b_next": self._skipped_until(a, now)})
                 continue
             attempts_made = item.attempts + 1
             if attempts_made >= delivery.max_attempts:
@@ -194,6 +203,13 @@ class Dispatcher:
             )
             rows.append({**row, "b_attempts": attempts_made, "b_next": now + wait})
         await store.reschedule(session, rows, now)
+
+    def _skipped_until(self, attempt: Attempt, now: datetime) -> datetime:
+        """A row skipped by an open circuit comes due the moment the half-open probe may go (not a whole
+        open period after it was skipped), so the probe, and the queue behind it, leave promptly."""
+        if attempt.detail == CIRCUIT_OPEN:
+            return self.desk.breaker.next_call_at(attempt.item.partner_id, now)
+        return now + timedelta(minutes=5)  # unknown partner: wait for a config change
 
     async def _rejected(self, session: AsyncSession, item: store.DueDelivery, reason: str, now: datetime) -> bool:
         desk = self.desk

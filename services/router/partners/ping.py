@@ -12,55 +12,14 @@ import time
 from collections.abc import Sequence
 
 import grpc
-import structlog
 
-from services.common.tls import TlsError, channel_credentials
-from services.router.partners.config import Partner, PartnerTls
+from services.router.partners.channels import PartnerChannels
+from services.router.partners.config import Partner
 from services.router.partners.domain import BID, ERROR, NO_BID, TIMEOUT, PingResult
 from skylane.common.v1 import types_pb2
-from skylane.partner.v1 import partner_pb2, partner_pb2_grpc
-
-log = structlog.get_logger("skylane.router.partners")
+from skylane.partner.v1 import partner_pb2
 
 _MAX_SANE_BID_FEN = 10_000_000  # 100,000 yuan for one lead: anything above is a broken partner
-_CHANNEL_OPTIONS = [("grpc.enable_retries", 0)]
-
-
-class PartnerChannels:
-    """One long-lived channel per partner endpoint and TLS settings, reused by pings and posts."""
-
-    def __init__(self) -> None:
-        # Keyed by the TLS settings too, so a reload that turns TLS on (or changes its files) gets a new
-        # channel instead of reusing the plaintext one; the old channel is only closed at close().
-        self._channels: dict[tuple[str, PartnerTls | None], grpc.aio.Channel] = {}
-
-    def stub(self, partner: Partner) -> partner_pb2_grpc.PartnerServiceStub:
-        key = (partner.endpoint, partner.tls)
-        channel = self._channels.get(key)
-        if channel is None:
-            channel = self._open(partner)
-            self._channels[key] = channel
-        return partner_pb2_grpc.PartnerServiceStub(channel)
-
-    @staticmethod
-    def _open(partner: Partner) -> grpc.aio.Channel:
-        if partner.tls is None:
-            return grpc.aio.insecure_channel(partner.endpoint, options=_CHANNEL_OPTIONS)
-        try:
-            credentials = channel_credentials(partner.tls.files())
-        except TlsError as exc:
-            # The files were readable when the config loaded; one that vanished since (a botched cert
-            # rotation) fails this call like an unreachable partner — never plaintext — so pings count
-            # it as ERROR and posts retry with backoff behind the breaker, instead of an exception
-            # escaping the callers. Nothing is cached, so the next call tries the files again.
-            log.error("partner_tls_files_unusable", partner=partner.id, error=str(exc))
-            raise grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, details=f"TLS files unusable: {exc}") from exc
-        return grpc.aio.secure_channel(partner.endpoint, credentials, options=_CHANNEL_OPTIONS)
-
-    async def close(self) -> None:
-        channels, self._channels = list(self._channels.values()), {}
-        for channel in channels:
-            await channel.close()
 
 
 async def ping_all(
