@@ -28,6 +28,7 @@ from services.common.ports import GRPC_HINT, METRICS_HINT, PortInUse, check_free
 from services.common.server import ServerOptions, check_security, serve_until_signalled
 from services.common.settings import AppSettings
 from services.common.tls import TlsError, TlsFiles
+from services.common.tracing import TracingUnavailable, configure_tracing
 from services.registry import SERVICES, nothing_live
 
 Command = Callable[[argparse.Namespace], int]
@@ -70,7 +71,8 @@ def _serve(args: argparse.Namespace) -> int:
             reuse_port=args.reuse_port,
         )
         check_security(shared)  # before anything is built: a bad file or combination stops here
-    except TlsError as exc:
+        configure_tracing(args.otlp_endpoint)  # before the servers register their methods; None: stays off
+    except (TlsError, TracingUnavailable) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 2
     apps = []
@@ -153,13 +155,13 @@ def _partner_sim_companion(scenario_path: Path) -> Callable[[], Any]:
 
     The scenario is read and its ports checked now, so a bad file or a taken port stops start-up in one line."""
     from services.router.partners.cli import check_sim_ports
-    from services.router.partners.scenario import load_scenario
+    from services.router.sim.scenario import load_scenario
 
     scenario = load_scenario(scenario_path)
     check_sim_ports(scenario.partners, "127.0.0.1")
 
     async def start() -> Callable[[], Any]:
-        from services.router.partners.sim import start_sim, stop_sims
+        from services.router.sim.partner_sim import start_sim, stop_sims
 
         running = [await start_sim(spec, seed=scenario.seed, router=scenario.router) for spec in scenario.partners]
 
@@ -255,6 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CN",
         help="certificate common name allowed to call ops methods (repeatable; env SKYLANE_OPS_CLIENTS, "
         "comma-separated); needs --tls-client-ca. Default: ops methods open to whoever reaches the port",
+    )
+    serve.add_argument(
+        "--otlp-endpoint",
+        default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
+        metavar="URL",
+        help="export OpenTelemetry spans (one per RPC and per partner call) over OTLP/gRPC to this collector, "
+        "e.g. http://otel-collector:4317 (env OTEL_EXPORTER_OTLP_ENDPOINT; needs pip install 'skylane[tracing]'). "
+        "Default: tracing off",
     )
     serve.add_argument(
         "--with-partner-sim",

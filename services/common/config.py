@@ -1,7 +1,10 @@
 """Typed, versioned, hot-reloadable YAML configuration.
 
 One YAML file per service, validated by a pydantic schema that forbids unknown keys. Environment
-variables ``<PREFIX>__a__b=value`` override nested keys. The version is a hash of the effective
+variables ``<PREFIX>__a__b=value`` override nested keys; inside a list, a part names an item by its
+``id`` or its index, so ``SKYLANE_ROUTER__partners__lenders__quickcash__endpoint=partner-sim:50061``
+sets one lender's endpoint (how a deployment gives every address from the environment). Overrides apply
+at every reload, over whatever the file says. The version is a hash of the effective
 content, recorded by every decision. A reload that fails validation is refused and logged; the
 running version stays.
 """
@@ -103,13 +106,32 @@ def _apply_overrides(document: dict[str, Any], env: Mapping[str, str], prefix: s
         if not name.upper().startswith(marker):
             continue
         path = [p.lower() for p in name[len(marker) :].split("__") if p]
-        target = result
+        target: Any = result
         for part in path[:-1]:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
+            if isinstance(target, list):
+                target = target[_list_index(target, part, name, path)]
+            else:
+                target = target.setdefault(part, {})
+            if not isinstance(target, dict | list):
                 raise ConfigError(f"${name}", [f"{'.'.join(path)}: cannot override inside a non-mapping"])
-        target[path[-1]] = yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
+        if isinstance(target, list):
+            target[_list_index(target, path[-1], name, path)] = value
+        else:
+            target[path[-1]] = value
     return result
+
+
+def _list_index(items: list[Any], part: str, variable: str, path: list[str]) -> int:
+    """The list item a path part names: the one whose `id` is part, else part as an index."""
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and str(item.get("id", "")).lower() == part:
+            return index
+    if part.isdigit() and int(part) < len(items):
+        return int(part)
+    ids = [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
+    known = f"ids: {', '.join(ids)}" if ids else f"indexes 0-{len(items) - 1}" if items else "the list is empty"
+    raise ConfigError(f"${variable}", [f"{'.'.join(path)}: no list item {part!r} ({known})"])
 
 
 class ConfigStore(Generic[M]):

@@ -4,13 +4,18 @@ Each unary method's handler is replaced by a wrapper that receives the raw reque
 edge — not the framework — decides what an undecodable body means (INVALID_ARGUMENT, logged), and
 does in one coroutine frame what would otherwise be a chain of interceptors:
 
-1. binds the request id (the caller's `x-request-id`, or a new one) into structlog's context;
+1. binds the request id (the caller's `x-request-id`, or a new one), the method and the service's name into
+   structlog's context, so every line logged during the call names its service (`serve all` runs three);
 2. parses the body and checks it against request_rules (every method, before any handler runs);
 3. refuses ops methods to callers that are not ops clients, when an allowlist is set (authz.py);
 4. runs the handler, and maps what it raises: a DomainError to its status with google.rpc details,
    a lost database to UNAVAILABLE (safe to retry with the same idempotency key), anything else to
    INTERNAL with only the request id;
 5. counts the call (Prometheus) and writes one access-log line with its status and reason code.
+
+With tracing configured (services/common/tracing.py), each method gets `_TracedEdgeCall` instead: the same
+steps inside an OpenTelemetry server span carrying the method and status. Off (the default), the
+wrapper is exactly the untraced one: the choice is made once per method at registration, not per call.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from services.common.db_errors import UNAVAILABLE_MESSAGE, is_database_unavailab
 from services.common.errors import DomainError, InvalidArgument
 from services.common.metrics import ServiceMetrics
 from services.common.request_rules import check_request
+from services.common.tracing import end_server_span, server_span, tracer_for
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -50,12 +56,15 @@ class Edge:
         self, metrics: ServiceMetrics, calls: CallsInFlight, *, access_log: bool, ops_guard: OpsGuard | None
     ) -> None:
         self.metrics, self.calls, self.access_log, self.ops_guard = metrics, calls, access_log, ops_guard
+        self.service = metrics.service
+        self.tracer = tracer_for(self.service)  # None unless tracing was configured before registration
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_unary is None:
             return handler  # streaming methods: none of ours are
         # grpc.aio awaits only what inspect.iscoroutinefunction recognises: pass the bound coroutine method.
-        behavior = _EdgeCall(self, method, handler).handle
+        call = _EdgeCall(self, method, handler) if self.tracer is None else _TracedEdgeCall(self, method, handler)
+        behavior = call.handle
         return grpc.unary_unary_rpc_method_handler(behavior, request_deserializer=None, response_serializer=None)
 
 
@@ -68,7 +77,7 @@ class _EdgeCall:
         # The generated FromString is a method of the request class; a handler without one takes raw bytes.
         self.request_type: type[Message] | None = getattr(handler.request_deserializer, "__self__", None)
         self.serialize: Callable[[Any], bytes] = handler.response_serializer or _identity
-        self.calls, self.access_log = edge.calls, edge.access_log
+        self.calls, self.access_log, self.service = edge.calls, edge.access_log, edge.service
         self.guard = edge.ops_guard.for_method(method) if edge.ops_guard is not None else None
         metrics = edge.metrics
         self.latency = metrics.latency.labels(metrics.service, self.short)
@@ -80,7 +89,7 @@ class _EdgeCall:
         started = time.perf_counter()
         rid = _request_id(context)
         token = request_id_var.set(rid)
-        structlog.contextvars.bind_contextvars(request_id=rid, method=self.method)
+        bound = structlog.contextvars.bind_contextvars(request_id=rid, method=self.method, service=self.service)
         self.calls.count += 1
         self.in_flight.inc()
         outcome = _Outcome()
@@ -89,7 +98,7 @@ class _EdgeCall:
         finally:
             self.calls.count -= 1
             self._observe(outcome, time.perf_counter() - started)
-            structlog.contextvars.unbind_contextvars("request_id", "method")
+            structlog.contextvars.reset_contextvars(**bound)
             request_id_var.reset(token)
 
     async def _run(self, raw: bytes, context: grpc.aio.ServicerContext, outcome: _Outcome) -> bytes:
@@ -143,6 +152,23 @@ class _EdgeCall:
             log.info("rpc", code=outcome.code, reason=outcome.reason, latency_ms=round(elapsed * 1000, 3))
         elif self.access_log:
             log.info("rpc", code="OK", latency_ms=round(elapsed * 1000, 3))
+
+
+class _TracedEdgeCall(_EdgeCall):
+    """The edge inside an OpenTelemetry server span (tracing on): the span is current while the handler
+    runs, so spans the handler opens (a partner call) are its children, and it ends with the call's status."""
+
+    def __init__(self, edge: Edge, method: str, handler: grpc.RpcMethodHandler) -> None:
+        super().__init__(edge, method, handler)
+        self.tracer = edge.tracer
+
+    async def handle(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        with server_span(self.tracer, self.method, self.service, context.invocation_metadata()):
+            return await super().handle(raw, context)
+
+    def _observe(self, outcome: _Outcome, elapsed: float) -> None:
+        super()._observe(outcome, elapsed)
+        end_server_span(outcome.code, outcome.reason, request_id_var.get())
 
 
 def _identity(response: Any) -> Any:

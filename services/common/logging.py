@@ -1,11 +1,18 @@
-"""structlog JSON logging with personal data masked wherever it appears in an event."""
+"""structlog JSON logging with personal data masked wherever it appears in an event.
+
+Every line a service logs names it in a `service` field: the server binds it into structlog's context
+for start-up, shutdown, config reloads and each of the service's background tasks (`service_context`), and
+the edge binds it for each call. `skylane serve all` runs three services in one process, so the field
+comes from the context of the task that logs, never from a process-wide setting.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -50,6 +57,17 @@ def mask_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[st
     for key in list(event_dict):
         event_dict[key] = mask_value(key if key != "event" else None, event_dict[key])
     return event_dict
+
+
+@contextlib.contextmanager
+def service_context(service: str) -> Iterator[None]:
+    """Lines logged inside the block, and by tasks created inside it, carry `service`; the previous value
+    (another service's, or none) is back afterwards."""
+    tokens = structlog.contextvars.bind_contextvars(service=service)
+    try:
+        yield
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
 
 
 def configure_logging(level: str = "info", stream: Any = None, *, cache: bool = True) -> None:

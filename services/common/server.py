@@ -1,9 +1,13 @@
 """grpc.aio server bootstrap shared by every service.
 
-Every server gets: the interceptor chain, grpc.health.v1 health checking, server reflection, the
+Every server gets: the edge (services/common/edge.py), grpc.health.v1 health checking, server reflection, the
 Admin service, a Prometheus endpoint, the config watcher and the service's workers. On SIGTERM or
 SIGINT health turns NOT_SERVING, in-flight calls get a grace period to finish, then workers stop
 and the database is disposed. SIGHUP reloads every service's config.
+
+Every line logged on a service's behalf names it (`service`): start-up, shutdown, reloads and the tasks
+started here (config watcher, idempotency purge, the service's workers) run in its logging context, and
+the edge binds it per call, so the three services of `skylane serve all` can be told apart in one stream.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from services.common.app import ServiceApp
 from services.common.authz import OpsGuard
 from services.common.config import ConfigError
 from services.common.edge import Edge, EdgeRegistrar
+from services.common.logging import service_context
 from services.common.ports import bind_grpc, port_options
 from services.common.tls import TlsError, TlsFiles, server_credentials
+from services.common.tracing import shutdown_tracing
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 
 log = structlog.get_logger("skylane.server")
@@ -59,16 +65,17 @@ class RunningService:
         return f"127.0.0.1:{self.port}"
 
     async def stop(self, grace: float) -> None:
-        await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace)
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.app.stop()
-        self.app.metrics.shutdown()
-        log.info("service_stopped", service=self.app.name)
+        with service_context(self.app.name):
+            await self.health.enter_graceful_shutdown()
+            await self.server.stop(grace)
+            for task in self.tasks:
+                task.cancel()
+            for task in self.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self.app.stop()
+            self.app.metrics.shutdown()
+            log.info("service_stopped")
 
 
 def check_security(options: ServerOptions) -> grpc.ServerCredentials | None:
@@ -84,6 +91,14 @@ def check_security(options: ServerOptions) -> grpc.ServerCredentials | None:
 
 async def start_service(app: ServiceApp, options: ServerOptions) -> RunningService:
     credentials = check_security(options)  # before anything starts
+    # Tasks created inside inherit the context: the watcher, the purge and every worker log as this service.
+    with service_context(app.name):
+        return await _start_service(app, options, credentials)
+
+
+async def _start_service(
+    app: ServiceApp, options: ServerOptions, credentials: grpc.ServerCredentials | None
+) -> RunningService:
     await app.start()
     server = grpc.aio.server(
         options=[("grpc.max_receive_message_length", 8 * 1024 * 1024), *port_options(options.reuse_port)]
@@ -110,7 +125,6 @@ async def start_service(app: ServiceApp, options: ServerOptions) -> RunningServi
     running.tasks.extend(asyncio.create_task(worker()) for worker in app.workers())
     log.info(
         "service_started",
-        service=app.name,
         address=f"{options.host}:{port}",
         metrics_port=metrics_port,
         config_version=app.config.current.version,
@@ -140,9 +154,9 @@ async def _purge_idempotency_keys(app: ServiceApp, every_seconds: float = 3600.0
         try:
             async with app.db.transaction() as session:
                 purged = await app.idempotency.purge(session, IDEMPOTENCY_RETENTION)
-            log.info("idempotency_keys_purged", service=app.name, purged=purged)
+            log.info("idempotency_keys_purged", purged=purged)
         except Exception:
-            log.exception("idempotency_purge_failed", service=app.name)
+            log.exception("idempotency_purge_failed")
 
 
 Stopper = Callable[[], Awaitable[None]]
@@ -161,22 +175,30 @@ async def serve_until_signalled(
 
     def reload_all() -> None:
         for service in running:
-            with contextlib.suppress(ConfigError):
+            with contextlib.suppress(ConfigError), service_context(service.app.name):
                 service.app.config.reload()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_all)
     try:
-        for start_companion in companions:
-            stoppers.append(await start_companion())
+        with service_context(COMPANION):
+            for start_companion in companions:
+                stoppers.append(await start_companion())
         for app, options in apps:
             running.append(await start_service(app, options))
         await stop.wait()
-        log.info("shutdown_requested", services=[s.app.name for s in running])
+        for service in running:
+            with service_context(service.app.name):
+                log.info("shutdown_requested")
     finally:
         grace = max((options.grace_seconds for _, options in apps), default=0.0)
         await asyncio.gather(*(service.stop(grace) for service in running))
-        for stop_companion in stoppers:
-            await stop_companion()
+        with service_context(COMPANION):
+            for stop_companion in stoppers:
+                await stop_companion()
+        shutdown_tracing()  # exports the spans still batched (no-op when tracing is off)
     return 0
+
+
+COMPANION = "partner-sim"  # the `service` of what demo companions log (--with-partner-sim)
