@@ -1,4 +1,4 @@
-"""Composition root of the router service."""
+"""Composition root of the router service: builds every piece once and hands each what it uses."""
 
 from __future__ import annotations
 
@@ -14,13 +14,23 @@ from services.common.settings import AppSettings
 from services.router.api import RouterOpsServicer, RouterServicer
 from services.router.config import RouterConfig
 from services.router.models import Base
-from services.router.ops import RouterOps
 from services.router.partners.api import LeadServicer
-from services.router.partners.desk import PartnerDesk
-from services.router.partners.dispatcher import Dispatcher
-from services.router.partners.hook import PartnerHook
-from services.router.policies import PolicyController
-from services.router.service import RoutingHook, RoutingService
+from services.router.partners.service.dead_letters import DeadLetters
+from services.router.partners.service.delivery import Dispatcher
+from services.router.partners.service.desk import PartnerDesk
+from services.router.partners.service.hook import PartnerHook
+from services.router.partners.service.leads import Leads
+from services.router.partners.service.postbacks import ReportOutcome
+from services.router.partners.service.reports import LeadReports
+from services.router.partners.workers import deliver_leads
+from services.router.service.commands import RoutingHook
+from services.router.service.decisions import RecordedDecisions
+from services.router.service.policies import PolicyController
+from services.router.service.policy_changes import PolicyChanges
+from services.router.service.reports import PolicyReports
+from services.router.service.routing import RoutingService
+from services.router.service.what_if import WhatIf
+from services.router.workers import refresh_policies
 from skylane.router.v1 import leads_pb2, leads_pb2_grpc, router_pb2, router_pb2_grpc
 
 # How often a process picks up policy changes made through another process's ops RPCs.
@@ -34,16 +44,23 @@ class RouterApp(ServiceApp):
         self, *, hooks: list[RoutingHook] | None = None, environ: Mapping[str, str] | None = None, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        self.policies = PolicyController(self.config, self.db, self.clock, self.idempotency)
-        # The partner layer: desk (ping, selection, leads), outbox dispatcher, and its RouteApplicant hook.
+        self.policies = PolicyController(self.config, self.db, self.clock, self.write)
+        # The partner layer: desk (ping, selection), leads, outbox dispatcher, and its RouteApplicant hook.
         self.partners = PartnerDesk(
             db=self.db, clock=self.clock, config=lambda: self.config.model.partners, environ=environ
         )
+        self.leads = Leads(self.partners)
         self.dispatcher = Dispatcher(self.partners)
         self.config.subscribe(lambda _loaded: self.partners.on_config())
-        hooks = [PartnerHook(self.partners), *(hooks or [])]
+        hooks = [PartnerHook(self.partners, self.leads), *(hooks or [])]
         self.routing = RoutingService(self.db, self.clock, self.policies, self.metrics, hooks, self.calls)
-        self.ops = RouterOps(self.db, self.policies)
+        self.decisions = RecordedDecisions(self.db)
+        self.policy_changes = PolicyChanges(self.policies)
+        self.reports = PolicyReports(self.db, self.policies)
+        self.what_if = WhatIf(self.db, self.policies)
+        self.postbacks = ReportOutcome(self.write, self.partners)
+        self.dead_letters = DeadLetters(self.db, self.write, self.clock)
+        self.lead_reports = LeadReports(self.partners)
 
     async def start(self) -> None:
         await super().start()
@@ -51,9 +68,15 @@ class RouterApp(ServiceApp):
         await self.partners.load()
 
     def add_to_server(self, server: grpc.aio.Server) -> list[str]:
-        router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(self), server)
-        router_pb2_grpc.add_RouterOpsServiceServicer_to_server(RouterOpsServicer(self), server)
-        leads_pb2_grpc.add_LeadServiceServicer_to_server(LeadServicer(self.partners, self.idempotency), server)
+        router_pb2_grpc.add_RouterServiceServicer_to_server(
+            RouterServicer(self.policies, self.routing, self.decisions), server
+        )
+        router_pb2_grpc.add_RouterOpsServiceServicer_to_server(
+            RouterOpsServicer(self.policy_changes, self.reports, self.what_if), server
+        )
+        leads_pb2_grpc.add_LeadServiceServicer_to_server(
+            LeadServicer(self.partners.partner_for_token, self.postbacks, self.dead_letters, self.lead_reports), server
+        )
         services = router_pb2.DESCRIPTOR.services_by_name
         return [
             services["RouterService"].full_name,
@@ -68,9 +91,9 @@ class RouterApp(ServiceApp):
         return frozenset(f"/{lead_service}/{name}" for name in ops)
 
     def workers(self) -> list[Worker]:
-        workers: list[Worker] = [lambda: self.policies.watch(POLICY_REFRESH_SECONDS)]
+        workers: list[Worker] = [lambda: refresh_policies(self.policies, POLICY_REFRESH_SECONDS)]
         if self.config.model.partners.delivery.background:
-            workers.append(self.dispatcher.run_forever)
+            workers.append(lambda: deliver_leads(self.partners, self.leads, self.dispatcher))
         return workers
 
     async def stop(self) -> None:

@@ -256,7 +256,7 @@ class RouterConfig(Schema):
 
     @property
     def extra_tags(self) -> dict[str, TagSpec]:
-        # The name services/router/policies.py reads for its snapshot: `catalogue(config.extra_tags)`.
+        # The name services/router/service/policies.py reads for its snapshot: `catalogue(config.extra_tags)`.
         return self.tag_specs()
 
     @model_validator(mode="after")

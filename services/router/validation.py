@@ -1,19 +1,25 @@
-"""Input checks of RouteApplicant: one field violation per bad field, nothing recorded on any."""
+"""Input checks of the router's RPCs: one field violation per bad field, nothing recorded on any."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from services.common.errors import Violations
 from services.common.idempotency import fingerprint
 from services.common.validation import check_customer_ref, check_idempotency_key
+from services.router.domain.model import Mode
 from services.router.domain.tags import TagScalar, TagSpec
-from services.router.policies import Snapshot
-from services.router.service import RouteCommand
+from services.router.mapping import MODE_FROM_PROTO
+from services.router.service.commands import RouteCommand
+from services.router.service.policies import Snapshot
+from skylane.common.v1 import types_pb2
 from skylane.router.v1 import router_pb2
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _DIGITS = re.compile(r"^\+?\d[\d -]{6,}$")
+MAX_WINDOW = timedelta(days=92)
+MAX_WHAT_IF_SAMPLES = 200
 MAX_TERM_MONTHS = 600
 MAX_TAGS = 400
 # Which TagValue fields a tag of each value type accepts.
@@ -63,6 +69,19 @@ def _tags(v: Violations, request: router_pb2.RouteApplicantRequest, snap: Snapsh
     return attributes
 
 
+def _consents(v: Violations, request: router_pb2.RouteApplicantRequest) -> None:
+    for i, consent in enumerate(request.consents):
+        path = f"consents[{i}]"
+        if not consent.HasField("granted_at"):
+            v.add(f"{path}.granted_at", "required")
+        elif consent.HasField("expires_at") and consent.expires_at.ToDatetime() <= consent.granted_at.ToDatetime():
+            v.add(f"{path}.expires_at", "must be after granted_at")
+        if not consent.recipient_ids and not consent.recipient_classes:
+            v.add(f"{path}.recipient_ids", "name at least one recipient id or recipient class")
+        if not consent.purposes:
+            v.add(f"{path}.purposes", "at least one purpose is required")
+
+
 def to_command(request: router_pb2.RouteApplicantRequest, snap: Snapshot) -> RouteCommand:
     v = Violations()
     check_idempotency_key(v, request.idempotency_key)
@@ -82,16 +101,7 @@ def to_command(request: router_pb2.RouteApplicantRequest, snap: Snapshot) -> Rou
             if _DIGITS.match(request.phone_hash)
             else "must be 64 lower-case hex characters (SHA-256)",
         )
-    for i, consent in enumerate(request.consents):
-        path = f"consents[{i}]"
-        if not consent.HasField("granted_at"):
-            v.add(f"{path}.granted_at", "required")
-        elif consent.HasField("expires_at") and consent.expires_at.ToDatetime() <= consent.granted_at.ToDatetime():
-            v.add(f"{path}.expires_at", "must be after granted_at")
-        if not consent.recipient_ids and not consent.recipient_classes:
-            v.add(f"{path}.recipient_ids", "name at least one recipient id or recipient class")
-        if not consent.purposes:
-            v.add(f"{path}.purposes", "at least one purpose is required")
+    _consents(v, request)
     if request.HasField("requested_amount") and request.requested_amount.fen < 0:
         v.add("requested_amount.fen", "must not be negative")
     if not 0 <= request.term_months <= MAX_TERM_MONTHS:
@@ -114,3 +124,57 @@ def to_command(request: router_pb2.RouteApplicantRequest, snap: Snapshot) -> Rou
         attributes=attributes,
         request=request,
     )
+
+
+def check_window(v: Violations, window: types_pb2.TimeWindow, path: str = "window") -> tuple[datetime, datetime]:
+    start = window.start.ToDatetime(tzinfo=UTC) if window.HasField("start") else None
+    end = window.end.ToDatetime(tzinfo=UTC) if window.HasField("end") else None
+    if start is None:
+        v.add(f"{path}.start", "required")
+    if end is None:
+        v.add(f"{path}.end", "required")
+    if start is not None and end is not None:
+        if end <= start:
+            v.add(f"{path}.end", "must be after start")
+        elif end - start > MAX_WINDOW:
+            v.add(f"{path}.end", f"window must be at most {MAX_WINDOW.days} days")
+    return start or datetime.min.replace(tzinfo=UTC), end or datetime.min.replace(tzinfo=UTC)
+
+
+def report_window(request: router_pb2.GetRoutingReportRequest) -> tuple[datetime, datetime]:
+    v = Violations()
+    window = check_window(v, request.window)
+    v.raise_if_any()
+    return window
+
+
+def what_if_window(request: router_pb2.WhatIfRequest) -> tuple[datetime, datetime]:
+    """The replay window; also checks that a candidate is given and the sample count."""
+    v = Violations()
+    window = check_window(v, request.window)
+    if request.WhichOneof("candidate") is None:
+        v.add("version", "give a policy version or a config_yaml document")
+    if not 0 <= request.max_samples <= MAX_WHAT_IF_SAMPLES:
+        v.add("max_samples", f"must be between 0 and {MAX_WHAT_IF_SAMPLES}")
+    v.raise_if_any()
+    return window
+
+
+def candidate_mode(request: router_pb2.SetCandidateRequest) -> Mode:
+    v = Violations()
+    mode = MODE_FROM_PROTO.get(request.mode)
+    if mode is None:
+        v.add("mode", "unknown mode")
+    elif mode != Mode.NONE and request.WhichOneof("candidate") is None:
+        v.add("version", "give a policy version or a config_yaml document")
+    if not 0.0 <= request.share <= 1.0:
+        v.add("share", "must be between 0 and 1")
+    v.raise_if_any()
+    assert mode is not None
+    return mode
+
+
+def required(field: str, value: str) -> None:
+    v = Violations()
+    v.check(bool(value), field, "required")
+    v.raise_if_any()

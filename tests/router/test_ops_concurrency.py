@@ -15,7 +15,7 @@ from sqlalchemy import text
 from services.common.clock import ManualClock
 from services.common.db import Database
 from services.router.app import build
-from services.router.policies import PolicyController
+from services.router.service.policies import PolicyController
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 from skylane.router.v1 import router_pb2
 from tests.router.helpers import START, config_text, ops, reload, router
@@ -121,7 +121,7 @@ async def test_two_processes_starting_on_an_empty_policy_state_record_the_file_l
             await s.execute(text("DELETE FROM policy_control"))
         databases = [Database(db_target.url, schema=db_target.schema) for _ in range(2)]
         try:
-            starting = [PolicyController(h.app.config, db, h.clock, h.app.idempotency) for db in databases]
+            starting = [PolicyController(h.app.config, db, h.clock, h.app.write) for db in databases]
             await asyncio.gather(*(c.start() for c in starting))
             assert starting[0].snapshot.state == starting[1].snapshot.state
         finally:

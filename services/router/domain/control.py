@@ -110,6 +110,36 @@ def previous_champion(history_newest_first: list[HistoryEvent], current: str) ->
     return None
 
 
+def routes_alike(a: ControlState, b: ControlState) -> bool:
+    """Whether two states route alike (revision and the file bookkeeping aside)."""
+    return (a.champion, a.candidate, a.mode, a.share) == (b.champion, b.candidate, b.mode, b.share)
+
+
+def came_by_rollback(history_newest_first: list[HistoryEvent], champion: str) -> bool:
+    """Whether the champion in force took over by a rollback."""
+    came_in: HistoryEvent | None = None
+    for event in history_newest_first:
+        if event.champion != champion:
+            break
+        came_in = event
+    return came_in is not None and came_in.action == "rollback"
+
+
+def changes_nothing(
+    current: ControlState, proposed: ControlState, action: str, history_newest_first: list[HistoryEvent]
+) -> bool:
+    """Whether an ops change would leave things as they are, and so is answered without being recorded.
+
+    Ops changes are serialised, so of two identical ones sent at once the second finds the first done:
+    one that changes nothing (the same activation, the same candidate) is not recorded. Likewise a
+    rollback while the champion is the one a rollback restored: it would reinstate the version just
+    rolled back from, undoing its twin, so it changes nothing (going forward again is an activation).
+    """
+    if routes_alike(proposed, current):
+        return True
+    return action == "rollback" and came_by_rollback(history_newest_first, current.champion)
+
+
 def in_rollout(salt: str, applicant_ref: str, share: float) -> bool:
     """Stable bucket: an applicant in the rollout at share s stays in it at any share above s."""
     return share > 0 and stable_unit(salt, applicant_ref) < share

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from services.router.domain.control import ControlState, acting_arm
-from services.router.domain.model import Arm, CapacityClaim, Evaluation, Facts, Mode
-from services.router.domain.policy import CompiledPolicy
+from services.router.domain.model import Arm, CapacityClaim, Evaluation, Facts, Mode, PolicyDecision
+from services.router.domain.policy import CompiledPolicy, finalize
 
 log = structlog.get_logger("skylane.router")
 
@@ -65,3 +65,14 @@ class CapacityLedger:
     def changes(self) -> dict[tuple[str, str], tuple[int, int]]:
         """(old, new) per counter that moved."""
         return {k: (self.start.get(k, 0), v) for k, v in self.used.items() if v != self.start.get(k, 0)}
+
+
+def settle(arms: ArmEvaluations, ledger: CapacityLedger, day: str) -> tuple[PolicyDecision, PolicyDecision | None]:
+    """The acting arm's decision, taking an in-house slot when it claims one and one is left; and the shadow
+    arm's, which only asks whether a slot would have been left (it never takes one)."""
+    shadow = None
+    if arms.shadow is not None and arms.shadow_arm is not None:
+        claim = arms.shadow.capacity_claim
+        shadow = finalize(arms.shadow, arms.shadow_arm, claim is not None and ledger.available(claim, day))
+    claim = arms.acting.capacity_claim
+    return finalize(arms.acting, arms.arm, claim is not None and ledger.take(claim, day)), shadow

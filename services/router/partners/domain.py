@@ -33,6 +33,7 @@ NO_BID = "NO_BID"
 BELOW_MIN_PRICE = "BELOW_MIN_PRICE"
 ALREADY_KNOWN = "ALREADY_KNOWN"
 LOWER_VALUE = "LOWER_VALUE"
+NOT_PLANNED = "NOT_PLANNED"  # bid, but posting to it would lower the lead's expected value (chain limits)
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,8 @@ def _ineligible(a: LeadApplicant, p: Partner) -> str:
 # --- ranking after the ping ------------------------------------------------------------------------
 
 Scorer = Callable[[str, str, int], float]  # (partner_id, tier, price_fen) -> expected value in fen
+# Orders priced bidders for post-with-fallback (selection.plan); bidders it leaves out are not posted to.
+Planner = Callable[[list["Candidate"]], list["Candidate"]]
 
 
 def thompson_scorer(book: EstimateBook, rng: random.Random) -> Scorer:
@@ -263,9 +266,14 @@ def rank(
     applicant: LeadApplicant,
     partners: Mapping[str, Partner],
     pings: Iterable[PingResult],
-    scorer: Scorer,
+    scorer: Scorer | None,
+    *,
+    planner: Planner | None = None,
 ) -> tuple[list[Candidate], list[TraceEntry]]:
-    """Ranks bidders best first; every pinged partner that cannot be ranked gets its skip reason."""
+    """Ranks bidders best first; every pinged partner that cannot be ranked gets its skip reason.
+
+    With a planner (the learned policy), the order is the planner's chain for post-with-fallback and
+    bidders outside the chain are traced NOT_PLANNED; otherwise bidders are sorted by the scorer."""
     candidates: list[tuple[float, Candidate]] = []
     trace: list[TraceEntry] = []
     ping_by_id: dict[str, PingResult] = {}
@@ -300,11 +308,21 @@ def rank(
             )
             continue
         price = priced[0]
-        value = scorer(ping.partner_id, applicant.tier, price)
+        value = scorer(ping.partner_id, applicant.tier, price) if scorer is not None else 0.0
         candidates.append((value, Candidate(ping.partner_id, price, value)))
-    # Stable tie-break by partner id so equal scores rank the same way on every replica.
-    candidates.sort(key=lambda vc: (-vc[0], vc[1].partner_id))
-    ranked = [c for _, c in candidates]
+    if planner is not None:
+        ranked = planner([c for _, c in candidates])
+        planned = {c.partner_id for c in ranked}
+        for _, c in candidates:
+            if c.partner_id not in planned:
+                p = ping_by_id[c.partner_id]
+                trace.append(
+                    TraceEntry(c.partner_id, NOT_PLANNED, "not worth a post in this chain", c.price_fen, p.latency_ms)
+                )
+    else:
+        # Stable tie-break by partner id so equal scores rank the same way on every replica.
+        candidates.sort(key=lambda vc: (-vc[0], vc[1].partner_id))
+        ranked = [c for _, c in candidates]
     for i, c in enumerate(ranked, start=1):
         p = ping_by_id[c.partner_id]
         trace.append(

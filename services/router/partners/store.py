@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Integer, Table, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router.partners.domain import BetaCounts, EstimateBook, TraceEntry
+from services.router.partners.domain import BetaCounts, Consent, EstimateBook, LeadApplicant, TraceEntry
 from services.router.partners.models import (
     PartnerCapUsage,
     PartnerDelivery,
@@ -119,6 +119,47 @@ def trace_json(entries: Sequence[TraceEntry]) -> str:
 
 def trace_from_json(text: str) -> list[TraceEntry]:
     return [TraceEntry(*row) for row in json.loads(text)]
+
+
+def applicant_to_json(a: LeadApplicant) -> str:
+    """De-identified applicant (hashed refs, bands' inputs, consents) so selection can run later."""
+    data = {
+        "applicant_ref": a.applicant_ref,
+        "tier": a.tier,
+        "score": a.score,
+        "age": a.age,
+        "region": a.region,
+        "requested_amount_fen": a.requested_amount_fen,
+        "term_months": a.term_months,
+        "phone_hash": a.phone_hash,
+        "channel": a.channel,
+        "consents": [
+            {
+                "ids": sorted(c.recipient_ids),
+                "classes": sorted(c.recipient_classes),
+                "purposes": sorted(c.purposes),
+                "granted_at": c.granted_at.isoformat() if c.granted_at else None,
+                "expires_at": c.expires_at.isoformat() if c.expires_at else None,
+            }
+            for c in a.consents
+        ],
+    }
+    return json.dumps(data, separators=(",", ":"))
+
+
+def applicant_from_json(text: str) -> LeadApplicant:
+    data = json.loads(text)
+    consents = tuple(
+        Consent(
+            frozenset(c["ids"]),
+            frozenset(c["classes"]),
+            frozenset(c["purposes"]),
+            datetime.fromisoformat(c["granted_at"]) if c["granted_at"] else None,
+            datetime.fromisoformat(c["expires_at"]) if c["expires_at"] else None,
+        )
+        for c in data.pop("consents")
+    )
+    return LeadApplicant(**data, consents=consents)
 
 
 @dataclass(frozen=True)

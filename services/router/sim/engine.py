@@ -1,160 +1,325 @@
-"""`skylane router simulate --scenario FILE`: how much a lead is worth under each selection policy.
+"""`skylane router simulate`: what a lead is worth under each selection policy, against an upper bound.
 
-N applicants go through the router's real partner code — eligibility and consent (`prefilter`), ranking
-(`rank` with the live Thompson scorer or the static waterfall), post-and-fallback order, and learning from
-post verdicts and funding outcomes (`EstimateBook` + `outcomes.learning`) — against simulated partners
-whose true rates come from the scenario file and are hidden from the learned policy. Partner calls are
-simulated in-process (same bid model as `skylane partner-sim`) so a run of thousands takes seconds.
+Every policy meets the same market (services/router/sim/market.py: the same applicants, pings and coin
+flips) and goes through the router's real partner code: eligibility and consent (`prefilter`), pricing and
+ranking (`rank`), for the learned policy the planner and estimator the desk runs (`selection.plan`,
+`estimates.ContextualEstimator`, `selection.Pacer`), and the production rules of delivery: caps reserved
+when a post is chosen (calendar windows in the cap time zone, `cap_window_keys`), released on rejection,
+kept on acceptance; a capped partner skipped for the next; a rejected lead offered to the next planned
+bidder while its offer window is open; a post that could no longer start within its partner's acceptance
+window skipped. Posts take the partner's decision time and funding outcomes arrive when the partner reports
+them (days later, if the scenario says so), so the learner sees them then — never the true rates.
 
-Every policy sees the same applicants, the same bids and the same coin flips for acceptance and funding
-(common random numbers), so the differences are the policies', not the dice's. A lead is worth its price
-when the partner that accepted it funds the loan (the value the router's ranking maximises).
+Value. A lead is worth its price when the partner that accepted it funds the loan. Each policy's value is
+reported as the sum, over the posts it made, of the true P(accept) × P(fund) × price at that moment: the
+expected revenue of its decisions, an unbiased and lower-variance estimate of its realized revenue (which
+is reported too).
 """
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from services.common.hashing import stable_unit
-from services.router.partners import outcomes
 from services.router.partners.config import PartnersConfig
-from services.router.partners.domain import (
-    BID,
-    ERROR,
-    NO_BID,
-    TIMEOUT,
-    Consent,
-    EstimateBook,
-    LeadApplicant,
-    PingResult,
-    Scorer,
-    prefilter,
-    rank,
-    thompson_scorer,
-    waterfall_scorer,
-)
-from services.router.partners.scenario import Scenario, SimPartner, rate_for, sim_ping
+from services.router.partners.domain import Candidate, EstimateBook, Scorer, cap_window_keys, rank, waterfall_scorer
+from services.router.partners.estimates import ContextualEstimator, Priors
+from services.router.partners.selection import BookEstimator, ChainLimits, Pacer, plan
+from services.router.sim.market import Market, SimLead
 
-NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+CURVE_POINTS = 40
 
 
 @dataclass
-class PolicyResult:
+class RunResult:
     name: str
     leads: int = 0
+    posts: int = 0
     sold: int = 0
     funded: int = 0
-    value_fen: int = 0
+    expected_fen: float = 0.0
+    realized_fen: int = 0
+    curve: list[float] = field(default_factory=list)  # value per lead in each 1/CURVE_POINTS of the run
 
     @property
     def value_per_lead(self) -> float:
-        return self.value_fen / self.leads if self.leads else 0.0
+        return self.expected_fen / self.leads if self.leads else 0.0
+
+    @property
+    def realized_per_lead(self) -> float:
+        return self.realized_fen / self.leads if self.leads else 0.0
 
 
-def _applicant(i: int, scenario: Scenario, registry: PartnersConfig, rng: random.Random) -> LeadApplicant:
-    tiers, weights = zip(*scenario.tiers.items(), strict=True)
-    tier = rng.choices(tiers, weights=weights)[0]
-    classes = frozenset(p.partner_class for p in registry.lenders)
-    consent = Consent(frozenset(), classes, frozenset({registry.consent_purpose}), NOW)
-    return LeadApplicant(
-        applicant_ref=f"sim_{i:08d}",
-        tier=tier,
-        score=600,
-        age=rng.randint(22, 55),
-        region="CN-31",
-        requested_amount_fen=rng.randrange(500_000, 5_000_001, 100_000),
-        term_months=12,
-        phone_hash=f"{i:064x}",
-        channel="simulation",
-        consents=(consent,),
-    )
+class CapBook:
+    """Cap usage as the desk keeps it: reservations plus accepted leads per (partner, window key)."""
+
+    def __init__(self, registry: PartnersConfig, market: Market) -> None:
+        self.limits = {p.id: p.caps.limits() for p in registry.lenders if p.caps.limits()}
+        self.zone = registry.caps_timezone
+        self.market = market
+        self.used: dict[tuple[str, str], int] = {}
+        self._keys: dict[int, dict[str, str]] = {}
+
+    def keys(self, partner_id: str, t: float) -> list[tuple[str, int]]:
+        limits = self.limits.get(partner_id)
+        if not limits:
+            return []
+        bucket = int((self.market.start.timestamp() + t) // 900)  # every zone offset is a multiple of 15 min
+        names = self._keys.get(bucket)
+        if names is None:
+            names = cap_window_keys(self.market.time(t), self.zone, ["hour", "day", "week", "month"])
+            self._keys[bucket] = names
+        return [(f"{kind}:{names[kind]}", cap) for kind, cap in limits.items()]
+
+    def room(self, partner_id: str, t: float) -> bool:
+        return all(self.used.get((partner_id, k), 0) + 1 <= cap for k, cap in self.keys(partner_id, t))
+
+    def reserve(self, partner_id: str, t: float) -> list[str]:
+        keys = [k for k, _ in self.keys(partner_id, t)]
+        for k in keys:
+            self.used[(partner_id, k)] = self.used.get((partner_id, k), 0) + 1
+        return keys
+
+    def release(self, partner_id: str, keys: list[str]) -> None:
+        for k in keys:
+            self.used[(partner_id, k)] -= 1
+
+    def remaining(self, partner_id: str, t: float) -> list[tuple[int, float]]:
+        """(room left, seconds until the window ends) for each capped window of the partner."""
+        out = []
+        now = self.market.time(t)
+        for (key, cap), kind in zip(self.keys(partner_id, t), self.limits[partner_id], strict=True):
+            out.append((cap - self.used.get((partner_id, key), 0), _window_left(now, self.zone, kind)))
+        return out
 
 
-def _ping(spec: SimPartner | None, partner_id: str, tier: str, rng: random.Random) -> PingResult:
-    if spec is None:
-        return PingResult(partner_id, NO_BID)
-    if spec.failure in ("hang", "down"):
-        return PingResult(partner_id, TIMEOUT, latency_ms=500.0)
-    if spec.failure in ("error", "garbage"):
-        return PingResult(partner_id, ERROR, latency_ms=spec.latency_ms)
-    offered, bid, known = sim_ping(spec, tier, rng)
-    return PingResult(partner_id, BID if offered else NO_BID, bid, known=known, latency_ms=spec.latency_ms)
+def _window_left(now: datetime, zone: str, kind: str) -> float:
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo(zone))
+    if kind == "hour":
+        end = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    elif kind == "day":
+        end = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    elif kind == "week":
+        end = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=7 - local.weekday())
+    else:
+        first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (first + timedelta(days=32)).replace(day=1)
+    return max((end - local).total_seconds(), 1.0)
 
 
-def simulate(
-    scenario: Scenario,
-    registry: PartnersConfig,
-    *,
-    applicants: int | None = None,
-    seed: int | None = None,
-    on_progress: Callable[[int], None] | None = None,
-) -> list[PolicyResult]:
-    seed = scenario.seed if seed is None else seed
-    total = applicants or scenario.applicants
-    rng = random.Random(seed)
-    specs = {p.id: p for p in scenario.partners}
-    partners = registry.by_id()
-    learned_book = EstimateBook()
-    thompson_rng = random.Random(seed + 1)
+# --- policies ----------------------------------------------------------------------------------------
 
-    def oracle(pid: str, tier: str, price: int) -> float:
-        spec = specs.get(pid)
-        if spec is None:
-            return 0.0
-        return price * rate_for(spec.accept_rate, tier) * rate_for(spec.fund_rate, tier)
 
-    def highest_bid(pid: str, tier: str, price: int) -> float:
-        return float(price)
+class Policy:
+    """A selection policy as the simulator drives it."""
 
-    def waterfall(tier: str) -> Scorer:
-        return waterfall_scorer(registry.waterfall.get(tier, []))
+    name = "policy"
 
-    configured = "waterfall" if registry.policy == "waterfall" else "thompson"
-    policies: list[tuple[str, Callable[[str], Scorer], bool]] = [
-        (
-            f"configured ({configured})",
-            (lambda t: waterfall(t))
-            if configured == "waterfall"
-            else (lambda t: thompson_scorer(learned_book, thompson_rng)),
-            configured == "thompson",
-        ),
-        ("static waterfall", waterfall, False),
-        ("highest bid wins", lambda t: highest_bid, False),
-        ("oracle (true rates)", lambda t: oracle, False),
-    ]
-    results = [PolicyResult(name) for name, _, _ in policies]
-    for i in range(total):
-        applicant = _applicant(i, scenario, registry, rng)
-        eligible, _ = prefilter(applicant, registry, lambda _pid: False, NOW)
-        pings = [_ping(specs.get(p.id), p.id, applicant.tier, rng) for p in eligible]
-        for (_, scorer_for, learns), result in zip(policies, results, strict=True):
-            ranked, _ = rank(applicant, partners, pings, scorer_for(applicant.tier))
-            result.leads += 1
-            for candidate in ranked:  # post, and on rejection offer to the next bidder
-                spec = specs.get(candidate.partner_id)
-                accept = spec is not None and (
-                    stable_unit(str(seed), str(i), candidate.partner_id, "accept")
-                    < rate_for(spec.accept_rate, applicant.tier)
-                )
-                if learns:
-                    learned_book.add(
-                        candidate.partner_id, applicant.tier, accept_s=int(accept), accept_f=int(not accept)
-                    )
-                if not accept or spec is None:
-                    continue
-                funded = stable_unit(str(seed), str(i), candidate.partner_id, "fund") < rate_for(
-                    spec.fund_rate, applicant.tier
-                )
-                if learns:
-                    change = outcomes.learning(0, outcomes.FUNDED if funded else outcomes.REJECTED)
-                    learned_book.add(candidate.partner_id, applicant.tier, fund_s=change.fund_s, fund_f=change.fund_f)
-                result.sold += 1
-                result.funded += int(funded)
-                result.value_fen += candidate.price_fen if funded else 0
-                break
+    def order(self, lead: SimLead, t: float, caps: CapBook) -> list[Candidate]:
+        raise NotImplementedError
+
+    def verdict(self, lead: SimLead, partner_id: str, price: int, accepted: bool, t: float, ms: float) -> None:
+        """A post's answer (the learner's acceptance data)."""
+
+    def outcome(self, lead: SimLead, funded: bool, t: float) -> None:
+        """A funding outcome reported by the partner (the learner's funding data)."""
+
+
+class StaticPolicy(Policy):
+    def __init__(self, name: str, registry: PartnersConfig, scorer_for: Callable[[str], Scorer]) -> None:
+        self.name, self.partners, self.scorer_for = name, registry.by_id(), scorer_for
+
+    def order(self, lead: SimLead, t: float, caps: CapBook) -> list[Candidate]:
+        ranked, _ = rank(lead.applicant, self.partners, lead.pings, self.scorer_for(lead.applicant.tier))
+        return ranked
+
+
+def highest_bid(registry: PartnersConfig) -> StaticPolicy:
+    return StaticPolicy("highest bid", registry, lambda _tier: lambda _pid, _tier2, price: float(price))
+
+
+def configured_waterfall(registry: PartnersConfig) -> StaticPolicy:
+    return StaticPolicy("configured waterfall", registry, lambda tier: waterfall_scorer(registry.waterfall.get(tier, [])))
+
+
+def static_orders(name: str, registry: PartnersConfig, orders: dict[str, list[str]]) -> StaticPolicy:
+    return StaticPolicy(name, registry, lambda tier: waterfall_scorer(orders.get(tier, [])))
+
+
+class LearnedPolicy(Policy):
+    """The production planner with a learned estimator; never sees the market's truth."""
+
+    name = "learned"
+
+    def __init__(
+        self,
+        registry: PartnersConfig,
+        limits: ChainLimits,
+        start: float,
+        seed: int,
+        *,
+        estimator: str = "contextual",
+        priors: Priors | None = None,
+    ) -> None:
+        self.partners = registry.by_id()
+        self.limits, self.start = limits, start
+        self.rng = random.Random(seed * 7919 + 1)
+        self.book = EstimateBook()
+        self.learner = ContextualEstimator(priors or Priors())
+        self.estimator = self.learner if estimator == "contextual" else BookEstimator(self.book)
+        self.pacer = Pacer()
+        self.capped = {p.id for p in registry.lenders if p.caps.limits()}
+
+    def order(self, lead: SimLead, t: float, caps: CapBook) -> list[Candidate]:
+        at = self.start + t
+        full = {pid for pid in self.capped if not caps.room(pid, t)}
+
+        def planner(candidates: list[Candidate]) -> list[Candidate]:
+            open_ = [c for c in candidates if c.partner_id not in full]
+            ordered, chain, offers = plan(
+                lead.applicant, open_, self.estimator, self.limits, at=at, rng=self.rng, pacer=self.pacer
+            )
+            if self.capped:
+                self._pace(open_, chain.order, chain.accept_share, offers, t, at, caps)
+            return ordered
+
+        ranked, _ = rank(lead.applicant, self.partners, lead.pings, None, planner=planner)
+        return ranked
+
+    def _pace(self, candidates, order, shares, offers, t: float, at: float, caps: CapBook) -> None:  # type: ignore[no-untyped-def]
+        share = {offers[i].partner_id: s for i, s in zip(order, shares, strict=True)}
+        for o in offers:
+            if o.partner_id not in self.capped:
+                continue
+            rate = self.pacer.saw_bid(o.partner_id, at)
+            pace = min(room / (rate * left + 1.0) for room, left in caps.remaining(o.partner_id, t))
+            self.pacer.update(o.partner_id, share.get(o.partner_id, 0.0), pace, o.price_fen * o.fund)
+
+    def verdict(self, lead: SimLead, partner_id: str, price: int, accepted: bool, t: float, ms: float) -> None:
+        self.learner.observe_post(
+            lead.lead_id, partner_id, lead.applicant, price, accepted=accepted, at=self.start + t, decision_ms=ms
+        )
+        self.book.add(partner_id, lead.applicant.tier, accept_s=int(accepted), accept_f=int(not accepted))
+
+    def outcome(self, lead: SimLead, funded: bool, t: float) -> None:
+        pending = self.learner.pending.get(lead.lead_id)
+        if pending is not None:
+            self.book.add(pending.partner_id, lead.applicant.tier, fund_s=int(funded), fund_f=int(not funded))
+        self.learner.observe_outcome(lead.lead_id, funded=funded, at=self.start + t)
+
+
+# --- one run -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Chain:
+    lead: SimLead
+    ranked: list[Candidate]
+    next: int = 0
+    posts: int = 0
+    elapsed_ms: float = 0.0
+
+
+def chain_limits(market: Market) -> ChainLimits:
+    """What the router knows of the chain: config and contract terms (never rates)."""
+    sc = market.scenario
+    budget = sc.chain.time_budget_s if sc.chain.time_budget_s is not None else market.registry.offer_window_seconds
+    windows = {p.id: p.accept_window_s * 1000 for p in sc.partners if p.accept_window_s is not None}
+    return ChainLimits(sc.chain.max_posts, budget * 1000, sc.chain.post_cost_fen, windows)
+
+
+def run(policy: Policy, market: Market, on_progress: Callable[[int], None] | None = None) -> RunResult:
+    """One policy through the whole market, in event order (arrivals, post verdicts, funding reports)."""
+    limits = chain_limits(market)
+    caps = CapBook(market.registry, market)
+    result = RunResult(policy.name, curve=[0.0] * CURVE_POINTS)
+    counts = [0] * CURVE_POINTS
+    events: list[tuple[float, int, int, object]] = []  # (time, seq, kind, payload)
+    seq = 0
+    VERDICT, OUTCOME = 0, 1
+    n = len(market.leads)
+
+    def post_next(chain: _Chain, t: float) -> None:
+        nonlocal seq
+        lead = chain.lead
+        while chain.next < len(chain.ranked):
+            if limits.max_posts is not None and chain.posts >= limits.max_posts:
+                return
+            if chain.posts and limits.time_budget_ms is not None and chain.elapsed_ms >= limits.time_budget_ms:
+                return
+            c = chain.ranked[chain.next]
+            chain.next += 1
+            window = limits.window(c.partner_id)
+            if window is not None and chain.elapsed_ms > window:
+                continue  # its bid has lapsed: the dispatcher does not post
+            if not caps.room(c.partner_id, t):
+                continue  # capped: the next bidder
+            truth = lead.truth.get(c.partner_id)
+            if truth is None:
+                continue
+            keys = caps.reserve(c.partner_id, t)
+            chain.posts += 1
+            result.posts += 1
+            ev = truth.accept * truth.fund * c.price_fen - limits.post_cost_fen
+            result.expected_fen += ev
+            bucket = lead.index * CURVE_POINTS // n
+            result.curve[bucket] += ev
+            heapq.heappush(events, (t + truth.post_ms / 1000, seq, VERDICT, (chain, c, keys)))
+            seq += 1
+            return
+
+    def on_verdict(payload: object, t: float) -> None:
+        nonlocal seq
+        chain, c, keys = payload  # type: ignore[misc]
+        lead = chain.lead
+        truth = lead.truth[c.partner_id]
+        chain.elapsed_ms += truth.post_ms
+        accepted = truth.u_accept < truth.accept
+        policy.verdict(lead, c.partner_id, c.price_fen, accepted, t, truth.post_ms)
+        if accepted:
+            result.sold += 1
+            funded = truth.u_fund < truth.fund
+            if funded:
+                result.funded += 1
+                result.realized_fen += c.price_fen
+            heapq.heappush(events, (t + truth.fund_delay_s, seq, OUTCOME, (lead, funded)))
+            seq += 1
+            return
+        caps.release(c.partner_id, keys)
+        post_next(chain, t)
+
+    def drain(until: float) -> None:
+        while events and events[0][0] <= until:
+            t, _, kind, payload = heapq.heappop(events)
+            if kind == VERDICT:
+                on_verdict(payload, t)
+            else:
+                lead, funded = payload  # type: ignore[misc]
+                policy.outcome(lead, funded, t)
+
+    for lead in market.leads:
+        drain(lead.at)
+        result.leads += 1
+        counts[lead.index * CURVE_POINTS // n] += 1
+        ranked = policy.order(lead, lead.at, caps)
+        post_next(_Chain(lead, ranked), lead.at)
+        drain(lead.at)
         if on_progress is not None:
             on_progress(1)
-    return results
+    drain(float("inf"))
+    result.curve = [v / c if c else 0.0 for v, c in zip(result.curve, counts, strict=True)]
+    return result
+
+
+def run_all(
+    market: Market,
+    policies: Sequence[Policy],
+    on_progress: Callable[[int], None] | None = None,
+) -> list[RunResult]:
+    return [run(p, market, on_progress) for p in policies]

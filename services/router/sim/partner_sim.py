@@ -18,7 +18,7 @@ import structlog
 
 from services.common.hashing import stable_unit
 from services.common.ports import bind_grpc, port_options
-from services.router.partners.scenario import SimPartner, rate_for, sim_ping
+from services.router.sim.scenario import SimPartner, rate_for, sim_ping
 from skylane.common.v1 import types_pb2
 from skylane.partner.v1 import partner_pb2, partner_pb2_grpc
 

@@ -1,13 +1,17 @@
 """The scenario file shared by `skylane partner-sim` and `skylane router simulate`.
 
-It describes simulated partners (their true bid levels, acceptance and funding rates, latency and
-failure modes) and, for the simulator, the applicant mix and an optional partner registry. The true
-rates are what the router must learn; it never reads them.
+It describes simulated partners (their true bids, acceptance and funding rates and how these depend on
+the lead and change over time, latencies, failure modes, funding delays), the applicants (tier mix and
+features), the run (applicants, days, arrival profile, chain limits) and an optional partner registry.
+The true rates are what the router must learn; it never reads them. Every field added after the first
+format is optional and defaults to the first format's meaning; docs/router-decisions.md lists them all.
 """
 
 from __future__ import annotations
 
+import math
 import random
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -18,12 +22,41 @@ from services.common.config import ConfigError, Schema
 from services.router.partners.config import PartnersConfig
 
 Rate = float | dict[str, float]
+# feature group (tier, score, amount, region, channel, age) → feature value → odds multiplier
+Effects = dict[str, dict[str, float]]
+FEATURE_GROUPS = ("tier", "score", "amount", "region", "channel", "age")
 
 
 def rate_for(rate: Rate, tier: str, default: float = 0.0) -> float:
     if isinstance(rate, dict):
         return rate.get(tier, rate.get("*", default))
     return rate
+
+
+def with_odds(p: float, multiplier: float) -> float:
+    """p with its odds multiplied (0 and 1 stay put)."""
+    if p <= 0.0 or p >= 1.0 or multiplier == 1.0:
+        return p
+    odds = p / (1 - p) * multiplier
+    return odds / (1 + odds)
+
+
+class Change(Schema):
+    """A change of one partner's appetite: from `at_day` (a step) or ramped linearly until `until_day`."""
+
+    partner: str
+    at_day: float = Field(ge=0)
+    until_day: float | None = Field(default=None, description="ramp end; absent = a step at at_day")
+    accept_rate: Rate | None = None
+    fund_rate: Rate | None = None
+    bid_fen: int | dict[str, int] | None = None
+    bid_rate: Rate | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Change:
+        if self.until_day is not None and self.until_day <= self.at_day:
+            raise ValueError("until_day must be after at_day")
+        return self
 
 
 class SimPartner(Schema):
@@ -36,21 +69,45 @@ class SimPartner(Schema):
     bid_rate: Rate = 1.0
     accept_rate: Rate = 0.8
     fund_rate: Rate = 0.5
+    accept_effects: Effects = Field(default_factory=dict, description="group → value → acceptance odds ×")
+    fund_effects: Effects = Field(default_factory=dict, description="group → value → funding odds ×")
+    bid_effects: Effects = Field(default_factory=dict, description="group → value → mean bid ×")
+    fund_bid_link: float = Field(
+        default=0.0, description="funding log-odds + link × u, u ∈ [−1, 1] the bid's position in its spread"
+    )
     known_rate: float = Field(default=0.0, ge=0, le=1)
-    latency_ms: float = Field(default=5.0, ge=0)
+    latency_ms: float = Field(default=5.0, ge=0, description="ping answer time")
+    latency_jitter: float = Field(default=0.0, ge=0, le=3, description="ping time × lognormal(0, this)")
+    post_latency_ms: float | None = Field(default=None, ge=0, description="post decision time (default latency_ms)")
+    accept_window_s: float | None = Field(
+        default=None, gt=0, description="its bid holds for a post that starts within this long of the ping"
+    )
+    fund_delay_hours: float = Field(default=0.0, ge=0, description="mean delay of the funding outcome report")
     failure: Literal["none", "error", "hang", "garbage", "down"] = "none"
     down_seconds: float = Field(default=0.0, ge=0, description="answers UNAVAILABLE for this long after start")
     token: str = Field(default="", description="bearer token for outcome postbacks to the router")
     postback_delay_ms: float = Field(default=50.0, ge=0)
+
+    @model_validator(mode="after")
+    def _known_groups(self) -> SimPartner:
+        for name in ("accept_effects", "fund_effects", "bid_effects"):
+            unknown = sorted(set(getattr(self, name)) - set(FEATURE_GROUPS))
+            if unknown:
+                raise ValueError(f"{name}: unknown feature groups {unknown} (known: {', '.join(FEATURE_GROUPS)})")
+        return self
 
     def mean_bid(self, tier: str) -> int:
         if isinstance(self.bid_fen, dict):
             return int(self.bid_fen.get(tier, self.bid_fen.get("*", 0)))
         return self.bid_fen
 
+    @property
+    def decision_ms(self) -> float:
+        return self.latency_ms if self.post_latency_ms is None else self.post_latency_ms
+
 
 def sim_ping(spec: SimPartner, tier: str, rng: random.Random) -> tuple[bool, int, bool]:
-    """A simulated partner's answer to a ping: (bid_offered, bid_fen, known_applicant)."""
+    """A simulated partner's answer to a ping (partner-sim): (bid_offered, bid_fen, known_applicant)."""
     if rng.random() < spec.known_rate:
         return False, 0, True
     if rng.random() >= rate_for(spec.bid_rate, tier, 1.0):
@@ -61,6 +118,53 @@ def sim_ping(spec: SimPartner, tier: str, rng: random.Random) -> tuple[bool, int
     return True, max(1, round(mean * (1 + spec.bid_spread * rng.uniform(-1, 1)))), False
 
 
+class Band(Schema):
+    low: float
+    high: float
+    weight: float = Field(default=1.0, ge=0)
+
+
+class ApplicantMix(Schema):
+    """What applicants look like besides their tier (defaults: the first format's fixed applicant)."""
+
+    score: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"*": (600.0, 0.0)}, description="tier → (mean, sd) of the score, '*' = others"
+    )
+    age: tuple[int, int] = (22, 55)
+    regions: dict[str, float] = Field(default_factory=lambda: {"CN-31": 1.0})
+    channels: dict[str, float] = Field(default_factory=lambda: {"simulation": 1.0})
+    amount_yuan: list[Band] = Field(default_factory=lambda: [Band(low=5_000, high=50_000)])
+    by_tier: dict[str, ApplicantTierMix] = Field(default_factory=dict, description="tier → overrides")
+
+    @model_validator(mode="after")
+    def _shares(self) -> ApplicantMix:
+        for name in ("regions", "channels"):
+            shares = getattr(self, name)
+            if not shares or any(v < 0 for v in shares.values()) or sum(shares.values()) <= 0:
+                raise ValueError(f"{name} must map values to positive shares")
+        if not self.amount_yuan or sum(b.weight for b in self.amount_yuan) <= 0:
+            raise ValueError("amount_yuan needs at least one band with weight")
+        if self.age[0] > self.age[1]:
+            raise ValueError("age is (low, high)")
+        return self
+
+
+class ApplicantTierMix(Schema):
+    regions: dict[str, float] | None = None
+    channels: dict[str, float] | None = None
+    amount_yuan: list[Band] | None = None
+
+
+class Chain(Schema):
+    """What limits one lead's chain of posts (the router knows these: config and contracts)."""
+
+    max_posts: int | None = Field(default=None, ge=1, description="posts per lead at most (absent = no limit)")
+    time_budget_s: float | None = Field(
+        default=None, gt=0, description="a post starts only within this long of the lead (default: offer window)"
+    )
+    post_cost_fen: float = Field(default=0.0, ge=0, description="what each post costs (fee, goodwill)")
+
+
 class Scenario(Schema):
     seed: int = 7
     applicants: int = Field(default=5000, ge=1)
@@ -68,12 +172,70 @@ class Scenario(Schema):
     router: str = Field(default="", description="router address for outcome postbacks (partner-sim)")
     partners: list[SimPartner] = Field(min_length=1)
     registry: PartnersConfig | None = Field(default=None, description="partner registry for the simulator")
+    days: float = Field(default=7.0, gt=0, description="the applicants arrive over this many days")
+    start: datetime = Field(default=datetime.fromisoformat("2026-01-05T09:00:00+08:00"))
+    hourly_profile: list[float] | None = Field(
+        default=None, min_length=24, max_length=24, description="arrival weight per local hour (cap time zone)"
+    )
+    mix: ApplicantMix = Field(default_factory=ApplicantMix)
+    chain: Chain = Field(default_factory=Chain)
+    schedule: list[Change] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _shares(self) -> Scenario:
         if not self.tiers or any(v < 0 for v in self.tiers.values()) or sum(self.tiers.values()) <= 0:
             raise ValueError("tiers must map tier names to positive shares")
+        ids = {p.id for p in self.partners}
+        unknown = sorted({c.partner for c in self.schedule} - ids)
+        if unknown:
+            raise ValueError(f"schedule names unknown partners: {', '.join(unknown)}")
+        if self.hourly_profile is not None and (min(self.hourly_profile) < 0 or sum(self.hourly_profile) <= 0):
+            raise ValueError("hourly_profile needs 24 non-negative weights, not all zero")
+        if self.start.tzinfo is None:
+            raise ValueError("start needs a time zone offset")
         return self
+
+
+ApplicantMix.model_rebuild()
+
+
+class Appetite:
+    """A partner's true base rates over time (the schedule applied), per tier."""
+
+    def __init__(self, spec: SimPartner, changes: list[Change]) -> None:
+        self.spec = spec
+        self.changes = sorted(changes, key=lambda c: c.at_day)
+
+    def at(self, tier: str, day: float) -> tuple[float, float, float, float]:
+        """(bid_rate, mean bid, accept, fund) for the tier on that day."""
+        s = self.spec
+        bid_rate, bid = rate_for(s.bid_rate, tier, 1.0), float(s.mean_bid(tier))
+        accept, fund = rate_for(s.accept_rate, tier), rate_for(s.fund_rate, tier)
+        for c in self.changes:
+            if day < c.at_day:
+                break
+            frac = 1.0 if c.until_day is None else min(1.0, (day - c.at_day) / (c.until_day - c.at_day))
+            if c.bid_rate is not None:
+                bid_rate = bid_rate + (rate_for(c.bid_rate, tier, bid_rate) - bid_rate) * frac
+            if c.bid_fen is not None:
+                new_bid = c.bid_fen.get(tier, c.bid_fen.get("*", bid)) if isinstance(c.bid_fen, dict) else c.bid_fen
+                bid = bid + (new_bid - bid) * frac
+            if c.accept_rate is not None:
+                accept = accept + (rate_for(c.accept_rate, tier, accept) - accept) * frac
+            if c.fund_rate is not None:
+                fund = fund + (rate_for(c.fund_rate, tier, fund) - fund) * frac
+        return bid_rate, bid, accept, fund
+
+
+def effect(effects: Effects, features: dict[str, str]) -> float:
+    m = 1.0
+    for group, values in effects.items():
+        m *= values.get(features.get(group, ""), values.get("*", 1.0))
+    return m
+
+
+def lognormal(rng: random.Random, sigma: float) -> float:
+    return math.exp(rng.gauss(-0.5 * sigma * sigma, sigma)) if sigma else 1.0
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -11,7 +11,7 @@ import pytest
 from services.router.partners import store
 from skylane.common.v1 import types_pb2
 from skylane.router.v1 import leads_pb2
-from tests.router.partners.harness import Stack, applicant, partner_stack, sim
+from tests.router.partners.helpers import Stack, applicant, partner_stack, sim
 from tests.support import DbTarget, error_reason, field_violations, key
 
 FUNDED, REJECTED, RETURNED = (
@@ -147,24 +147,6 @@ async def test_returns_beyond_the_configured_share_are_refused(db_target: DbTarg
         assert (await lead_row(stack, leads[1]))[1] == 0
         report = (await stack.leads.GetPartnerReport(leads_pb2.GetPartnerReportRequest(partner_id="alpha"))).partners[0]
         assert report.returns == 1 and report.revenue_per_lead_fen == 3000 * 3 / 4
-
-
-async def test_partner_report_figures(db_target: DbTarget, tmp_path: Path) -> None:
-    sims = [sim("alpha", bid_fen=4000), sim("silent", bid_rate=0.0), sim("broken", failure="error")]
-    async with partner_stack(db_target, tmp_path, sims) as stack:
-        for _ in range(3):
-            await posted_lead(stack)
-        report = {
-            r.partner_id: r for r in (await stack.leads.GetPartnerReport(leads_pb2.GetPartnerReportRequest())).partners
-        }
-        alpha, silent, broken = report["alpha"], report["silent"], report["broken"]
-        assert (alpha.pings, alpha.ping_response_rate, alpha.bid_rate, alpha.win_rate) == (3, 1.0, 1.0, 1.0)
-        assert (silent.pings, silent.ping_response_rate, silent.bid_rate, silent.win_rate) == (3, 1.0, 0.0, 0.0)
-        assert (broken.pings, broken.ping_response_rate) == (3, 0.0)
-        assert alpha.p99_latency_ms >= alpha.p50_latency_ms > 0
-        with pytest.raises(grpc.aio.AioRpcError) as missing:
-            await stack.leads.GetPartnerReport(leads_pb2.GetPartnerReportRequest(partner_id="ghost"))
-        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_partner_sim_reports_outcomes_back_to_the_router(db_target: DbTarget, tmp_path: Path) -> None:

@@ -17,10 +17,10 @@ from services.common.tls import TlsFiles
 from services.router.partners.config import Partner, PartnersConfig, PartnerTls
 from services.router.partners.domain import BID, ERROR, TIMEOUT, PingResult
 from services.router.partners.ping import PartnerChannels, ping_all
-from services.router.partners.sim import PartnerSim
+from services.router.sim.partner_sim import PartnerSim
 from skylane.partner.v1 import partner_pb2, partner_pb2_grpc
 from tests.pki import Pki, make_pki
-from tests.router.partners.harness import sim
+from tests.router.partners.helpers import sim
 
 BID_FEN = 3000
 # Short enough that a refusal that hangs instead of failing fast still ends the test quickly; long enough

@@ -7,9 +7,9 @@ import time
 from services.router.partners.config import Partner
 from services.router.partners.domain import BID, ERROR, NO_BID, TIMEOUT
 from services.router.partners.ping import PartnerChannels, ping_all
-from services.router.partners.sim import start_sim, stop_sims
+from services.router.sim.partner_sim import start_sim, stop_sims
 from skylane.partner.v1 import partner_pb2
-from tests.router.partners.harness import sim
+from tests.router.partners.helpers import sim
 
 
 async def test_fan_out_is_parallel_and_bounded_by_timeouts_and_budget() -> None:

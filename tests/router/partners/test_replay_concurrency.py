@@ -10,7 +10,7 @@ import grpc
 
 from services.router.partners import store
 from skylane.router.v1 import leads_pb2
-from tests.router.partners.harness import Stack, applicant, partner_stack, sim
+from tests.router.partners.helpers import Stack, applicant, partner_stack, sim
 from tests.support import DbTarget, error_reason, key
 
 TWINS = 5

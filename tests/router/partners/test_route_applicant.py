@@ -7,7 +7,7 @@ from pathlib import Path
 
 from services.router.partners import store
 from skylane.router.v1 import leads_pb2, router_pb2
-from tests.router.partners.harness import applicant, partner_stack, route_request, sim
+from tests.router.partners.helpers import applicant, partner_stack, route_request, sim
 from tests.support import DbTarget
 
 
@@ -51,7 +51,7 @@ async def test_in_house_overflow_is_offered_to_partners_after_the_call(db_target
         assert overflow.destination == router_pb2.DESTINATION_PARTNER_POOL
         assert overflow.partner.status == router_pb2.PARTNER_ROUTING_STATUS_PENDING_SELECTION
         assert stack.sims["alpha"].sim.record.ping_calls == 0  # prime applicants are not pinged in the call
-        assert await stack.desk.select_pending() == 1
+        assert await stack.lead_records.select_pending() == 1
         await stack.drain()
         trace = await stack.leads.GetLeadTrace(leads_pb2.GetLeadTraceRequest(lead_id=overflow.partner.lead_id))
         assert (trace.status, trace.partner_id, trace.tier) == (store.POSTED, "alpha", "prime")

@@ -1,4 +1,4 @@
-"""The partner layer's hook into RouteApplicant (services.router.service.RoutingHook).
+"""The partner layer's hook into RouteApplicant (services.router.service.commands.RoutingHook).
 
 `prepare` runs before the decision batch's transaction: it predicts the acting arm's destination from
 the request alone (history-based knock-outs aside) and, for an applicant headed for the pool, pings the
@@ -20,15 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.router.domain.model import Destination, Facts
 from services.router.domain.routing import evaluate_arms
 from services.router.partners import store
-from services.router.partners.desk import LeadResult, PartnerDesk, PreparedOffer, RecordItem
 from services.router.partners.domain import Consent, LeadApplicant
 from services.router.partners.payload import lead_applicant, region_code
+from services.router.partners.service.desk import PartnerDesk, PreparedOffer
+from services.router.partners.service.leads import LeadResult, Leads, RecordItem
 from skylane.common.v1 import types_pb2
 from skylane.router.v1 import router_pb2
 
 if TYPE_CHECKING:
-    from services.router.policies import Snapshot
-    from services.router.service import RouteCommand, RouteOutcome
+    from services.router.service.commands import RouteCommand, RouteOutcome
+    from services.router.service.policies import Snapshot
 
 log = structlog.get_logger("skylane.router.partners")
 
@@ -73,8 +74,8 @@ def applicant_from_command(command: RouteCommand, tier: str, score: float) -> Le
 
 
 class PartnerHook:
-    def __init__(self, desk: PartnerDesk) -> None:
-        self.desk = desk
+    def __init__(self, desk: PartnerDesk, leads: Leads) -> None:
+        self.desk, self.leads = desk, leads
 
     async def prepare(self, command: RouteCommand, snapshot: Snapshot) -> None:
         if not self.desk.config.lenders:
@@ -109,7 +110,7 @@ class PartnerHook:
             if offer is not None and offer.applicant.tier != applicant.tier:
                 offer = None  # the prediction was off: select again with the final tier, after the call
             items.append(RecordItem(offer, applicant, o.decision_id, o.config_version))
-        results = await self.desk.record_many(session, items)
+        results = await self.leads.record_many(session, items)
         for o, result in zip(pool, results, strict=True):
             o.partner = partner_routing(result)
 

@@ -1,7 +1,9 @@
 """The policy state in force, kept in memory for the hot path and persisted for ops and other processes.
 
 `snapshot` is an immutable view (config, compiled champion and candidate, control state) swapped
-atomically on a config reload or an ops change, so one request never sees half of a change.
+atomically on a config reload or an ops change, so one request never sees half of a change. The ops
+changes themselves (activate, roll back, set a candidate) are use cases in policy_changes.py; they run
+through `change`, which gives each one unit of work and installs its outcome.
 """
 
 from __future__ import annotations
@@ -15,17 +17,18 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from google.protobuf.message import Message
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.clock import Clock
 from services.common.config import ConfigError, ConfigStore, LoadedConfig
 from services.common.db import Database
 from services.common.errors import FailedPrecondition, NotFound
-from services.common.idempotency import IdempotencyStore
 from services.router.config import Policy, RouterConfig, policy_condition_errors
 from services.router.domain import control as ctl
 from services.router.domain.model import Mode
 from services.router.domain.policy import CompiledPolicy
 from services.router.domain.tags import TagSpec, catalogue
+from services.router.service.unit_of_work import Write
 from services.router.store import control as store
 
 log = structlog.get_logger("skylane.router.policies")
@@ -66,10 +69,10 @@ def file_policies(config: RouterConfig) -> tuple[CompiledPolicy, ctl.FileCandida
 
 
 class PolicyController:
-    def __init__(
-        self, config: ConfigStore[RouterConfig], db: Database, clock: Clock, idempotency: IdempotencyStore
-    ) -> None:
-        self.config, self.db, self.clock, self.idempotency = config, db, clock, idempotency
+    """Holds the snapshot in force and keeps it in step with the config file, the database and ops changes."""
+
+    def __init__(self, config: ConfigStore[RouterConfig], db: Database, clock: Clock, write: Write) -> None:
+        self.config, self.db, self.clock, self.write = config, db, clock, write
         self.compiled: dict[str, CompiledPolicy] = {}
         self._snapshot: Snapshot | None = None
         self._lock = asyncio.Lock()
@@ -139,14 +142,6 @@ class PolicyController:
             await self._compile_missing(session, state)
         self._install(self.config.current, state)
 
-    async def watch(self, interval: float = 2.0) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.refresh()
-            except Exception:  # a failed poll must not kill the loop; the next one retries
-                log.exception("policy_refresh_failed")
-
     async def _compile_missing(self, session: Any, state: ctl.ControlState) -> None:
         for version in (state.champion, state.candidate):
             if version is not None and version not in self.compiled:
@@ -178,7 +173,7 @@ class PolicyController:
         compute: Compute,
         to_proto: Callable[[ctl.ControlState], R],
     ) -> R:
-        """Runs an ops change in one write transaction (idempotent), then installs it in memory.
+        """Runs an ops change as one idempotent unit of work, then installs the state in force.
 
         Changes are serialised (this process's lock, the control row's lock across processes). A change
         whose outcome is already in force is answered with the state as it is, with no history entry
@@ -188,28 +183,36 @@ class PolicyController:
         await self.settle()
         async with self._lock:
             now = self.clock.now()
-            async with self.db.transaction() as session:
 
-                async def handler() -> R:
-                    current = await store.load_control(session, self.db.dialect, for_update=True)
-                    assert current is not None  # written at start
-                    history = await store.load_history(session)
-                    change = await _decide(session, compute, current, history)
-                    if change is None:
-                        log.info("policy_change_already_in_force", method=method, champion=current.champion)
-                        return to_proto(current)
-                    state, action = change
-                    await store.save_control(session, self.db.dialect, state, [ctl.event_of(action, state)], now)
-                    await self._compile_missing(session, state)
-                    log.info("policy_state_changed", action=action, champion=state.champion, candidate=state.candidate)
-                    return to_proto(state)
+            async def work(session: AsyncSession) -> R:
+                current = await store.load_control(session, self.db.dialect, for_update=True)
+                assert current is not None  # written at start
+                history = await store.load_history(session)
+                change = await _decide(session, compute, current, history)
+                if change is None:
+                    log.info("policy_change_already_in_force", method=method, champion=current.champion)
+                    return to_proto(current)
+                state, action = change
+                await store.save_control(session, self.db.dialect, state, [ctl.event_of(action, state)], now)
+                await self._compile_missing(session, state)
+                log.info("policy_state_changed", action=action, champion=state.champion, candidate=state.candidate)
+                return to_proto(state)
 
-                response = await self.idempotency.run(session, method, request, response_type, handler)
+            response = await self.write(method, request, response_type, work)
+            # Installed from what is stored, also when the answer was a replay: that state is the one in force.
+            async with self.db.read() as session:
                 state_now = await store.load_control(session, self.db.dialect)
                 assert state_now is not None
                 await self._compile_missing(session, state_now)
             self._install(self.config.current, state_now)
         return response
+
+    async def register_submitted(
+        self, session: AsyncSession, compiled: CompiledPolicy, document: dict[str, Any]
+    ) -> None:
+        """Records a policy sent in a request (config_yaml) as a known version, so every process can compile it."""
+        await store.register_versions(session, self.db.dialect, {compiled.version: document}, "rpc", self.clock.now())
+        self.compiled.setdefault(compiled.version, compiled)
 
     def resolve_yaml(self, text: str) -> tuple[CompiledPolicy, dict[str, Any]]:
         """A full router.yaml document (validated like a reload) → its `policy` block, compiled."""
@@ -234,32 +237,10 @@ class PolicyController:
         return compiled
 
 
-def _in_force(a: ctl.ControlState, b: ctl.ControlState) -> bool:
-    """Whether two states route alike (revision and the file bookkeeping aside)."""
-    return (a.champion, a.candidate, a.mode, a.share) == (b.champion, b.candidate, b.mode, b.share)
-
-
-def _came_by_rollback(history: list[ctl.HistoryEvent], champion: str) -> bool:
-    """Whether the champion in force took over by a rollback (history newest first)."""
-    came_in: ctl.HistoryEvent | None = None
-    for event in history:
-        if event.champion != champion:
-            break
-        came_in = event
-    return came_in is not None and came_in.action == "rollback"
-
-
 async def _decide(
     session: Any, compute: Compute, current: ctl.ControlState, history: list[ctl.HistoryEvent]
 ) -> tuple[ctl.ControlState, str] | None:
-    """The change to make, or None when what the request asks for is already in force.
-
-    Requests are serialised, so of two identical ones sent at once the second finds the first done:
-    one that changes nothing (the same activation, the same candidate) is not recorded. Likewise a
-    rollback while the champion is the one a rollback restored: it would reinstate the version just
-    rolled back from, undoing its twin, so it changes nothing (going forward again is an activation).
-    """
+    """The change to make, or None when what the request asks for is already in force (see
+    control.changes_nothing)."""
     state, action = await compute(session, current, history)
-    if _in_force(state, current) or (action == "rollback" and _came_by_rollback(history, current.champion)):
-        return None
-    return state, action
+    return None if ctl.changes_nothing(current, state, action, history) else (state, action)

@@ -1,4 +1,4 @@
-"""The outbox dispatcher: delivers queued lead posts at least once; partners dedupe on the lead id.
+"""Lead delivery: the outbox dispatcher posts queued leads at least once; partners dedupe on the lead id.
 
 Per attempt: a deadline; on failure, exponential backoff with full jitter; after max_attempts the
 delivery becomes a dead letter ops can list and replay. A circuit breaker per partner stops hammering a
@@ -8,6 +8,7 @@ reservation and offers the lead to the next bidder while the offer window is ope
 One round: claim due rows (one transaction), post them — partners in parallel, each partner in waves no
 larger than the breaker allows (so a dead partner gets at most `breaker_failures` calls before its circuit
 opens) — then write every verdict in one transaction, so a busy round costs one commit, not one per lead.
+Rounds run in the background (partners/workers.py) or when a test drives them.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.router.partners import store
 from services.router.partners.breaker import full_jitter_backoff
 from services.router.partners.config import Partner
-from services.router.partners.desk import PartnerDesk
 from services.router.partners.domain import CIRCUIT_OPEN, Candidate, standing_reason
+from services.router.partners.service.desk import PartnerDesk
 from skylane.common.v1 import types_pb2
 from skylane.partner.v1 import partner_pb2
 
@@ -50,23 +51,6 @@ class Dispatcher:
     def __init__(self, desk: PartnerDesk, rng: random.Random | None = None) -> None:
         self.desk = desk
         self.rng = rng or random.Random()
-
-    async def run_forever(self, refresh_every: int = 50) -> None:
-        """Background loop: late selections, then what is due, then a poll interval's pause."""
-        rounds = 0
-        while True:
-            try:
-                await self.desk.select_pending()
-                await self.run_once()
-                rounds += 1
-                if rounds % refresh_every == 0:
-                    await self.desk.load()  # learn what other router processes learned
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a broken database moment must not kill the loop
-                log.exception("dispatcher_round_failed")
-            # Always pause: fewer, fuller rounds keep the single SQLite writer free for decisions.
-            await asyncio.sleep(self.desk.config.delivery.poll_interval_ms / 1000)
 
     async def run_once(self) -> dict[str, int]:
         """Delivers one batch of due posts; returns how many ended accepted / rejected / failed / skipped."""

@@ -16,12 +16,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.common.clock import ManualClock
 from services.router.app import RouterApp, build
-from services.router.partners.desk import LeadResult, PartnerDesk
-from services.router.partners.dispatcher import Dispatcher
 from services.router.partners.domain import Consent, LeadApplicant, TraceEntry
-from services.router.partners.hook import STATUS
-from services.router.partners.scenario import SimPartner
-from services.router.partners.sim import RunningSim, start_sim, stop_sims
+from services.router.partners.service.delivery import Dispatcher
+from services.router.partners.service.desk import PartnerDesk
+from services.router.partners.service.hook import STATUS
+from services.router.partners.service.leads import LeadResult, Leads
+from services.router.sim.partner_sim import RunningSim, start_sim, stop_sims
+from services.router.sim.scenario import SimPartner
 from skylane.common.v1 import types_pb2
 from skylane.router.v1 import leads_pb2, leads_pb2_grpc, router_pb2, router_pb2_grpc
 from tests.router.helpers import START, config_text
@@ -47,6 +48,10 @@ class Stack:
     @property
     def desk(self) -> PartnerDesk:
         return self.app.partners
+
+    @property
+    def lead_records(self) -> Leads:
+        return self.app.leads
 
     @property
     def dispatcher(self) -> Dispatcher:

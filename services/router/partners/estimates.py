@@ -1,0 +1,437 @@
+"""Contextual, pooled, forgetting estimates of P(accept) and P(fund | accepted) for every partner.
+
+The model, for each outcome (acceptance of a post; funding of an accepted lead), in log-odds:
+
+    logit P(y | partner p, lead x) = logit b(p, tier) + Σ_groups lift(p, tier, group = value of x)
+
+over the groups the router knows of a lead — score band, amount band, region, channel, age band, and the
+bid's position against the partner's usual bid (low / mid / high). It is a hierarchy of counts:
+
+* market: every partner's outcomes per tier, and per (tier, group value);
+* partner level b(p, tier): a Beta posterior whose prior is the market's tier rate shifted by the partner's
+  own lift over all its tiers (a new partner starts at the market, a partner seen in one tier carries its
+  lift to the others) with the weight of `level_prior` observations;
+* lifts: the partner's cell (p, tier, group = value) against b, shrunk towards the market's lift for that
+  value by empirical Bayes — each group's spread of true lifts τ² is estimated from the data (method of
+  moments over all cells), and a cell's lift is weighted τ² / (τ² + its sampling variance). A group that
+  does not matter gets τ² ≈ 0 and adds neither noise nor exploration; a group that does is learned per cell.
+
+Exploration is Thompson sampling: the level from its Beta posterior and each lift from its shrunk normal
+posterior, once per lead. Forgetting: every count decays with a half-life of `half_life_days`, and a CUSUM
+on each partner's standardised residuals cuts its counts when its outcomes stop matching the estimate, so
+a change of appetite is noticed within a day of traffic without shortening the memory of steady partners.
+Funding outcomes arrive days after the post: an accepted lead is pending until its outcome is reported and
+teaches nothing until then (censored, never a failure).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from services.router.partners.domain import LeadApplicant, age_band, score_band
+from services.router.partners.selection import Belief
+
+DAY = 86_400.0
+GROUPS = ("score", "amount", "region", "channel", "age", "bid")
+
+
+def amount_band(amount_fen: int) -> str:
+    yuan = amount_fen / 100
+    for high, label in ((10_000, "<10k"), (30_000, "10k-30k"), (50_000, "30k-50k"), (100_000, "50k-100k")):
+        if yuan < high:
+            return label
+    return "100k+"
+
+
+def lead_features(a: LeadApplicant) -> tuple[tuple[str, str], ...]:
+    """The lead as partners are shown it (bands, nothing identifying), tier first."""
+    return (
+        ("tier", a.tier),
+        ("score", score_band(a.score)),
+        ("amount", amount_band(a.requested_amount_fen)),
+        ("region", a.region),
+        ("channel", a.channel),
+        ("age", age_band(a.age)),
+    )
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Pooling strengths and forgetting (justified in docs/router-decisions.md)."""
+
+    level_var: float = 0.5  # prior variance (log-odds²) of a partner's level in a tier around its prior
+    partner_lift_prior: float = 20.0  # observations before a partner's overall lift is trusted half
+    half_life_days: float = 3.0  # counts halve over this much clock time
+    cusum_shift: float = 1.0  # the change (log-odds) the CUSUM watches for, either way
+    cusum_threshold: float = 6.0  # its alarm level (log-likelihood ratio)
+    bias_memory: float = 300.0  # observations over which a partner's standing misfit is averaged
+    alarm_keep: float = 0.2  # share of a partner's counts kept after an alarm
+    min_tau2: float = 0.0005  # floor of a group's lift variance (logit²)
+    explore: float = 1.0  # scale of the Thompson draw
+
+
+class _Cell:
+    __slots__ = ("n", "s", "t")
+
+    def __init__(self) -> None:
+        self.s = 0.0
+        self.n = 0.0
+        self.t = 0.0
+
+
+class _Fit:
+    """One partner's logistic model, fitted by MAP (coordinate Newton) on its own decayed observations."""
+
+    __slots__ = ("index", "new", "rows", "theta", "var")
+
+    def __init__(self) -> None:
+        self.index: dict[tuple[str, str], int] = {}  # ("level", tier) or (group, value) → parameter
+        self.theta: list[float] = []
+        self.var: list[float] = []
+        self.rows: list[tuple[tuple[int, ...], float, float]] = []  # (parameters, y, time)
+        self.new = 0
+
+    def param(self, key: tuple[str, str], mean: float, var: float) -> int:
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.theta)
+            self.theta.append(mean)
+            self.var.append(var)
+        return i
+
+
+class RateModel:
+    """One outcome (acceptance or funding) for all partners."""
+
+    def __init__(self, priors: Priors) -> None:
+        self.priors = priors
+        self.decay = math.log(2) / (priors.half_life_days * DAY)
+        self.cells: dict[tuple[str, ...], _Cell] = {}
+        self.expected: dict[str, _Cell] = {}  # partner → (market-expected successes, trials): its overall lift
+        self.fits: dict[str, _Fit] = {}
+        self.tau2: dict[str, float] = {}
+        self.cusum: dict[str, tuple[float, float]] = {}
+        self.bias: dict[str, float] = {}
+        self.alarms = 0
+        self._since_refresh = 0
+
+    # --- counts (market level, partner lift, spread of lifts) ---
+
+    def _read(self, key: tuple[str, ...], at: float) -> tuple[float, float]:
+        c = self.cells.get(key)
+        if c is None:
+            return 0.0, 0.0
+        f = math.exp(-self.decay * max(0.0, at - c.t))
+        return c.s * f, c.n * f
+
+    def _add(self, key: tuple[str, ...], at: float, success: float, trials: float) -> None:
+        c = self.cells.get(key)
+        if c is None:
+            c = self.cells[key] = _Cell()
+            c.t = at
+        f = math.exp(-self.decay * max(0.0, at - c.t))
+        c.s, c.n, c.t = c.s * f + success, c.n * f + trials, at
+
+    def _tau2(self, partner_id: str, group: str) -> float:
+        return self.tau2.get(f"{partner_id}|{group}") or self.tau2.get(group, 0.0)
+
+    def _market(self, tier: str, at: float) -> float:
+        s, n = self._read(("*", tier), at)
+        return (s + 1.0) / (n + 2.0)
+
+    def _level_prior(self, partner_id: str, tier: str, at: float) -> float:
+        """Log-odds the partner is expected at in a tier before its own data there: the market's tier rate
+        shifted by the partner's lift over the market across all its tiers (shrunk while it is young)."""
+        p = self.priors
+        market = logit(self._market(tier, at))
+        s_all, n_all = self._read((partner_id,), at)
+        e = self.expected.get(partner_id)
+        if e is None or n_all <= 0:
+            return market
+        expect = e.s * math.exp(-self.decay * max(0.0, at - e.t))
+        raw = logit((s_all + 0.5) / (n_all + 1.0)) - logit((expect + 0.5) / (n_all + 1.0))
+        return market + raw * n_all / (n_all + p.partner_lift_prior)
+
+    @staticmethod
+    def _raw_lift(s: float, n: float, parent_n: float, base: float) -> tuple[float, float]:
+        """A cell's log-odds against its partner level, and the sampling variance of that difference (the
+        cell is part of the level's data, so the difference varies less than the cell alone)."""
+        raw = logit((s + 0.5) / (n + 1.0)) - logit(base)
+        se2 = max(1.0 / (n + 1.0) - 1.0 / (parent_n + 1.0), 0.05 / (n + 1.0)) / (base * (1 - base))
+        return raw, se2
+
+    # --- estimate ---
+
+    def _terms(self, partner_id: str, features: tuple[tuple[str, str], ...], at: float) -> list[tuple[float, float]]:
+        """(mean, variance) of the lead's level and of each of its lifts, log-odds."""
+        fit = self.fits.get(partner_id)
+        tier = features[0][1]
+        i = fit.index.get(("level", tier)) if fit else None
+        if fit is not None and i is not None:
+            terms = [(fit.theta[i], fit.var[i])]
+        else:
+            terms = [(self._level_prior(partner_id, tier, at), self.priors.level_var)]
+        for key in features[1:]:
+            tau2 = self._tau2(partner_id, key[0])
+            if tau2 <= 0.0:
+                continue
+            j = fit.index.get(key) if fit else None
+            terms.append((fit.theta[j], fit.var[j]) if fit is not None and j is not None else (0.0, tau2))
+        return terms
+
+    def probability(
+        self, partner_id: str, features: tuple[tuple[str, str], ...], at: float, rng: random.Random | None
+    ) -> float:
+        terms = self._terms(partner_id, features, at)
+        if rng is None:
+            return sigmoid(sum(m for m, _ in terms))
+        explore = self.priors.explore
+        return sigmoid(sum(m + rng.gauss(0.0, 1.0) * math.sqrt(v) * explore for m, v in terms))
+
+    # --- learn ---
+
+    def observe(self, partner_id: str, features: tuple[tuple[str, str], ...], at: float, success: bool) -> None:
+        tier = features[0][1]
+        y = 1.0 if success else 0.0
+        self._watch(partner_id, y, self.probability(partner_id, features, at, None), at)
+        market = self._market(tier, at)
+        e = self.expected.get(partner_id)
+        if e is None:
+            e = self.expected[partner_id] = _Cell()
+            e.t = at
+        f = math.exp(-self.decay * max(0.0, at - e.t))
+        e.s, e.n, e.t = e.s * f + market, e.n * f + 1.0, at
+        self._add(("*", tier), at, y, 1.0)
+        self._add((partner_id,), at, y, 1.0)
+        self._add((partner_id, tier), at, y, 1.0)
+        for group, value in features[1:]:
+            self._add((partner_id, tier, group, value), at, y, 1.0)
+        fit = self.fits.setdefault(partner_id, _Fit())
+        params = [fit.param(("level", tier), self._level_prior(partner_id, tier, at), self.priors.level_var)]
+        params += [fit.param(key, 0.0, self._tau2(partner_id, key[0])) for key in features[1:]]
+        fit.rows.append((tuple(params), y, at))
+        fit.new += 1
+        if fit.new >= max(4, 0.1 * len(fit.rows)):
+            self._fit(partner_id, fit, at)
+        self._since_refresh += 1
+        if self._since_refresh >= 500:
+            self._refresh_tau2(at)
+
+    def _fit(self, partner_id: str, fit: _Fit, at: float, sweeps: int = 2) -> None:
+        """MAP of the partner's levels and lifts on its decayed rows: level ~ N(level prior, level_var),
+        lift ~ N(0, τ² of its group); coordinate Newton steps, each parameter's variance 1 / curvature."""
+        fit.new = 0
+        decay = self.decay
+        fit.rows = [r for r in fit.rows if decay * (at - r[2]) < 4.0]  # weight below 2% is dropped
+        rows = fit.rows
+        weights = [math.exp(-decay * (at - t)) for _, _, t in rows]
+        members: list[list[int]] = [[] for _ in fit.theta]
+        for i, (params, _, _) in enumerate(rows):
+            for c in params:
+                members[c].append(i)
+        mean: list[float] = []
+        var: list[float] = []
+        for key, _ in sorted(fit.index.items(), key=lambda kv: kv[1]):
+            if key[0] == "level":
+                mean.append(self._level_prior(partner_id, key[1], at))
+                var.append(self.priors.level_var)
+            else:
+                mean.append(0.0)
+                var.append(self._tau2(partner_id, key[0]))
+        theta = fit.theta
+        scores = [sum(theta[c] for c in params) for params, _, _ in rows]
+        probs = [sigmoid(x) for x in scores]
+        for _ in range(sweeps):
+            for c, rows_c in enumerate(members):
+                if var[c] <= 0.0:
+                    theta[c], fit.var[c] = 0.0, 0.0
+                    continue
+                grad = -(theta[c] - mean[c]) / var[c]
+                curv = 1.0 / var[c]
+                for i in rows_c:
+                    p = probs[i]
+                    w = weights[i]
+                    grad += w * (rows[i][1] - p)
+                    curv += w * p * (1.0 - p)
+                step = max(-2.0, min(2.0, grad / curv))
+                theta[c] += step
+                fit.var[c] = 1.0 / curv
+                if step:
+                    for i in rows_c:
+                        scores[i] += step
+                        probs[i] = sigmoid(scores[i])
+
+    def _watch(self, partner_id: str, y: float, predicted: float, at: float) -> None:
+        """Bernoulli CUSUMs of the log-likelihood ratio of the estimate shifted by ±`cusum_shift` log-odds
+        against the estimate; an alarm forgets most of the partner's history (its appetite has moved)."""
+        p = self.priors
+        # Against the estimate corrected by the partner's standing bias (a slow average of its residuals):
+        # the CUSUM looks for a change, not for the misfit a selected stream of leads always shows.
+        bias = self.bias.get(partner_id, 0.0)
+        self.bias[partner_id] = bias + (y - predicted - bias) / p.bias_memory
+        q = min(max(predicted + bias, 1e-3), 1 - 1e-3)
+        hi, lo = sigmoid(logit(q) + p.cusum_shift), sigmoid(logit(q) - p.cusum_shift)
+        if y:
+            inc_up, inc_down = math.log(hi / q), math.log(lo / q)
+        else:
+            inc_up, inc_down = math.log((1 - hi) / (1 - q)), math.log((1 - lo) / (1 - q))
+        up, down = self.cusum.get(partner_id, (0.0, 0.0))
+        up, down = max(0.0, up + inc_up), max(0.0, down + inc_down)
+        if up > p.cusum_threshold or down > p.cusum_threshold:
+            self.alarms += 1
+            self._forget(partner_id, at)
+            up = down = 0.0
+        self.cusum[partner_id] = (up, down)
+
+    def _forget(self, partner_id: str, at: float) -> None:
+        keep = self.priors.alarm_keep
+        for key, c in self.cells.items():
+            if key[0] == partner_id:
+                c.s *= keep
+                c.n *= keep
+        e = self.expected.get(partner_id)
+        if e is not None:
+            e.s *= keep
+            e.n *= keep
+        fit = self.fits.get(partner_id)
+        if fit is not None:
+            age = math.log(1 / keep) / self.decay  # as if the rows were that much older
+            fit.rows = [(params, y, t - age) for params, y, t in fit.rows]
+            self._fit(partner_id, fit, at)
+
+    def _refresh_tau2(self, at: float) -> None:
+        """Empirical Bayes: each group's variance of true lifts, by the DerSimonian-Laird random-effects
+        estimator pooled over partners and tiers — the spread of a partner's cell log-odds across the
+        group's values beyond what their sampling noise explains. A group that does not matter gets ≈ 0."""
+        self._since_refresh = 0
+        cells: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+        for key in list(self.cells):
+            if len(key) != 4:
+                continue
+            s, n = self._read(key, at)
+            if n < 5:
+                continue
+            rate = (s + 0.5) / (n + 1.0)
+            cells.setdefault(key[:3], []).append((logit(rate), (n + 1.0) * rate * (1 - rate)))
+        stats: dict[tuple[str, str], list[float]] = {}  # (partner or "*", group) → [Q, df, C]
+        for (partner_id, _, group), xs in cells.items():
+            if len(xs) < 2:
+                continue
+            w_total = sum(w for _, w in xs)
+            mean = sum(x * w for x, w in xs) / w_total
+            q = sum(w * (x - mean) ** 2 for x, w in xs)
+            c = w_total - sum(w * w for _, w in xs) / w_total
+            for owner in (partner_id, "*"):
+                acc = stats.setdefault((owner, group), [0.0, 0.0, 0.0])
+                acc[0] += q
+                acc[1] += len(xs) - 1
+                acc[2] += c
+        floor = self.priors.min_tau2
+        pooled = {g: max(floor, (q - df) / c) if c > 0 else floor for (o, g), (q, df, c) in stats.items() if o == "*"}
+        self.tau2 = dict(pooled)
+        for (owner, group), (q, df, c) in stats.items():
+            # A partner's own spread replaces the pooled one only when its heterogeneity is significant (Q − df
+            # beyond two standard deviations of its null distribution): one partner's strong effect is not
+            # diluted by partners on which the group does nothing, and noise does not pass for an effect.
+            if owner != "*" and c > 0 and q - df > 2.0 * math.sqrt(2.0 * df):
+                self.tau2[f"{owner}|{group}"] = max(pooled.get(group, floor), (q - df) / c)
+
+
+@dataclass
+class _Pending:
+    partner_id: str
+    features: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class ContextualEstimator:
+    """The learned policy's beliefs (implements selection.Estimator)."""
+
+    priors: Priors = field(default_factory=Priors)
+    accept: RateModel = field(init=False)
+    fund: RateModel = field(init=False)
+    post_ms: dict[str, float] = field(default_factory=dict)  # running mean decision time per partner
+    bid_ref: dict[tuple[str, str], float] = field(default_factory=dict)  # running mean log bid (partner, tier)
+    pending: dict[str, _Pending] = field(default_factory=dict)  # lead id → accepted, outcome not yet reported
+
+    def __post_init__(self) -> None:
+        self.accept = RateModel(self.priors)
+        self.fund = RateModel(self.priors)
+
+    def _features(
+        self, partner_id: str, applicant: LeadApplicant, price_fen: int, learn: bool
+    ) -> tuple[tuple[str, str], ...]:
+        return (*lead_features(applicant), ("bid", self._bid_band(partner_id, applicant.tier, price_fen, learn)))
+
+    def _bid_band(self, partner_id: str, tier: str, price_fen: int, learn: bool) -> str:
+        if price_fen <= 0:
+            return "none"
+        log_price = math.log(price_fen)
+        ref = self.bid_ref.get((partner_id, tier))
+        if ref is None:
+            if learn:
+                self.bid_ref[(partner_id, tier)] = log_price
+            return "mid"
+        if learn:
+            self.bid_ref[(partner_id, tier)] = ref + 0.01 * (log_price - ref)
+        x = log_price - ref
+        return "low" if x < -0.07 else "high" if x > 0.07 else "mid"
+
+    def belief(
+        self, partner_id: str, applicant: LeadApplicant, price_fen: int, at: float, rng: random.Random | None
+    ) -> Belief:
+        features = self._features(partner_id, applicant, price_fen, learn=False)
+        return Belief(
+            self.accept.probability(partner_id, features, at, rng),
+            self.fund.probability(partner_id, features, at, rng),
+            self.post_ms.get(partner_id, 0.0),
+        )
+
+    def observe_post(
+        self,
+        lead_id: str,
+        partner_id: str,
+        applicant: LeadApplicant,
+        price_fen: int,
+        *,
+        accepted: bool,
+        at: float,
+        decision_ms: float | None = None,
+    ) -> None:
+        """A post's verdict. An accepted lead waits (pending) for its funding outcome."""
+        features = self._features(partner_id, applicant, price_fen, learn=True)
+        self.accept.observe(partner_id, features, at, accepted)
+        if decision_ms is not None:
+            old = self.post_ms.get(partner_id)
+            self.post_ms[partner_id] = decision_ms if old is None else old + 0.05 * (decision_ms - old)
+        if accepted:
+            self.pending[lead_id] = _Pending(partner_id, features)
+
+    def observe_outcome(self, lead_id: str, *, funded: bool, at: float) -> bool:
+        """The funding outcome of an accepted lead (FUNDED, or REJECTED/RETURNED). False if not pending."""
+        p = self.pending.pop(lead_id, None)
+        if p is None:
+            return False
+        self.fund.observe(p.partner_id, p.features, at, funded)
+        return True
+
+    def pending_by_partner(self) -> Mapping[str, int]:
+        counts: dict[str, int] = {}
+        for p in self.pending.values():
+            counts[p.partner_id] = counts.get(p.partner_id, 0) + 1
+        return counts

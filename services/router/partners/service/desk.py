@@ -1,0 +1,195 @@
+"""The partner desk: the state the partner use cases share (registry, partner channels, circuit breakers,
+learned estimates, postback tokens) and the two selection steps every lead goes through.
+
+Two steps, so no network call ever happens inside a database transaction:
+  1. `offer()` — before the transaction: eligibility, parallel masked ping within the budget, ranking.
+  2. `choose()` — inside the transaction that records the lead (leads.py): caps reserved in rank order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.clock import Clock
+from services.common.db import Database
+from services.router.partners import store
+from services.router.partners.breaker import CircuitBreaker
+from services.router.partners.channels import PartnerChannels
+from services.router.partners.config import PartnersConfig
+from services.router.partners.domain import (
+    Candidate,
+    EstimateBook,
+    LeadApplicant,
+    PingResult,
+    Scorer,
+    TraceEntry,
+    age_band,
+    cap_window_keys,
+    prefilter,
+    rank,
+    score_band,
+    thompson_scorer,
+    waterfall_scorer,
+)
+from services.router.partners.ping import ping_all
+from skylane.common.v1 import types_pb2
+from skylane.partner.v1 import partner_pb2
+
+log = structlog.get_logger("skylane.router.partners")
+
+
+@dataclass(frozen=True)
+class PreparedOffer:
+    """Result of step 1: everything recording the lead needs, computed without touching the database."""
+
+    lead_id: str
+    applicant: LeadApplicant
+    masked: partner_pb2.MaskedApplicant
+    policy: str
+    ranked: list[Candidate]
+    trace: list[TraceEntry]
+    pings: list[PingResult]
+
+
+@dataclass
+class Choice:
+    """Which ranked candidate got the lead (caps reserved), which were capped, who is left as fallback."""
+
+    chosen: Candidate | None
+    cap_keys: list[str]
+    capped: list[str]
+    fallbacks: list[Candidate]
+
+
+def mask(applicant: LeadApplicant) -> partner_pb2.MaskedApplicant:
+    return partner_pb2.MaskedApplicant(
+        phone_hash=applicant.phone_hash,
+        age_band=age_band(applicant.age),
+        region=applicant.region,
+        score_band=score_band(applicant.score),
+        requested_amount=types_pb2.Money(fen=applicant.requested_amount_fen),
+        tier=applicant.tier,
+        term_months=applicant.term_months,
+    )
+
+
+class PartnerDesk:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        config: Callable[[], PartnersConfig],
+        environ: Mapping[str, str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db, self.clock, self._config = db, clock, config
+        self.environ = dict(environ or {})
+        self.rng = rng or random.Random()
+        self.channels = PartnerChannels()
+        # The breaker reads the desk's clock (the app's injected one), so tests move its open period.
+        self.breaker = CircuitBreaker(0, timedelta(0), clock)
+        self._tune_breaker()
+        self.estimates = EstimateBook()
+
+    @property
+    def config(self) -> PartnersConfig:
+        return self._config()
+
+    def on_config(self) -> None:
+        """Called after a config reload: breaker thresholds follow the new values."""
+        self._tune_breaker()
+
+    def _tune_breaker(self) -> None:
+        delivery = self.config.delivery
+        self.breaker.failures_to_open = delivery.breaker_failures
+        self.breaker.cooldown = timedelta(milliseconds=delivery.breaker_cooldown_ms)
+        # A probe is one post: past its deadline plus a margin its verdict is lost, not late.
+        self.breaker.probe_timeout = timedelta(milliseconds=delivery.attempt_timeout_ms * 2 + 1000)
+
+    async def load(self) -> None:
+        async with self.db.read() as session:
+            self.estimates = await store.load_estimates(session)
+
+    async def close(self) -> None:
+        await self.channels.close()
+
+    # --- postback authentication -------------------------------------------------------------------
+
+    def partner_for_token(self, token: str) -> str | None:
+        """The partner whose configured token this is (compared as digests, never logged)."""
+        wanted = hashlib.sha256(token.encode()).digest()
+        for partner in self.config.lenders:
+            secret = partner.token or (self.environ.get(partner.token_env, "") if partner.token_env else "")
+            if secret and hashlib.sha256(secret.encode()).digest() == wanted:
+                return partner.id
+        return None
+
+    # --- step 1: before the transaction ------------------------------------------------------------
+
+    def scorer(self, tier: str) -> tuple[str, Scorer]:
+        config = self.config
+        if config.policy == "waterfall" and tier in config.waterfall:
+            return "waterfall", waterfall_scorer(config.waterfall[tier])
+        return "thompson", thompson_scorer(self.estimates, self.rng)
+
+    async def offer(self, applicant: LeadApplicant, *, lead_id: str | None = None) -> PreparedOffer:
+        config = self.config
+        now = self.clock.now()
+        lead_id = lead_id or uuid.uuid4().hex
+        eligible, skipped = prefilter(applicant, config, lambda pid: self.breaker.is_open(pid, now), now)
+        masked = mask(applicant)
+        pings = await ping_all(self.channels, eligible, lead_id, masked, config.ping_budget_ms)
+        policy, scorer = self.scorer(applicant.tier)
+        ranked, ranked_trace = rank(applicant, config.by_id(), pings, scorer)
+        order = {p.id: i for i, p in enumerate(config.lenders)}
+        trace = sorted([*skipped, *ranked_trace], key=lambda e: order.get(e.partner_id, len(order)))
+        return PreparedOffer(lead_id, applicant, masked, policy, ranked, trace, pings)
+
+    async def choose(self, session: AsyncSession, rankings: Sequence[Sequence[Candidate]]) -> list[Choice]:
+        """For each ranking (in order), the first partner whose caps all have room; reservations are made.
+
+        The cap rows of every partner involved are locked once (FOR UPDATE on PostgreSQL; SQLite's writer
+        transaction is exclusive), counted in memory in arrival order, and written back in one statement,
+        so a whole decision batch costs three statements however many leads it holds.
+        """
+        partners = self.config.by_id()
+        now = self.clock.now()
+        windows: dict[str, list[tuple[str, int]]] = {}
+        for ranked in rankings:
+            for c in ranked:
+                partner = partners.get(c.partner_id)
+                if partner is not None and c.partner_id not in windows:
+                    limits = partner.caps.limits()
+                    keys = cap_window_keys(now, self.config.caps_timezone, limits)
+                    windows[c.partner_id] = [(f"{kind}:{keys[kind]}", cap) for kind, cap in limits.items()]
+        rows = [(pid, key, cap) for pid, ws in windows.items() for key, cap in ws]
+        used = await store.lock_caps(session, self.db.dialect, rows) if rows else {}
+        taken: dict[tuple[str, str], int] = {}
+        choices: list[Choice] = []
+        for ranked in rankings:
+            choice = Choice(None, [], [], [])
+            for i, c in enumerate(ranked):
+                ws = windows.get(c.partner_id)
+                room = ws is not None and all(
+                    used.get((c.partner_id, key), 0) + taken.get((c.partner_id, key), 0) + 1 <= cap for key, cap in ws
+                )
+                if not room or ws is None:
+                    choice.capped.append(c.partner_id)
+                    continue
+                for key, _ in ws:
+                    taken[(c.partner_id, key)] = taken.get((c.partner_id, key), 0) + 1
+                choice.chosen, choice.cap_keys, choice.fallbacks = c, [key for key, _ in ws], list(ranked[i + 1 :])
+                break
+            choices.append(choice)
+        caps = {(pid, key): cap for pid, key, cap in rows}
+        await store.add_cap_usage(session, [(pid, key, n, caps[(pid, key)]) for (pid, key), n in taken.items()])
+        return choices

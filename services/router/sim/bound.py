@@ -1,0 +1,246 @@
+"""Yardsticks computed from the market's truth: the upper bound and the best static waterfall in hindsight.
+
+Upper bound. Given the true rates of every bidder of a lead, the best a policy can expect from that lead
+is the best chain (`selection.best_chain`, exact): after a rejection nothing is learned about the other
+partners of the same lead, so the best adaptive plan is a fixed order. Without binding caps the bound is
+the sum over leads. With caps, leads compete for capacity; the bound is the LP relaxation over the run —
+choose a mix of chains per lead maximising expected value subject to, for every capped partner and cap
+window, expected acceptances ≤ cap — computed through its Lagrangian dual: for prices λ ≥ 0 on the cap
+constraints, D(λ) = Σ_leads max_chain [value − Σ λ·P(accept)] + Σ λ·cap. Every λ ≥ 0 gives an upper bound
+on every policy's expected value (weak duality; a policy's realized acceptances never exceed a cap, so
+neither do their expectations); the minimum over λ equals the LP optimum. λ is searched coordinate by
+coordinate (the dual is convex), and the smallest D found is reported.
+
+Best static waterfall in hindsight: for each tier, the fixed partner order that would have earned the most
+on this run's leads of that tier, given the true rates (chain limits applied, caps ignored): every order
+when a tier has at most 5 partners, otherwise local search (moves of one partner) from the orders sorted
+by mean true value and by mean true expected value, on a sample of the tier's leads (1,000, fewer for
+pools of more than 8 partners).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from services.router.partners.domain import rank
+from services.router.partners.selection import ChainLimits, Offer, best_chain, chain_value
+from services.router.sim.engine import CapBook
+from services.router.sim.market import Market, SimLead
+
+BRUTE_FORCE_PARTNERS = 5
+SEARCH_SAMPLE = 1000
+SEARCH_BUDGET = 8000  # leads × partners searched per tier (the sample shrinks for big pools)
+MAX_PASSES = 4
+
+
+def true_offers(market: Market, lead: SimLead) -> list[Offer]:
+    """The lead's priced bidders (the router's own eligibility and pricing) with their true rates."""
+    partners = market.registry.by_id()
+    candidates, _ = rank(lead.applicant, partners, lead.pings, lambda _p, _t, price: float(price))
+    out = []
+    for c in candidates:
+        t = lead.truth.get(c.partner_id)
+        if t is not None:
+            out.append(Offer(c.partner_id, c.price_fen, t.accept, t.fund, t.post_ms))
+    return out
+
+
+@dataclass
+class Bound:
+    value_fen: float  # total over the run (an expectation)
+    per_lead: list[float]  # expected value of each lead under the bound's plans (for the curve)
+    shadows: dict[tuple[str, str], float] = field(default_factory=dict)
+    caps_bind: bool = False
+    exact: bool = True
+
+
+def _with_shadows(offers: list[Offer], keys: list[list[str]], lam: dict[str, float]) -> list[Offer]:
+    out = []
+    for o, ks in zip(offers, keys, strict=True):
+        shadow = sum(lam.get(k, 0.0) for k in ks)
+        out.append(Offer(o.partner_id, o.price_fen, o.accept, o.fund, o.post_ms, shadow) if shadow else o)
+    return out
+
+
+def upper_bound(
+    limits: ChainLimits,
+    cap_keys: Sequence[Sequence[list[str]]],
+    caps: dict[str, int],
+    offers: Sequence[list[Offer]],
+    cycles: int = 4,
+    steps: int = 14,
+) -> Bound:
+    """cap_keys[i][j]: the constraint ids offer j of lead i counts against; caps: constraint id → cap."""
+    n = len(offers)
+    lam: dict[str, float] = {}
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, per_offer in enumerate(cap_keys):
+        for k in {k for ks in per_offer for k in ks}:
+            members[k].append(i)
+    values = [0.0] * n
+    shares: list[dict[str, float]] = [{} for _ in range(n)]
+    exact = True
+
+    def solve(i: int) -> None:
+        nonlocal exact
+        os_ = _with_shadows(offers[i], list(cap_keys[i]), lam) if lam else offers[i]
+        chain = best_chain(os_, limits)
+        exact = exact and chain.exact
+        values[i] = chain.value
+        use: dict[str, float] = defaultdict(float)
+        for j, s in zip(chain.order, chain.accept_share, strict=True):
+            for k in cap_keys[i][j]:
+                use[k] += s
+        shares[i] = use
+
+    for i in range(n):
+        solve(i)
+
+    def usage(k: str) -> float:
+        return sum(shares[i].get(k, 0.0) for i in members[k])
+
+    def dual() -> float:
+        return sum(values) + sum(lam.get(k, 0.0) * cap for k, cap in caps.items())
+
+    best = dual()
+    best_lam: dict[str, float] = {}
+    binds = any(usage(k) > caps[k] + 1e-9 for k in caps)
+    if binds:
+        for _ in range(cycles):
+            moved = False
+            for k in sorted(caps):
+                if usage(k) <= caps[k] + 1e-9 and lam.get(k, 0.0) == 0.0:
+                    continue
+                hi = max((o.price_fen * o.fund for i in members[k] for o in offers[i]), default=0.0) + 1.0
+                lo, start = 0.0, lam.get(k, 0.0)
+                for _ in range(steps):
+                    mid = (lo + hi) / 2
+                    lam[k] = mid
+                    for i in members[k]:
+                        solve(i)
+                    if usage(k) > caps[k]:
+                        lo = mid
+                    else:
+                        hi = mid
+                lam[k] = hi
+                for i in members[k]:
+                    solve(i)
+                moved = moved or abs(hi - start) > 1e-6 * (1 + start)
+                d = dual()
+                if d < best:
+                    best, best_lam = d, dict(lam)
+            if not moved:
+                break
+        lam.clear()
+        lam.update(best_lam)
+        for i in range(n):
+            solve(i)
+        best = min(best, dual())
+    per_lead = []
+    for i in range(n):
+        # the bound's plans valued at true value (shadows only steer them); scaled below to the bound
+        chain = best_chain(_with_shadows(offers[i], list(cap_keys[i]), lam) if lam else offers[i], limits)
+        per_lead.append(chain_value(offers[i], chain.order, limits).value)
+    total = sum(per_lead)
+    if total > 0:
+        per_lead = [v * best / total for v in per_lead]
+    shadows = {}
+    for k, v in lam.items():
+        pid, _, key = k.partition("|")
+        shadows[(pid, key)] = v
+    return Bound(best, per_lead, shadows, binds, exact)
+
+
+def order_value(offers: Sequence[list[Offer]], order: Sequence[str], limits: ChainLimits) -> float:
+    position = {p: i for i, p in enumerate(order)}
+    return sum(_static_value(os_, position, limits) for os_ in offers)
+
+
+def _static_value(offers: list[Offer], position: dict[str, int], limits: ChainLimits) -> float:
+    listed = sorted((position[o.partner_id], j) for j, o in enumerate(offers) if o.partner_id in position)
+    return chain_value(offers, [j for _, j in listed], limits).value
+
+
+def best_static_orders(
+    leads: Sequence[SimLead], offers: Sequence[list[Offer]], limits: ChainLimits
+) -> dict[str, list[str]]:
+    """The best fixed partner order per tier for this run, from the true values (see the module doc)."""
+    by_tier: dict[str, list[int]] = defaultdict(list)
+    for i, lead in enumerate(leads):
+        by_tier[lead.applicant.tier].append(i)
+    orders: dict[str, list[str]] = {}
+    for tier, idx in sorted(by_tier.items()):
+        partners = len({o.partner_id for i in idx for o in offers[i]})
+        step = max(1, len(idx) // max(200, min(SEARCH_SAMPLE, SEARCH_BUDGET // max(partners, 1))))
+        sample = [offers[i] for i in idx[::step]]
+        orders[tier] = _search(sample, limits)
+    return orders
+
+
+def _search(sample: list[list[Offer]], limits: ChainLimits) -> list[str]:
+    value: dict[str, float] = defaultdict(float)
+    expected: dict[str, float] = defaultdict(float)
+    seen: dict[str, list[int]] = defaultdict(list)
+    for i, os_ in enumerate(sample):
+        for o in os_:
+            value[o.partner_id] += o.value
+            expected[o.partner_id] += o.value * o.accept
+            seen[o.partner_id].append(i)
+    partners = sorted(seen)
+    if not partners:
+        return []
+    if len(partners) <= BRUTE_FORCE_PARTNERS:
+        best = max(itertools.permutations(partners), key=lambda order: order_value(sample, order, limits))
+        return list(best)
+    starts = [
+        sorted(partners, key=lambda p: -value[p] / len(seen[p])),
+        sorted(partners, key=lambda p: -expected[p] / len(seen[p])),
+    ]
+    best_order, best_value = starts[0], order_value(sample, starts[0], limits)
+    for start in starts:
+        order = list(start)
+        current = order_value(sample, order, limits)
+        improved, passes = True, 0
+        while improved and passes < MAX_PASSES:
+            improved, passes = False, passes + 1
+            for p in list(order):
+                # moving p changes only the leads p bid on: compare on those
+                affected = [sample[i] for i in seen[p]]
+                base_order = order
+                base = order_value(affected, base_order, limits)
+                rest = [q for q in order if q != p]
+                best_gain, best_trial = 1e-9, None
+                for j in range(len(order)):
+                    trial = rest[:j] + [p] + rest[j:]
+                    if trial == base_order:
+                        continue
+                    gain = order_value(affected, trial, limits) - base
+                    if gain > best_gain:
+                        best_gain, best_trial = gain, trial
+                if best_trial is not None:
+                    order, current, improved = best_trial, current + best_gain, True
+        if current > best_value:
+            best_order, best_value = order, current
+    return best_order
+
+
+def cap_structure(market: Market, leads: Sequence[SimLead], offers: Sequence[list[Offer]]):  # type: ignore[no-untyped-def]
+    """Constraint ids per offer (partner|window key at the lead's arrival) and the cap of each."""
+    book = CapBook(market.registry, market)
+    caps: dict[str, int] = {}
+    keys: list[list[list[str]]] = []
+    for lead, os_ in zip(leads, offers, strict=True):
+        per = []
+        for o in os_:
+            ks = []
+            for key, cap in book.keys(o.partner_id, lead.at):
+                k = f"{o.partner_id}|{key}"
+                caps[k] = cap
+                ks.append(k)
+            per.append(ks)
+        keys.append(per)
+    return keys, caps
+

@@ -1,0 +1,176 @@
+"""The simulated market of one seed: applicants with features arriving over the run, every eligible partner's
+ping answer (bid, no bid, known, timeout, error), and — hidden from every policy — each partner's true
+P(accept) and P(fund | accepted) for that lead at that moment, its decision time, and the coin flips that
+settle acceptance and funding. Generated once per seed and shared by every policy (common random numbers),
+so differences between policies are the policies', not the dice's.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from services.router.partners.config import Partner, PartnersConfig
+from services.router.partners.domain import (
+    BID,
+    ERROR,
+    NO_BID,
+    TIMEOUT,
+    Consent,
+    LeadApplicant,
+    PingResult,
+    prefilter,
+)
+from services.router.partners.estimates import lead_features
+from services.router.sim.scenario import Appetite, Band, Scenario, SimPartner, effect, lognormal, with_odds
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class Truth:
+    """One partner's hidden truth for one lead."""
+
+    accept: float
+    fund: float
+    post_ms: float
+    u_accept: float
+    u_fund: float
+    fund_delay_s: float
+
+
+@dataclass(frozen=True)
+class SimLead:
+    index: int
+    at: float  # seconds since the scenario's start
+    applicant: LeadApplicant
+    pings: list[PingResult]
+    truth: dict[str, Truth]
+
+    @property
+    def lead_id(self) -> str:
+        return f"sim-{self.index:08d}"
+
+
+def _pick(rng: random.Random, shares: dict[str, float]) -> str:
+    keys = list(shares)
+    return rng.choices(keys, weights=[shares[k] for k in keys])[0]
+
+
+def _amount(rng: random.Random, bands: list[Band]) -> int:
+    band = rng.choices(bands, weights=[b.weight for b in bands])[0]
+    yuan = rng.uniform(band.low, band.high)
+    return max(100, int(round(yuan / 100) * 100) * 100)
+
+
+class Market:
+    def __init__(self, scenario: Scenario, registry: PartnersConfig, seed: int, applicants: int | None = None) -> None:
+        self.scenario, self.registry, self.seed = scenario, registry, seed
+        self.total = applicants or scenario.applicants
+        self.specs = {p.id: p for p in scenario.partners}
+        self.appetite = {
+            p.id: Appetite(p, [c for c in scenario.schedule if c.partner == p.id]) for p in scenario.partners
+        }
+        self.partners = registry.by_id()
+        self.start = scenario.start
+        self.zone = ZoneInfo(registry.caps_timezone)
+        rng = random.Random(seed)
+        classes = frozenset(p.partner_class for p in registry.lenders)
+        self.consent = Consent(frozenset(), classes, frozenset({registry.consent_purpose}), scenario.start)
+        times = self._arrivals(rng)
+        self.leads = [self._lead(i, t, rng) for i, t in enumerate(times)]
+
+    def time(self, t: float) -> datetime:
+        return self.start + timedelta(seconds=t)
+
+    def _arrivals(self, rng: random.Random) -> list[float]:
+        span = self.scenario.days * DAY
+        profile = self.scenario.hourly_profile
+        out: list[float] = []
+        top = max(profile) if profile else 1.0
+        while len(out) < self.total:
+            t = rng.uniform(0, span)
+            if profile is not None:
+                hour = self.time(t).astimezone(self.zone).hour
+                if rng.random() * top >= profile[hour]:
+                    continue
+            out.append(t)
+        out.sort()
+        return out
+
+    def _applicant(self, i: int, rng: random.Random) -> LeadApplicant:
+        sc = self.scenario
+        tier = _pick(rng, sc.tiers)
+        mix = sc.mix
+        over = mix.by_tier.get(tier)
+        mean, sd = mix.score.get(tier, mix.score.get("*", (600.0, 0.0)))
+        score = min(900.0, max(300.0, rng.gauss(mean, sd) if sd else mean))
+        regions = (over.regions if over and over.regions else None) or mix.regions
+        channels = (over.channels if over and over.channels else None) or mix.channels
+        bands = (over.amount_yuan if over and over.amount_yuan else None) or mix.amount_yuan
+        return LeadApplicant(
+            applicant_ref=f"sim_{i:08d}",
+            tier=tier,
+            score=round(score),
+            age=rng.randint(mix.age[0], mix.age[1]),
+            region=_pick(rng, regions),
+            requested_amount_fen=_amount(rng, bands),
+            term_months=12,
+            phone_hash=f"{i:064x}",
+            channel=_pick(rng, channels),
+            consents=(self.consent,),
+        )
+
+    def _lead(self, i: int, t: float, rng: random.Random) -> SimLead:
+        applicant = self._applicant(i, rng)
+        eligible, _ = prefilter(applicant, self.registry, lambda _pid: False, self.time(t))
+        features = dict(lead_features(applicant))
+        day = t / DAY
+        pings: list[PingResult] = []
+        truth: dict[str, Truth] = {}
+        for partner in eligible:
+            spec = self.specs.get(partner.id)
+            if spec is None:
+                pings.append(PingResult(partner.id, NO_BID))
+                continue
+            ping, u = self._ping(spec, partner, applicant.tier, features, day, t, rng)
+            pings.append(ping)
+            _, _, accept, fund = self.appetite[spec.id].at(applicant.tier, day)
+            accept = with_odds(accept, effect(spec.accept_effects, features))
+            fund = with_odds(fund, effect(spec.fund_effects, features) * math.exp(spec.fund_bid_link * u))
+            delay = spec.fund_delay_hours * 3600 * rng.uniform(0.5, 1.5)
+            truth[spec.id] = Truth(accept, fund, spec.decision_ms, rng.random(), rng.random(), delay)
+        return SimLead(i, t, applicant, pings, truth)
+
+    def _ping(
+        self,
+        spec: SimPartner,
+        partner: Partner,
+        tier: str,
+        features: dict[str, str],
+        day: float,
+        t: float,
+        rng: random.Random,
+    ) -> tuple[PingResult, float]:
+        """The ping answer as the router's ping fan-out would record it, and the bid's position u ∈ [−1, 1]."""
+        u = rng.uniform(-1, 1)
+        draws = (rng.random(), rng.random(), rng.random())
+        latency = spec.latency_ms * lognormal(rng, spec.latency_jitter)
+        limit = min(partner.ping_timeout_ms, self.registry.ping_budget_ms)
+        if spec.failure in ("hang", "down") or t < spec.down_seconds:
+            return PingResult(spec.id, TIMEOUT if spec.failure == "hang" else ERROR, latency_ms=float(limit)), u
+        if spec.failure in ("error", "garbage"):
+            return PingResult(spec.id, ERROR, latency_ms=latency), u
+        if latency > limit:
+            return PingResult(spec.id, TIMEOUT, latency_ms=float(limit)), u
+        if draws[0] < spec.known_rate:
+            return PingResult(spec.id, NO_BID, known=True, latency_ms=latency), u
+        bid_rate, mean, _, _ = self.appetite[spec.id].at(tier, day)
+        if draws[1] >= bid_rate or mean <= 0:
+            return PingResult(spec.id, NO_BID, latency_ms=latency), u
+        mean *= effect(spec.bid_effects, features)
+        bid = max(1, round(mean * (1 + spec.bid_spread * u)))
+        return PingResult(spec.id, BID, bid, latency_ms=latency), u

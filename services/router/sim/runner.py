@@ -1,0 +1,159 @@
+"""One scenario over several seeds: the yardsticks, every policy's run, and the summary across seeds."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from services.router.partners.config import PartnersConfig
+from services.router.partners.estimates import Priors
+from services.router.sim.bound import Bound, best_static_orders, cap_structure, true_offers, upper_bound
+from services.router.sim.engine import (
+    LearnedPolicy,
+    RunResult,
+    chain_limits,
+    configured_waterfall,
+    highest_bid,
+    run,
+    static_orders,
+)
+from services.router.sim.market import Market
+from services.router.sim.scenario import Scenario
+
+LEARNED, BOUND, STATIC, CONFIGURED, HIGHEST = (
+    "learned",
+    "upper bound",
+    "best static (hindsight)",
+    "configured waterfall",
+    "highest bid",
+)
+POLICIES = (LEARNED, STATIC, CONFIGURED, HIGHEST)
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    leads: int
+    bound: Bound
+    runs: dict[str, RunResult]
+    static_orders: dict[str, list[str]] = field(default_factory=dict)
+
+    def per_lead(self, name: str) -> float:
+        if name == BOUND:
+            return self.bound.value_fen / self.leads
+        return self.runs[name].value_per_lead
+
+
+def simulate_seed(
+    scenario: Scenario,
+    registry: PartnersConfig,
+    seed: int,
+    *,
+    applicants: int | None = None,
+    estimator: str = "contextual",
+    priors: Priors | None = None,
+    policies: tuple[str, ...] = POLICIES,
+    on_progress: Callable[[int], None] | None = None,
+) -> SeedResult:
+    market = Market(scenario, registry, seed, applicants)
+    limits = chain_limits(market)
+    offers = [true_offers(market, lead) for lead in market.leads]
+    keys, caps = cap_structure(market, market.leads, offers)
+    bound = upper_bound(limits, keys, caps, offers)
+    runs: dict[str, RunResult] = {}
+    orders: dict[str, list[str]] = {}
+    for name in policies:
+        if name == LEARNED:
+            policy = LearnedPolicy(
+                registry, limits, market.start.timestamp(), seed, estimator=estimator, priors=priors
+            )
+        elif name == STATIC:
+            orders = best_static_orders(market.leads, offers, limits)
+            policy = static_orders(STATIC, registry, orders)
+        elif name == CONFIGURED:
+            policy = configured_waterfall(registry)
+        else:
+            policy = highest_bid(registry)
+        policy.name = name
+        runs[name] = run(policy, market, on_progress)
+    return SeedResult(seed, len(market.leads), bound, runs, orders)
+
+
+@dataclass(frozen=True)
+class Spread:
+    mean: float
+    sd: float
+
+    @staticmethod
+    def of(values: list[float]) -> Spread:
+        return Spread(statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summary(results: list[SeedResult]) -> dict[str, object]:
+    """Mean and spread over seeds of value per lead (yuan) and of the ratios the targets are set on."""
+    names = [BOUND, *results[0].runs]
+    rows = {}
+    for name in names:
+        per = [r.per_lead(name) / 100 for r in results]
+        vs_bound = [r.per_lead(name) / r.per_lead(BOUND) if r.per_lead(BOUND) else 0.0 for r in results]
+        rows[name] = {"value_per_lead_yuan": Spread.of(per), "of_bound": Spread.of(vs_bound)}
+        if name not in (BOUND,):
+            rows[name]["realized_per_lead_yuan"] = Spread.of(
+                [r.runs[name].realized_per_lead / 100 for r in results]
+            )
+            rows[name]["sold"] = Spread.of([r.runs[name].sold / r.leads for r in results])
+    out: dict[str, object] = {"rows": rows}
+    if LEARNED in results[0].runs and STATIC in results[0].runs:
+        out["learned_vs_static"] = Spread.of([r.per_lead(LEARNED) / r.per_lead(STATIC) for r in results])
+        gaps = []
+        for r in results:
+            gap = r.per_lead(BOUND) - r.per_lead(STATIC)
+            gaps.append((r.per_lead(LEARNED) - r.per_lead(STATIC)) / gap if gap > 0 else 1.0)
+        out["gap_closed"] = Spread.of(gaps)
+    return out
+
+
+def curves(results: list[SeedResult], points: int = 40) -> dict[str, list[float]]:
+    """Value per lead (yuan) in each slice of the run, mean over seeds, for the bound and every policy."""
+    out: dict[str, list[float]] = {}
+    n = len(results)
+    bound = [0.0] * points
+    for r in results:
+        per = r.bound.per_lead
+        for j in range(points):
+            chunk = per[j * len(per) // points : (j + 1) * len(per) // points]
+            bound[j] += (sum(chunk) / len(chunk) if chunk else 0.0) / n / 100
+    out[BOUND] = bound
+    for name in results[0].runs:
+        curve = [0.0] * points
+        for r in results:
+            c = r.runs[name].curve
+            for j in range(points):
+                curve[j] += c[j * len(c) // points] / n / 100
+        out[name] = curve
+    return out
+
+
+def as_json(scenario: str, results: list[SeedResult]) -> dict[str, object]:
+    s = summary(results)
+
+    def spread(v: object) -> object:
+        return {"mean": round(v.mean, 6), "sd": round(v.sd, 6)} if isinstance(v, Spread) else v
+
+    rows = {
+        name: {k: spread(v) for k, v in row.items()}
+        for name, row in s["rows"].items()  # type: ignore[attr-defined]
+    }
+    return {
+        "scenario": scenario,
+        "seeds": [r.seed for r in results],
+        "applicants": results[0].leads,
+        "rows": rows,
+        "learned_vs_best_static": spread(s.get("learned_vs_static")),
+        "gap_closed": spread(s.get("gap_closed")),
+        "caps_bind": any(r.bound.caps_bind for r in results),
+        "bound_exact": all(r.bound.exact for r in results),
+        "best_static_orders": {str(r.seed): r.static_orders for r in results},
+        "curves_yuan_per_lead": {k: [round(x, 4) for x in v] for k, v in curves(results).items()},
+    }
