@@ -27,6 +27,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 log = structlog.get_logger("skylane.config")
 
+# libyaml's loader where PyYAML was built with it: a config sent over the Admin or router ops RPCs is
+# parsed on the event loop, and the pure-Python loader would stall the service on a large document.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class Schema(BaseModel):
     """Base for config schemas: unknown keys are errors, values are immutable once loaded."""
@@ -76,7 +80,7 @@ def parse_document(
     env_prefix: str = "",
 ) -> LoadedConfig[M]:
     try:
-        document = yaml.safe_load(text) if text.strip() else {}
+        document = yaml.load(text, Loader=_SAFE_LOADER) if text.strip() else {}
     except yaml.YAMLError as exc:
         raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
     if not isinstance(document, dict):

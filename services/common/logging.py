@@ -17,10 +17,14 @@ from typing import Any
 
 import structlog
 
+from services.common.personal_data import is_card_number
+
 # Mainland mobile numbers: 11 digits starting 13-19, optionally prefixed +86/86.
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)")
 # Resident ID numbers: 17 digits and a digit or X check character.
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+# Payment card numbers: 13-19 digits, masked when they pass the Luhn check.
+_CARD = re.compile(r"(?<![0-9])\d{13,19}(?![0-9])")
 # Bearer tokens inside free text, e.g. an echoed authorization header.
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
 
@@ -34,11 +38,23 @@ MASK = "***"
 def mask_text(text: str) -> str:
     text = _ID_NUMBER.sub(lambda m: m.group()[:3] + "*" * 11 + m.group()[-4:-3] + "***", text)
     text = _PHONE.sub(lambda m: m.group()[:-8] + "****" + m.group()[-4:], text)
+    text = _CARD.sub(
+        lambda m: (
+            m.group()[:4] + "*" * (len(m.group()) - 8) + m.group()[-4:] if is_card_number(m.group()) else m.group()
+        ),
+        text,
+    )
     return _BEARER.sub("Bearer " + MASK, text)
+
+
+# A rendered traceback frame's `name` is a function's name, not a person's.
+_FRAME_FIELDS = frozenset({"filename", "lineno", "name", "line"})
 
 
 def mask_value(key: str | None, value: Any) -> Any:
     lowered = key.lower() if isinstance(key, str) else ""
+    if lowered == "frames" and isinstance(value, list):
+        return [_mask_frame(frame) for frame in value]
     if lowered in _NAME_KEYS or lowered in _SECRET_KEYS or lowered.endswith(("_token", "_secret", "_password")):
         return MASK if value not in (None, "") else value
     if isinstance(value, str):
@@ -68,6 +84,12 @@ def service_context(service: str) -> Iterator[None]:
         yield
     finally:
         structlog.contextvars.reset_contextvars(**tokens)
+
+
+def _mask_frame(frame: Any) -> Any:
+    if not isinstance(frame, Mapping):
+        return mask_value(None, frame)
+    return {k: v if k in _FRAME_FIELDS else mask_value(k, v) for k, v in frame.items()}
 
 
 def configure_logging(level: str = "info", stream: Any = None, *, cache: bool = True) -> None:

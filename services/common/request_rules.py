@@ -35,6 +35,8 @@ from services.common import personal_data
 from services.common.errors import Violations
 
 MAX_REPEATED = 256
+MAX_FEN = 10**12  # ¥10 billion: one amount far beyond any payment, far below what a running sum can hold
+MAX_INT64 = 10**15  # any other 64-bit count: sums of many stay inside a 64-bit column
 TIMESTAMP_MIN_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z
 TIMESTAMP_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 DURATION_MAX_SECONDS = 315_576_000_000  # 10,000 years, protobuf's own bound
@@ -73,7 +75,7 @@ NOTE = StringFormat(
 )
 TEXT = StringFormat("text", 256, str.isprintable, "printable characters", personal_data.in_text)
 DOCUMENT = StringFormat(
-    "document", 1 << 20, lambda s: _DOCUMENT_BAD.search(s) is None, "text without control characters", None
+    "document", 256 << 10, lambda s: _DOCUMENT_BAD.search(s) is None, "text without control characters", None
 )
 
 # Field name → format, for any message; (message full name, field name) overrides it.
@@ -192,6 +194,8 @@ def _single_check(field: FieldDescriptor) -> Check | None:
         return _string_check(string_format(field))
     if field.type == FieldDescriptor.TYPE_BYTES:
         return _bytes_check
+    if field.type in _INT64_TYPES:
+        return _int64_check
     if field.type == FieldDescriptor.TYPE_ENUM:
         return _enum_check(frozenset(field.enum_type.values_by_number), field.enum_type.name)
     return None
@@ -242,6 +246,27 @@ def _bytes_check(value: bytes, path: str, v: Violations) -> None:
         v.add(path, "at most 1 MiB")
 
 
+_INT64_TYPES = frozenset(
+    {
+        FieldDescriptor.TYPE_INT64,
+        FieldDescriptor.TYPE_SINT64,
+        FieldDescriptor.TYPE_SFIXED64,
+        FieldDescriptor.TYPE_UINT64,
+        FieldDescriptor.TYPE_FIXED64,
+    }
+)
+
+
+def _int64_check(value: int, path: str, v: Violations) -> None:
+    if not -MAX_INT64 <= value <= MAX_INT64:
+        v.add(path, f"must be within ±{MAX_INT64:.0e}")
+
+
+def _money_check(value: Any, path: str, v: Violations) -> None:
+    if not -MAX_FEN <= value.fen <= MAX_FEN:
+        v.add(f"{path}fen", f"must be within ±{MAX_FEN:,} fen")
+
+
 def _enum_check(known: frozenset[int], enum_name: str) -> Check:
     def check(value: int, path: str, v: Violations) -> None:
         if value not in known:
@@ -267,4 +292,5 @@ def _duration_check(value: Any, path: str, v: Violations) -> None:
 _WELL_KNOWN: dict[str, Check] = {
     "google.protobuf.Timestamp": _timestamp_check,
     "google.protobuf.Duration": _duration_check,
+    "skylane.common.v1.Money": _money_check,
 }

@@ -7,7 +7,7 @@ import json
 
 import structlog
 
-from services.common.logging import configure_logging, mask_text
+from services.common.logging import configure_logging, mask_text, mask_value
 
 PHONE = "13812345678"
 ID_NUMBER = "11010519491231002X"
@@ -52,3 +52,11 @@ def test_mask_text_leaves_ordinary_numbers_alone() -> None:
     assert mask_text("order 20261123 amount 1500") == "order 20261123 amount 1500"
     assert mask_text(f"x{PHONE}") == "x138****5678"
     assert ID_NUMBER not in mask_text(f"id={ID_NUMBER}")
+
+
+def test_card_numbers_are_masked_and_traceback_frames_keep_function_names() -> None:
+    assert "4111111111111111" not in mask_text("card 4111111111111111 declined")
+    assert "4111111111111112" in mask_text("order 4111111111111112")  # not a card: fails the Luhn check
+    frames = mask_value("frames", [{"filename": "a.py", "lineno": 3, "name": "redeem"}])
+    assert frames == [{"filename": "a.py", "lineno": 3, "name": "redeem"}]
+    assert mask_value("name", "张三") == "***"

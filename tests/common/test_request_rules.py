@@ -103,3 +103,13 @@ def test_documents_may_hold_newlines_but_not_nul() -> None:
 
 def test_opaque_fields_are_listed() -> None:
     assert "IdempotencyKey.value" in request_rules.OPAQUE_FIELDS and "order_id" in request_rules.OPAQUE_FIELDS
+
+
+def test_amounts_and_counts_are_bounded_so_running_sums_cannot_overflow() -> None:
+    payment = rewards_pb2.RecordPaymentRequest()
+    payment.amount.fen = request_rules.MAX_FEN + 1
+    assert set(violations(payment)) == {"amount.fen"}
+    payment.amount.fen = request_rules.MAX_FEN
+    assert violations(payment) == {}
+    spend = growth_pb2.SpendPointsRequest(points=2**63 - 1)
+    assert set(violations(spend)) == {"points"}
