@@ -20,7 +20,7 @@ import grpc
 import structlog
 
 from services.common.app import ServiceApp
-from services.common.cli_client import CliError, describe_rpc_error, one_line
+from services.common.cli_client import CliError, describe_rpc_error, one_line, share
 from services.common.config import ConfigError
 from services.common.db import default_sqlite_url
 from services.common.logging import configure_logging
@@ -66,6 +66,8 @@ def _serve(args: argparse.Namespace) -> int:
             grace_seconds=args.grace,
             config_poll_seconds=args.config_poll or None,
             access_log=not args.no_access_log,
+            access_log_sample=args.access_log_sample,
+            slow_call_ms=args.slow_call_ms,
             tls=_server_tls(args),
             ops_clients=frozenset(args.ops_client or ()),
             reuse_port=args.reuse_port,
@@ -94,7 +96,17 @@ def _serve(args: argparse.Namespace) -> int:
         except (ConfigError, PortInUse) as exc:
             print(f"cannot start partner-sim: {one_line(str(exc))}", file=sys.stderr)
             return 2
-    return asyncio.run(serve_until_signalled(apps, companions))
+    with asyncio.Runner(loop_factory=_loop_factory(args.event_loop)) as runner:
+        return runner.run(serve_until_signalled(apps, companions))
+
+
+def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when asked for (docs/benchmarks.md measures both); None: asyncio's own."""
+    if name != "uvloop":
+        return None
+    import uvloop
+
+    return uvloop.new_event_loop
 
 
 def _ports_for(name: str, args: argparse.Namespace) -> tuple[int, int | None]:
@@ -236,7 +248,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="seconds between config file checks; 0 = reload only on SIGHUP (default: 2)",
     )
-    serve.add_argument("--no-access-log", action="store_true", help="do not log one line per call")
+    serve.add_argument(
+        "--no-access-log", action="store_true", help="log only refused, failed and slow calls, no successful ones"
+    )
+    serve.add_argument(
+        "--access-log-sample",
+        type=share,
+        default=os.environ.get("SKYLANE_ACCESS_LOG_SAMPLE", "0.01"),  # a string default goes through `type`
+        help="share of successful calls given an access-log line; refused, failed and slow calls always are "
+        "(env SKYLANE_ACCESS_LOG_SAMPLE; default: 0.01)",
+    )
+    serve.add_argument(
+        "--event-loop",
+        choices=("asyncio", "uvloop"),
+        default=os.environ.get("SKYLANE_EVENT_LOOP", "asyncio"),
+        help="event loop implementation (env SKYLANE_EVENT_LOOP; default: asyncio)",
+    )
+    serve.add_argument(
+        "--slow-call-ms",
+        type=float,
+        default=250.0,
+        help="a successful call at least this slow is always logged (default: 250)",
+    )
     serve.add_argument(
         "--tls-cert",
         default=os.environ.get("SKYLANE_TLS_CERT") or None,

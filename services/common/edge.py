@@ -26,6 +26,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -53,7 +54,12 @@ class Edge:
     """What the edge needs to know of its service; `wrap` builds one method's handler."""
 
     def __init__(
-        self, metrics: ServiceMetrics, calls: CallsInFlight, *, access_log: bool, ops_guard: OpsGuard | None
+        self,
+        metrics: ServiceMetrics,
+        calls: CallsInFlight,
+        *,
+        access_log: AccessLogPolicy,
+        ops_guard: OpsGuard | None,
     ) -> None:
         self.metrics, self.calls, self.access_log, self.ops_guard = metrics, calls, access_log, ops_guard
         self.service = metrics.service
@@ -84,6 +90,7 @@ class _EdgeCall:
         self.in_flight = metrics.in_flight.labels(metrics.service)
         self.counter = lambda code: metrics.requests.labels(metrics.service, self.short, code)
         self.counters: dict[str, Any] = {}
+        self.unlogged = 0  # successful calls since the last sampled access-log line
 
     async def handle(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
         started = time.perf_counter()
@@ -150,8 +157,13 @@ class _EdgeCall:
         counter.inc()
         if outcome.code != "OK":
             log.info("rpc", code=outcome.code, reason=outcome.reason, latency_ms=round(elapsed * 1000, 3))
-        elif self.access_log:
-            log.info("rpc", code="OK", latency_ms=round(elapsed * 1000, 3))
+        elif elapsed >= self.access_log.slow_seconds:
+            log.info("rpc", code="OK", latency_ms=round(elapsed * 1000, 3), slow=True)
+        elif self.access_log.every:
+            self.unlogged += 1
+            if self.unlogged >= self.access_log.every:
+                self.unlogged = 0
+                log.info("rpc", code="OK", latency_ms=round(elapsed * 1000, 3), sampled_1_in=self.access_log.every)
 
 
 class _TracedEdgeCall(_EdgeCall):
@@ -173,6 +185,23 @@ class _TracedEdgeCall(_EdgeCall):
 
 def _identity(response: Any) -> Any:
     return response
+
+
+@dataclass(frozen=True)
+class AccessLogPolicy:
+    """Which calls get an access-log line: every refused or failed call, every call slower than
+    `slow_seconds`, and one in `every` of the rest (0: none). Every call is counted in the metrics
+    whatever is logged, so sampling the successful lines costs nothing in visibility of rates."""
+
+    every: int = 1
+    slow_seconds: float = 0.25
+
+    @classmethod
+    def sampled(cls, share: float, slow_ms: float = 250.0) -> AccessLogPolicy:
+        """share of successful calls logged: 1 = all, 0.01 = one in a hundred, 0 = none."""
+        if not 0.0 <= share <= 1.0:
+            raise ValueError("the access-log sample must be between 0 and 1")
+        return cls(every=0 if share == 0 else max(1, round(1 / share)), slow_seconds=slow_ms / 1000)
 
 
 class _Outcome:

@@ -28,7 +28,7 @@ from services.common.admin import AdminServicer
 from services.common.app import ServiceApp
 from services.common.authz import OpsGuard
 from services.common.config import ConfigError
-from services.common.edge import Edge, EdgeRegistrar
+from services.common.edge import AccessLogPolicy, Edge, EdgeRegistrar
 from services.common.logging import service_context
 from services.common.ports import bind_grpc, port_options
 from services.common.tls import TlsError, TlsFiles, server_credentials
@@ -45,7 +45,9 @@ class ServerOptions:
     metrics_port: int | None = None  # None: no scrape endpoint; 0: any free port
     grace_seconds: float = 10.0
     config_poll_seconds: float | None = 2.0  # None: reload only on SIGHUP or the Admin RPC
-    access_log: bool = True
+    access_log: bool = True  # False: only refused, failed and slow calls are logged
+    access_log_sample: float = 1.0  # share of successful calls logged (skylane serve: 0.01)
+    slow_call_ms: float = 250.0  # a successful call at least this slow is always logged
     tls: TlsFiles | None = None  # None: plaintext (behind a mesh that terminates mTLS)
     ops_clients: frozenset[str] = frozenset()  # certificate CNs allowed to call ops methods; empty: open
     reuse_port: bool = False  # share the gRPC port with replicas on purpose (SO_REUSEPORT); else a taken port fails
@@ -134,10 +136,16 @@ async def _start_service(
     return running
 
 
+def _access_log_policy(options: ServerOptions) -> AccessLogPolicy:
+    return AccessLogPolicy.sampled(options.access_log_sample if options.access_log else 0.0, options.slow_call_ms)
+
+
 def _register_behind_edge(app: ServiceApp, server: grpc.aio.Server, options: ServerOptions) -> list[str]:
     """Registers the service's servicers and Admin so that every method of theirs runs behind the edge."""
     guard = OpsGuard(options.ops_clients, app.ops_methods()) if options.ops_clients else None
-    registrar = EdgeRegistrar(server, Edge(app.metrics, app.calls, access_log=options.access_log, ops_guard=guard))
+    registrar = EdgeRegistrar(
+        server, Edge(app.metrics, app.calls, access_log=_access_log_policy(options), ops_guard=guard)
+    )
     names = app.add_to_server(registrar)  # stands in for the server while registering
     admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(app), registrar)
     names.append(admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name)
