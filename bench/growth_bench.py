@@ -39,10 +39,36 @@ def seeded_member(i: int) -> str:
     return f"seeded_member_{i % SEEDED_MEMBERS:05d}"
 
 
+FUND_POINTS = 100_000_000  # each bench member's starting points, for SpendPoints and RedeemRight
+BENCH_RIGHT = "bench_voucher"
+
+
 def bench_config(directory: Path) -> Path:
-    """The default programme plus one uncapped task, so every RecordActivity posts a transaction."""
+    """The default programme plus one uncapped task, so every RecordActivity posts a transaction; a funding
+    task (one large award per member, for SpendPoints and RedeemRight); and a right any member can redeem
+    without quota or running out of stock."""
     document = yaml.safe_load((REPO / "config" / "growth.yaml").read_text(encoding="utf-8"))
     document["tasks"].append({"id": "bench_purchase", "event_type": "bench_purchase", "points": 10, "growth": 1})
+    document["tasks"].append(
+        {
+            "id": "bench_fund",
+            "event_type": "bench_fund",
+            "points": FUND_POINTS,
+            "growth": 0,
+            "apply_level_multiplier": False,
+        }
+    )
+    document["rights"].append(
+        {
+            "id": BENCH_RIGHT,
+            "name": "bench voucher",
+            "category": "other",
+            "points_price": 1,
+            "stock": 10**12,
+            "min_level": document["levels"]["tiers"][0]["id"],
+            "validity_days": 30,
+        }
+    )
     path = directory / "growth.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     return path
@@ -57,6 +83,59 @@ async def prepare_members(channel: grpc.aio.Channel) -> None:
                 customer=types_pb2.CustomerRef(ref=member(i)),
             )
         )
+
+
+async def prepare_funded_members(channel: grpc.aio.Channel) -> None:
+    """Enrols the bench members and gives each FUND_POINTS (idempotent: a second run replays)."""
+    await prepare_members(channel)
+    stub = growth_pb2_grpc.GrowthServiceStub(channel)
+    for i in range(MEMBERS):
+        request = growth_pb2.RecordActivityRequest(
+            idempotency_key=types_pb2.IdempotencyKey(value=f"fund-{i}"),
+            customer=types_pb2.CustomerRef(ref=member(i)),
+            activity=growth_pb2.Activity(source="bench", id=f"fund-{i}", type="bench_fund"),
+        )
+        request.activity.occurred_at.FromDatetime(datetime.now(UTC))
+        await stub.RecordActivity(request)
+
+
+async def spend_points(channel: grpc.aio.Channel, worker: int, seq: int) -> None:
+    await growth_pb2_grpc.GrowthServiceStub(channel).SpendPoints(
+        growth_pb2.SpendPointsRequest(
+            idempotency_key=types_pb2.IdempotencyKey(value=uuid.uuid4().hex),
+            customer=types_pb2.CustomerRef(ref=member(worker * 997 + seq)),
+            points=1,
+            reason="bench",
+        )
+    )
+
+
+async def redeem_right(channel: grpc.aio.Channel, worker: int, seq: int) -> None:
+    await growth_pb2_grpc.GrowthServiceStub(channel).RedeemRight(
+        growth_pb2.RedeemRightRequest(
+            idempotency_key=types_pb2.IdempotencyKey(value=uuid.uuid4().hex),
+            customer=types_pb2.CustomerRef(ref=member(worker * 997 + seq)),
+            right_id=BENCH_RIGHT,
+        )
+    )
+
+
+def balance_body() -> bytes:
+    """One GetBalance request (h2load sends the same body on every call: a point read of one member)."""
+    return growth_pb2.GetBalanceRequest(customer=types_pb2.CustomerRef(ref=member(0))).SerializeToString()
+
+
+def record_activity_body() -> bytes:
+    """One RecordActivity request for h2load against the floor server (which makes each event id unique)."""
+    request = growth_pb2.RecordActivityRequest(
+        idempotency_key=types_pb2.IdempotencyKey(value=uuid.uuid4().hex),
+        customer=types_pb2.CustomerRef(ref=member(0)),
+        activity=growth_pb2.Activity(
+            source="bench", id=uuid.uuid4().hex, type="bench_purchase", attributes={"amount_fen": "5000"}
+        ),
+    )
+    request.activity.occurred_at.FromDatetime(datetime.now(UTC))
+    return request.SerializeToString()
 
 
 async def record_activity(channel: grpc.aio.Channel, worker: int, seq: int) -> None:

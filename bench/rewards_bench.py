@@ -21,11 +21,11 @@ from pathlib import Path
 import grpc
 import yaml
 
-from bench.harness import REPO, drive, noop_process, report, service_process
+from bench.harness import REPO, PoolExhausted, drive, noop_process, report, service_process
 from skylane.common.v1 import types_pb2
 from skylane.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 
-POOL = int(os.environ.get("REWARDS_BENCH_POOL", "8000"))
+POOL = int(os.environ.get("BENCH_POOL") or os.environ.get("REWARDS_BENCH_POOL") or "8000")
 _offers: list[tuple[str, str]] = []  # (customer, offer id) ready to claim
 _coupons: list[tuple[str, str]] = []  # (customer, coupon id) ready to redeem
 _cursor = itertools.count()
@@ -36,7 +36,9 @@ def bench_config(directory: Path) -> Path:
     document = yaml.safe_load((REPO / "config" / "rewards.yaml").read_text(encoding="utf-8"))
     document["contact"] = {"per_day": 1_000_000, "per_week": 1_000_000}
     document["policy"].update(
-        {"prior_alpha": 50, "prior_beta": 50, "baseline_prior_alpha": 1, "baseline_prior_beta": 99}
+        # A 50% response prior so strong that the unclaimed offers of the preparation hardly move it: the
+        # policy keeps offering, and preparing N claimable offers takes about N calls.
+        {"prior_alpha": 100_000, "prior_beta": 100_000, "baseline_prior_alpha": 1, "baseline_prior_beta": 99}
     )
     mall = document["campaigns"][0]
     mall.update(
@@ -105,9 +107,7 @@ async def claim(channel: grpc.aio.Channel, worker: int, seq: int) -> None:
 def _take(pool: list[tuple[str, str]]) -> tuple[str, str]:
     index = next(_cursor)
     if index >= len(pool):
-        raise SystemExit(
-            f"the {len(pool):,} prepared offers/coupons ran out after the warm-up; rerun with --pool larger"
-        )
+        raise PoolExhausted(f"the {len(pool):,} prepared offers/coupons ran out; rerun with --pool larger")
     return pool[index]
 
 

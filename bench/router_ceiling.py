@@ -1,6 +1,6 @@
 """The router server with deciding and recording taken out: where RouteApplicant's budget goes.
 
-Runs the production router exactly as `skylane serve router` does (interceptors, health, reflection,
+Runs the production router exactly as `skylane serve router` does (the edge, access log, metrics, health, reflection,
 config, validation of every request into a RouteCommand, response serialisation) except that
 `RoutingService.route` is replaced by a constant decision: no scoring, no database. Its throughput is
 the ceiling that no storage or scoring design can exceed in this server stack; the benchmark reports it
@@ -55,7 +55,8 @@ async def _serve(args: argparse.Namespace) -> int:
     )
     app = build(settings)
     app.routing = ConstantRouting()  # type: ignore[assignment]
-    options = ServerOptions(port=args.port, metrics_port=None, grace_seconds=2, access_log=False)
+    # As `skylane serve` runs by default: access log on, metrics on (any free port).
+    options = ServerOptions(port=args.port, metrics_port=0, grace_seconds=2)
     return await serve_until_signalled([(app, options)])
 
 
@@ -65,7 +66,7 @@ def main() -> None:
     parser.add_argument("--config-dir", required=True)
     parser.add_argument("--var-dir", required=True)
     args = parser.parse_args()
-    configure_logging("warning")
+    configure_logging("info")
     sys.setswitchinterval(0.0005)  # as `skylane serve` does
     raise SystemExit(asyncio.run(_serve(args)))
 
