@@ -11,6 +11,8 @@ from google.protobuf.message import Message
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.after_commit import Callback, deferred
+from services.common.after_commit import run as run_after_commit
 from services.common.batching import CallsInFlight, WriteBatcher
 from services.common.clock import Clock
 from services.common.config import ConfigStore
@@ -56,15 +58,25 @@ class ServiceApp:
     ) -> R:
         """Runs one mutating call: its unit of work and idempotency record in the write batcher.
 
-        The answer comes back only once committed; a retry with the same key gets the stored response.
-        `work` must only await the database (it may share a transaction with concurrent calls).
+        The answer comes back only once committed; a retry with the same key gets the stored response (and
+        reports nothing again). `work` must only await the database (it may share a transaction with
+        concurrent calls); what it hands to after_commit runs once the answer is durable.
         """
+
+        committed: list[Callback] = []
 
         async def unit(session: AsyncSession) -> R:
             connection = await session.connection()
-            return await self.idempotency.run(connection, method, request, response_type, lambda: work(session))
+            with deferred(keep=True) as reported:
+                result = await self.idempotency.run(connection, method, request, response_type, lambda: work(session))
+            committed.extend(reported)
+            return result
 
-        return await self.writes.run(unit)
+        result = await self.writes.run(unit)
+        # Durable now: what the unit left for after its commit (counters, domain-event log lines) runs here,
+        # in the caller's task, so the lines carry the call's request id.
+        run_after_commit(committed)
+        return result
 
     async def start(self) -> None:
         """Brings the database schema to head; subclasses warm their caches after calling this."""

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.after_commit import deferred
 from services.common.db import Database
 
 T = TypeVar("T")
@@ -117,9 +118,11 @@ class WriteBatcher:
                     if future.cancelled():
                         continue
                     try:
-                        async with session.begin_nested():
-                            result = await work(session)
-                            await session.flush()
+                        # A unit rolled back to its savepoint drops what it left for after the commit.
+                        with deferred():
+                            async with session.begin_nested():
+                                result = await work(session)
+                                await session.flush()
                         outcomes.append((future, True, result))
                     except Exception as exc:  # the savepoint is rolled back; the caller gets its own error
                         outcomes.append((future, False, exc))

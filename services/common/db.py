@@ -22,6 +22,8 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
+from services.common.after_commit import deferred
+from services.common.after_commit import run as run_after_commit
 from services.common.sqlite_inline import inline_creator
 from services.common.writer_lock import WriterLock
 
@@ -62,7 +64,7 @@ class Database:
         pool_size: int = 10,
     ) -> None:
         parsed = make_url(url)
-        self.url = url
+        self.url, self.schema = url, schema
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             database = parsed.database or ""
@@ -132,10 +134,13 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write unit of work: commits when the block succeeds, rolls back when it raises."""
+        """A write unit of work: commits when the block succeeds, rolls back when it raises. What the
+        block hands to after_commit (services/common/after_commit.py) runs once it has committed."""
         queue = self.writer_lock.held() if self.writer_lock is not None else contextlib.nullcontext()
-        async with queue, self._writer() as session, session.begin():
-            yield session
+        with deferred() as committed:
+            async with queue, self._writer() as session, session.begin():
+                yield session
+        run_after_commit(committed)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

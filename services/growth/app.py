@@ -22,6 +22,7 @@ from services.growth.models import Base
 from services.growth.service.activity import TaskIndex
 from services.growth.service.context import Runtime
 from services.growth.service.maintenance import Maintenance
+from services.growth.service.telemetry import GrowthTelemetry
 from services.growth.store.rights import ensure_stock_rows
 from skylane.growth.v1 import growth_pb2, growth_pb2_grpc
 
@@ -35,6 +36,7 @@ new_voucher_code = functools.partial(voucher_code, secrets.choice)
 
 class GrowthApp(ServiceApp):
     name = "growth"
+    gauge_interval = 15.0  # the liability and stock into the metrics: about a scrape interval
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -48,13 +50,19 @@ class GrowthApp(ServiceApp):
             idempotency=self.idempotency.table,
             new_id=new_id,
             new_code=new_voucher_code,
+            telemetry=GrowthTelemetry(self.metrics),
         )
         self.maintenance = Maintenance(self.runtime)
+        self.consumers = workers.consumers(self.runtime)
 
     async def start(self) -> None:
         await super().start()
         async with self.db.transaction() as session:
             await ensure_stock_rows(session, self.db.dialect, self.config.model)
+        await self.refresh_gauges()  # the liability and every right's stock from the first scrape
+
+    async def refresh_gauges(self) -> None:
+        await self.runtime.telemetry.refresh(self.db, self.config.model)
 
     def add_to_server(self, server: grpc.aio.Server) -> list[str]:
         growth_pb2_grpc.add_GrowthServiceServicer_to_server(GrowthServicer(self.runtime, TaskIndex()), server)
@@ -66,7 +74,9 @@ class GrowthApp(ServiceApp):
         return [services[name].full_name for name in ("GrowthService", "GrowthOpsService", "RightsSupplierService")]
 
     def workers(self) -> list[Worker]:
-        return workers.loops(self.maintenance, lambda: self.config.model.workers.interval_seconds)
+        loops = workers.loops(self.maintenance, lambda: self.config.model.workers.interval_seconds)
+        loops.append(workers.gauges(self.refresh_gauges, self.gauge_interval))
+        return [*loops, *(consumer.run for consumer in self.consumers)]
 
 
 def build(settings: AppSettings) -> GrowthApp:

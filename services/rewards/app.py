@@ -29,8 +29,9 @@ from services.rewards.service.policy_state import PolicyState
 from services.rewards.service.redeem import Redeem
 from services.rewards.service.refund import RefundOrder
 from services.rewards.service.report import GetCampaignReport
+from services.rewards.service.telemetry import RewardsTelemetry
 from services.rewards.service.unit import WriteCalls
-from services.rewards.workers import Passes
+from services.rewards.workers import Passes, consumers
 from skylane.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 
 SERVICE = rewards_pb2.DESCRIPTOR.services_by_name["RewardsService"].full_name
@@ -41,6 +42,7 @@ class RewardsApp(ServiceApp):
     expiry_interval = 60.0
     fallback_interval = 300.0
     flush_interval = 30.0
+    gauge_interval = 15.0  # budgets and λ into the metrics: about a scrape interval
 
     _view: ConfigView | None = None
 
@@ -50,9 +52,10 @@ class RewardsApp(ServiceApp):
         super().__init__(config=config, db=db, clock=clock, metadata=metadata, migrations=migrations)
         self.runtime = PolicyRuntime()
         self.policy_state = PolicyState(self.db, self.runtime)
+        self.telemetry = RewardsTelemetry(self.metrics, self.db, self.runtime)
         calls, dialect = WriteCalls(self.write), db.dialect
         self.use_cases = UseCases(
-            offer=Offer(calls, self.runtime, clock, dialect),
+            offer=Offer(calls, self.runtime, clock, dialect, self.telemetry),
             claim=Claim(calls, clock, dialect),
             redeem=Redeem(calls, self.runtime, clock, dialect),
             refund_order=RefundOrder(calls, self.runtime, clock),
@@ -61,12 +64,14 @@ class RewardsApp(ServiceApp):
             list_pending_offers=ListPendingOffers(self.db, clock),
             get_campaign_report=GetCampaignReport(self.db, self.runtime, clock),
         )
+        self.consumers = consumers(config, self.db, self.writes, clock)
         self.passes = Passes(
             clock,
             self.view,
             ExpireCoupons(self.db),
             SendFallbackWaves(self.db, self.writes.run, self.runtime),
             self.policy_state,
+            self.telemetry,
         )
 
     def view(self) -> ConfigView:
@@ -84,16 +89,19 @@ class RewardsApp(ServiceApp):
     async def start(self) -> None:
         await super().start()
         await self.policy_state.load(self.config.model)
+        await self.passes.refresh_gauges()  # every campaign's series from the first scrape
 
     def ops_methods(self) -> frozenset[str]:
         return frozenset({f"/{SERVICE}/GetCampaignReport"})
 
     def workers(self) -> list[Worker]:
-        return self.passes.loops(
+        loops = self.passes.loops(
             expiry_interval=self.expiry_interval,
             fallback_interval=self.fallback_interval,
             flush_interval=self.flush_interval,
+            gauge_interval=self.gauge_interval,
         )
+        return [*loops, *(consumer.run for consumer in self.consumers)]
 
     async def stop(self) -> None:
         try:

@@ -1,5 +1,7 @@
 """Background passes of the rewards service. Each pass calls one use case of services/rewards/service/ at
-the clock's now; a loop runs it periodically, and tests call a pass directly after moving the ManualClock."""
+the clock's now; a loop runs it periodically, and tests call a pass directly after moving the ManualClock.
+The consumers of growth's and the router's event streams (service/peer_events.py) run beside them, each off
+until its peer's address is configured."""
 
 from __future__ import annotations
 
@@ -9,11 +11,18 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from services.common.app import Worker
+from services.common.batching import WriteBatcher
 from services.common.clock import Clock
+from services.common.config import ConfigStore
+from services.common.consumer import Consumer
+from services.common.db import Database
+from services.rewards.config import RewardsConfig
 from services.rewards.runtime import ConfigView
 from services.rewards.service.expiry import ExpireCoupons
 from services.rewards.service.fallback import SendFallbackWaves
+from services.rewards.service.peer_events import TYPES, keep_inputs
 from services.rewards.service.policy_state import PolicyState
+from services.rewards.service.telemetry import RewardsTelemetry
 
 log = structlog.get_logger("skylane.rewards.workers")
 
@@ -26,11 +35,13 @@ class Passes:
         expire_coupons: ExpireCoupons,
         send_fallback_waves: SendFallbackWaves,
         policy_state: PolicyState,
+        telemetry: RewardsTelemetry,
     ) -> None:
         self.clock, self.view = clock, view
         self.expire_coupons = expire_coupons
         self.send_fallback_waves = send_fallback_waves
         self.policy_state = policy_state
+        self.telemetry = telemetry
 
     async def expire(self) -> int:
         """Expires claimed coupons past their validity; returns how many."""
@@ -44,12 +55,35 @@ class Passes:
         """Persists λ of every campaign so a restart resumes pacing where it was."""
         await self.policy_state.flush(self.clock.now())
 
-    def loops(self, *, expiry_interval: float, fallback_interval: float, flush_interval: float) -> list[Worker]:
+    async def refresh_gauges(self) -> None:
+        """Reads every campaign's budget counters and λ into the metrics (and notes budgets used up)."""
+        await self.telemetry.refresh(self.view(), self.clock.now())
+
+    def loops(
+        self, *, expiry_interval: float, fallback_interval: float, flush_interval: float, gauge_interval: float
+    ) -> list[Worker]:
         return [
             loop("expire", expiry_interval, self.expire),
             loop("fallback", fallback_interval, self.fallback),
             loop("flush_policy", flush_interval, self.flush_policy),
+            loop("gauges", gauge_interval, self.refresh_gauges),
         ]
+
+
+def consumers(config: ConfigStore[RewardsConfig], db: Database, writes: WriteBatcher, clock: Clock) -> list[Consumer]:
+    """One consumer per peer: growth (levels) and the router (risk verdicts)."""
+    return [
+        Consumer(
+            peer=peer,
+            db=db,
+            writes=writes,
+            clock=clock,
+            settings=lambda peer=peer: config.model.events.peers.get(peer),  # type: ignore[misc]
+            types=lambda peer=peer: TYPES[peer],  # type: ignore[misc]
+            handle=keep_inputs(peer, db.dialect),
+        )
+        for peer in TYPES
+    ]
 
 
 def loop(job_name: str, interval: float, job: Callable[[], Awaitable[object]]) -> Worker:

@@ -22,9 +22,10 @@ from services.growth.config import Task
 from services.growth.domain import awards, calendar, caps, rules
 from services.growth.domain.awards import ActivityIn, ActivityResult, AwardOut, Part
 from services.growth.domain.standing import MemberState, multiplier
-from services.growth.service import convert
+from services.growth.service import convert, outgoing
 from services.growth.service.context import Deps
 from services.growth.service.levels import maybe_upgrade
+from services.growth.service.telemetry import ISSUED
 from services.growth.store import activity as store
 from services.growth.store.holds import insert_pending
 from services.growth.store.ledger import Ledger, Provenance
@@ -169,6 +170,7 @@ class ActivityProcessor:
         expires = calendar.expiry_for(self.cfg.expiry, self.now, self.tz)
         day = calendar.local_day(self.now, self.tz)
         txn = await self.ledger.earn(customer, points, growth, expires, day, prov)
+        self.deps.telemetry.points(ISSUED, points)
         result.awards.extend(AwardOut(task.id, customer, p, g, kind, False, "", str(txn)) for kind, p, g in parts)
 
     async def _referral(
@@ -200,6 +202,7 @@ async def record(
     stored = response.SerializeToString(deterministic=True)
     if not await store.record_once(session, deps.dialect, customer, activity, deps.version, deps.now, stored):
         raise ConcurrentDuplicate(activity.event_id)
+    await outgoing.points_earned(session, deps, activity, result)
     return response
 
 

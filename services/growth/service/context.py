@@ -22,6 +22,7 @@ from services.common.clock import Clock
 from services.common.config import ConfigStore
 from services.common.db import Database
 from services.growth.config import GrowthConfig
+from services.growth.service.telemetry import GrowthTelemetry
 
 R = TypeVar("R", bound=Message)
 
@@ -44,6 +45,7 @@ class Deps:
     now: datetime
     new_id: Callable[[], str]
     new_code: Callable[[], str]
+    telemetry: GrowthTelemetry  # points moved and redemptions, counted once the unit commits
 
     @property
     def tz(self) -> ZoneInfo:
@@ -66,6 +68,7 @@ class Runtime:
     idempotency: Table
     new_id: Callable[[], str]
     new_code: Callable[[], str]
+    telemetry: GrowthTelemetry
 
     def deps(self) -> Deps:
         """The current programme at the current instant."""
@@ -76,4 +79,5 @@ class Runtime:
             self.clock.now(),
             self.new_id,
             self.new_code,
+            self.telemetry,
         )

@@ -11,6 +11,7 @@ from services.growth.domain import calendar
 from services.growth.models import EntryRow, HoldRow, TransactionRow
 from services.growth.service.context import Deps
 from services.growth.service.levels import maybe_upgrade
+from services.growth.service.telemetry import ISSUED, REFUNDED, REVERSED, SPENT
 from services.growth.store import holds as hold_rows
 from services.growth.store import transactions
 from services.growth.store.ledger import Ledger, Provenance
@@ -27,7 +28,9 @@ class Holds:
 
     async def spend(self, customer: str, points: int, reason: str) -> int:
         await get_member(self.s, customer)
-        return await self.ledger.spend(customer, points, Provenance(self.version, reason=reason or None))
+        txn = await self.ledger.spend(customer, points, Provenance(self.version, reason=reason or None))
+        self.deps.telemetry.points(SPENT, points)
+        return txn
 
     async def hold(self, customer: str, points: int, reason: str, ttl_seconds: int, hold_id: str) -> HoldRow:
         await get_member(self.s, customer)
@@ -74,6 +77,8 @@ class Holds:
         prov = Provenance(self.version, task_id=hold.task_id, reason=reason or ("timeout" if timed_out else None))
         txn = await self.ledger.close_hold(hold, confirm, prov, expires, calendar.local_day(self.now, self.tz))
         await hold_rows.set_closing_transaction(self.s, hold_id, txn)
+        if confirm:  # a spend hold's points are spent; a pending award's are issued
+            self.deps.telemetry.points(SPENT if hold.kind == "spend" else ISSUED, hold.points)
         hold.status, hold.close_txn_id = status, txn
         if confirm and hold.growth > 0:
             # Confirmed growth counts from now on, so it may earn a level just as an award does
@@ -96,6 +101,13 @@ class Holds:
         return await self.close(hold_id, confirm=confirm)
 
     async def reverse(self, txn_id: int, reason: str, operator: str) -> int:
+        """Posts the reversal of an earn, a spend or a confirmed hold; returns its transaction id."""
+        reversal = await self._reverse(txn_id, reason, operator)
+        moved = await transactions.points_moved(self.s, reversal)  # issued points taken back, or spent given back
+        self.deps.telemetry.points(REVERSED if moved < 0 else REFUNDED, abs(moved))
+        return reversal
+
+    async def _reverse(self, txn_id: int, reason: str, operator: str) -> int:
         # Locking the original (PostgreSQL; SQLite has one writer) queues concurrent reversals of it:
         # the later one then sees the committed reversal and is refused with ALREADY_REVERSED
         # instead of tripping the unique `reverses` constraint.

@@ -12,6 +12,7 @@ from services.growth.domain import calendar, levels
 from services.growth.domain.standing import MemberState, Progress, effective_level, progress, review_due
 from services.growth.models import MemberRow
 from services.growth.service.context import Deps
+from services.growth.service.telemetry import level_changed
 from services.growth.store import members
 from services.growth.store.events import emit
 from services.growth.store.ledger import growth_since
@@ -46,7 +47,7 @@ async def maybe_upgrade(
     if earned > current:
         new, old = cfg.levels.tiers[earned].id, member.level
         await members.set_level(session, member.customer, new)
-        await emit(
+        if await emit(
             session,
             dialect,
             type="level_changed",
@@ -54,7 +55,8 @@ async def maybe_upgrade(
             at=now,
             data={"from": old, "to": new, "why": "upgrade", "window_growth": str(growth)},
             dedupe_key=f"level:{member.customer}:{now.isoformat()}:{new}",
-        )
+        ):
+            level_changed(member.customer, old, new, "upgrade")
         member.level = new
         if isinstance(member, MemberRow):
             member.grace_until = None
@@ -97,16 +99,16 @@ async def review_member(session: AsyncSession, deps: Deps, customer: str, review
     )
     new_level = cfg.levels.tiers[outcome.level].id
     await members.apply_review(session, customer, new_level, outcome.grace_until, review_at)
-    if outcome.changed:
-        await emit(
-            session,
-            deps.dialect,
-            type="level_changed",
-            member=customer,
-            at=now,
-            data={"from": old, "to": new_level, "why": "review", "window_growth": str(growth)},
-            dedupe_key=f"level:{customer}:{now.isoformat()}:{new_level}",
-        )
+    if outcome.changed and await emit(
+        session,
+        deps.dialect,
+        type="level_changed",
+        member=customer,
+        at=now,
+        data={"from": old, "to": new_level, "why": "review", "window_growth": str(growth)},
+        dedupe_key=f"level:{customer}:{now.isoformat()}:{new_level}",
+    ):
+        level_changed(customer, old, new_level, "review")
     if outcome.grace_started:
         assert outcome.grace_until is not None
         await emit(

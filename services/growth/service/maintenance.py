@@ -21,7 +21,8 @@ from services.growth.service.context import Deps, Runtime
 from services.growth.service.holds import Holds
 from services.growth.service.levels import review_member
 from services.growth.service.rights import Rights
-from services.growth.store import holds, lots, members
+from services.growth.service.telemetry import EXPIRED
+from services.growth.store import holds, lots, members, transactions
 from services.growth.store.events import emit
 from services.growth.store.idempotency import key_recorded
 from services.growth.store.ledger import Ledger, Provenance
@@ -58,6 +59,7 @@ class Maintenance:
                 )
                 if txn is None:
                     continue
+                deps.telemetry.points(EXPIRED, -await transactions.points_moved(s, txn))
                 await emit(
                     s,
                     deps.dialect,

@@ -16,6 +16,7 @@ from services.growth.domain import calendar, catalogue
 from services.growth.domain.catalogue import Holder, RightView
 from services.growth.domain.standing import effective_index
 from services.growth.models import MemberRow, RedemptionRow
+from services.growth.service import outgoing
 from services.growth.service.context import Deps
 from services.growth.service.holds import Holds
 from services.growth.store import rights as store
@@ -99,6 +100,8 @@ class Rights:
         right = self.cfg.right(row.right_id)
         validity = right.validity_days if right else 90
         await self._flip(row, "held", "issued", valid_until=self.now + timedelta(days=validity))
+        self.deps.telemetry.redeemed(row.right_id)
+        await outgoing.right_redeemed(self.s, self.deps, row)
         return row
 
     async def cancel(self, redemption_id: str, reason: str, *, timed_out: bool = False) -> RedemptionRow:

@@ -136,3 +136,12 @@ async def record_review(session: AsyncSession, dialect: str, review_at: datetime
     await session.execute(
         insert_ignoring_conflicts(dialect, ReviewRow.__table__).values(review_at=review_at, completed_at=now)
     )
+
+
+async def points_outstanding(session: AsyncSession) -> int:
+    """Points issued and neither spent nor expired, over every member: available (less any debts) plus held
+    for redemptions not yet confirmed. Pending awards are not issued yet."""
+    total = await session.execute(
+        select(func.coalesce(func.sum(BalanceRow.available + BalanceRow.held), 0)).where(BalanceRow.asset == "points")
+    )
+    return int(total.scalar_one())

@@ -45,3 +45,9 @@ async def reversal_of(session: AsyncSession, txn_id: int) -> int | None:
     """Id of the transaction that reverses `txn_id`, if any."""
     found = await session.execute(select(TransactionRow.id).where(TransactionRow.reverses == txn_id))
     return found.scalar_one_or_none()
+
+
+async def points_moved(session: AsyncSession, txn_id: int) -> int:
+    """How a posted transaction changed its member's available points (negative: taken away)."""
+    found = await session.execute(select(TransactionRow.points).where(TransactionRow.id == txn_id))
+    return int(found.scalar_one())

@@ -4,13 +4,15 @@ The rules run in the documented order: the holdout first (recorded on first sigh
 teaches the policy the no-coupon baseline), then opt-out, quiet hours and the contact caps across all
 campaigns, eligibility and the claims per customer, then the policy's arm within what is left of the
 budget. Showing an arm is a touch, counted atomically against both caps. Statements: one snapshot
-upsert, the touch (only when an arm is chosen) and the decision.
+upsert, the touch (only when an arm is chosen) and the decision. The decision is counted by outcome
+(telemetry.py) once the call has committed.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,6 +27,7 @@ from services.rewards.domain.policy import BASELINE, Choice, choose
 from services.rewards.domain.profile import Profile, segment_of, unmet
 from services.rewards.runtime import CampaignPolicy, ConfigView, PolicyRuntime, campaign_active
 from services.rewards.service import budget, learning
+from services.rewards.service.telemetry import RewardsTelemetry
 from services.rewards.service.unit import Learned, WriteCalls
 from services.rewards.service.wire import arm_pb, profile_of, timestamp
 from services.rewards.store import assignments, contacts, decisions
@@ -55,9 +58,24 @@ def pick_campaign(view: ConfigView, request: rewards_pb2.OfferRequest, now: date
     return None
 
 
+Report = Callable[[str, str, str], None]  # (campaign, outcome, reason) of a decision, inside its unit of work
+
+
+def _not_reported(campaign: str, outcome: str, reason: str) -> None:
+    return None
+
+
 class Offer:
-    def __init__(self, calls: WriteCalls, runtime: PolicyRuntime, clock: Clock, dialect: str) -> None:
+    def __init__(
+        self,
+        calls: WriteCalls,
+        runtime: PolicyRuntime,
+        clock: Clock,
+        dialect: str,
+        telemetry: RewardsTelemetry | None = None,
+    ) -> None:
         self.calls, self.runtime, self.clock, self.dialect = calls, runtime, clock, dialect
+        self.report: Report = telemetry.offer_decided if telemetry is not None else _not_reported
 
     async def __call__(self, request: rewards_pb2.OfferRequest, view: ConfigView) -> rewards_pb2.OfferResponse:
         now = self.clock.now()
@@ -70,7 +88,7 @@ class Offer:
                 )
             policy = self.runtime.campaign(view.cfg, campaign.id)
             return await _Decision(
-                conn, self.dialect, view, campaign, policy, self.runtime.rng, request, now, learned
+                conn, self.dialect, view, campaign, policy, self.runtime.rng, request, now, learned, self.report
             ).make()
 
         return await self.calls.run("RewardsService.Offer", request, rewards_pb2.OfferResponse, step)
@@ -89,6 +107,7 @@ class _Decision:
     request: rewards_pb2.OfferRequest
     now: datetime
     learned: Learned
+    report: Report
     customer: str = field(init=False)
     profile: Profile = field(init=False)
     segment: str = field(init=False)
@@ -214,6 +233,7 @@ class _Decision:
     ) -> rewards_pb2.OfferResponse:
         response, campaign, now = self.response, self.campaign, self.now
         response.outcome, response.reason = outcome, reason
+        self.report(campaign.id, rewards_pb2.OfferOutcome.Name(outcome), reason)
         claim_by = now + timedelta(hours=campaign.offer_ttl_hours) if arm else None
         if claim_by is not None:
             response.claim_by.CopyFrom(timestamp(claim_by))

@@ -91,3 +91,17 @@ async def move(conn: AsyncConnection | AsyncSession, campaign_id: str, reserved_
 
 async def release_day(conn: AsyncConnection | AsyncSession, campaign_id: str, day: str, face: int) -> None:
     await conn.execute(_RELEASE_DAY, {"p_campaign": campaign_id, "p_day": day, "p_face": face})
+
+
+async def all_counters(session: AsyncSession, day: str) -> dict[str, Committed]:
+    """Every campaign's counters as stored (campaigns without a claim yet are absent), with `day`'s
+    commitment: one read of each budget table, for the metrics pass."""
+    today = {
+        str(cid): int(fen)
+        for cid, fen in await session.execute(select(_bd.campaign_id, _bd.committed_fen).where(_bd.day_key == day))
+    }
+    rows = await session.execute(select(_b.campaign_id, _b.reserved_fen, _b.spent_fen))
+    found = {str(r.campaign_id): committed_of(r.reserved_fen, r.spent_fen, today.get(r.campaign_id)) for r in rows}
+    for cid, fen in today.items():
+        found.setdefault(cid, committed_of(0, 0, fen))
+    return found

@@ -10,11 +10,15 @@ deliveries come due then rather than a whole open period after they were skipped
 the probe off (without spending a lead's attempt) while the partner is known to be unreachable. A probe whose
 verdict never comes back (its round crashed or was cancelled) is forgotten after `probe_timeout`, so a
 lost probe cannot keep the partner out for good.
+
+`on_change(key, opened)` (optional) hears each transition: opened (from closed) and closed again (by a
+successful call). A half-open probe that fails re-opens a circuit that never closed, so it is not a change.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -39,6 +43,7 @@ class CircuitBreaker:
     cooldown: timedelta  # the open period
     clock: Clock = field(default_factory=SystemClock)
     probe_timeout: timedelta = timedelta(seconds=30)
+    on_change: Callable[[str, bool], None] | None = None  # (key, opened): see the module docstring
     _states: dict[str, _State] = field(default_factory=dict)
 
     def _now(self, now: datetime | None) -> datetime:
@@ -85,7 +90,10 @@ class CircuitBreaker:
         channel is known to be unable to reach it: a probe then would fail without telling anything."""
         now = self._now(now)
         s = self._states.setdefault(key, _State())
+        was_closed = s.opened_at is None
         s.opened_at, s.probe_started = now, None
+        if was_closed and self.on_change is not None:
+            self.on_change(key, True)
 
     def allow(self, key: str, now: datetime | None = None) -> bool:
         """Asks to make one call; in half-open state only the first asker gets the probe."""
@@ -108,14 +116,20 @@ class CircuitBreaker:
         return 1 if self.allow(key, now) else 0
 
     def record_success(self, key: str) -> None:
+        s = self._states.get(key)
         self._states[key] = _State()
+        if s is not None and s.opened_at is not None and self.on_change is not None:
+            self.on_change(key, False)
 
     def record_failure(self, key: str, now: datetime | None = None) -> None:
         now = self._now(now)
         s = self._states.setdefault(key, _State())
         s.failures += 1
         if s.probe_started is not None or s.failures >= self.failures_to_open:
+            was_closed = s.opened_at is None
             s.opened_at, s.probe_started = now, None
+            if was_closed and self.on_change is not None:
+                self.on_change(key, True)
 
 
 def full_jitter_backoff(attempt: int, base: timedelta, cap: timedelta, rng: random.Random) -> timedelta:

@@ -2,7 +2,8 @@
 
 Each partner gets its own deadline (its ping timeout, clipped to what is left of the total budget);
 whatever has not answered when the budget runs out is cancelled and counts as TIMEOUT. Errors and
-garbage answers count as no bid (ERROR) and never fail the applicant's call.
+garbage answers count as no bid (ERROR) and never fail the applicant's call. With tracing on, each ping
+is a client span (services/common/tracing.py) whose `traceparent` goes to the partner with the request.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from collections.abc import Sequence
 
 import grpc
 
+from services.common.tracing import client_span
 from services.router.partners.channels import PartnerChannels
 from services.router.partners.config import Partner
 from services.router.partners.domain import BID, ERROR, NO_BID, TIMEOUT, PingResult
 from skylane.common.v1 import types_pb2
 from skylane.partner.v1 import partner_pb2
 
+PING = f"/{partner_pb2.DESCRIPTOR.services_by_name['PartnerService'].full_name}/Ping"
 _MAX_SANE_BID_FEN = 10_000_000  # 100,000 yuan for one lead: anything above is a broken partner
 
 
@@ -56,15 +59,19 @@ async def ping_all(
 async def _ping_one(
     channels: PartnerChannels, partner: Partner, request: partner_pb2.PingRequest, deadline_s: float, started: float
 ) -> PingResult:
-    try:
-        answer = await channels.stub(partner).Ping(request, timeout=deadline_s)
-    except grpc.aio.AioRpcError as err:
-        latency = round((time.perf_counter() - started) * 1000, 3)
-        if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-            return PingResult(
-                partner.id, TIMEOUT, latency_ms=latency, detail=f"no answer within {partner.ping_timeout_ms} ms"
-            )
-        return PingResult(partner.id, ERROR, latency_ms=latency, detail=f"partner error {err.code().name}")
+    # A client span when tracing is on (a cancelled ping, past the budget, ends it as CANCELLED).
+    with client_span("router", PING, partner=partner.id) as span:
+        try:
+            answer = await channels.stub(partner).Ping(request, timeout=deadline_s, metadata=span.metadata or None)
+        except grpc.aio.AioRpcError as err:
+            span.set_status(err.code().name)
+            latency = round((time.perf_counter() - started) * 1000, 3)
+            if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return PingResult(
+                    partner.id, TIMEOUT, latency_ms=latency, detail=f"no answer within {partner.ping_timeout_ms} ms"
+                )
+            return PingResult(partner.id, ERROR, latency_ms=latency, detail=f"partner error {err.code().name}")
+        span.set_status("OK")
     latency = round((time.perf_counter() - started) * 1000, 3)
     return interpret(partner.id, answer, latency)
 

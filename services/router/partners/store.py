@@ -402,6 +402,15 @@ async def dead_letters(session: AsyncSession, partner_id: str, after: str, limit
     return list(await session.execute(stmt))
 
 
+async def dead_letter_counts(session: AsyncSession) -> dict[str, int]:
+    """Dead letters waiting for a replay, per partner (partners without any are absent)."""
+    d = _table(PartnerDelivery)
+    rows = await session.execute(
+        select(d.c.partner_id, func.count()).where(d.c.status == DEAD).group_by(d.c.partner_id)
+    )
+    return {str(partner_id): int(n) for partner_id, n in rows}
+
+
 async def replay(session: AsyncSession, delivery_id: str, now: datetime) -> bool:
     d = _table(PartnerDelivery)
     result = await session.execute(

@@ -9,6 +9,9 @@ One round: claim due rows (one transaction), post them — partners in parallel,
 larger than the breaker allows (so a dead partner gets at most `breaker_failures` calls before its circuit
 opens) — then write every verdict in one transaction, so a busy round costs one commit, not one per lead.
 Rounds run in the background (partners/workers.py) or when a test drives them.
+
+Once a round's verdicts are committed each is counted and the deliveries and dead letters are logged
+(telemetry.py); each post is a client span when tracing is on, its `traceparent` sent to the partner.
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ import grpc
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.metrics import ServiceMetrics
+from services.common.tracing import client_span
 from services.router.partners import store
 from services.router.partners.breaker import full_jitter_backoff
 from services.router.partners.config import Partner
 from services.router.partners.domain import CIRCUIT_OPEN, Candidate, standing_reason
 from services.router.partners.service.desk import PartnerDesk
+from services.router.partners.service.telemetry import PartnerTelemetry
 from skylane.common.v1 import types_pb2
 from skylane.partner.v1 import partner_pb2
 
@@ -38,6 +44,7 @@ log = structlog.get_logger("skylane.router.dispatcher")
 
 ACCEPTED, REJECTED, FAILED, SKIPPED = "accepted", "rejected", "failed", "skipped"
 MAX_PARALLEL_PER_PARTNER = 16
+POST = f"/{partner_pb2.DESCRIPTOR.services_by_name['PartnerService'].full_name}/Post"
 
 
 @dataclass(frozen=True)
@@ -48,9 +55,12 @@ class Attempt:
 
 
 class Dispatcher:
-    def __init__(self, desk: PartnerDesk, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, desk: PartnerDesk, rng: random.Random | None = None, telemetry: PartnerTelemetry | None = None
+    ) -> None:
         self.desk = desk
         self.rng = rng or random.Random()
+        self.telemetry = telemetry or PartnerTelemetry(ServiceMetrics("router"))
 
     async def run_once(self) -> dict[str, int]:
         """Delivers one batch of due posts; returns how many ended accepted / rejected / failed / skipped."""
@@ -68,16 +78,20 @@ class Dispatcher:
         rounds = await asyncio.gather(*(self._partner_round(pid, items) for pid, items in by_partner.items()))
         attempts = [a for part in rounds for a in part]
         learned: list[tuple[str, str, int, int]] = []
+        recorded: set[str] = set()  # deliveries whose verdict this round wrote
         async with self.desk.db.transaction() as session:
-            learned.extend(await self._record_accepted(session, [a.item for a in attempts if a.verdict == ACCEPTED]))
-            await self._record_retries(session, [a for a in attempts if a.verdict in (FAILED, SKIPPED)])
+            accepted = [a.item for a in attempts if a.verdict == ACCEPTED]
+            learned.extend(await self._record_accepted(session, accepted, recorded))
+            dead = await self._record_retries(session, [a for a in attempts if a.verdict in (FAILED, SKIPPED)])
             for attempt in attempts:
                 if attempt.verdict == REJECTED and await self._rejected(
                     session, attempt.item, attempt.detail, self.desk.clock.now()
                 ):
                     learned.append((attempt.item.partner_id, attempt.item.tier, 0, 1))
+                    recorded.add(attempt.item.delivery_id)
         for partner_id, tier, accept_s, accept_f in learned:
             self.desk.estimates.add(partner_id, tier, accept_s=accept_s, accept_f=accept_f)
+        self._report(attempts, recorded, dead)
         totals: dict[str, int] = defaultdict(int)
         for attempt in attempts:
             totals[attempt.verdict] += 1
@@ -124,26 +138,51 @@ class Dispatcher:
             price=types_pb2.Money(fen=item.price_fen),
             source_channel=item.source_channel,
         )
-        try:
-            answer = await self.desk.channels.stub(partner).Post(
-                request, timeout=self.desk.config.delivery.attempt_timeout_ms / 1000
-            )
-        except grpc.aio.AioRpcError as err:
-            return FAILED, err.code().name
+        with client_span("router", POST, partner=partner.id, lead_id=item.lead_id) as span:
+            try:
+                answer = await self.desk.channels.stub(partner).Post(
+                    request,
+                    timeout=self.desk.config.delivery.attempt_timeout_ms / 1000,
+                    metadata=span.metadata or None,  # traceparent, when tracing is on
+                )
+            except grpc.aio.AioRpcError as err:
+                span.set_status(err.code().name)
+                return FAILED, err.code().name
+            span.set_status("OK")
         if answer.result == partner_pb2.PostResponse.ACCEPTED:
             return ACCEPTED, answer.partner_reference
         if answer.result == partner_pb2.PostResponse.REJECTED:
             return REJECTED, answer.reason or "REJECTED"
         return FAILED, "UNSPECIFIED_RESULT"
 
+    def _report(self, attempts: list[Attempt], recorded: set[str], dead: set[str]) -> None:
+        """Counts and logs the round's verdicts, once they are committed."""
+        telemetry = self.telemetry
+        for attempt in attempts:
+            item = attempt.item
+            if attempt.verdict == FAILED and item.delivery_id in dead:
+                telemetry.dead_lettered(
+                    item.partner_id, item.lead_id, item.delivery_id, item.attempts + 1, attempt.detail
+                )
+            elif attempt.verdict == FAILED:
+                telemetry.failed(item.partner_id)
+            elif item.delivery_id not in recorded:
+                continue  # skipped (no attempt), or finished by another process meanwhile
+            elif attempt.verdict == ACCEPTED:
+                telemetry.delivered(item.partner_id, item.lead_id, item.delivery_id, item.attempts + 1, item.price_fen)
+            elif attempt.verdict == REJECTED:
+                telemetry.rejected(item.partner_id)
+
     async def _record_accepted(
-        self, session: AsyncSession, items: list[store.DueDelivery]
+        self, session: AsyncSession, items: list[store.DueDelivery], recorded: set[str]
     ) -> list[tuple[str, str, int, int]]:
-        """Accepted posts, all at once: deliveries done, cap reservations committed, leads posted, learned."""
+        """Accepted posts, all at once: deliveries done, cap reservations committed, leads posted, learned.
+        The deliveries marked delivered are added to `recorded`."""
         if not items:
             return []
         now, dialect = self.desk.clock.now(), self.desk.db.dialect
         moved = await store.mark_delivered(session, [i.delivery_id for i in items], now)
+        recorded.update(moved)
         done = [i for i in items if i.delivery_id in moved]
         caps: dict[tuple[str, str], int] = defaultdict(int)
         per_tier: dict[tuple[str, str], int] = defaultdict(int)
@@ -161,11 +200,13 @@ class Dispatcher:
             await store.count_accepted(session, dialect, partner_id, n)
         return [(p, t, n, 0) for (p, t), n in per_tier.items()]
 
-    async def _record_retries(self, session: AsyncSession, attempts: list[Attempt]) -> None:
-        """Failed attempts get backoff with full jitter (or become dead letters); skipped ones wait."""
+    async def _record_retries(self, session: AsyncSession, attempts: list[Attempt]) -> set[str]:
+        """Failed attempts get backoff with full jitter (or become dead letters); skipped ones wait.
+        Returns the deliveries that became dead letters."""
         now = self.desk.clock.now()
         delivery = self.desk.config.delivery
         rows = []
+        dead: set[str] = set()
         for a in attempts:
             item = a.item
             row = {"b_id": item.delivery_id, "b_status": store.PENDING, "b_error": a.detail[:300], "b_dead": None}
@@ -174,10 +215,8 @@ class Dispatcher:
                 continue
             attempts_made = item.attempts + 1
             if attempts_made >= delivery.max_attempts:
-                log.warning(
-                    "lead_delivery_dead_lettered", lead_id=item.lead_id, partner=item.partner_id, error=a.detail
-                )
                 rows.append({**row, "b_status": store.DEAD, "b_attempts": attempts_made, "b_next": now, "b_dead": now})
+                dead.add(item.delivery_id)
                 continue
             wait = full_jitter_backoff(
                 attempts_made,
@@ -187,6 +226,7 @@ class Dispatcher:
             )
             rows.append({**row, "b_attempts": attempts_made, "b_next": now + wait})
         await store.reschedule(session, rows, now)
+        return dead
 
     def _skipped_until(self, attempt: Attempt, now: datetime) -> datetime:
         """A row skipped by an open circuit comes due the moment the half-open probe may go (not a whole

@@ -76,6 +76,7 @@ def applicant_from_command(command: RouteCommand, tier: str, score: float) -> Le
 class PartnerHook:
     def __init__(self, desk: PartnerDesk, leads: Leads) -> None:
         self.desk, self.leads = desk, leads
+        self.telemetry = leads.telemetry
 
     async def prepare(self, command: RouteCommand, snapshot: Snapshot) -> None:
         if not self.desk.config.lenders:
@@ -97,7 +98,9 @@ class PartnerHook:
         acting = arms.acting
         if acting.capacity_claim is None and acting.fallback == Destination.PARTNER_POOL:
             applicant = applicant_from_command(command, acting.tier, acting.score)
-            command.extras[OFFER] = await self.desk.offer(applicant)
+            offer = await self.desk.offer(applicant)
+            self.telemetry.pinged(offer.pings)
+            command.extras[OFFER] = offer
 
     async def in_transaction(self, session: AsyncSession, outcomes: Sequence[RouteOutcome]) -> None:
         pool = [o for o in outcomes if o.decision.destination == Destination.PARTNER_POOL]

@@ -18,9 +18,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.metrics import ServiceMetrics
 from services.router.partners import store
 from services.router.partners.domain import LeadApplicant, TraceEntry, finalize_trace
 from services.router.partners.service.desk import Choice, PartnerDesk, PreparedOffer, mask
+from services.router.partners.service.telemetry import PartnerTelemetry
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,9 @@ class _Plan:
 
 
 class Leads:
-    def __init__(self, desk: PartnerDesk) -> None:
+    def __init__(self, desk: PartnerDesk, telemetry: PartnerTelemetry | None = None) -> None:
         self.desk = desk
+        self.telemetry = telemetry or PartnerTelemetry(ServiceMetrics("router"))
 
     def _unsold(self, applicant: LeadApplicant) -> PreparedOffer:
         policy, _ = self.desk.scorer(applicant.tier)
@@ -173,6 +176,7 @@ class Leads:
         done = 0
         for lead_id, applicant_json in pending:
             offer = await self.desk.offer(store.applicant_from_json(applicant_json), lead_id=lead_id)
+            self.telemetry.pinged(offer.pings)
             try:
                 await self._settle_pending(lead_id, offer)
             except _AlreadySelected:  # another router process selected it first; our reservations rolled back
