@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -312,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log level (default: info)"
     )
+    serve.add_argument(
+        "--json", action="store_true", help="log lines are JSON either way (one object a line on stdout)"
+    )
     _add_common_paths(serve)
     serve.set_defaults(handler=_serve)
 
@@ -322,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upgrade.add_argument("service", choices=[*SERVICES, "all"], help="which service's database")
     upgrade.add_argument("--db-url", default=None, help="database URL (default: SQLite under --var-dir)")
+    upgrade.add_argument("--json", action="store_true", help='one JSON line per service: {"service", "dialect"}')
     _add_common_paths(upgrade)
     upgrade.set_defaults(handler=_db_upgrade)
 
@@ -342,7 +347,10 @@ def _db_upgrade(args: argparse.Namespace) -> int:
                 await upgrade(db, Path(__file__).parent / name / "migrations")
             finally:
                 await db.dispose()
-            print(f"{name}: schema at head ({db.dialect})")
+            if args.json:
+                print(json.dumps({"service": name, "schema": "head", "dialect": db.dialect}))
+            else:
+                print(f"{name}: schema at head ({db.dialect})")
 
     asyncio.run(run())
     return 0
@@ -351,7 +359,7 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 def _service_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
     """Service-specific subcommands (what-if, simulators, partner-sim) registered by each service."""
     registrars = []
-    for module in ("services.router.cli", "services.rewards.cli", "services.growth.cli"):
+    for module in ("services.router.cli", "services.rewards.cli", "services.growth.cli", "services.demo.cli"):
         try:
             imported = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:
