@@ -1,27 +1,30 @@
 """Contextual, pooled, forgetting estimates of P(accept) and P(fund | accepted) for every partner.
 
-The model, for each outcome (acceptance of a post; funding of an accepted lead), in log-odds:
+One model per outcome (acceptance of a post; funding of an accepted lead), in log-odds:
 
-    logit P(y | partner p, lead x) = logit b(p, tier) + Σ_groups lift(p, tier, group = value of x)
+    logit P(y | partner p, lead x) = level(p, tier) + Σ_groups lift(p, group = value of x)
 
-over the groups the router knows of a lead — score band, amount band, region, channel, age band, and the
-bid's position against the partner's usual bid (low / mid / high). It is a hierarchy of counts:
+over what the router knows of a lead — score band, amount band, region, channel, age band (the bands
+partners are shown) — and the bid's position in the partner's usual range for the tier.
 
-* market: every partner's outcomes per tier, and per (tier, group value);
-* partner level b(p, tier): a Beta posterior whose prior is the market's tier rate shifted by the partner's
-  own lift over all its tiers (a new partner starts at the market, a partner seen in one tier carries its
-  lift to the others) with the weight of `level_prior` observations;
-* lifts: the partner's cell (p, tier, group = value) against b, shrunk towards the market's lift for that
-  value by empirical Bayes — each group's spread of true lifts τ² is estimated from the data (method of
-  moments over all cells), and a cell's lift is weighted τ² / (τ² + its sampling variance). A group that
-  does not matter gets τ² ≈ 0 and adds neither noise nor exploration; a group that does is learned per cell.
+* Fit: each partner's levels and lifts are the MAP of a logistic regression on its own observations
+  (weights decaying with age), refitted by coordinate Newton steps as its data grows; a parameter's
+  posterior variance is 1 / curvature (Laplace). A joint fit, so a stream of leads the policy itself
+  selected does not confound one group's effect with another's.
+* Pooling: a level's prior is the market's rate for the tier (all partners' outcomes) shifted by the
+  partner's lift over the market across its other tiers, so a new partner starts at the market and a
+  partner seen in one tier carries that to the others; a lift's prior is N(0, τ²) with τ² per group
+  estimated from every partner's data (DerSimonian–Laird random effects), or the partner's own when its
+  spread is significantly larger. A group that does not matter gets τ² ≈ 0 and adds no noise.
+* Exploration: Thompson sampling, one draw per lead and partner, spreads scaled by `explore` (a level
+  still mostly prior explores with its full spread).
+* Forgetting: observations lose half their weight every `half_life_days`, and a Bernoulli CUSUM per
+  partner and outcome forgets most of a partner's history when its outcomes stop matching the estimate,
+  so a change of appetite is noticed within a day of traffic while a steady partner keeps a long memory.
+* Delayed funding outcomes: an accepted lead is pending until its outcome is reported and teaches
+  nothing about funding until then (censored, never a failure).
 
-Exploration is Thompson sampling: the level from its Beta posterior and each lift from its shrunk normal
-posterior, once per lead. Forgetting: every count decays with a half-life of `half_life_days`, and a CUSUM
-on each partner's standardised residuals cuts its counts when its outcomes stop matching the estimate, so
-a change of appetite is noticed within a day of traffic without shortening the memory of steady partners.
-Funding outcomes arrive days after the post: an accepted lead is pending until its outcome is reported and
-teaches nothing until then (censored, never a failure).
+docs/router-decisions.md § 2 gives the reasons and the measurements behind these choices.
 """
 
 from __future__ import annotations
@@ -76,13 +79,15 @@ class Priors:
 
     level_var: float = 0.5  # prior variance (log-odds²) of a partner's level in a tier around its prior
     partner_lift_prior: float = 20.0  # observations before a partner's overall lift is trusted half
-    half_life_days: float = 3.0  # counts halve over this much clock time
-    cusum_shift: float = 1.0  # the change (log-odds) the CUSUM watches for, either way
-    cusum_threshold: float = 6.0  # its alarm level (log-likelihood ratio)
+    half_life_days: float = 6.0  # evidence on effects halves over this much clock time
+    level_half_life_days: float = 2.0  # and on partner levels over this much (appetite moves faster)
+    cusum_shift: float = 1.5  # the change (log-odds) the CUSUM watches for, either way
+    cusum_threshold: float = 8.0  # its alarm level (log-likelihood ratio)
     bias_memory: float = 300.0  # observations over which a partner's standing misfit is averaged
     alarm_keep: float = 0.2  # share of a partner's counts kept after an alarm
     min_tau2: float = 0.0005  # floor of a group's lift variance (logit²)
-    explore: float = 1.0  # scale of the Thompson draw
+    own_spread_z: float = 2.0  # a partner's own lift spread is used when this significant
+    explore: float = 0.4  # scale of the Thompson draw's spread (1 = the posterior's own)
 
 
 class _Cell:
@@ -121,14 +126,18 @@ class RateModel:
     def __init__(self, priors: Priors) -> None:
         self.priors = priors
         self.decay = math.log(2) / (priors.half_life_days * DAY)
+        self.level_decay = math.log(2) / (min(priors.level_half_life_days, priors.half_life_days) * DAY)
         self.cells: dict[tuple[str, ...], _Cell] = {}
         self.expected: dict[str, _Cell] = {}  # partner → (market-expected successes, trials): its overall lift
         self.fits: dict[str, _Fit] = {}
         self.tau2: dict[str, float] = {}
         self.cusum: dict[str, tuple[float, float]] = {}
         self.bias: dict[str, float] = {}
+        self.em: dict[str, float] = {}  # partner|group → EM estimate of its own lift spread
+        self.alarmed: dict[str, float] = {}  # partner → time of its last CUSUM alarm
         self.alarms = 0
         self._since_refresh = 0
+        self._seen = 0
 
     # --- counts (market level, partner lift, spread of lifts) ---
 
@@ -148,7 +157,11 @@ class RateModel:
         c.s, c.n, c.t = c.s * f + success, c.n * f + trials, at
 
     def _tau2(self, partner_id: str, group: str) -> float:
-        return self.tau2.get(f"{partner_id}|{group}") or self.tau2.get(group, 0.0)
+        pooled = self.tau2.get(group, 0.0)
+        if pooled <= 0.0:
+            return 0.0
+        key = f"{partner_id}|{group}"
+        return max(self.tau2.get(key, pooled), self.em.get(key, 0.0))
 
     def _market(self, tier: str, at: float) -> float:
         s, n = self._read(("*", tier), at)
@@ -177,35 +190,54 @@ class RateModel:
 
     # --- estimate ---
 
-    def _terms(self, partner_id: str, features: tuple[tuple[str, str], ...], at: float) -> list[tuple[float, float]]:
-        """(mean, variance) of the lead's level and of each of its lifts, log-odds."""
+    def _terms(
+        self, partner_id: str, features: tuple[tuple[str, str], ...], at: float
+    ) -> list[tuple[float, float, float]]:
+        """(mean, variance, prior variance) of the lead's level and of each of its lifts, log-odds."""
         fit = self.fits.get(partner_id)
         tier = features[0][1]
+        level_var = self.priors.level_var
         i = fit.index.get(("level", tier)) if fit else None
         if fit is not None and i is not None:
-            terms = [(fit.theta[i], fit.var[i])]
+            terms = [(fit.theta[i], fit.var[i], level_var)]
         else:
-            terms = [(self._level_prior(partner_id, tier, at), self.priors.level_var)]
+            terms = [(self._level_prior(partner_id, tier, at), level_var, level_var)]
         for key in features[1:]:
             tau2 = self._tau2(partner_id, key[0])
             if tau2 <= 0.0:
                 continue
             j = fit.index.get(key) if fit else None
-            terms.append((fit.theta[j], fit.var[j]) if fit is not None and j is not None else (0.0, tau2))
+            terms.append((fit.theta[j], fit.var[j], tau2) if fit is not None and j is not None else (0.0, tau2, tau2))
         return terms
 
     def probability(
         self, partner_id: str, features: tuple[tuple[str, str], ...], at: float, rng: random.Random | None
     ) -> float:
+        """The posterior mean, or a Thompson draw: each term from its posterior with its spread scaled by
+        `explore`, the level's only once its data outweighs its prior (full spread while it is mostly prior)."""
         terms = self._terms(partner_id, features, at)
         if rng is None:
-            return sigmoid(sum(m for m, _ in terms))
+            return sigmoid(sum(m for m, _, _ in terms))
         explore = self.priors.explore
-        return sigmoid(sum(m + rng.gauss(0.0, 1.0) * math.sqrt(v) * explore for m, v in terms))
+        score = 0.0
+        for k, (m, v, v0) in enumerate(terms):
+            # the level explores fully while it is mostly prior; lifts (and a known level) at `explore`
+            scale = explore + (1.0 - explore) * min(1.0, v / v0) if k == 0 and v0 > 0 else explore
+            score += m + rng.gauss(0.0, 1.0) * math.sqrt(v) * scale
+        return sigmoid(score)
 
     # --- learn ---
 
-    def observe(self, partner_id: str, features: tuple[tuple[str, str], ...], at: float, success: bool) -> None:
+    def observe(
+        self,
+        partner_id: str,
+        features: tuple[tuple[str, str], ...],
+        at: float,
+        success: bool,
+        posted_at: float | None = None,
+    ) -> None:
+        """One outcome reported at `at` about a lead posted at `posted_at` (funding reports come late: the
+        fit dates them by the post, and one posted before the partner's last alarm counts as old)."""
         tier = features[0][1]
         y = 1.0 if success else 0.0
         self._watch(partner_id, y, self.probability(partner_id, features, at, None), at)
@@ -224,12 +256,16 @@ class RateModel:
         fit = self.fits.setdefault(partner_id, _Fit())
         params = [fit.param(("level", tier), self._level_prior(partner_id, tier, at), self.priors.level_var)]
         params += [fit.param(key, 0.0, self._tau2(partner_id, key[0])) for key in features[1:]]
-        fit.rows.append((tuple(params), y, at))
+        when = at if posted_at is None else min(posted_at, at)
+        if when < self.alarmed.get(partner_id, -math.inf):
+            when -= self._alarm_age()
+        fit.rows.append((tuple(params), y, when))
         fit.new += 1
         if fit.new >= max(4, 0.1 * len(fit.rows)):
             self._fit(partner_id, fit, at)
         self._since_refresh += 1
-        if self._since_refresh >= 500:
+        self._seen += 1
+        if self._since_refresh >= min(500, max(50, self._seen // 5)):
             self._refresh_tau2(at)
 
     def _fit(self, partner_id: str, fit: _Fit, at: float, sweeps: int = 2) -> None:
@@ -240,6 +276,9 @@ class RateModel:
         fit.rows = [r for r in fit.rows if decay * (at - r[2]) < 4.0]  # weight below 2% is dropped
         rows = fit.rows
         weights = [math.exp(-decay * (at - t)) for _, _, t in rows]
+        # levels move faster than effects: their evidence halves in `level_half_life_days`
+        fast = [math.exp(-self.level_decay * (at - t)) for _, _, t in rows]
+        is_level = [key[0] == "level" for key, _ in sorted(fit.index.items(), key=lambda kv: kv[1])]
         members: list[list[int]] = [[] for _ in fit.theta]
         for i, (params, _, _) in enumerate(rows):
             for c in params:
@@ -258,6 +297,7 @@ class RateModel:
         probs = [sigmoid(x) for x in scores]
         for _ in range(sweeps):
             for c, rows_c in enumerate(members):
+                wts = fast if is_level[c] else weights
                 if var[c] <= 0.0:
                     theta[c], fit.var[c] = 0.0, 0.0
                     continue
@@ -265,7 +305,7 @@ class RateModel:
                 curv = 1.0 / var[c]
                 for i in rows_c:
                     p = probs[i]
-                    w = weights[i]
+                    w = wts[i]
                     grad += w * (rows[i][1] - p)
                     curv += w * p * (1.0 - p)
                 step = max(-2.0, min(2.0, grad / curv))
@@ -275,6 +315,18 @@ class RateModel:
                     for i in rows_c:
                         scores[i] += step
                         probs[i] = sigmoid(scores[i])
+        # EM step for the spread of the partner's own lifts per group: mean of θ² + its variance over the
+        # values seen. It grows towards a real effect's size over the refits and stays small for a group
+        # that does nothing (its lifts stay shrunk), so it complements the pooled estimate.
+        spread: dict[str, list[float]] = {}
+        for key, c in fit.index.items():
+            if key[0] != "level" and members[c] and var[c] > 0:
+                acc = spread.setdefault(key[0], [0.0, 0.0])
+                acc[0] += theta[c] ** 2 + fit.var[c]
+                acc[1] += 1
+        for group, (total, count) in spread.items():
+            if count >= 2:
+                self.em[f"{partner_id}|{group}"] = min(total / count, 2.0)
 
     def _watch(self, partner_id: str, y: float, predicted: float, at: float) -> None:
         """Bernoulli CUSUMs of the log-likelihood ratio of the estimate shifted by ±`cusum_shift` log-odds
@@ -298,7 +350,12 @@ class RateModel:
             up = down = 0.0
         self.cusum[partner_id] = (up, down)
 
+    def _alarm_age(self) -> float:
+        """How much older evidence from before an alarm is made: its weight drops to `alarm_keep`."""
+        return math.log(1 / self.priors.alarm_keep) / self.decay
+
     def _forget(self, partner_id: str, at: float) -> None:
+        self.alarmed[partner_id] = at
         keep = self.priors.alarm_keep
         for key, c in self.cells.items():
             if key[0] == partner_id:
@@ -310,7 +367,7 @@ class RateModel:
             e.n *= keep
         fit = self.fits.get(partner_id)
         if fit is not None:
-            age = math.log(1 / keep) / self.decay  # as if the rows were that much older
+            age = self._alarm_age()  # as if the rows were that much older
             fit.rows = [(params, y, t - age) for params, y, t in fit.rows]
             self._fit(partner_id, fit, at)
 
@@ -348,7 +405,7 @@ class RateModel:
             # A partner's own spread replaces the pooled one only when its heterogeneity is significant (Q − df
             # beyond two standard deviations of its null distribution): one partner's strong effect is not
             # diluted by partners on which the group does nothing, and noise does not pass for an effect.
-            if owner != "*" and c > 0 and q - df > 2.0 * math.sqrt(2.0 * df):
+            if owner != "*" and c > 0 and q - df > self.priors.own_spread_z * math.sqrt(2.0 * df):
                 self.tau2[f"{owner}|{group}"] = max(pooled.get(group, floor), (q - df) / c)
 
 
@@ -356,6 +413,7 @@ class RateModel:
 class _Pending:
     partner_id: str
     features: tuple[tuple[str, str], ...]
+    posted_at: float
 
 
 @dataclass
@@ -366,7 +424,7 @@ class ContextualEstimator:
     accept: RateModel = field(init=False)
     fund: RateModel = field(init=False)
     post_ms: dict[str, float] = field(default_factory=dict)  # running mean decision time per partner
-    bid_ref: dict[tuple[str, str], float] = field(default_factory=dict)  # running mean log bid (partner, tier)
+    bid_ref: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)  # log bid mean, variance
     pending: dict[str, _Pending] = field(default_factory=dict)  # lead id → accepted, outcome not yet reported
 
     def __post_init__(self) -> None:
@@ -379,18 +437,25 @@ class ContextualEstimator:
         return (*lead_features(applicant), ("bid", self._bid_band(partner_id, applicant.tier, price_fen, learn)))
 
     def _bid_band(self, partner_id: str, tier: str, price_fen: int, learn: bool) -> str:
+        """Where the bid sits in the partner's usual range for the tier (its running mean and spread of log
+        bids): a partner may bid more for the leads it means to fund."""
         if price_fen <= 0:
             return "none"
-        log_price = math.log(price_fen)
+        x = math.log(price_fen)
         ref = self.bid_ref.get((partner_id, tier))
         if ref is None:
             if learn:
-                self.bid_ref[(partner_id, tier)] = log_price
+                self.bid_ref[(partner_id, tier)] = (x, 0.01)
             return "mid"
+        mean, var = ref
+        z = (x - mean) / math.sqrt(var) if var > 0 else 0.0
         if learn:
-            self.bid_ref[(partner_id, tier)] = ref + 0.01 * (log_price - ref)
-        x = log_price - ref
-        return "low" if x < -0.07 else "high" if x > 0.07 else "mid"
+            d = x - mean
+            self.bid_ref[(partner_id, tier)] = (mean + 0.02 * d, max(var + 0.02 * (d * d - var), 1e-6))
+        for edge, band in ((-1.0, "low"), (-0.35, "below"), (0.35, "mid"), (1.0, "above")):
+            if z < edge:
+                return band
+        return "high"
 
     def belief(
         self, partner_id: str, applicant: LeadApplicant, price_fen: int, at: float, rng: random.Random | None
@@ -420,14 +485,14 @@ class ContextualEstimator:
             old = self.post_ms.get(partner_id)
             self.post_ms[partner_id] = decision_ms if old is None else old + 0.05 * (decision_ms - old)
         if accepted:
-            self.pending[lead_id] = _Pending(partner_id, features)
+            self.pending[lead_id] = _Pending(partner_id, features, at)
 
     def observe_outcome(self, lead_id: str, *, funded: bool, at: float) -> bool:
         """The funding outcome of an accepted lead (FUNDED, or REJECTED/RETURNED). False if not pending."""
         p = self.pending.pop(lead_id, None)
         if p is None:
             return False
-        self.fund.observe(p.partner_id, p.features, at, funded)
+        self.fund.observe(p.partner_id, p.features, at, funded, posted_at=p.posted_at)
         return True
 
     def pending_by_partner(self) -> Mapping[str, int]:

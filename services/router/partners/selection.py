@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from services.router.partners.config import PartnersConfig
 from services.router.partners.domain import Candidate, EstimateBook, LeadApplicant
 
 EXACT_LIMIT = 10  # bidders beyond this (only when a time limit binds) are cut to the best by order key
@@ -44,6 +45,22 @@ class ChainLimits:
 
     def window(self, partner_id: str) -> float | None:
         return self.windows_ms.get(partner_id)
+
+    @staticmethod
+    def of(config: PartnersConfig) -> ChainLimits:
+        """The limits the registry sets: the offer window is the chain's time budget; a post limit and
+        partners' acceptance windows when the registry carries them."""
+        windows = {
+            p.id: float(w) * 1000
+            for p in config.lenders
+            if (w := getattr(p, "accept_window_seconds", None)) is not None
+        }
+        return ChainLimits(
+            getattr(config, "max_posts_per_lead", None),
+            config.offer_window_seconds * 1000.0,
+            float(getattr(config, "post_cost_fen", 0) or 0),
+            windows,
+        )
 
 
 @dataclass(frozen=True)
@@ -243,6 +260,30 @@ class _CapState:
 
 
 @dataclass
+class _HourRates:
+    """Bids per hour of the day (UTC hours: a time zone only shifts the profile), averaged over days."""
+
+    per_hour: list[float] = field(default_factory=lambda: [0.0] * 24)
+    seen: list[bool] = field(default_factory=lambda: [False] * 24)
+    hour: int = -1
+    n: int = 0
+
+    def count(self, at: float) -> None:
+        hour = int(at // 3600)
+        if self.hour < 0:
+            self.hour = hour
+        while self.hour < hour:  # close the hours that ended (with no bids in the silent ones)
+            h = self.hour % 24
+            self.per_hour[h] = self.n if not self.seen[h] else 0.6 * self.per_hour[h] + 0.4 * self.n
+            self.seen[h] = True
+            self.hour += 1
+            self.n = 0
+            if hour - self.hour > 24 * 7:  # a long silence: skip ahead
+                self.hour = hour
+        self.n += 1
+
+
+@dataclass
 class Pacer:
     """Shadow prices of capped partners by dual descent (Balseiro, Lu & Mirrokni, "Dual mirror descent for
     online allocation problems", 2020): after each lead, λ moves up by how much the planned chain's
@@ -255,14 +296,37 @@ class Pacer:
     horizon_s: float = 6 * 3600.0  # bid rates are averaged over about this long
     states: dict[str, _CapState] = field(default_factory=dict)
     _rates: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # partner → (rate, last, first)
+    _hours: dict[str, _HourRates] = field(default_factory=dict)
 
     def saw_bid(self, partner_id: str, at: float) -> float:
         """Counts one bid of the partner; returns its bid rate per second (exponentially weighted)."""
         rate, last, first = self._rates.get(partner_id, (0.0, at, at))
         rate = rate * math.exp(-(at - last) / self.horizon_s) + 1.0 / self.horizon_s
         self._rates[partner_id] = (rate, at, first)
+        self._hours.setdefault(partner_id, _HourRates()).count(at)
         warm = 1.0 - math.exp(-max(at - first, 1800.0) / self.horizon_s)  # bias of a young average
         return rate / warm
+
+    def expected_bids(self, partner_id: str, at: float, seconds: float) -> float:
+        """Bids of the partner expected over the next `seconds`: from its bid rate per hour of the day
+        (learned over past days, so a window's evening peak is expected), else its recent rate."""
+        rate, _, _ = self._rates.get(partner_id, (0.0, at, at))
+        recent = self.saw_rate(partner_id, at) if rate else 0.0
+        hours = self._hours.get(partner_id)
+        if hours is None or sum(1 for x in hours.seen if x) < 24:
+            return recent * seconds
+        total, t, end = 0.0, at, at + seconds
+        while t < end:
+            next_hour = (math.floor(t / 3600) + 1) * 3600
+            span = min(next_hour, end) - t
+            total += hours.per_hour[int(t // 3600) % 24] * span / 3600
+            t += span
+        return total
+
+    def saw_rate(self, partner_id: str, at: float) -> float:
+        rate, last, first = self._rates[partner_id]
+        warm = 1.0 - math.exp(-max(at - first, 1800.0) / self.horizon_s)
+        return rate * math.exp(-(at - last) / self.horizon_s) / warm
 
     def shadow(self, partner_id: str) -> float:
         s = self.states.get(partner_id)

@@ -65,6 +65,61 @@ def _with_shadows(offers: list[Offer], keys: list[list[str]], lam: dict[str, flo
     return out
 
 
+class _Dual:
+    """The Lagrangian dual of the cap constraints: per-lead best chains under shadow prices λ."""
+
+    def __init__(
+        self, limits: ChainLimits, cap_keys: Sequence[Sequence[list[str]]], offers: Sequence[list[Offer]]
+    ) -> None:
+        self.limits, self.cap_keys, self.offers = limits, cap_keys, offers
+        self.lam: dict[str, float] = {}
+        self.members: dict[str, list[int]] = defaultdict(list)
+        for i, per_offer in enumerate(cap_keys):
+            for k in {k for ks in per_offer for k in ks}:
+                self.members[k].append(i)
+        self.values = [0.0] * len(offers)
+        self.shares: list[dict[str, float]] = [{} for _ in offers]
+        self.exact = True
+        for i in range(len(offers)):
+            self.solve(i)
+
+    def shadowed(self, i: int) -> list[Offer]:
+        return _with_shadows(self.offers[i], list(self.cap_keys[i]), self.lam) if self.lam else self.offers[i]
+
+    def solve(self, i: int) -> None:
+        chain = best_chain(self.shadowed(i), self.limits)
+        self.exact = self.exact and chain.exact
+        self.values[i] = chain.value
+        use: dict[str, float] = defaultdict(float)
+        for j, share in zip(chain.order, chain.accept_share, strict=True):
+            for k in self.cap_keys[i][j]:
+                use[k] += share
+        self.shares[i] = use
+
+    def usage(self, k: str) -> float:
+        return sum(self.shares[i].get(k, 0.0) for i in self.members[k])
+
+    def value(self, caps: dict[str, int]) -> float:
+        return sum(self.values) + sum(self.lam.get(k, 0.0) * cap for k, cap in caps.items())
+
+    def line_search(self, k: str, cap: int, steps: int) -> bool:
+        """Bisection of λ_k to where the expected acceptances of constraint k meet its cap; True if λ_k moved."""
+        hi = max((o.price_fen * o.fund for i in self.members[k] for o in self.offers[i]), default=0.0) + 1.0
+        lo, start = 0.0, self.lam.get(k, 0.0)
+        for _ in range(steps):
+            self.lam[k] = (lo + hi) / 2
+            for i in self.members[k]:
+                self.solve(i)
+            if self.usage(k) > cap:
+                lo = self.lam[k]
+            else:
+                hi = self.lam[k]
+        self.lam[k] = hi
+        for i in self.members[k]:
+            self.solve(i)
+        return abs(hi - start) > 1e-6 * (1 + start)
+
+
 def upper_bound(
     limits: ChainLimits,
     cap_keys: Sequence[Sequence[list[str]]],
@@ -74,84 +129,38 @@ def upper_bound(
     steps: int = 14,
 ) -> Bound:
     """cap_keys[i][j]: the constraint ids offer j of lead i counts against; caps: constraint id → cap."""
-    n = len(offers)
-    lam: dict[str, float] = {}
-    members: dict[str, list[int]] = defaultdict(list)
-    for i, per_offer in enumerate(cap_keys):
-        for k in {k for ks in per_offer for k in ks}:
-            members[k].append(i)
-    values = [0.0] * n
-    shares: list[dict[str, float]] = [{} for _ in range(n)]
-    exact = True
-
-    def solve(i: int) -> None:
-        nonlocal exact
-        os_ = _with_shadows(offers[i], list(cap_keys[i]), lam) if lam else offers[i]
-        chain = best_chain(os_, limits)
-        exact = exact and chain.exact
-        values[i] = chain.value
-        use: dict[str, float] = defaultdict(float)
-        for j, s in zip(chain.order, chain.accept_share, strict=True):
-            for k in cap_keys[i][j]:
-                use[k] += s
-        shares[i] = use
-
-    for i in range(n):
-        solve(i)
-
-    def usage(k: str) -> float:
-        return sum(shares[i].get(k, 0.0) for i in members[k])
-
-    def dual() -> float:
-        return sum(values) + sum(lam.get(k, 0.0) * cap for k, cap in caps.items())
-
-    best = dual()
-    best_lam: dict[str, float] = {}
-    binds = any(usage(k) > caps[k] + 1e-9 for k in caps)
+    dual = _Dual(limits, cap_keys, offers)
+    best, best_lam = dual.value(caps), {}
+    binds = any(dual.usage(k) > caps[k] + 1e-9 for k in caps)
     if binds:
         for _ in range(cycles):
             moved = False
             for k in sorted(caps):
-                if usage(k) <= caps[k] + 1e-9 and lam.get(k, 0.0) == 0.0:
+                if dual.usage(k) <= caps[k] + 1e-9 and dual.lam.get(k, 0.0) == 0.0:
                     continue
-                hi = max((o.price_fen * o.fund for i in members[k] for o in offers[i]), default=0.0) + 1.0
-                lo, start = 0.0, lam.get(k, 0.0)
-                for _ in range(steps):
-                    mid = (lo + hi) / 2
-                    lam[k] = mid
-                    for i in members[k]:
-                        solve(i)
-                    if usage(k) > caps[k]:
-                        lo = mid
-                    else:
-                        hi = mid
-                lam[k] = hi
-                for i in members[k]:
-                    solve(i)
-                moved = moved or abs(hi - start) > 1e-6 * (1 + start)
-                d = dual()
+                moved = dual.line_search(k, caps[k], steps) or moved
+                d = dual.value(caps)
                 if d < best:
-                    best, best_lam = d, dict(lam)
+                    best, best_lam = d, dict(dual.lam)
             if not moved:
                 break
-        lam.clear()
-        lam.update(best_lam)
-        for i in range(n):
-            solve(i)
-        best = min(best, dual())
+        dual.lam = dict(best_lam)
+        for i in range(len(offers)):
+            dual.solve(i)
+        best = min(best, dual.value(caps))
     per_lead = []
-    for i in range(n):
+    for i in range(len(offers)):
         # the bound's plans valued at true value (shadows only steer them); scaled below to the bound
-        chain = best_chain(_with_shadows(offers[i], list(cap_keys[i]), lam) if lam else offers[i], limits)
+        chain = best_chain(dual.shadowed(i), limits)
         per_lead.append(chain_value(offers[i], chain.order, limits).value)
     total = sum(per_lead)
     if total > 0:
         per_lead = [v * best / total for v in per_lead]
     shadows = {}
-    for k, v in lam.items():
+    for k, v in dual.lam.items():
         pid, _, key = k.partition("|")
         shadows[(pid, key)] = v
-    return Bound(best, per_lead, shadows, binds, exact)
+    return Bound(best, per_lead, shadows, binds, dual.exact)
 
 
 def order_value(offers: Sequence[list[Offer]], order: Sequence[str], limits: ChainLimits) -> float:
@@ -214,7 +223,7 @@ def _search(sample: list[list[Offer]], limits: ChainLimits) -> list[str]:
                 rest = [q for q in order if q != p]
                 best_gain, best_trial = 1e-9, None
                 for j in range(len(order)):
-                    trial = rest[:j] + [p] + rest[j:]
+                    trial = [*rest[:j], p, *rest[j:]]
                     if trial == base_order:
                         continue
                     gain = order_value(affected, trial, limits) - base
@@ -227,7 +236,9 @@ def _search(sample: list[list[Offer]], limits: ChainLimits) -> list[str]:
     return best_order
 
 
-def cap_structure(market: Market, leads: Sequence[SimLead], offers: Sequence[list[Offer]]):  # type: ignore[no-untyped-def]
+def cap_structure(
+    market: Market, leads: Sequence[SimLead], offers: Sequence[list[Offer]]
+) -> tuple[list[list[list[str]]], dict[str, int]]:
     """Constraint ids per offer (partner|window key at the lead's arrival) and the cap of each."""
     book = CapBook(market.registry, market)
     caps: dict[str, int] = {}
@@ -243,4 +254,3 @@ def cap_structure(market: Market, leads: Sequence[SimLead], offers: Sequence[lis
             per.append(ks)
         keys.append(per)
     return keys, caps
-

@@ -23,11 +23,12 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from services.router.partners.config import PartnersConfig
+from services.router.partners.config import CAP_WINDOWS, CapWindow, PartnersConfig
 from services.router.partners.domain import Candidate, EstimateBook, Scorer, cap_window_keys, rank, waterfall_scorer
 from services.router.partners.estimates import ContextualEstimator, Priors
-from services.router.partners.selection import BookEstimator, ChainLimits, Pacer, plan
+from services.router.partners.selection import BookEstimator, Chain, ChainLimits, Offer, Pacer, plan
 from services.router.sim.market import Market, SimLead
 
 CURVE_POINTS = 40
@@ -61,7 +62,7 @@ class CapBook:
         self.zone = registry.caps_timezone
         self.market = market
         self.used: dict[tuple[str, str], int] = {}
-        self._keys: dict[int, dict[str, str]] = {}
+        self._keys: dict[int, dict[CapWindow, str]] = {}
 
     def keys(self, partner_id: str, t: float) -> list[tuple[str, int]]:
         limits = self.limits.get(partner_id)
@@ -70,8 +71,7 @@ class CapBook:
         bucket = int((self.market.start.timestamp() + t) // 900)  # every zone offset is a multiple of 15 min
         names = self._keys.get(bucket)
         if names is None:
-            names = cap_window_keys(self.market.time(t), self.zone, ["hour", "day", "week", "month"])
-            self._keys[bucket] = names
+            names = self._keys[bucket] = cap_window_keys(self.market.time(t), self.zone, CAP_WINDOWS)
         return [(f"{kind}:{names[kind]}", cap) for kind, cap in limits.items()]
 
     def room(self, partner_id: str, t: float) -> bool:
@@ -145,7 +145,9 @@ def highest_bid(registry: PartnersConfig) -> StaticPolicy:
 
 
 def configured_waterfall(registry: PartnersConfig) -> StaticPolicy:
-    return StaticPolicy("configured waterfall", registry, lambda tier: waterfall_scorer(registry.waterfall.get(tier, [])))
+    return StaticPolicy(
+        "configured waterfall", registry, lambda tier: waterfall_scorer(registry.waterfall.get(tier, []))
+    )
 
 
 def static_orders(name: str, registry: PartnersConfig, orders: dict[str, list[str]]) -> StaticPolicy:
@@ -186,19 +188,23 @@ class LearnedPolicy(Policy):
                 lead.applicant, open_, self.estimator, self.limits, at=at, rng=self.rng, pacer=self.pacer
             )
             if self.capped:
-                self._pace(open_, chain.order, chain.accept_share, offers, t, at, caps)
+                self._pace(chain, offers, t, at, caps)
             return ordered
 
         ranked, _ = rank(lead.applicant, self.partners, lead.pings, None, planner=planner)
         return ranked
 
-    def _pace(self, candidates, order, shares, offers, t: float, at: float, caps: CapBook) -> None:  # type: ignore[no-untyped-def]
-        share = {offers[i].partner_id: s for i, s in zip(order, shares, strict=True)}
+    def _pace(self, chain: Chain, offers: list[Offer], t: float, at: float, caps: CapBook) -> None:
+        """Shadow prices of capped partners that bid, from the pace the planned chain would spend them at."""
+        share = {offers[i].partner_id: s for i, s in zip(chain.order, chain.accept_share, strict=True)}
         for o in offers:
             if o.partner_id not in self.capped:
                 continue
-            rate = self.pacer.saw_bid(o.partner_id, at)
-            pace = min(room / (rate * left + 1.0) for room, left in caps.remaining(o.partner_id, t))
+            self.pacer.saw_bid(o.partner_id, at)
+            pace = min(
+                room / (self.pacer.expected_bids(o.partner_id, at, left) + 1.0)
+                for room, left in caps.remaining(o.partner_id, t)
+            )
             self.pacer.update(o.partner_id, share.get(o.partner_id, 0.0), pace, o.price_fen * o.fund)
 
     def verdict(self, lead: SimLead, partner_id: str, price: int, accepted: bool, t: float, ms: float) -> None:
@@ -234,87 +240,94 @@ def chain_limits(market: Market) -> ChainLimits:
     return ChainLimits(sc.chain.max_posts, budget * 1000, sc.chain.post_cost_fen, windows)
 
 
-def run(policy: Policy, market: Market, on_progress: Callable[[int], None] | None = None) -> RunResult:
-    """One policy through the whole market, in event order (arrivals, post verdicts, funding reports)."""
-    limits = chain_limits(market)
-    caps = CapBook(market.registry, market)
-    result = RunResult(policy.name, curve=[0.0] * CURVE_POINTS)
-    counts = [0] * CURVE_POINTS
-    events: list[tuple[float, int, int, object]] = []  # (time, seq, kind, payload)
-    seq = 0
-    VERDICT, OUTCOME = 0, 1
-    n = len(market.leads)
+class _Run:
+    """One policy through the whole market, in event order: arrivals, post verdicts, funding reports."""
 
-    def post_next(chain: _Chain, t: float) -> None:
-        nonlocal seq
-        lead = chain.lead
-        while chain.next < len(chain.ranked):
-            if limits.max_posts is not None and chain.posts >= limits.max_posts:
-                return
-            if chain.posts and limits.time_budget_ms is not None and chain.elapsed_ms >= limits.time_budget_ms:
-                return
+    def __init__(self, policy: Policy, market: Market) -> None:
+        self.policy, self.market = policy, market
+        self.limits = chain_limits(market)
+        self.caps = CapBook(market.registry, market)
+        self.result = RunResult(policy.name, curve=[0.0] * CURVE_POINTS)
+        self.counts = [0] * CURVE_POINTS
+        self.events: list[tuple[float, int, int, Any]] = []  # (time, seq, kind, payload)
+        self.seq = 0
+
+    def push(self, t: float, kind: int, payload: Any) -> None:
+        heapq.heappush(self.events, (t, self.seq, kind, payload))
+        self.seq += 1
+
+    def _may_post(self, chain: _Chain) -> bool:
+        limits = self.limits
+        if limits.max_posts is not None and chain.posts >= limits.max_posts:
+            return False
+        return not (chain.posts and limits.time_budget_ms is not None and chain.elapsed_ms >= limits.time_budget_ms)
+
+    def post_next(self, chain: _Chain, t: float) -> None:
+        """The next planned bidder that may still be posted to: its bid not lapsed, its caps with room."""
+        lead, limits, caps = chain.lead, self.limits, self.caps
+        while chain.next < len(chain.ranked) and self._may_post(chain):
             c = chain.ranked[chain.next]
             chain.next += 1
             window = limits.window(c.partner_id)
-            if window is not None and chain.elapsed_ms > window:
-                continue  # its bid has lapsed: the dispatcher does not post
-            if not caps.room(c.partner_id, t):
-                continue  # capped: the next bidder
             truth = lead.truth.get(c.partner_id)
-            if truth is None:
-                continue
+            if (window is not None and chain.elapsed_ms > window) or truth is None or not caps.room(c.partner_id, t):
+                continue  # lapsed bid, or capped: the next bidder (as the desk's choose() does)
             keys = caps.reserve(c.partner_id, t)
             chain.posts += 1
-            result.posts += 1
             ev = truth.accept * truth.fund * c.price_fen - limits.post_cost_fen
-            result.expected_fen += ev
-            bucket = lead.index * CURVE_POINTS // n
-            result.curve[bucket] += ev
-            heapq.heappush(events, (t + truth.post_ms / 1000, seq, VERDICT, (chain, c, keys)))
-            seq += 1
+            self.result.posts += 1
+            self.result.expected_fen += ev
+            self.result.curve[lead.index * CURVE_POINTS // len(self.market.leads)] += ev
+            self.push(t + truth.post_ms / 1000, VERDICT, (chain, c, keys))
             return
 
-    def on_verdict(payload: object, t: float) -> None:
-        nonlocal seq
-        chain, c, keys = payload  # type: ignore[misc]
-        lead = chain.lead
+    def verdict(self, chain: _Chain, c: Candidate, keys: list[str], t: float) -> None:
+        lead, result = chain.lead, self.result
         truth = lead.truth[c.partner_id]
         chain.elapsed_ms += truth.post_ms
         accepted = truth.u_accept < truth.accept
-        policy.verdict(lead, c.partner_id, c.price_fen, accepted, t, truth.post_ms)
-        if accepted:
-            result.sold += 1
-            funded = truth.u_fund < truth.fund
-            if funded:
-                result.funded += 1
-                result.realized_fen += c.price_fen
-            heapq.heappush(events, (t + truth.fund_delay_s, seq, OUTCOME, (lead, funded)))
-            seq += 1
+        self.policy.verdict(lead, c.partner_id, c.price_fen, accepted, t, truth.post_ms)
+        if not accepted:
+            self.caps.release(c.partner_id, keys)
+            self.post_next(chain, t)
             return
-        caps.release(c.partner_id, keys)
-        post_next(chain, t)
+        result.sold += 1
+        funded = truth.u_fund < truth.fund
+        if funded:
+            result.funded += 1
+            result.realized_fen += c.price_fen
+        self.push(t + truth.fund_delay_s, OUTCOME, (lead, funded))
 
-    def drain(until: float) -> None:
-        while events and events[0][0] <= until:
-            t, _, kind, payload = heapq.heappop(events)
+    def drain(self, until: float) -> None:
+        while self.events and self.events[0][0] <= until:
+            t, _, kind, payload = heapq.heappop(self.events)
             if kind == VERDICT:
-                on_verdict(payload, t)
+                self.verdict(payload[0], payload[1], payload[2], t)
             else:
-                lead, funded = payload  # type: ignore[misc]
-                policy.outcome(lead, funded, t)
+                self.policy.outcome(payload[0], payload[1], t)
 
-    for lead in market.leads:
-        drain(lead.at)
-        result.leads += 1
-        counts[lead.index * CURVE_POINTS // n] += 1
-        ranked = policy.order(lead, lead.at, caps)
-        post_next(_Chain(lead, ranked), lead.at)
-        drain(lead.at)
-        if on_progress is not None:
-            on_progress(1)
-    drain(float("inf"))
-    result.curve = [v / c if c else 0.0 for v, c in zip(result.curve, counts, strict=True)]
-    return result
+    def __call__(self, on_progress: Callable[[int], None] | None) -> RunResult:
+        n = len(self.market.leads)
+        for lead in self.market.leads:
+            self.drain(lead.at)
+            self.result.leads += 1
+            self.counts[lead.index * CURVE_POINTS // n] += 1
+            ranked = self.policy.order(lead, lead.at, self.caps)
+            self.post_next(_Chain(lead, ranked), lead.at)
+            self.drain(lead.at)
+            if on_progress is not None:
+                on_progress(1)
+        self.drain(float("inf"))
+        self.result.curve = [v / c if c else 0.0 for v, c in zip(self.result.curve, self.counts, strict=True)]
+        return self.result
+
+
+VERDICT, OUTCOME = 0, 1
+
+
+def run(policy: Policy, market: Market, on_progress: Callable[[int], None] | None = None) -> RunResult:
+    """One policy through the whole market (see _Run)."""
+    return _Run(policy, market)(on_progress)
 
 
 def run_all(

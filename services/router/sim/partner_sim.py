@@ -18,7 +18,8 @@ import structlog
 
 from services.common.hashing import stable_unit
 from services.common.ports import bind_grpc, port_options
-from services.router.sim.scenario import SimPartner, rate_for, sim_ping
+from services.router.partners.estimates import amount_band
+from services.router.sim.scenario import SimPartner, effect, rate_for, sim_ping, with_odds
 from skylane.common.v1 import types_pb2
 from skylane.partner.v1 import partner_pb2, partner_pb2_grpc
 
@@ -84,9 +85,10 @@ class PartnerSim(partner_pb2_grpc.PartnerServiceServicer):
         if seen is not None:  # dedupe on the lead id: a retried post gets the first answer
             return seen
         tier = request.applicant.tier
+        features = _features(request.applicant, request.source_channel)
         # The verdict is a pure function of the lead id, so it is the same on every retry and every run.
-        accepted = stable_unit(str(self.seed), self.spec.id, "accept", request.lead_id) < rate_for(
-            self.spec.accept_rate, tier
+        accepted = stable_unit(str(self.seed), self.spec.id, "accept", request.lead_id) < with_odds(
+            rate_for(self.spec.accept_rate, tier), effect(self.spec.accept_effects, features)
         )
         if accepted:
             answer = partner_pb2.PostResponse(
@@ -112,8 +114,9 @@ class PartnerSim(partner_pb2_grpc.PartnerServiceServicer):
         from skylane.router.v1 import leads_pb2, leads_pb2_grpc
 
         await asyncio.sleep(self.spec.postback_delay_ms / 1000)
-        funded = stable_unit(str(self.seed), self.spec.id, "fund", request.lead_id) < rate_for(
-            self.spec.fund_rate, request.applicant.tier
+        funded = stable_unit(str(self.seed), self.spec.id, "fund", request.lead_id) < with_odds(
+            rate_for(self.spec.fund_rate, request.applicant.tier),
+            effect(self.spec.fund_effects, _features(request.applicant, request.source_channel)),
         )
         outcome = leads_pb2.LEAD_OUTCOME_FUNDED if funded else leads_pb2.LEAD_OUTCOME_REJECTED
         amount = request.applicant.requested_amount.fen if funded else 0
@@ -133,6 +136,19 @@ class PartnerSim(partner_pb2_grpc.PartnerServiceServicer):
             self.record.postbacks += 1
         except grpc.aio.AioRpcError as err:
             log.warning("postback_failed", partner=self.spec.id, lead_id=request.lead_id, code=err.code().name)
+
+
+def _features(a: partner_pb2.MaskedApplicant, channel: str) -> dict[str, str]:
+    """The scenario's feature groups, from what the partner is shown (effects apply as in the simulator;
+    schedules and funding delays are the simulator's only)."""
+    return {
+        "tier": a.tier,
+        "score": a.score_band,
+        "amount": amount_band(a.requested_amount.fen),
+        "region": a.region,
+        "channel": channel,
+        "age": a.age_band,
+    }
 
 
 @dataclass

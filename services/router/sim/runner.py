@@ -5,12 +5,14 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.router.partners.config import PartnersConfig
 from services.router.partners.estimates import Priors
 from services.router.sim.bound import Bound, best_static_orders, cap_structure, true_offers, upper_bound
 from services.router.sim.engine import (
     LearnedPolicy,
+    Policy,
     RunResult,
     chain_limits,
     configured_waterfall,
@@ -64,10 +66,9 @@ def simulate_seed(
     runs: dict[str, RunResult] = {}
     orders: dict[str, list[str]] = {}
     for name in policies:
+        policy: Policy
         if name == LEARNED:
-            policy = LearnedPolicy(
-                registry, limits, market.start.timestamp(), seed, estimator=estimator, priors=priors
-            )
+            policy = LearnedPolicy(registry, limits, market.start.timestamp(), seed, estimator=estimator, priors=priors)
         elif name == STATIC:
             orders = best_static_orders(market.leads, offers, limits)
             policy = static_orders(STATIC, registry, orders)
@@ -90,28 +91,34 @@ class Spread:
         return Spread(statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def summary(results: list[SeedResult]) -> dict[str, object]:
+@dataclass
+class Summary:
+    rows: dict[str, dict[str, Spread]]  # policy → measure → mean and sd over seeds
+    learned_vs_static: Spread | None
+    gap_closed: Spread | None  # per seed: (learned − best static) / (bound − best static)
+    gap_closed_of_means: float | None
+
+
+def summary(results: list[SeedResult]) -> Summary:
     """Mean and spread over seeds of value per lead (yuan) and of the ratios the targets are set on."""
-    names = [BOUND, *results[0].runs]
-    rows = {}
-    for name in names:
+    rows: dict[str, dict[str, Spread]] = {}
+    for name in [BOUND, *results[0].runs]:
         per = [r.per_lead(name) / 100 for r in results]
         vs_bound = [r.per_lead(name) / r.per_lead(BOUND) if r.per_lead(BOUND) else 0.0 for r in results]
         rows[name] = {"value_per_lead_yuan": Spread.of(per), "of_bound": Spread.of(vs_bound)}
-        if name not in (BOUND,):
-            rows[name]["realized_per_lead_yuan"] = Spread.of(
-                [r.runs[name].realized_per_lead / 100 for r in results]
-            )
+        if name != BOUND:
+            rows[name]["realized_per_lead_yuan"] = Spread.of([r.runs[name].realized_per_lead / 100 for r in results])
             rows[name]["sold"] = Spread.of([r.runs[name].sold / r.leads for r in results])
-    out: dict[str, object] = {"rows": rows}
-    if LEARNED in results[0].runs and STATIC in results[0].runs:
-        out["learned_vs_static"] = Spread.of([r.per_lead(LEARNED) / r.per_lead(STATIC) for r in results])
-        gaps = []
-        for r in results:
-            gap = r.per_lead(BOUND) - r.per_lead(STATIC)
-            gaps.append((r.per_lead(LEARNED) - r.per_lead(STATIC)) / gap if gap > 0 else 1.0)
-        out["gap_closed"] = Spread.of(gaps)
-    return out
+    if LEARNED not in results[0].runs or STATIC not in results[0].runs:
+        return Summary(rows, None, None, None)
+    gaps = []
+    for r in results:
+        gap = r.per_lead(BOUND) - r.per_lead(STATIC)
+        gaps.append((r.per_lead(LEARNED) - r.per_lead(STATIC)) / gap if gap > 0 else 1.0)
+    b, s_, lrn = (rows[n]["value_per_lead_yuan"].mean for n in (BOUND, STATIC, LEARNED))
+    pooled = (lrn - s_) / (b - s_) if b > s_ else None
+    ratio = Spread.of([r.per_lead(LEARNED) / r.per_lead(STATIC) for r in results])
+    return Summary(rows, ratio, Spread.of(gaps), pooled)
 
 
 def curves(results: list[SeedResult], points: int = 40) -> dict[str, list[float]]:
@@ -135,23 +142,20 @@ def curves(results: list[SeedResult], points: int = 40) -> dict[str, list[float]
     return out
 
 
-def as_json(scenario: str, results: list[SeedResult]) -> dict[str, object]:
+def as_json(scenario: str, results: list[SeedResult]) -> dict[str, Any]:
     s = summary(results)
 
-    def spread(v: object) -> object:
-        return {"mean": round(v.mean, 6), "sd": round(v.sd, 6)} if isinstance(v, Spread) else v
+    def spread(v: Spread | None) -> dict[str, float] | None:
+        return {"mean": round(v.mean, 6), "sd": round(v.sd, 6)} if v is not None else None
 
-    rows = {
-        name: {k: spread(v) for k, v in row.items()}
-        for name, row in s["rows"].items()  # type: ignore[attr-defined]
-    }
     return {
         "scenario": scenario,
         "seeds": [r.seed for r in results],
         "applicants": results[0].leads,
-        "rows": rows,
-        "learned_vs_best_static": spread(s.get("learned_vs_static")),
-        "gap_closed": spread(s.get("gap_closed")),
+        "rows": {name: {k: spread(v) for k, v in row.items()} for name, row in s.rows.items()},
+        "learned_vs_best_static": spread(s.learned_vs_static),
+        "gap_closed": spread(s.gap_closed),
+        "gap_closed_of_means": None if s.gap_closed_of_means is None else round(s.gap_closed_of_means, 6),
         "caps_bind": any(r.bound.caps_bind for r in results),
         "bound_exact": all(r.bound.exact for r in results),
         "best_static_orders": {str(r.seed): r.static_orders for r in results},

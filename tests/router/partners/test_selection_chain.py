@@ -65,7 +65,7 @@ def test_unlimited_chain_is_ordered_by_value_if_accepted_not_by_expected_value()
     assert [("a", "b")[i] for i in one.order] == ["b"]
     # a cost per post moves the key to v − c/a: at 500 fen a post, A (3000 − 2500) loses to B (1600 − 500)
     costly = best_chain([a, b], ChainLimits(post_cost_fen=500))
-    assert [("a", "b")[i] for i in costly.order][0] == "b"
+    assert ("a", "b")[costly.order[0]] == "b"
 
 
 def test_a_short_acceptance_window_moves_its_partner_forward() -> None:
@@ -93,3 +93,17 @@ def test_pacer_raises_the_shadow_price_while_a_cap_is_spent_too_fast_and_lowers_
     for _ in range(200):
         pacer.update("p", expected_accepts=0.0, pace=0.5, value=1000)
     assert pacer.shadow("p") == 0.0
+
+
+def test_pacer_expects_the_bids_of_the_hours_ahead_from_past_days() -> None:
+    pacer = Pacer()
+    day = 86_400.0
+    for d in range(3):  # every day: 1 bid an hour overnight, 20 an hour from 18:00 to 22:00 (UTC hours)
+        for hour in range(24):
+            n = 20 if 18 <= hour < 22 else 1
+            for k in range(n):
+                pacer.saw_bid("p", d * day + hour * 3600 + k * 3600 / n)
+    evening = pacer.expected_bids("p", 3 * day + 17 * 3600, 6 * 3600)  # 17:00-23:00: 1 + 4×20 + 1
+    night = pacer.expected_bids("p", 3 * day + 0 * 3600, 6 * 3600)
+    assert 70 < evening < 90
+    assert 4 < night < 8

@@ -48,7 +48,7 @@ def test_every_example_scenario_loads_and_runs() -> None:
         r = simulate_seed(scenario, scenario.registry, 1, applicants=120)
         assert r.leads == 120
         assert set(r.runs) == {LEARNED, STATIC, CONFIGURED, HIGHEST}
-        assert summary([r])["rows"]
+        assert summary([r]).rows
 
 
 def test_router_simulate_prints_the_table_over_seeds_and_draws_the_curve(capsys: object, tmp_path: Path) -> None:

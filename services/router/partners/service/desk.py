@@ -29,6 +29,7 @@ from services.router.partners.domain import (
     EstimateBook,
     LeadApplicant,
     PingResult,
+    Planner,
     Scorer,
     TraceEntry,
     age_band,
@@ -40,6 +41,7 @@ from services.router.partners.domain import (
     waterfall_scorer,
 )
 from services.router.partners.ping import ping_all
+from services.router.partners.selection import BookEstimator, ChainLimits, plan
 from skylane.common.v1 import types_pb2
 from skylane.partner.v1 import partner_pb2
 
@@ -141,6 +143,18 @@ class PartnerDesk:
             return "waterfall", waterfall_scorer(config.waterfall[tier])
         return "thompson", thompson_scorer(self.estimates, self.rng)
 
+    def planner(self, applicant: LeadApplicant) -> Planner:
+        """The learned policy: bidders in the order that maximises the lead's expected value under
+        post-with-fallback and the chain's limits (selection.plan), on Thompson draws of the estimates."""
+        limits = ChainLimits.of(self.config)
+        estimator = BookEstimator(self.estimates)
+        at = self.clock.now().timestamp()
+
+        def order(candidates: list[Candidate]) -> list[Candidate]:
+            return plan(applicant, candidates, estimator, limits, at=at, rng=self.rng)[0]
+
+        return order
+
     async def offer(self, applicant: LeadApplicant, *, lead_id: str | None = None) -> PreparedOffer:
         config = self.config
         now = self.clock.now()
@@ -149,7 +163,8 @@ class PartnerDesk:
         masked = mask(applicant)
         pings = await ping_all(self.channels, eligible, lead_id, masked, config.ping_budget_ms)
         policy, scorer = self.scorer(applicant.tier)
-        ranked, ranked_trace = rank(applicant, config.by_id(), pings, scorer)
+        planner = self.planner(applicant) if policy == "thompson" else None
+        ranked, ranked_trace = rank(applicant, config.by_id(), pings, scorer, planner=planner)
         order = {p.id: i for i, p in enumerate(config.lenders)}
         trace = sorted([*skipped, *ranked_trace], key=lambda e: order.get(e.partner_id, len(order)))
         return PreparedOffer(lead_id, applicant, masked, policy, ranked, trace, pings)
