@@ -34,11 +34,27 @@ def is_mobile(digits: str) -> bool:
 
 
 def is_id_number(value: str) -> bool:
-    """18 characters: 17 digits and a check character (digit or X) that matches MOD 11-2."""
-    if len(value) != 18 or not value[:17].isdigit():
+    """18 characters: a region code, a birth date (YYYYMMDD), a sequence number and a check character
+    (digit or X) that matches MOD 11-2."""
+    if len(value) != 18 or not value[:17].isdigit() or value[0] == "0" or not _is_birth_date(value[6:14]):
         return False
     total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == value[17].upper()
+
+
+def _is_birth_date(text: str) -> bool:
+    year, month, day = int(text[:4]), int(text[4:6]), int(text[6:])
+    return 1900 <= year <= 2099 and 1 <= month <= 12 and 1 <= day <= 31
+
+
+# Issuer prefixes and lengths of the cards a Chinese bank sees: UnionPay, Visa, Mastercard, JCB, Amex.
+_CARD_ISSUERS = re.compile(r"62\d{14,17}|4\d{15}|5[1-5]\d{14}|2[2-7]\d{14}|35\d{14}|3[47]\d{13}")
+
+
+def is_issued_card_number(digits: str) -> bool:
+    """A Luhn-valid number with a card issuer's prefix and length: what an opaque id is checked for,
+    since any 13-19 digit id passes the Luhn check one time in ten."""
+    return _CARD_ISSUERS.fullmatch(digits) is not None and is_card_number(digits)
 
 
 def is_card_number(digits: str) -> bool:
@@ -92,7 +108,12 @@ def _in_run(groups: list[str]) -> str | None:
 
 
 def is_whole(value: str) -> str | None:
-    """The kind of personal number the whole value is (separators ignored), or None."""
+    """The kind of personal number the whole value is (separators ignored), or None. Numeric ids
+    (snowflake ids, order numbers) are common, so a card number counts only with an issuer's prefix."""
     if not value or value[0] not in "+0123456789":
         return None
-    return kind_of(value.translate(_SEPARATORS))
+    candidate = value.translate(_SEPARATORS)
+    found = kind_of(candidate)
+    if found == CARD_NUMBER and not is_issued_card_number(candidate):
+        return None
+    return found

@@ -51,3 +51,12 @@ def test_whole_value_ignores_digit_runs_inside_opaque_ids() -> None:
     assert pd.is_whole(CARD) == pd.CARD_NUMBER
     assert pd.is_whole("ev-13812345678") is None
     assert pd.is_whole("a4111111111111111") is None
+
+
+def test_numeric_ids_are_not_taken_for_personal_numbers() -> None:
+    # One numeric id in ten passes the Luhn check, and one in eleven the ID check digit: an opaque
+    # id is refused only for a card issuer's prefix and length, or an ID number with a birth date.
+    luhn_valid_ids = [n for n in (str(10**17 + i) for i in range(200)) if pd.is_card_number(n)]
+    assert luhn_valid_ids and all(pd.is_whole(n) is None for n in luhn_valid_ids)
+    assert pd.is_whole("4111111111111111") == pd.CARD_NUMBER
+    assert not pd.is_id_number("123456000000000000"[:17] + "0")  # month 00 is no birth date
