@@ -13,6 +13,10 @@ does in one coroutine frame what would otherwise be a chain of interceptors:
    INTERNAL with only the request id;
 5. counts the call (Prometheus) and writes one access-log line with its status and reason code.
 
+A server-streaming method (StreamEvents) gets `_EdgeStream`: the same request id and log context, the
+request checked against request_rules and the ops guard before its first message, its DomainError mapped
+to a status, one count and one log line when the stream ends.
+
 With tracing configured (services/common/tracing.py), each method gets `_TracedEdgeCall` instead: the same
 steps inside an OpenTelemetry server span carrying the method and status. Off (the default), the
 wrapper is exactly the untraced one: the choice is made once per method at registration, not per call.
@@ -21,11 +25,12 @@ wrapper is exactly the untraced one: the choice is made once per method at regis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +71,15 @@ class Edge:
         self.tracer = tracer_for(self.service)  # None unless tracing was configured before registration
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        if handler.unary_stream is not None:
+            stream = _EdgeStream(self, method, handler)
+            return grpc.unary_stream_rpc_method_handler(
+                stream.handle,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         if handler.unary_unary is None:
-            return handler  # streaming methods: none of ours are
+            return handler  # client- and bidi-streaming methods: none of ours are
         # grpc.aio awaits only what inspect.iscoroutinefunction recognises: pass the bound coroutine method.
         call = _EdgeCall(self, method, handler) if self.tracer is None else _TracedEdgeCall(self, method, handler)
         behavior = call.handle
@@ -140,13 +152,7 @@ class _EdgeCall:
             ) from exc
 
     async def _unexpected(self, exc: Exception, context: grpc.aio.ServicerContext, outcome: _Outcome) -> None:
-        if is_database_unavailable(exc):
-            outcome.set("UNAVAILABLE", "DATABASE_UNAVAILABLE")
-            log.warning("database_unavailable", error=type(exc).__name__)
-            await context.abort(grpc.StatusCode.UNAVAILABLE, UNAVAILABLE_MESSAGE)
-        outcome.set("INTERNAL", "")
-        log.exception("unhandled_error")
-        await context.abort(grpc.StatusCode.INTERNAL, f"internal error; quote request id {request_id_var.get()}")
+        await _abort_unexpected(exc, context, outcome)
 
     def _observe(self, outcome: _Outcome, elapsed: float) -> None:
         self.in_flight.dec()
@@ -181,6 +187,62 @@ class _TracedEdgeCall(_EdgeCall):
     def _observe(self, outcome: _Outcome, elapsed: float) -> None:
         super()._observe(outcome, elapsed)
         end_server_span(outcome.code, outcome.reason, request_id_var.get())
+
+
+class _EdgeStream:
+    """A server-streaming method's edge (StreamEvents): the request id and service bound for its log lines,
+    the request checked against request_rules and the method's ops guard before the first message, a
+    DomainError mapped to its status, and the call counted and logged when the stream ends. A stream is
+    not a call in flight for the write batcher (it would keep the batcher waiting for arrivals)."""
+
+    def __init__(self, edge: Edge, method: str, handler: grpc.RpcMethodHandler) -> None:
+        self.method, self.short, self.service = method, method.rsplit("/", 1)[-1], edge.service
+        self.behavior = handler.unary_stream
+        self.guard = edge.ops_guard.for_method(method) if edge.ops_guard is not None else None
+        metrics = edge.metrics
+        self.counter = lambda code: metrics.requests.labels(metrics.service, self.short, code)
+
+    async def handle(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        started = time.perf_counter()
+        rid = _request_id(context)
+        token = request_id_var.set(rid)
+        bound = structlog.contextvars.bind_contextvars(request_id=rid, method=self.method, service=self.service)
+        outcome = _Outcome()
+        try:
+            check_request(request)
+            if self.guard is not None:
+                self.guard(context)
+            async for response in self.behavior(request, context):
+                yield response
+        except DomainError as exc:
+            outcome.set(exc.grpc_code.name, exc.reason)
+            await context.abort_with_status(rpc_status.to_status(exc.to_status()))
+        except (asyncio.CancelledError, GeneratorExit):
+            outcome.set("CANCELLED", "")
+            raise
+        except grpc.aio.AbortError:
+            status = context.code()
+            outcome.set(status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN", "")
+            raise
+        except Exception as exc:
+            await _abort_unexpected(exc, context, outcome)
+        finally:
+            self.counter(outcome.code).inc()
+            log.info("rpc", code=outcome.code, reason=outcome.reason, stream_s=round(time.perf_counter() - started, 3))
+            with contextlib.suppress(ValueError):  # a generator closed from another context
+                structlog.contextvars.reset_contextvars(**bound)
+                request_id_var.reset(token)
+
+
+async def _abort_unexpected(exc: Exception, context: grpc.aio.ServicerContext, outcome: _Outcome) -> None:
+    """A lost database answers UNAVAILABLE (safe to retry); anything else INTERNAL with only the request id."""
+    if is_database_unavailable(exc):
+        outcome.set("UNAVAILABLE", "DATABASE_UNAVAILABLE")
+        log.warning("database_unavailable", error=type(exc).__name__)
+        await context.abort(grpc.StatusCode.UNAVAILABLE, UNAVAILABLE_MESSAGE)
+    outcome.set("INTERNAL", "")
+    log.exception("unhandled_error")
+    await context.abort(grpc.StatusCode.INTERNAL, f"internal error; quote request id {request_id_var.get()}")
 
 
 def _identity(response: Any) -> Any:

@@ -110,6 +110,7 @@ _BY_MESSAGE_FIELD: dict[tuple[str, str], StringFormat] = {
     ("skylane.common.v1.ValidateConfigRequest", "yaml"): DOCUMENT,
     ("skylane.router.v1.TagValue", "string_value"): TEXT,
     ("skylane.growth.v1.Activity.AttributesEntry", "value"): TEXT,
+    ("skylane.common.v1.OutsideEvent.AttributesEntry", "value"): TEXT,  # an outside event's attributes
 }
 
 OPAQUE_FIELDS = sorted(

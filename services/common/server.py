@@ -29,6 +29,7 @@ from services.common.app import ServiceApp
 from services.common.authz import OpsGuard
 from services.common.config import ConfigError
 from services.common.edge import AccessLogPolicy, Edge, EdgeRegistrar
+from services.common.event_services import add_event_services, upkeep
 from services.common.logging import service_context
 from services.common.ports import bind_grpc, port_options
 from services.common.tls import TlsError, TlsFiles, server_credentials
@@ -124,6 +125,7 @@ async def _start_service(
     if options.config_poll_seconds:
         running.tasks.append(asyncio.create_task(app.config.watch(options.config_poll_seconds)))
     running.tasks.append(asyncio.create_task(_purge_idempotency_keys(app)))
+    running.tasks.append(asyncio.create_task(upkeep(app)))  # events past their retention
     running.tasks.extend(asyncio.create_task(worker()) for worker in app.workers())
     log.info(
         "service_started",
@@ -148,6 +150,7 @@ def _register_behind_edge(app: ServiceApp, server: grpc.aio.Server, options: Ser
     )
     names = app.add_to_server(registrar)  # stands in for the server while registering
     admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(app), registrar)
+    names.extend(add_event_services(app, registrar))  # StreamEvents and IngestEvents (docs/events.md)
     names.append(admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name)
     registrar.check_complete()
     return names

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from services.common.config import Schema, TimeZoneName
+from services.common.event_config import EventsConfig, PeerName
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
@@ -203,6 +204,32 @@ class Workers(Schema):
     batch_size: int = Field(default=500, ge=1)
 
 
+def _default_activities() -> dict[PeerName, dict[str, str]]:
+    return {
+        "rewards": {"coupon_redeemed": "coupon_redeemed", "payment_recorded": "card_payment"},
+        "router": {"loan_drawn": "loan_drawn"},
+    }
+
+
+class GrowthEvents(EventsConfig):
+    """Growth's `events:` block: the common one, and which peer events earn as which activity."""
+
+    # peer → {peer event type: growth activity type}. Such an event is recorded as that activity (source
+    # "<peer>-events", id the event id, attributes the event's data) and earns what the tasks say.
+    activities: dict[PeerName, dict[str, str]] = Field(default_factory=_default_activities)
+
+    @field_validator("activities")
+    @classmethod
+    def _types(cls, value: dict[PeerName, dict[str, str]]) -> dict[PeerName, dict[str, str]]:
+        for peer, mapping in value.items():
+            if peer == "growth":
+                raise ValueError("growth does not consume its own events")
+            for activity in mapping.values():
+                if not _ID.match(activity):
+                    raise ValueError(f"{peer}: activity type {activity!r} must be lower_snake_case")
+        return value
+
+
 class GrowthConfig(Schema):
     timezone: TimeZoneName = "Asia/Shanghai"
     max_clock_skew_seconds: int = Field(default=300, ge=0)
@@ -214,6 +241,7 @@ class GrowthConfig(Schema):
     levels: Levels = Levels(tiers=[Level(id="member", threshold=0)])
     tasks: list[Task] = Field(default_factory=list)
     rights: list[RightDef] = Field(default_factory=list)
+    events: GrowthEvents = Field(default_factory=GrowthEvents)
 
     @model_validator(mode="after")
     def _references(self) -> GrowthConfig:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import UTCDateTime
+from services.common.event_schema import event_tables
 from services.common.idempotency import idempotency_table
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
@@ -203,17 +204,9 @@ class RedemptionRow(Base):
     config_version: Mapped[str] = mapped_column(String(32))
 
 
-class EventRow(Base):
-    """Outbox of growth events (expiry warnings, level changes) that clients read with ListEvents."""
-
-    __tablename__ = "events"
-    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    type: Mapped[str] = mapped_column(String(32))
-    member: Mapped[str] = mapped_column(String(128), index=True)
-    emitted_at: Mapped[datetime]
-    data: Mapped[str] = mapped_column(Text)  # JSON object of strings
-    dedupe_key: Mapped[str] = mapped_column(String(128))
-    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_events_dedupe_key"),)
+# The outbox of growth events (services/common/outbox.py), served by StreamEvents and by ListEvents, and the
+# tables of the consumers and the outside-event ingest (services/common/event_schema.py).
+event_tables(Base.metadata)
 
 
 class ReviewRow(Base):

@@ -13,6 +13,7 @@ from datetime import datetime
 from pydantic import Field, field_validator, model_validator
 
 from services.common.config import Schema, TimeZoneName
+from services.common.event_config import EventsConfig
 
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -40,6 +41,11 @@ class TagRule(Schema):
     channels: list[str] = Field(default_factory=list)  # preferred contact channel is one of these
     monthly_payment_count: Range | None = None
     monthly_payment_fen: Range | None = None
+    # Kept from the peers' event streams (docs/events.md): the customer's growth level is one of these (a
+    # customer growth never reported has none), and the router's latest verdict, its destination or tier,
+    # is none of these (e.g. [DECLINED]: keep customers the router turned down out of marketing).
+    growth_levels: list[str] = Field(default_factory=list)
+    excluded_risk: list[str] = Field(default_factory=list)
 
 
 class Segment(Schema):
@@ -176,6 +182,8 @@ class RewardsConfig(Schema):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     segments: list[Segment] = Field(default_factory=list)
     campaigns: list[Campaign] = Field(default_factory=list)
+    # Event retention and the peers whose streams rewards follows: growth (levels), router (risk verdicts).
+    events: EventsConfig = Field(default_factory=EventsConfig)
 
     @model_validator(mode="after")
     def _references(self) -> RewardsConfig:

@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import UTCDateTime
+from services.common.event_schema import event_tables
 from services.common.idempotency import idempotency_table
 
 
@@ -20,6 +21,8 @@ class Base(DeclarativeBase):
 
 
 idempotency_keys = idempotency_table(Base.metadata)
+# The outbox of rewards events and the consumer and ingest tables (services/common/event_schema.py).
+event_tables(Base.metadata)
 
 
 class Contact(Base):
@@ -145,3 +148,20 @@ class PolicyStateRow(Base):
     campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     lam: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[datetime]
+
+
+class CustomerInputs(Base):
+    """What the peers say about a customer, kept from their event streams (services/rewards/service/peer_events.py):
+    the growth level and the router's latest risk verdict. Each value keeps the stream position it came
+    from and only moves forward, so a replayed or late event never puts an older value back."""
+
+    __tablename__ = "customer_inputs"
+    customer_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    growth_level: Mapped[str | None] = mapped_column(String(64))
+    growth_position: Mapped[int] = mapped_column(BigInteger, default=0)
+    growth_at: Mapped[datetime | None]
+    risk_tier: Mapped[str | None] = mapped_column(String(64))  # e.g. prime, tail, declined
+    risk_destination: Mapped[str | None] = mapped_column(String(16))  # IN_HOUSE, PARTNER_POOL, DECLINED
+    risk_reasons: Mapped[str | None] = mapped_column(String(512))  # reason codes, comma-separated
+    risk_position: Mapped[int] = mapped_column(BigInteger, default=0)
+    risk_at: Mapped[datetime | None]

@@ -11,6 +11,7 @@ from services.common.idempotency import require_key
 from services.router import validation
 from services.router.mapping import what_if_proto
 from services.router.service.decisions import RecordedDecisions
+from services.router.service.loans import LoansDrawn
 from services.router.service.policies import PolicyController
 from services.router.service.policy_changes import PolicyChanges
 from services.router.service.reports import PolicyReports
@@ -20,8 +21,10 @@ from skylane.router.v1 import router_pb2, router_pb2_grpc
 
 
 class RouterServicer(router_pb2_grpc.RouterServiceServicer):
-    def __init__(self, policies: PolicyController, routing: RoutingService, decisions: RecordedDecisions) -> None:
-        self.policies, self.routing, self.decisions = policies, routing, decisions
+    def __init__(
+        self, policies: PolicyController, routing: RoutingService, decisions: RecordedDecisions, loans: LoansDrawn
+    ) -> None:
+        self.policies, self.routing, self.decisions, self.loans = policies, routing, decisions, loans
 
     async def RouteApplicant(
         self, request: router_pb2.RouteApplicantRequest, context: grpc.aio.ServicerContext
@@ -35,6 +38,12 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
     ) -> router_pb2.RecordedDecision:
         validation.required("decision_id", request.decision_id)
         return await self.decisions.get(request.decision_id)
+
+    async def RecordLoanDrawn(
+        self, request: router_pb2.RecordLoanDrawnRequest, context: grpc.aio.ServicerContext
+    ) -> router_pb2.RecordLoanDrawnResponse:
+        drawn_at = validation.loan_drawn(request, self.loans.clock.now())
+        return await self.loans.record(request, drawn_at)
 
 
 class RouterOpsServicer(router_pb2_grpc.RouterOpsServiceServicer):

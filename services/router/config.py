@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from services.common.config import Schema, TimeZoneName
+from services.common.event_config import EventsConfig
 from services.router.domain.conditions import check_condition
 from services.router.domain.tags import CODE, DERIVED_TAGS, TagSpec, catalogue
 from services.router.partners.config import PartnersConfig
@@ -233,6 +234,8 @@ class RouterConfig(Schema):
     candidate: Candidate | None = None
     # Partner lenders: registry, ping budget, selection policy, delivery (services/router/partners/config.py).
     partners: PartnersConfig = Field(default_factory=PartnersConfig)
+    # Event retention and outside-event deduplication (the router consumes no peer).
+    events: EventsConfig = Field(default_factory=EventsConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import UTCDateTime
+from services.common.event_schema import event_tables
 from services.common.idempotency import idempotency_table
 
 
@@ -16,6 +17,8 @@ class Base(DeclarativeBase):
 
 
 idempotency_keys = idempotency_table(Base.metadata)
+# The outbox of router events and the consumer and ingest tables (services/common/event_schema.py).
+event_tables(Base.metadata)
 
 
 class DecisionRow(Base):
@@ -112,3 +115,16 @@ class PolicyHistoryRow(Base):
     candidate: Mapped[str | None] = mapped_column(String(32))
     mode: Mapped[str] = mapped_column(String(8))
     share: Mapped[float] = mapped_column()
+
+
+class LoanDrawnRow(Base):
+    """An in-house loan drawn down, as the bank's loan system reported it (RecordLoanDrawn): once per decision."""
+
+    __tablename__ = "loans_drawn"
+
+    decision_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    applicant_ref: Mapped[str] = mapped_column(String(128))
+    product_id: Mapped[str] = mapped_column(String(64))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    drawn_at: Mapped[datetime] = mapped_column()
+    recorded_at: Mapped[datetime] = mapped_column()

@@ -174,6 +174,19 @@ def candidate_mode(request: router_pb2.SetCandidateRequest) -> Mode:
     return mode
 
 
+def loan_drawn(request: router_pb2.RecordLoanDrawnRequest, now: datetime) -> datetime | None:
+    """RecordLoanDrawn's fields; returns when the loan was drawn (None: now)."""
+    v = Violations()
+    check_idempotency_key(v, request.idempotency_key)
+    v.check(bool(request.decision_id), "decision_id", "required")
+    v.check(request.amount.fen > 0, "amount.fen", "must be more than zero")
+    drawn_at = request.drawn_at.ToDatetime(tzinfo=UTC) if request.HasField("drawn_at") else None
+    if drawn_at is not None and drawn_at > now + timedelta(minutes=5):
+        v.add("drawn_at", "is more than 5 minutes in the future")
+    v.raise_if_any()
+    return drawn_at
+
+
 def required(field: str, value: str) -> None:
     v = Violations()
     v.check(bool(value), field, "required")

@@ -35,7 +35,7 @@ def test_every_rpc_message_and_field_has_a_comment() -> None:
 
 
 def test_every_mutating_rpc_takes_an_idempotency_key() -> None:
-    read_only = re.compile(r"^(Get|List|Check|Validate|Probe|Ping|Explain|Watch|Simulate|WhatIf|Preview|Quote)")
+    read_only = re.compile(r"^(Get|List|Check|Validate|Probe|Ping|Explain|Watch|Stream|Simulate|WhatIf|Preview|Quote)")
     missing = []
     for proto in sorted((REPO / "protos").rglob("*.proto")):
         text = proto.read_text()

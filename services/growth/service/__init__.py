@@ -10,6 +10,8 @@ short transaction, so a pass never holds the single SQLite writer for long.
 - holds.py: spends, two-phase holds, reversals
 - rights.py: the rights catalogue and redemptions
 - levels.py: immediate upgrades, reviews, overrides, progress
-- events.py: the event outbox read
+- events.py: the event outbox read (ListEvents)
+- outgoing.py: the events growth writes for other services (points_earned, right_redeemed)
+- peer_events.py: what growth does with the events of rewards and the router (its consumers)
 - maintenance.py: expiry, hold timeouts, expiry warnings, level reviews
 """

@@ -6,15 +6,15 @@ answers it again), so that use case maps its own result; the servicers map the r
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
 
+from services.common.outbox import StoredEvent
 from services.growth.domain.awards import ActivityResult
 from services.growth.domain.catalogue import RightView
 from services.growth.domain.standing import Progress
-from services.growth.models import EntryRow, EventRow, HoldRow, LotRow, MemberRow, RedemptionRow, TransactionRow
+from services.growth.models import EntryRow, HoldRow, LotRow, MemberRow, RedemptionRow, TransactionRow
 from services.growth.service.members import BalanceView, StatementView
 from skylane.common.v1 import types_pb2
 from skylane.growth.v1 import growth_pb2
@@ -124,13 +124,13 @@ def right(rv: RightView) -> growth_pb2.Right:
     )
 
 
-def event(row: EventRow) -> growth_pb2.GrowthEvent:
+def event(row: StoredEvent) -> growth_pb2.GrowthEvent:
     return growth_pb2.GrowthEvent(
         sequence=row.seq,
         type=row.type,
-        customer=customer(row.member),
-        emitted_at=ts(row.emitted_at),
-        data=json.loads(row.data),
+        customer=customer(row.customer),
+        emitted_at=ts(row.occurred_at),
+        data=row.data,
     )
 
 

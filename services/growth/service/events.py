@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.growth.models import EventRow
+from services.common.outbox import StoredEvent
 from services.growth.store.events import events_after
 
 DEFAULT_LIMIT = 100
 
 
-async def list_events(session: AsyncSession, customer: str | None, after: int, limit: int) -> Sequence[EventRow]:
+async def list_events(session: AsyncSession, customer: str | None, after: int, limit: int) -> Sequence[StoredEvent]:
     """ListEvents: events past sequence `after` (of one member, or all); a limit of 0 means the default."""
     return await events_after(session, after, customer, limit or DEFAULT_LIMIT)

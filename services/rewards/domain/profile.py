@@ -19,6 +19,10 @@ class Profile:
     channel: str = ""
     monthly_payment_count: int = 0
     monthly_payment_fen: int = 0
+    # Kept from the peers' events (service/peer_events.py), when a rule asks for them.
+    growth_level: str = ""
+    risk_destination: str = ""
+    risk_tier: str = ""
 
 
 def _in(rng: Range | None, value: int) -> bool:
@@ -42,6 +46,10 @@ def unmet(rule: TagRule, p: Profile) -> list[str]:
         failed.append("monthly_payment_count")
     if not _in(rule.monthly_payment_fen, p.monthly_payment_fen):
         failed.append("monthly_payment_fen")
+    if rule.growth_levels and p.growth_level not in rule.growth_levels:
+        failed.append("growth_level")
+    if rule.excluded_risk and {p.risk_destination, p.risk_tier} & set(rule.excluded_risk):
+        failed.append("risk")
     return failed
 
 

@@ -14,7 +14,7 @@ from services.common.clock import Clock
 from services.common.errors import FailedPrecondition, NotFound, PermissionDenied, QuotaExceeded
 from services.rewards.domain import contact
 from services.rewards.runtime import ConfigView, campaign_active
-from services.rewards.service import budget
+from services.rewards.service import budget, outgoing
 from services.rewards.service.unit import Learned, WriteCalls
 from services.rewards.service.wire import coupon_pb
 from services.rewards.store import assignments, coupons, decisions
@@ -88,6 +88,7 @@ class Claim:
             "fallback_sent": 0,
         }
         await coupons.insert_coupon(conn, values)
+        await outgoing.coupon_claimed(conn, self.dialect, values, now)
         return rewards_pb2.ClaimResponse(coupon=coupon_pb(_Values(values)))
 
 

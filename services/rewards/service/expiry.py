@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.common.db import Database
-from services.rewards.service import budget
+from services.rewards.service import budget, outgoing
 from services.rewards.store import coupons
 
 BATCH = 500
@@ -22,10 +22,11 @@ class ExpireCoupons:
         expired = 0
         while True:
             async with self.db.transaction() as session:
-                due, rows = await coupons.expire_due(session, now, self.batch)
+                due, rows, gone = await coupons.expire_due(session, now, self.batch)
                 if not due:
                     return expired
                 await budget.release_expired(session, rows)
+                await outgoing.coupons_expired(session, self.db.dialect, gone, now)
                 expired += len(rows)
             if due < self.batch:
                 return expired

@@ -26,7 +26,7 @@ from services.rewards.domain.budget import pacing_horizon
 from services.rewards.domain.policy import BASELINE, Choice, choose
 from services.rewards.domain.profile import Profile, segment_of, unmet
 from services.rewards.runtime import CampaignPolicy, ConfigView, PolicyRuntime, campaign_active
-from services.rewards.service import budget, learning
+from services.rewards.service import budget, learning, peer_events
 from services.rewards.service.telemetry import RewardsTelemetry
 from services.rewards.service.unit import Learned, WriteCalls
 from services.rewards.service.wire import arm_pb, profile_of, timestamp
@@ -129,6 +129,8 @@ class _Decision:
 
     async def make(self) -> rewards_pb2.OfferResponse:
         campaign = self.campaign
+        if peer_events.uses_inputs(self.view):
+            await self._peer_inputs()
         snap = await assignments.offer_snapshot(
             self.conn,
             self.dialect,
@@ -150,6 +152,11 @@ class _Decision:
         if not choice.arm:
             return await self._record(rewards_pb2.NOT_OFFERED, choice.reason, propensity=choice.propensity)
         return await self._show(choice)
+
+    async def _peer_inputs(self) -> None:
+        """The growth level and the router's verdict kept from the peers' events, for the rules that use them."""
+        self.profile = await peer_events.with_inputs(self.conn, self.customer, self.profile)
+        self.segment = self.response.segment = segment_of(self.view.cfg.segments, self.profile)
 
     def _refusal(self, snap: OfferSnapshot) -> str | None:
         """Why no arm may be offered, in the documented order: contact policy, eligibility, claims."""

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.clock import Clock
 from services.rewards.runtime import ConfigView, PolicyRuntime
-from services.rewards.service import learning
+from services.rewards.service import learning, outgoing
 from services.rewards.service.unit import Learned, WriteCalls
 from services.rewards.store import assignments, decisions, payments
 from skylane.rewards.v1 import rewards_pb2
@@ -32,6 +32,7 @@ class RecordPayment:
             ):
                 return rewards_pb2.RecordPaymentResponse(recorded=False)
             counted = await assignments.add_payment(conn, view.in_scene.get(request.scene, []), customer, amount, now)
+            await outgoing.payment_recorded(conn, self.dialect, request, counted, now)
             since = now - timedelta(days=view.cfg.policy.baseline_window_days)
             for campaign_id, segment in await decisions.convert_holdout(conn, customer, counted, since):
                 learning.holdout_conversion(learned, self.runtime, view.cfg, campaign_id, segment)

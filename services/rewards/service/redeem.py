@@ -14,7 +14,7 @@ from services.common.clock import Clock
 from services.common.errors import FailedPrecondition, NotFound, PermissionDenied
 from services.rewards.config import Campaign
 from services.rewards.runtime import ConfigView, PolicyRuntime
-from services.rewards.service import budget, learning
+from services.rewards.service import budget, learning, outgoing
 from services.rewards.service.unit import Learned, WriteCalls
 from services.rewards.service.wire import coupon_pb, money
 from services.rewards.store import assignments, coupons, redemptions
@@ -79,6 +79,7 @@ class Redeem:
             conn, view.in_scene.get(request.scene, []), c.customer_ref, amount, now, redemption=1
         )
         await budget.spend(conn, c.campaign_id, c.discount_fen)
+        await outgoing.coupon_redeemed(conn, self.dialect, c, request, now)
         learning.conversion(learned, self.runtime, view.cfg, c, converted=True)
         return _response(request.order_id, c, c.discount_fen, amount)
 

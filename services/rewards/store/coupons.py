@@ -89,23 +89,30 @@ async def reopen(conn: AsyncConnection, coupon_id: str, state: str) -> None:
     await conn.execute(_REOPEN, {"p_id": coupon_id, "p_state": state})
 
 
-async def expire_due(session: AsyncSession, now: datetime, limit: int) -> tuple[int, list[tuple[str, str, int]]]:
-    """Expires up to `limit` claimed coupons past their validity; returns how many were due and the
-    (campaign id, claim day, face value) of those this call expired."""
+async def expire_due(
+    session: AsyncSession, now: datetime, limit: int
+) -> tuple[int, list[tuple[str, str, int]], list[tuple[str, str, str]]]:
+    """Expires up to `limit` claimed coupons past their validity; returns how many were due, the
+    (campaign id, claim day, face value) of those this call expired, and their (coupon id, customer, campaign id)."""
     # SKIP LOCKED (PostgreSQL; SQLite has one writer): a concurrent pass takes other coupons instead of
     # queueing behind this one for the same batch.
     due = select(_k.id).where(_k.state == CLAIMED, _k.valid_until <= now).limit(limit).with_for_update(skip_locked=True)
     ids = list((await session.execute(due)).scalars())
     if not ids:
-        return 0, []
+        return 0, [], []
     # The state guard makes a concurrent redemption and this pass exclusive per coupon.
     rows = await session.execute(
         update(coupons)
         .where(_k.id.in_(ids), _k.state == CLAIMED)
         .values(state=EXPIRED)
-        .returning(_k.campaign_id, _k.claim_day, _k.discount_fen)
+        .returning(_k.campaign_id, _k.claim_day, _k.discount_fen, _k.id, _k.customer_ref)
     )
-    return len(ids), [(str(c), str(d), int(f)) for c, d, f in rows.all()]
+    expired = rows.all()
+    return (
+        len(ids),
+        [(str(c), str(d), int(f)) for c, d, f, _, _ in expired],
+        [(str(i), str(r), str(c)) for c, _, _, i, r in expired],
+    )
 
 
 async def fallback_candidates(

@@ -160,6 +160,30 @@ class RoutingDecision(_message.Message):
     channel: str
     def __init__(self, decision_id: _Optional[str] = ..., tier: _Optional[str] = ..., score: _Optional[int] = ..., destination: _Optional[_Union[Destination, str]] = ..., product_id: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., config_version: _Optional[str] = ..., policy_version: _Optional[str] = ..., arm: _Optional[_Union[PolicyArm, str]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sticky: _Optional[bool] = ..., partner: _Optional[_Union[PartnerRouting, _Mapping]] = ..., channel: _Optional[str] = ...) -> None: ...
 
+class RecordLoanDrawnRequest(_message.Message):
+    __slots__ = ("idempotency_key", "decision_id", "amount", "drawn_at")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    DRAWN_AT_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: _types_pb2.IdempotencyKey
+    decision_id: str
+    amount: _types_pb2.Money
+    drawn_at: _timestamp_pb2.Timestamp
+    def __init__(self, idempotency_key: _Optional[_Union[_types_pb2.IdempotencyKey, _Mapping]] = ..., decision_id: _Optional[str] = ..., amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., drawn_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RecordLoanDrawnResponse(_message.Message):
+    __slots__ = ("decision_id", "recorded", "amount", "product_id")
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
+    decision_id: str
+    recorded: bool
+    amount: _types_pb2.Money
+    product_id: str
+    def __init__(self, decision_id: _Optional[str] = ..., recorded: _Optional[bool] = ..., amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., product_id: _Optional[str] = ...) -> None: ...
+
 class GetDecisionRequest(_message.Message):
     __slots__ = ("decision_id",)
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -45,6 +45,11 @@ class RouterServiceStub:
                 request_serializer=skylane_dot_router_dot_v1_dot_router__pb2.GetDecisionRequest.SerializeToString,
                 response_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.RecordedDecision.FromString,
                 _registered_method=True)
+        self.RecordLoanDrawn = channel.unary_unary(
+                '/skylane.router.v1.RouterService/RecordLoanDrawn',
+                request_serializer=skylane_dot_router_dot_v1_dot_router__pb2.RecordLoanDrawnRequest.SerializeToString,
+                response_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.RecordLoanDrawnResponse.FromString,
+                _registered_method=True)
 
 
 class RouterServiceServicer:
@@ -65,6 +70,14 @@ class RouterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordLoanDrawn(self, request, context):
+        """The bank's loan system reports that the in-house loan of an IN_HOUSE decision was drawn (once per
+        decision); the router's event stream then carries a loan_drawn event (growth earns from it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RouterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +90,11 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.GetDecision,
                     request_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.GetDecisionRequest.FromString,
                     response_serializer=skylane_dot_router_dot_v1_dot_router__pb2.RecordedDecision.SerializeToString,
+            ),
+            'RecordLoanDrawn': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordLoanDrawn,
+                    request_deserializer=skylane_dot_router_dot_v1_dot_router__pb2.RecordLoanDrawnRequest.FromString,
+                    response_serializer=skylane_dot_router_dot_v1_dot_router__pb2.RecordLoanDrawnResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +152,33 @@ class RouterService:
             '/skylane.router.v1.RouterService/GetDecision',
             skylane_dot_router_dot_v1_dot_router__pb2.GetDecisionRequest.SerializeToString,
             skylane_dot_router_dot_v1_dot_router__pb2.RecordedDecision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordLoanDrawn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.router.v1.RouterService/RecordLoanDrawn',
+            skylane_dot_router_dot_v1_dot_router__pb2.RecordLoanDrawnRequest.SerializeToString,
+            skylane_dot_router_dot_v1_dot_router__pb2.RecordLoanDrawnResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -21,6 +21,7 @@ from services.common.errors import (
 )
 from services.router.partners import outcomes, store
 from services.router.partners.service.desk import PartnerDesk
+from services.router.service import outgoing
 from services.router.service.unit_of_work import Write
 from skylane.router.v1 import leads_pb2
 
@@ -106,3 +107,5 @@ class ReportOutcome:
             outcome_reason=request.reason,
             updated_at=desk.clock.now(),
         )
+        if request.outcome == outcomes.FUNDED:
+            await outgoing.lead_funded(session, desk.db.dialect, lead, funded, desk.clock.now())

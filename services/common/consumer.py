@@ -1,0 +1,239 @@
+"""A consumer of a peer service's event stream, running as a worker inside the consuming service.
+
+It follows the peer's StreamEvents from the cursor it stored and applies each page in one unit of work of
+the write batcher: for every event, its id is claimed in `consumed_events` (an id already there is skipped:
+delivered twice, it applies once), its effect is written, and the page's cursor is stored, all in the
+same transaction. A consumer killed anywhere resumes from the last page committed and repeats nothing;
+an event delivered again (a replayed page, a reset cursor, two replicas consuming) finds its id taken.
+
+Each event is applied inside its own savepoint: a DomainError (e.g. the customer is not a member) rolls
+back that event's effect only, and the event is recorded as consumed with the error's reason, so one bad
+event never blocks the stream. Anything else (the database is down) fails the page, which is retried.
+
+The peer's address comes from the service's config (`events.peers.<peer>.address`), read before every
+connection: empty, the consumer is off (and turns on when a reload sets it). A peer that is down or
+unreachable is retried with a backoff of 0.5 s doubling to 30 s; the consuming service keeps serving and
+catches up once the peer is back. A peer that stays silent past three heartbeats is reconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+import grpc
+import structlog
+from sqlalchemy import MetaData, bindparam, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.batching import WriteBatcher
+from services.common.clock import Clock
+from services.common.db import Database, UTCDateTime, insert_ignoring_conflicts
+from services.common.errors import DomainError, Violations
+from services.common.event_config import Peer
+from services.common.event_schema import consumer_tables
+from services.common.event_stream import HEARTBEAT_SECONDS, cursor_of, parse_cursor
+from services.common.tls import TlsFiles, channel_credentials
+from skylane.common.v1 import events_pb2, events_pb2_grpc
+
+log = structlog.get_logger("skylane.consumer")
+
+# What applying one event did: "applied", "ignored" (nothing to do for it), or a skip reason.
+Handler = Callable[[AsyncSession, events_pb2.DomainEvent], Awaitable[str]]
+
+OFF_RECHECK_SECONDS = 5.0
+MIN_BACKOFF, MAX_BACKOFF = 0.5, 30.0
+SILENCE_SECONDS = 3 * HEARTBEAT_SECONDS
+
+_CURSORS, _CONSUMED = consumer_tables(MetaData())
+
+
+class Skip(Exception):
+    """Raised by a handler: its event's effect is rolled back and the event recorded as consumed with `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        peer: str,
+        db: Database,
+        writes: WriteBatcher,
+        clock: Clock,
+        settings: Callable[[], Peer | None],
+        types: Callable[[], Collection[str]],
+        handle: Handler,
+    ) -> None:
+        self.peer, self.db, self.writes, self.clock = peer, db, writes, clock
+        self.settings, self.types, self.handle = settings, types, handle
+        self.backoff = MIN_BACKOFF
+        self.connected = False  # a stream to the peer is open (observable in tests)
+        self._claim = insert_ignoring_conflicts(db.dialect, _CONSUMED).values(
+            event_id=bindparam("p_id"), outcome="applied", consumed_at=bindparam("p_now", type_=UTCDateTime())
+        )
+
+    # --- the worker ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Follows the peer for as long as the service runs; never raises but on cancellation."""
+        while True:
+            settings, wanted = self.settings(), self.types()
+            if settings is None or not settings.address or not wanted:
+                await asyncio.sleep(OFF_RECHECK_SECONDS)
+                continue
+            try:
+                await self.follow(settings, wanted)
+            except asyncio.CancelledError:
+                raise
+            except grpc.aio.AioRpcError as exc:
+                log.warning("peer_stream_lost", peer=self.peer, code=exc.code().name, retry_in_s=self.backoff)
+            except TimeoutError:
+                log.warning("peer_stream_silent", peer=self.peer, retry_in_s=self.backoff)
+            except Exception:
+                log.exception("consumer_failed", peer=self.peer, retry_in_s=self.backoff)
+            finally:
+                self.connected = False
+            await asyncio.sleep(self.backoff)
+            self.backoff = min(self.backoff * 2, MAX_BACKOFF)
+
+    async def follow(self, settings: Peer, types: Collection[str]) -> None:
+        """One connection: streams from the stored cursor and applies every page until the stream ends."""
+        async with _channel(settings) as channel:
+            stub = events_pb2_grpc.EventsOpsServiceStub(channel)
+            after = await self.position()
+            request = events_pb2.StreamEventsRequest(
+                cursor=cursor_of(self.peer, after) if after else "",
+                page_size=settings.page_size,
+                follow=True,
+                types=sorted(types),
+            )
+            call = stub.StreamEvents(request)
+            watchdog = _Watchdog(call, SILENCE_SECONDS)
+            try:
+                self.connected = True
+                async for page in call:
+                    watchdog.heard()
+                    await self.apply(page)
+                    self.backoff = MIN_BACKOFF
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not watchdog.fired or (task is not None and task.cancelling()):
+                    raise  # the service is stopping, not the watchdog's doing
+            finally:
+                watchdog.stop()
+                call.cancel()
+            if watchdog.fired:
+                raise TimeoutError(f"the {self.peer} stream was silent for {SILENCE_SECONDS:.0f} s")
+
+    # --- applying -----------------------------------------------------------------------------------
+
+    async def apply(self, page: events_pb2.StreamEventsResponse) -> int:
+        """Applies one page and stores its cursor in one unit of work; returns how many events took effect."""
+        v = Violations()
+        position = parse_cursor(self.peer, page.cursor, v)
+        if v:
+            raise ValueError(f"the {self.peer} stream sent a malformed cursor")
+
+        async def unit(session: AsyncSession) -> int:
+            now = self.clock.now()
+            applied = 0
+            for event in page.events:
+                claimed = await session.execute(self._claim, {"p_id": event.event_id, "p_now": now})
+                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                    continue  # applied before: a second delivery has no effect
+                outcome = await self._apply_one(session, event)
+                if outcome == "applied":
+                    applied += 1
+                else:
+                    await session.execute(
+                        update(_CONSUMED).where(_CONSUMED.c.event_id == event.event_id).values(outcome=outcome[:32])
+                    )
+            await self._store(session, position, now)
+            return applied
+
+        return await self.writes.run(unit)
+
+    async def _apply_one(self, session: AsyncSession, event: events_pb2.DomainEvent) -> str:
+        try:
+            async with session.begin_nested():
+                return await self.handle(session, event)
+        except (DomainError, Skip) as exc:
+            log.info("peer_event_skipped", peer=self.peer, event_id=event.event_id, type=event.type, reason=exc.reason)
+            return exc.reason
+
+    async def _store(self, session: AsyncSession, position: int, now: datetime) -> None:
+        if position <= 0:
+            return
+        first = insert_ignoring_conflicts(self.db.dialect, _CURSORS).values(
+            peer=self.peer, position=position, updated_at=now
+        )
+        if (await session.execute(first)).rowcount != 1:  # type: ignore[attr-defined]
+            # Only forward: a replica that applied a later page first keeps its cursor.
+            await session.execute(
+                update(_CURSORS)
+                .where(_CURSORS.c.peer == self.peer, _CURSORS.c.position < position)
+                .values(position=position, updated_at=now)
+            )
+
+    async def position(self) -> int:
+        """The peer stream position applied last (0: nothing yet)."""
+        async with self.db.read() as session:
+            found = (await session.execute(select(_CURSORS.c.position).where(_CURSORS.c.peer == self.peer))).scalar()
+        return int(found or 0)
+
+
+async def outcome_of(session: AsyncSession, event_id: str) -> str | None:
+    """What applying an event did ("applied", "ignored", a skip reason), None when it was never consumed."""
+    return (await session.execute(select(_CONSUMED.c.outcome).where(_CONSUMED.c.event_id == event_id))).scalar()
+
+
+async def purge_consumed(session: AsyncSession, older_than: timedelta, now: datetime) -> int:
+    """Forgets the ids of events consumed before `now - older_than` (their stream has purged them too)."""
+    result = await session.execute(delete(_CONSUMED).where(_CONSUMED.c.consumed_at < now - older_than))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@contextlib.asynccontextmanager
+async def _channel(settings: Peer) -> AsyncIterator[grpc.aio.Channel]:
+    files = TlsFiles.of(settings.tls_cert, settings.tls_key, settings.tls_ca)
+    if files.ca is None and files.cert is None:
+        channel = grpc.aio.insecure_channel(settings.address)
+    else:
+        channel = grpc.aio.secure_channel(settings.address, channel_credentials(files))
+    try:
+        yield channel
+    finally:
+        await channel.close()
+
+
+class _Watchdog:
+    """Cancels a stream that stays silent past `seconds` (a peer gone without closing the connection).
+    A timer rather than a timeout around each read: cancelling a read of a grpc.aio stream from inside
+    asyncio.wait_for can leave the cancelling task waiting forever."""
+
+    def __init__(self, call: Any, seconds: float) -> None:
+        self.call, self.seconds, self.fired = call, seconds, False
+        self.loop = asyncio.get_running_loop()
+        self.last = self.loop.time()
+        self.timer = self.loop.call_later(seconds, self._check)
+
+    def heard(self) -> None:
+        self.last = self.loop.time()
+
+    def _check(self) -> None:
+        quiet = self.loop.time() - self.last
+        if quiet >= self.seconds:
+            self.fired = True
+            self.call.cancel()
+        else:
+            self.timer = self.loop.call_later(self.seconds - quiet, self._check)
+
+    def stop(self) -> None:
+        self.timer.cancel()
