@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from services.common.logging import configure_logging
-from tests.support import ENGINES, DbTarget, db_target_for
+from tests.helpers import ENGINES, DbTarget, db_target_for
 
 configure_logging("warning", cache=False)  # tests reconfigure it (log capture)
 

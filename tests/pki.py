@@ -20,7 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from services.common.server import ServerOptions
 from services.common.tls import TlsFiles
 from services.router.app import build
-from tests.support import db_target_for, running_service
+from tests.helpers import db_target_for, running_service
 
 REPO = Path(__file__).resolve().parents[1]
 

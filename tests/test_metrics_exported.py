@@ -37,11 +37,11 @@ from skylane.growth.v1 import growth_pb2
 from skylane.rewards.v1 import rewards_pb2
 from skylane.router.v1 import router_pb2, router_pb2_grpc
 from tests.growth.helpers import Client, config
+from tests.helpers import Harness, db_target_for, running_service
 from tests.rewards.helpers import MONDAY_9AM_LOCAL, claim, config_text, offer, redeem, stub
 from tests.router.helpers import START
 from tests.router.helpers import config_text as router_config_text
 from tests.router.partners.helpers import applicant, partner_entry, route_request, sim
-from tests.support import Harness, db_target_for, running_service
 from tests.test_deploy import _dashboard_queries, _label_values_metrics, _rules, _used_metrics
 
 WITH_METRICS = ServerOptions(port=0, metrics_port=0, config_poll_seconds=None, access_log=False)

@@ -33,8 +33,8 @@ from skylane.partner.v1 import partner_pb2
 from tests.fuzz import catalog
 from tests.fuzz.servers import CHANNEL_OPTIONS, served_services
 from tests.fuzz.values import Filler, Pools, is_map
+from tests.helpers import REPO, DbTarget, _asyncpg_dsn, db_target_for, running_service
 from tests.router.partners.helpers import applicant, route_request
-from tests.support import REPO, DbTarget, _asyncpg_dsn, db_target_for, running_service
 
 NAME, MOBILE, ID_NUMBER, CARD = "张三", "13812345678", "110101199003074514", "6222021234567890128"
 PERSONAL = (NAME, MOBILE, ID_NUMBER, CARD)

@@ -20,7 +20,7 @@ import pytest
 from services.common.logging import configure_logging
 from services.demo.app import Suite
 from services.demo.service.run import DemoOptions, run_demo
-from tests.support import REPO
+from tests.helpers import REPO
 
 DAY = date(2026, 3, 9)  # a Monday
 

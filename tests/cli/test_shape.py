@@ -20,7 +20,7 @@ from skylane.growth.v1 import growth_pb2
 from skylane.rewards.v1 import rewards_pb2
 from skylane.router.v1 import leads_pb2, router_pb2
 from tests.cli.conftest import Running
-from tests.support import REPO
+from tests.helpers import REPO
 
 CLI_SOURCES = [
     REPO / "services" / "common" / "cli_client.py",

@@ -15,7 +15,7 @@ from services.common.server import ServerOptions
 from services.growth.app import build
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 from tests.growth.helpers import config as growth_config
-from tests.support import DbTarget, running_service
+from tests.helpers import DbTarget, running_service
 
 
 def rpc_lines(stream: io.StringIO) -> list[dict[str, object]]:

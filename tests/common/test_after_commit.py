@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.after_commit import after_commit
 from services.common.batching import WriteBatcher
 from services.common.db import Database
-from tests.support import DbTarget
+from tests.helpers import DbTarget
 
 
 def test_outside_a_unit_of_work_it_runs_at_once() -> None:

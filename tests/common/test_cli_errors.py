@@ -22,7 +22,7 @@ from services.growth.app import build as build_growth
 from services.router.app import build as build_router
 from tests.growth.helpers import Client
 from tests.growth.helpers import config as growth_config
-from tests.support import REPO, Harness, db_target_for, running_service
+from tests.helpers import REPO, Harness, db_target_for, running_service
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -15,8 +15,8 @@ from services.growth.app import build as build_growth
 from services.rewards.app import build as build_rewards
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 from tests.growth.helpers import config as growth_config
+from tests.helpers import DbTarget, key, running_service
 from tests.rewards.helpers import config_text as rewards_config
-from tests.support import DbTarget, key, running_service
 
 TWINS = 5
 SERVICES: dict[str, tuple[Callable[..., Any], str, str]] = {

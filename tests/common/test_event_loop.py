@@ -10,7 +10,7 @@ import grpc
 
 from bench.harness import free_port
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
-from tests.support import serve_args, wait_serving
+from tests.helpers import serve_args, wait_serving
 
 
 def _spawn(args: list[str]) -> subprocess.Popen[bytes]:

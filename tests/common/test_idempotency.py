@@ -14,7 +14,7 @@ from services.common.errors import AlreadyExists, InvalidArgument
 from services.common.idempotency import IdempotencyStore, idempotency_table
 from services.common.migrations import upgrade
 from skylane.common.v1 import admin_pb2, types_pb2
-from tests.support import DbTarget
+from tests.helpers import DbTarget
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ from sqlalchemy import inspect, text
 from services.common.db import Database
 from services.common.migrations import advisory_lock_key, upgrade
 from services.registry import SERVICES
-from tests.support import POSTGRES_URL, REPO, create_pg_schema, drop_pg_schema
+from tests.helpers import POSTGRES_URL, REPO, create_pg_schema, drop_pg_schema
 
 MIGRATIONS = {name: REPO / "services" / name / "migrations" for name in SERVICES}
 REPLICAS = 4

@@ -21,8 +21,8 @@ from services.registry import SERVICES
 from services.router.app import build
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 from skylane.router.v1 import leads_pb2, leads_pb2_grpc, router_pb2, router_pb2_grpc
+from tests.helpers import error_reason, key, serve_args
 from tests.pki import Pki, make_pki, tls_router
-from tests.support import error_reason, key, serve_args
 
 REPO = Path(__file__).resolve().parents[2]
 

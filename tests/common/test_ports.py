@@ -18,7 +18,7 @@ import pytest
 from bench.harness import free_port
 from services.common.metrics import ServiceMetrics
 from services.common.ports import PortInUse, bind_grpc, check_free, port_options
-from tests.support import REPO, serve_args, wait_serving
+from tests.helpers import REPO, serve_args, wait_serving
 
 
 @contextmanager

@@ -26,8 +26,8 @@ from services.growth.app import build
 from skylane.common.v1 import types_pb2
 from skylane.growth.v1 import growth_pb2
 from tests.growth.helpers import Client, config, cref, ledger_sums, member_consistency, ts
+from tests.helpers import DbTarget, running_service
 from tests.pg_cluster import PgCluster, free_port, pg_bindir, private_cluster
-from tests.support import DbTarget, running_service
 
 BINDIR = pg_bindir()
 pytestmark = pytest.mark.skipif(BINDIR is None, reason="PostgreSQL server binaries (initdb, pg_ctl) not installed")

@@ -21,7 +21,7 @@ from services.common.db import default_sqlite_url
 from services.common.settings import AppSettings
 from services.registry import SERVICES
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
-from tests.support import serve_args, wait_serving
+from tests.helpers import serve_args, wait_serving
 
 REPO = Path(__file__).resolve().parents[2]
 

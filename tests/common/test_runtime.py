@@ -19,7 +19,7 @@ from services.common.errors import FailedPrecondition, FieldViolation, InvalidAr
 from services.common.server import ServerOptions, start_service
 from services.growth.app import build as build_growth
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
-from tests.support import DbTarget, error_reason, field_violations, key, rich_details, running_service
+from tests.helpers import DbTarget, error_reason, field_violations, key, rich_details, running_service
 
 REPO = Path(__file__).resolve().parents[2]
 

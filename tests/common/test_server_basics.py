@@ -11,7 +11,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from services.registry import SERVICES
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
-from tests.support import DbTarget, db_target_for, field_violations, running_service
+from tests.helpers import DbTarget, db_target_for, field_violations, running_service
 
 REPO = Path(__file__).resolve().parents[2]
 

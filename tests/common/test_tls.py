@@ -20,9 +20,9 @@ import pytest
 from bench.harness import free_port
 from services.common.tls import TlsError, TlsFiles, channel_credentials, server_credentials
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
+from tests.helpers import serve_args, wait_serving
 from tests.pki import Pki, make_pki
 from tests.pki import tls_router as served_with_tls
-from tests.support import serve_args, wait_serving
 
 REPO = Path(__file__).resolve().parents[2]
 

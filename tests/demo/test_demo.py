@@ -21,7 +21,7 @@ import pytest
 
 from services.common.logging import configure_logging
 from services.demo.service.run import DemoOptions, run_demo
-from tests.support import REPO
+from tests.helpers import REPO
 
 CHARTS = {
     "routing-mix", "value-per-lead", "partner-outcomes", "uplift", "coupon-spend", "levels", "activities",

@@ -27,12 +27,12 @@ from skylane.growth.v1 import growth_pb2, growth_pb2_grpc
 from skylane.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 from skylane.router.v1 import router_pb2, router_pb2_grpc
 from tests.events.helpers import DuplicatingPeer, drain, eventually, peers_block
+from tests.helpers import Harness, db_target_for, key, running_service
 from tests.rewards.helpers import MONDAY_9AM_LOCAL
 from tests.rewards.helpers import config_text as rewards_config
 from tests.router.helpers import START
 from tests.router.helpers import config_text as router_config
 from tests.router.helpers import request as route_request
-from tests.support import Harness, db_target_for, key, running_service
 
 GROWTH_CONFIG = """
 timezone: Asia/Shanghai

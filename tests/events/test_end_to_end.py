@@ -22,10 +22,10 @@ from skylane.growth.v1 import growth_pb2, growth_pb2_grpc
 from skylane.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 from skylane.router.v1 import router_pb2, router_pb2_grpc
 from tests.events.helpers import eventually, free_port, peers_block
+from tests.helpers import Harness, db_target_for, key, running_service
 from tests.router.helpers import START
 from tests.router.helpers import config_text as router_config
 from tests.router.helpers import request as route_request
-from tests.support import Harness, db_target_for, key, running_service
 
 # What growth's config says each journey step earns (apply_level_multiplier off: the numbers are the award).
 GROWTH_CONFIG = """

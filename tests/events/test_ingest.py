@@ -14,8 +14,8 @@ from services.common.event_services import upkeep_once
 from services.common.ingest import zone_of
 from skylane.common.v1 import events_pb2, events_pb2_grpc, types_pb2
 from tests.events.helpers import drain
+from tests.helpers import DbTarget, field_violations, key
 from tests.router.helpers import router
-from tests.support import DbTarget, field_violations, key
 
 ACCEPTED, DUPLICATE = events_pb2.INGEST_STATUS_ACCEPTED, events_pb2.INGEST_STATUS_DUPLICATE
 

@@ -10,7 +10,7 @@ import pytest
 from services.common import outbox
 from services.common.db import Database
 from services.common.migrations import upgrade
-from tests.support import REPO, DbTarget
+from tests.helpers import REPO, DbTarget
 
 
 async def test_an_event_committed_late_comes_after_what_was_read(db_target: DbTarget) -> None:

@@ -11,8 +11,8 @@ from services.rewards.app import build
 from services.rewards.store import inputs
 from skylane.common.v1 import types_pb2
 from skylane.rewards.v1 import rewards_pb2, rewards_pb2_grpc
+from tests.helpers import DbTarget, key, running_service
 from tests.rewards.helpers import MONDAY_9AM_LOCAL
-from tests.support import DbTarget, key, running_service
 
 CONFIG = """
 timezone: Asia/Shanghai

@@ -12,8 +12,8 @@ import pytest
 from skylane.common.v1 import events_pb2, events_pb2_grpc, types_pb2
 from skylane.router.v1 import router_pb2
 from tests.events.helpers import drain
+from tests.helpers import DbTarget, field_violations, key
 from tests.router.helpers import IN_HOUSE, request, router, stub
-from tests.support import DbTarget, field_violations, key
 
 
 async def test_router_streams_decisions_and_loans_from_a_cursor(db_target: DbTarget, tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ import pytest
 from services.common.tls import TlsFiles, channel_credentials
 from skylane.common.v1 import events_pb2, events_pb2_grpc, types_pb2
 from tests.events.helpers import drain
+from tests.helpers import error_reason, key
 from tests.pki import Pki, make_pki, tls_router
-from tests.support import error_reason, key
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.fuzz.report import render
 from tests.fuzz.runner import fuzz
-from tests.support import POSTGRES_URL
+from tests.helpers import POSTGRES_URL
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

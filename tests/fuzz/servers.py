@@ -21,7 +21,7 @@ from services.common.logging import configure_logging
 from services.registry import SERVICES
 from tests.fuzz import catalog
 from tests.fuzz.values import Pools
-from tests.support import REPO, Harness, db_target_for, running_service
+from tests.helpers import REPO, Harness, db_target_for, running_service
 
 # The default router config calls partner lenders on 127.0.0.1:5006x; port 1 refuses at once instead.
 CLOSED_ENDPOINT = "127.0.0.1:1"

@@ -7,7 +7,7 @@ import pytest
 
 from services.growth.app import build
 from tests.growth.helpers import Client, config
-from tests.support import DbTarget, running_service
+from tests.helpers import DbTarget, running_service
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from services.growth.config import GrowthConfig
 from skylane.common.v1 import types_pb2
 from skylane.growth.v1 import growth_pb2, growth_pb2_grpc
-from tests.support import Harness, key
+from tests.helpers import Harness, key
 
 TEST_CONFIG = """
 timezone: Asia/Shanghai

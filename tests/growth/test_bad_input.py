@@ -9,7 +9,7 @@ import pytest
 
 from skylane.growth.v1 import growth_pb2
 from tests.growth.helpers import Client, assert_consistent, cref
-from tests.support import error_reason, field_violations
+from tests.helpers import error_reason, field_violations
 
 
 async def test_bad_input_is_refused_field_by_field_and_changes_nothing(growth: Client) -> None:

@@ -8,7 +8,7 @@ import grpc
 
 from skylane.growth.v1 import growth_pb2
 from tests.growth.helpers import Client, ledger_sums, member_consistency
-from tests.support import error_reason
+from tests.helpers import error_reason
 
 
 async def _outcomes(calls: list) -> tuple[int, list[str]]:

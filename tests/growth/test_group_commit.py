@@ -12,7 +12,7 @@ from pathlib import Path
 
 from services.growth.app import build
 from tests.growth.helpers import Client, config
-from tests.support import db_target_for, running_service
+from tests.helpers import db_target_for, running_service
 
 CALLERS, CALLS_EACH = 16, 15
 

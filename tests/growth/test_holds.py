@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from tests.growth.helpers import Client, assert_consistent
-from tests.support import error_reason
+from tests.helpers import error_reason
 
 
 async def test_holds_confirm_release_and_time_out(growth: Client) -> None:

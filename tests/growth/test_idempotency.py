@@ -8,7 +8,7 @@ import pytest
 
 from skylane.growth.v1 import growth_pb2
 from tests.growth.helpers import Client, assert_consistent, cref
-from tests.support import key
+from tests.helpers import key
 
 
 async def test_replayed_idempotency_key_and_event_change_nothing(growth: Client) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from services.growth.app import build
 from tests.growth.helpers import Client
-from tests.support import REPO, DbTarget, running_service
+from tests.helpers import REPO, DbTarget, running_service
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from skylane.growth.v1 import growth_pb2
 from tests.growth.helpers import Client, cref, ts
-from tests.support import error_reason, field_violations, key
+from tests.helpers import error_reason, field_violations, key
 
 
 async def test_upgrade_is_immediate_and_progress_shows_what_is_needed(growth: Client) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from skylane.growth.v1 import growth_pb2
 from tests.growth.helpers import Client
-from tests.support import field_violations, key
+from tests.helpers import field_violations, key
 
 
 async def test_expiry_warning_event_is_emitted_once_before_points_expire(growth: Client) -> None:

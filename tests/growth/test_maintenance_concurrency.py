@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from skylane.growth.v1 import growth_pb2
 from tests.growth.helpers import Client, ledger_sums, member_consistency
-from tests.support import key
+from tests.helpers import key
 
 MEMBERS = 4
 PASSES = 5

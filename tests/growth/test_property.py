@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.growth.helpers import Client, ledger_sums, member_consistency
-from tests.support import error_reason
+from tests.helpers import error_reason
 
 LOT_DAYS = 30
 HOLD_SECONDS = 600

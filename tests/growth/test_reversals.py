@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from tests.growth.helpers import Client, assert_consistent, config
-from tests.support import error_reason
+from tests.helpers import error_reason
 
 
 async def test_reversing_a_spend_restores_exactly_the_lots_it_drew(growth: Client) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from skylane.growth.v1 import growth_pb2
 from tests.growth.helpers import Client, cref, ledger_sums, member_consistency
-from tests.support import error_reason, key
+from tests.helpers import error_reason, key
 
 
 async def _gold(growth: Client, points: int) -> str:

@@ -11,7 +11,7 @@ from services.common.clock import ManualClock
 from services.rewards.app import build
 from skylane.common.v1 import types_pb2
 from skylane.rewards.v1 import rewards_pb2, rewards_pb2_grpc
-from tests.support import DbTarget, Harness, key, running_service
+from tests.helpers import DbTarget, Harness, key, running_service
 
 # Monday 2026-01-05 09:00 in Shanghai (01:00 UTC): a fresh local day and ISO week.
 MONDAY_9AM_LOCAL = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from services.common.clock import ManualClock
 from services.router.app import build
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 from skylane.router.v1 import router_pb2, router_pb2_grpc
-from tests.support import DbTarget, Harness, key, running_service
+from tests.helpers import DbTarget, Harness, key, running_service
 
 # 2026-01-05 09:00 UTC = 17:00 in Shanghai.
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

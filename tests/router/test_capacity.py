@@ -7,8 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from skylane.router.v1 import router_pb2
+from tests.helpers import DbTarget
 from tests.router.helpers import IN_HOUSE, POOL, START, codes, ops, request, router, stub, window
-from tests.support import DbTarget
 
 
 async def test_capacity_overflows_to_the_pool_at_exactly_the_cap_across_concurrent_requests(

@@ -6,8 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from skylane.router.v1 import router_pb2
+from tests.helpers import DbTarget, key
 from tests.router.helpers import IN_HOUSE, POOL, START, config_text, ops, request, router, stub, window
-from tests.support import DbTarget, key
 
 
 async def test_shadow_records_both_decisions_while_acting_on_the_champion(db_target: DbTarget, tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ from services.router.app import build
 from services.router.service.policies import PolicyController
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 from skylane.router.v1 import router_pb2
+from tests.helpers import DbTarget, Harness, key, running_service
 from tests.router.helpers import START, config_text, ops, reload, router
-from tests.support import DbTarget, Harness, key, running_service
 
 TWINS = 5
 

@@ -8,8 +8,8 @@ import grpc
 import pytest
 
 from skylane.router.v1 import router_pb2
+from tests.helpers import DbTarget, key
 from tests.router.helpers import POOL, config_text, ops, reload, request, router, stub
-from tests.support import DbTarget, key
 
 
 async def test_activate_and_rollback_policy_versions(db_target: DbTarget, tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import grpc
 import pytest
 
 from skylane.router.v1 import router_pb2
+from tests.helpers import DbTarget, error_reason
 from tests.router.helpers import IN_HOUSE, config_text, ops, reload, request, router, stub
-from tests.support import DbTarget, error_reason
 
 
 async def test_reload_changes_decisions_and_records_the_new_version(db_target: DbTarget, tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import grpc
 import pytest
 
 from skylane.router.v1 import router_pb2
+from tests.helpers import DbTarget, error_reason
 from tests.router.helpers import START, ops, request, router, stub, window
-from tests.support import DbTarget, error_reason
 
 
 async def test_retry_with_the_same_key_returns_the_first_decision(db_target: DbTarget, tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from skylane.router.v1 import router_pb2
+from tests.helpers import DbTarget
 from tests.router.helpers import START, ops, request, router, stub, window
-from tests.support import DbTarget
 
 
 async def test_report_counts_and_shares_by_tier_destination_channel_and_day(

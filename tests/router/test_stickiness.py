@@ -7,8 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from skylane.router.v1 import router_pb2
+from tests.helpers import DbTarget
 from tests.router.helpers import START, ops, request, router, stub, window
-from tests.support import DbTarget
 
 
 async def test_same_applicant_within_the_window_gets_the_same_decision_and_is_counted_once(

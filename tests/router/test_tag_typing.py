@@ -12,8 +12,8 @@ import grpc
 import pytest
 
 from skylane.router.v1 import router_pb2
+from tests.helpers import DbTarget, field_violations
 from tests.router.helpers import START, ops, request, router, stub, window
-from tests.support import DbTarget, field_violations
 
 NAME = "张三"
 MOBILE = "13812345678"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.helpers import DbTarget
 from tests.router.helpers import DECLINED, IN_HOUSE, POOL, codes, request, router, stub
-from tests.support import DbTarget
 
 
 async def test_tier_at_each_threshold_boundary(db_target: DbTarget, tmp_path: Path) -> None:

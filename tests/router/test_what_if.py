@@ -10,8 +10,8 @@ import grpc
 import pytest
 
 from skylane.router.v1 import router_pb2
+from tests.helpers import DbTarget
 from tests.router.helpers import IN_HOUSE, POOL, START, config_text, ops, request, router, stub, window
-from tests.support import DbTarget
 
 
 async def test_what_if_matches_a_hand_computed_example(db_target: DbTarget, tmp_path: Path) -> None:

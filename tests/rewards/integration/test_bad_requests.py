@@ -9,8 +9,8 @@ import pytest
 
 from skylane.common.v1 import types_pb2
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget, field_violations, key
 from tests.rewards.helpers import cust, report, rewards_service, stub
-from tests.support import DbTarget, field_violations, key
 
 
 async def test_unknown_campaign_and_scene_are_refused(db_target: DbTarget, tmp_path: Path) -> None:

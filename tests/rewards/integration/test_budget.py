@@ -10,8 +10,8 @@ import grpc
 import pytest
 
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget, error_reason
 from tests.rewards.helpers import claim, offer, report, rewards_service, stub
-from tests.support import DbTarget, error_reason
 
 
 async def test_500_concurrent_claims_against_a_budget_for_50_grant_exactly_50(

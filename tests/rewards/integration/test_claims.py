@@ -9,8 +9,8 @@ import grpc
 import pytest
 
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget, error_reason
 from tests.rewards.helpers import claim, offer, rewards_service, stub
-from tests.support import DbTarget, error_reason
 
 
 async def test_claim_limit_and_double_claim(db_target: DbTarget, tmp_path: Path) -> None:

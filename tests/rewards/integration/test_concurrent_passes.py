@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget
 from tests.rewards.helpers import claim, offer, report, rewards_service, stub
-from tests.support import DbTarget
 
 CUSTOMERS = 6
 PASSES = 5

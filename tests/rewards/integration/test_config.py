@@ -11,8 +11,8 @@ from services.common.config import ConfigError, ConfigStore
 from services.rewards.config import RewardsConfig
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget, error_reason, key
 from tests.rewards.helpers import config_text, offer, rewards_service, stub
-from tests.support import DbTarget, error_reason, key
 
 GOOD = config_text()
 ARM = "{id: m100-10, threshold_fen: 10000, discount_fen: 1000, validity_days: 7}"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget, key
 from tests.rewards.helpers import cust, offer, rewards_service, stub
-from tests.support import DbTarget, key
 
 OFFERED, NOT_OFFERED = rewards_pb2.OFFERED, rewards_pb2.NOT_OFFERED
 

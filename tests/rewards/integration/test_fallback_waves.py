@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget
 from tests.rewards.helpers import claim, offer, report, rewards_service, stub
-from tests.support import DbTarget
 
 OFFERED = rewards_pb2.OFFERED
 

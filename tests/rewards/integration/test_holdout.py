@@ -7,8 +7,8 @@ from pathlib import Path
 from services.rewards.domain import holdout
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget, key
 from tests.rewards.helpers import config_text, cust, offer, report, rewards_service, stub
-from tests.support import DbTarget, key
 
 
 async def test_holdout_is_never_treated_and_its_assignment_is_stable(db_target: DbTarget, tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from skylane.common.v1 import types_pb2
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget
 from tests.rewards.helpers import claim, cust, offer, rewards_service, stub
-from tests.support import DbTarget
 
 
 async def test_pending_offers_list_open_offers_and_fallback_waves(db_target: DbTarget, tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget, Harness, key
 from tests.rewards.helpers import claim, cust, offer, redeem, rewards_service, stub
-from tests.support import DbTarget, Harness, key
 
 
 def _learned(h: Harness) -> dict[tuple[str, str], tuple[int, int]]:

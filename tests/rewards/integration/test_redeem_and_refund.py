@@ -9,8 +9,8 @@ import grpc
 import pytest
 
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget, error_reason, field_violations, key
 from tests.rewards.helpers import claim, offer, redeem, report, rewards_service, stub
-from tests.support import DbTarget, error_reason, field_violations, key
 
 
 async def test_redeem_is_idempotent_by_order_id_and_refund_restores_budget(db_target: DbTarget, tmp_path: Path) -> None:

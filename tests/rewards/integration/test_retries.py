@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget, key
 from tests.rewards.helpers import cust, offer, report, rewards_service, stub
-from tests.support import DbTarget, key
 
 
 async def test_offer_retried_with_the_same_key_answers_the_same_and_counts_one_touch(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from skylane.common.v1 import types_pb2
 from skylane.rewards.v1 import rewards_pb2
+from tests.helpers import DbTarget, key
 from tests.rewards.helpers import cust, offer, report, rewards_service, stub
-from tests.support import DbTarget, key
 
 
 async def test_uplift_report_against_the_holdout(db_target: DbTarget, tmp_path: Path) -> None:

@@ -25,8 +25,8 @@ from services.router.sim.partner_sim import RunningSim, start_sim, stop_sims
 from services.router.sim.scenario import SimPartner
 from skylane.common.v1 import types_pb2
 from skylane.router.v1 import leads_pb2, leads_pb2_grpc, router_pb2, router_pb2_grpc
+from tests.helpers import DbTarget, Harness, key, running_service
 from tests.router.helpers import START, config_text
-from tests.support import DbTarget, Harness, key, running_service
 
 # Scores of the test policy (tests/router/helpers.py): external score = points; near_prime >= 600, tail >= 500.
 TIER_SCORES = {"prime": 720, "near_prime": 620, "tail": 520}

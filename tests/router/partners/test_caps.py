@@ -9,8 +9,8 @@ from pathlib import Path
 from services.router.partners import store
 from services.router.partners.domain import CHOSEN
 from skylane.router.v1 import leads_pb2
+from tests.helpers import DbTarget
 from tests.router.partners.helpers import applicant, partner_stack, sim
-from tests.support import DbTarget
 
 
 async def test_concurrent_leads_never_exceed_a_cap(db_target: DbTarget, tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from skylane.router.v1 import leads_pb2
+from tests.helpers import DbTarget
 from tests.router.partners.helpers import applicant, partner_stack, sim
-from tests.support import DbTarget
 
 
 async def test_circuit_opens_then_half_opens_with_a_single_probe(db_target: DbTarget, tmp_path: Path) -> None:

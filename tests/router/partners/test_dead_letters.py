@@ -8,8 +8,8 @@ import grpc
 import pytest
 
 from skylane.router.v1 import leads_pb2
+from tests.helpers import DbTarget, error_reason, key
 from tests.router.partners.helpers import applicant, partner_stack, sim
-from tests.support import DbTarget, error_reason, key
 
 
 async def test_dead_letters_are_listed_and_replayed(db_target: DbTarget, tmp_path: Path) -> None:

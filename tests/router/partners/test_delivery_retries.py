@@ -7,8 +7,8 @@ from pathlib import Path
 
 from services.router.partners import store
 from skylane.router.v1 import leads_pb2
+from tests.helpers import DbTarget
 from tests.router.partners.helpers import applicant, partner_stack, sim
-from tests.support import DbTarget
 
 
 async def test_down_partner_gets_every_lead_exactly_once_after_it_returns(db_target: DbTarget, tmp_path: Path) -> None:

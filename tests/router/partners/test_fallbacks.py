@@ -6,8 +6,8 @@ from pathlib import Path
 
 from services.router.partners import store
 from skylane.router.v1 import leads_pb2
+from tests.helpers import DbTarget
 from tests.router.partners.helpers import applicant, partner_stack, sim
-from tests.support import DbTarget
 
 
 async def test_rejected_post_goes_to_the_next_bidder(db_target: DbTarget, tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from services.router.partners import store
 from services.router.partners.domain import CHOSEN
 from services.router.partners.service.leads import RecordItem
 from skylane.router.v1 import leads_pb2
+from tests.helpers import DbTarget
 from tests.router.partners.helpers import applicant, partner_stack, sim
-from tests.support import DbTarget
 
 
 async def test_a_lead_recorded_without_an_offer_is_selected_later(db_target: DbTarget, tmp_path: Path) -> None:

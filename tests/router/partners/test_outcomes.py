@@ -11,8 +11,8 @@ import pytest
 from services.router.partners import store
 from skylane.common.v1 import types_pb2
 from skylane.router.v1 import leads_pb2
+from tests.helpers import DbTarget, error_reason, field_violations, key
 from tests.router.partners.helpers import Stack, applicant, partner_stack, sim
-from tests.support import DbTarget, error_reason, field_violations, key
 
 FUNDED, REJECTED, RETURNED = (
     leads_pb2.LEAD_OUTCOME_FUNDED,

@@ -16,8 +16,8 @@ from services.router.partners.models import PartnerLead
 from services.router.partners.payload import partner_payload
 from skylane.partner.v1 import partner_pb2
 from skylane.router.v1 import router_pb2
+from tests.helpers import DbTarget
 from tests.router.partners.helpers import Stack, applicant, partner_stack, route_request, sim
-from tests.support import DbTarget
 
 NAME = "张三"
 MOBILE = "13812345678"

@@ -26,9 +26,9 @@ from services.router.app import build
 from services.router.partners import store
 from services.router.partners.domain import CHOSEN, CIRCUIT_OPEN, ERROR
 from skylane.router.v1 import leads_pb2
+from tests.helpers import REPO, DbTarget, running_service
 from tests.router.helpers import START, config_text
 from tests.router.partners.helpers import Stack, applicant, partner_entry
-from tests.support import REPO, DbTarget, running_service
 
 PARTNER = "comeback"
 QUEUED = 7  # leads chosen while the partner is up and posted after it went down

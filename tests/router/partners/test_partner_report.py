@@ -8,8 +8,8 @@ import grpc
 import pytest
 
 from skylane.router.v1 import leads_pb2
+from tests.helpers import DbTarget
 from tests.router.partners.helpers import Stack, applicant, partner_stack, sim
-from tests.support import DbTarget
 
 
 async def posted_lead(stack: Stack, tier: str = "near_prime") -> str:

@@ -19,9 +19,9 @@ from services.common.clock import ManualClock
 from services.router.app import build
 from skylane.partner.v1 import partner_pb2
 from skylane.router.v1 import router_pb2, router_pb2_grpc
+from tests.helpers import DbTarget, running_service
 from tests.router.helpers import START, config_text
 from tests.router.partners.helpers import applicant, partner_entry, route_request
-from tests.support import DbTarget, running_service
 
 PARTNER = "skylane.partner.v1.PartnerService"
 

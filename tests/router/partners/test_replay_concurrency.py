@@ -10,8 +10,8 @@ import grpc
 
 from services.router.partners import store
 from skylane.router.v1 import leads_pb2
+from tests.helpers import DbTarget, error_reason, key
 from tests.router.partners.helpers import Stack, applicant, partner_stack, sim
-from tests.support import DbTarget, error_reason, key
 
 TWINS = 5
 

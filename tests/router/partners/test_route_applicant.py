@@ -7,8 +7,8 @@ from pathlib import Path
 
 from services.router.partners import store
 from skylane.router.v1 import leads_pb2, router_pb2
+from tests.helpers import DbTarget
 from tests.router.partners.helpers import applicant, partner_stack, route_request, sim
-from tests.support import DbTarget
 
 
 async def test_pool_decision_returns_its_lead_and_a_retry_makes_no_second_one(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from services.router.partners.domain import CHOSEN, TIMEOUT
 from skylane.router.v1 import leads_pb2
+from tests.helpers import DbTarget
 from tests.router.partners.helpers import applicant, partner_stack, sim
-from tests.support import DbTarget
 
 
 async def test_hanging_partner_does_not_push_the_call_past_the_budget(db_target: DbTarget, tmp_path: Path) -> None:
