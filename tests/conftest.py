@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -8,6 +9,9 @@ import pytest
 from services.common.logging import configure_logging
 from tests.helpers import ENGINES, DbTarget, db_target_for
 
+# Loggers cached on first use keep their configuration for good; the suite reconfigures logging to
+# capture it, also after in-process CLI runs, so nothing in this process caches them.
+os.environ["SKYLANE_LOG_CACHE"] = "0"
 configure_logging("warning", cache=False)  # tests reconfigure it (log capture)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -92,9 +93,12 @@ def _mask_frame(frame: Any) -> Any:
     return {k: v if k in _FRAME_FIELDS else mask_value(k, v) for k, v in frame.items()}
 
 
-def configure_logging(level: str = "info", stream: Any = None, *, cache: bool = True) -> None:
+def configure_logging(level: str = "info", stream: Any = None, *, cache: bool | None = None) -> None:
     """JSON lines to stream (stdout). With cache, each logger is built once on first use (structlog's
-    performance advice) and keeps this configuration; tests that reconfigure pass cache=False."""
+    performance advice) and keeps this configuration for good; SKYLANE_LOG_CACHE=0 (the test suite)
+    turns that off by default, so a later reconfiguration still reaches every logger."""
+    if cache is None:
+        cache = os.environ.get("SKYLANE_LOG_CACHE", "1") != "0"
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
