@@ -40,11 +40,11 @@ from typing import Any
 
 import grpc
 
+from services.registry import RESERVED_PORTS
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 NOOP_METHOD = "/skylane.bench.Noop/Call"
-# Ports other processes on a developer's machine or in CI rely on: never take them.
-RESERVED_PORTS = frozenset({5432, *range(50051, 50054), *range(9151, 9154), *range(50061, 50065)})
 
 Workload = Callable[[grpc.aio.Channel, int, int], Awaitable[None]]
 

@@ -43,7 +43,6 @@ GIVE_UP_S = 180.0  # a run that has not recovered by then is reported as failed
 # gRPC's own reconnect defaults and the breaker's former open period: what `--legacy` puts back.
 LEGACY_RECONNECT = {"initial_backoff_ms": 1000, "max_backoff_ms": 120_000, "connect_timeout_ms": 20_000}
 LEGACY_OPEN_MS = 30_000
-RESERVED_PORTS = {*range(50051, 50054), *range(9151, 9154), *range(50061, 50065)}  # the dev services' ports
 
 
 @dataclass
@@ -184,13 +183,6 @@ async def measure(address: str, partner: PartnerProcess, args: argparse.Namespac
     return runs, len(dead.dead_letters)
 
 
-def partner_port() -> int:
-    port = free_port()
-    while port in RESERVED_PORTS:
-        port = free_port()
-    return port
-
-
 def router_config(directory: Path, endpoint: str, legacy: bool) -> Path:
     """config/router.yaml as shipped, with PARTNER as the only lender, at the simulated partner."""
     config = yaml.safe_load((REPO / "config" / "router.yaml").read_text(encoding="utf-8"))
@@ -232,7 +224,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-recovery-") as tmp:
         directory = Path(tmp)
-        partner = PartnerProcess(directory, partner_port())
+        partner = PartnerProcess(directory, free_port())
         config = router_config(directory, f"127.0.0.1:{partner.port}", args.legacy)
         with service_process("router", config_path=config) as address:
             runs, dead_letters = asyncio.run(measure(address, partner, args))

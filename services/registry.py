@@ -101,6 +101,20 @@ SERVICES: dict[str, ServiceEntry] = {
     "rewards": ServiceEntry("rewards", 50053, 9153, _rewards, _rewards_nothing_live),
 }
 
+# The reference partner lenders of config/scenarios/partners.yaml (`serve all --with-partner-sim`).
+DEMO_PARTNER_PORTS = (50061, 50062, 50063, 50064)
+
+# Every port a running suite takes by default, and PostgreSQL's: tests, benchmarks and private clusters
+# never take them, so they can run beside a demo started from the repository folder.
+DEFAULT_PORTS = frozenset(
+    {
+        *(entry.default_port for entry in SERVICES.values()),
+        *(entry.default_metrics_port for entry in SERVICES.values()),
+        *DEMO_PARTNER_PORTS,
+    }
+)
+RESERVED_PORTS = DEFAULT_PORTS | {5432}
+
 
 def nothing_live(app: ServiceApp) -> list[str]:
     """Why a running service serves nothing right now under its current config (empty: something is live)."""

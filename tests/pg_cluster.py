@@ -12,15 +12,14 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# Ports other processes on a developer's machine or in CI may rely on: never take them.
-RESERVED_PORTS = frozenset({5432, *range(50051, 50054), *range(9151, 9154), *range(50061, 50065)})
+from bench.harness import free_port
+
 RUN_AS = "postgres"
 
 
@@ -37,16 +36,6 @@ def pg_bindir() -> Path | None:
         if candidate and all((Path(candidate) / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
             return Path(candidate)
     return None
-
-
-def free_port() -> int:
-    """A port the kernel calls free right now, outside RESERVED_PORTS."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in RESERVED_PORTS:
-            return port
 
 
 def _postgres_user() -> pwd.struct_passwd:

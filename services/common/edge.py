@@ -127,19 +127,9 @@ class _EdgeCall:
             if self.guard is not None:
                 self.guard(context)
             return self.serialize(await self.behavior(request, context))
-        except DomainError as exc:
-            outcome.set(exc.grpc_code.name, exc.reason)
-            await context.abort_with_status(rpc_status.to_status(exc.to_status()))
-        except asyncio.CancelledError:
-            outcome.set("CANCELLED", "")
-            raise
-        except grpc.aio.AbortError:
-            status = context.code()
-            outcome.set(status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN", "")
-            raise
-        except Exception as exc:
-            await self._unexpected(exc, context, outcome)
-        raise AssertionError("unreachable: every branch above answers or raises")
+        except BaseException as exc:
+            await _answer_failure(exc, context, outcome)
+            raise  # _answer_failure always raises; this keeps the type checker sure of it
 
     def _parse(self, raw: bytes) -> Message:
         assert self.request_type is not None
@@ -150,9 +140,6 @@ class _EdgeCall:
             raise InvalidArgument.single(
                 "request", f"the body is not a valid {name}", reason="MALFORMED_REQUEST"
             ) from exc
-
-    async def _unexpected(self, exc: Exception, context: grpc.aio.ServicerContext, outcome: _Outcome) -> None:
-        await _abort_unexpected(exc, context, outcome)
 
     def _observe(self, outcome: _Outcome, elapsed: float) -> None:
         self.in_flight.dec()
@@ -214,18 +201,9 @@ class _EdgeStream:
                 self.guard(context)
             async for response in self.behavior(request, context):
                 yield response
-        except DomainError as exc:
-            outcome.set(exc.grpc_code.name, exc.reason)
-            await context.abort_with_status(rpc_status.to_status(exc.to_status()))
-        except (asyncio.CancelledError, GeneratorExit):
-            outcome.set("CANCELLED", "")
+        except BaseException as exc:
+            await _answer_failure(exc, context, outcome)
             raise
-        except grpc.aio.AbortError:
-            status = context.code()
-            outcome.set(status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN", "")
-            raise
-        except Exception as exc:
-            await _abort_unexpected(exc, context, outcome)
         finally:
             self.counter(outcome.code).inc()
             log.info("rpc", code=outcome.code, reason=outcome.reason, stream_s=round(time.perf_counter() - started, 3))
@@ -234,8 +212,22 @@ class _EdgeStream:
                 request_id_var.reset(token)
 
 
-async def _abort_unexpected(exc: Exception, context: grpc.aio.ServicerContext, outcome: _Outcome) -> None:
-    """A lost database answers UNAVAILABLE (safe to retry); anything else INTERNAL with only the request id."""
+async def _answer_failure(exc: BaseException, context: grpc.aio.ServicerContext, outcome: _Outcome) -> None:
+    """Records what ended a call (unary or stream) and answers it; always raises. A DomainError answers
+    its status with details; cancellation and a handler's own abort pass through; a lost database
+    answers UNAVAILABLE (safe to retry); anything else INTERNAL with only the request id."""
+    if isinstance(exc, DomainError):
+        outcome.set(exc.grpc_code.name, exc.reason)
+        await context.abort_with_status(rpc_status.to_status(exc.to_status()))
+    if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        outcome.set("CANCELLED", "")
+        raise exc
+    if isinstance(exc, grpc.aio.AbortError):
+        status = context.code()
+        outcome.set(status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN", "")
+        raise exc
+    if not isinstance(exc, Exception):
+        raise exc  # KeyboardInterrupt, SystemExit: not the call's to answer
     if is_database_unavailable(exc):
         outcome.set("UNAVAILABLE", "DATABASE_UNAVAILABLE")
         log.warning("database_unavailable", error=type(exc).__name__)

@@ -18,6 +18,7 @@ import pytest
 from bench.harness import free_port
 from services.common.metrics import ServiceMetrics
 from services.common.ports import PortInUse, bind_grpc, check_free, port_options
+from services.registry import DEMO_PARTNER_PORTS
 from tests.helpers import REPO, serve_args, wait_serving
 
 
@@ -159,7 +160,7 @@ async def test_reuse_port_lets_two_replicas_share_one_port(tmp_path: Path) -> No
 def _scenario_on(tmp_path: Path, port: int) -> Path:
     scenario = tmp_path / "partners.yaml"
     text = (REPO / "config" / "scenarios" / "partners.yaml").read_text(encoding="utf-8")
-    scenario.write_text(text.replace("port: 50061", f"port: {port}"), encoding="utf-8")
+    scenario.write_text(text.replace(f"port: {DEMO_PARTNER_PORTS[0]}", f"port: {port}"), encoding="utf-8")
     return scenario
 
 

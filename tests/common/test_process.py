@@ -19,7 +19,7 @@ import grpc
 from bench.harness import free_port
 from services.common.db import default_sqlite_url
 from services.common.settings import AppSettings
-from services.registry import SERVICES
+from services.registry import DEMO_PARTNER_PORTS, SERVICES
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 from tests.helpers import serve_args, wait_serving
 
@@ -92,7 +92,7 @@ def test_cli_help_explains_every_serve_option() -> None:
 DEFAULT_PORTS = {
     **{f"SKYLANE_{name.upper()}_PORT": entry.default_port for name, entry in SERVICES.items()},
     **{f"SKYLANE_{name.upper()}_METRICS_PORT": entry.default_metrics_port for name, entry in SERVICES.items()},
-    **{f"partner-{n}": 50060 + n for n in range(1, 5)},
+    **{f"partner-{n}": port for n, port in enumerate(DEMO_PARTNER_PORTS, start=1)},
 }
 
 
@@ -140,7 +140,7 @@ async def test_readme_main_command_serves_all_three_with_demo_partners(tmp_path:
     try:
         for entry in SERVICES.values():
             await wait_serving(f"127.0.0.1:{moved[entry.default_port]}", process)
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{moved[50051]}") as channel:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{moved[SERVICES['router'].default_port]}") as channel:
             decision = await router_pb2_grpc.RouterServiceStub(channel).RouteApplicant(_request(0, 1))
         assert decision.decision_id and decision.config_version
         metrics = await asyncio.to_thread(_scrape, moved[SERVICES["router"].default_metrics_port])

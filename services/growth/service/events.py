@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.outbox import StoredEvent
-from services.growth.store.events import events_after
+from services.common.outbox import StoredEvent, events_after
 
 DEFAULT_LIMIT = 100
 

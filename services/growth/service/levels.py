@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.outbox import emit
 from services.growth.config import GrowthConfig
 from services.growth.domain import calendar, levels
 from services.growth.domain.standing import MemberState, Progress, effective_level, progress, review_due
@@ -14,7 +15,6 @@ from services.growth.models import MemberRow
 from services.growth.service.context import Deps
 from services.growth.service.telemetry import level_changed
 from services.growth.store import members
-from services.growth.store.events import emit
 from services.growth.store.ledger import growth_since
 
 
@@ -51,7 +51,7 @@ async def maybe_upgrade(
             session,
             dialect,
             type="level_changed",
-            member=member.customer,
+            customer=member.customer,
             at=now,
             data={"from": old, "to": new, "why": "upgrade", "window_growth": str(growth)},
             dedupe_key=f"level:{member.customer}:{now.isoformat()}:{new}",
@@ -103,7 +103,7 @@ async def review_member(session: AsyncSession, deps: Deps, customer: str, review
         session,
         deps.dialect,
         type="level_changed",
-        member=customer,
+        customer=customer,
         at=now,
         data={"from": old, "to": new_level, "why": "review", "window_growth": str(growth)},
         dedupe_key=f"level:{customer}:{now.isoformat()}:{new_level}",
@@ -115,7 +115,7 @@ async def review_member(session: AsyncSession, deps: Deps, customer: str, review
             session,
             deps.dialect,
             type="level_grace_started",
-            member=customer,
+            customer=customer,
             at=now,
             data={"level": old, "grace_until": outcome.grace_until.isoformat(), "window_growth": str(growth)},
             dedupe_key=f"grace:{customer}:{review_at.isoformat()}",

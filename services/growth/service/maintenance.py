@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import FailedPrecondition
+from services.common.outbox import emit
 from services.growth.domain import calendar
 from services.growth.service.context import Deps, Runtime
 from services.growth.service.holds import Holds
@@ -23,7 +24,6 @@ from services.growth.service.levels import review_member
 from services.growth.service.rights import Rights
 from services.growth.service.telemetry import EXPIRED
 from services.growth.store import holds, lots, members, transactions
-from services.growth.store.events import emit
 from services.growth.store.idempotency import key_recorded
 from services.growth.store.ledger import Ledger, Provenance
 from services.growth.store.rights import redemption_of_hold
@@ -64,7 +64,7 @@ class Maintenance:
                     s,
                     deps.dialect,
                     type="points_expired",
-                    member=lot.member,
+                    customer=lot.member,
                     at=deps.now,
                     data={"lot_id": str(lot.id), "transaction_id": str(txn), "expires_at": lot.expires_at.isoformat()},
                     dedupe_key=f"expired:{lot.id}:{txn}",
@@ -88,7 +88,7 @@ class Maintenance:
                     s,
                     deps.dialect,
                     type="points_expiring",
-                    member=lot.member,
+                    customer=lot.member,
                     at=deps.now,
                     data={
                         "lot_id": str(lot.id),

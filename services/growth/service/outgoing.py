@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.outbox import emit
 from services.growth.domain.awards import ActivityIn, ActivityResult
 from services.growth.models import RedemptionRow
 from services.growth.service.context import Deps
-from services.growth.store.events import emit
 
 
 async def points_earned(session: AsyncSession, deps: Deps, activity: ActivityIn, result: ActivityResult) -> None:
@@ -32,7 +32,7 @@ async def points_earned(session: AsyncSession, deps: Deps, activity: ActivityIn,
             session,
             deps.dialect,
             type="points_earned",
-            member=customer,
+            customer=customer,
             at=deps.now,
             data={
                 "points": str(points),
@@ -53,7 +53,7 @@ async def right_redeemed(session: AsyncSession, deps: Deps, row: RedemptionRow) 
         session,
         deps.dialect,
         type="right_redeemed",
-        member=row.member,
+        customer=row.member,
         at=deps.now,
         data={
             "redemption_id": row.id,
