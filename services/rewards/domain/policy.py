@@ -355,16 +355,3 @@ class Pacer:
         segments = [(s, c / n, values[s]) for s, c in self.arrivals.items() if s in values]
         self.lam = solve_lambda(posteriors, arms, segments, per_arrival, self.lam_min, self.lam_max, params)
         return self.lam
-
-
-def budget_target(start: datetime, end: datetime, total_fen: int, now: datetime) -> float:
-    """The budget curve: linear from 0 at start to the total at end."""
-    span = (end - start).total_seconds()
-    frac = min(1.0, max(0.0, (now - start).total_seconds() / span))
-    return total_fen * frac
-
-
-def day_budget(start: datetime, end: datetime, total_fen: int, daily_fen: int) -> float:
-    """What one day of the curve is worth (bounded by the daily cap)."""
-    days = max((end - start).total_seconds() / 86400.0, 1.0)
-    return min(float(daily_fen), total_fen / days)

@@ -1,0 +1,109 @@
+"""The allocation policy's arm choice, with a seeded RNG: reproducible, never dearer than the budget left,
+nothing when no arm is worth its cost, the arm that evidence favours otherwise, and a logged propensity
+that is a probability. Plus what the posteriors record and the pacer's schedule."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from services.rewards.domain.policy import (
+    BASELINE,
+    NONE,
+    ArmSpec,
+    Pacer,
+    PolicyParams,
+    Posteriors,
+    choose,
+    isotonic,
+)
+
+ARMS = [ArmSpec("m50-5", 500), ArmSpec("m100-10", 1000), ArmSpec("m200-30", 3000)]
+GREEDY = PolicyParams(exploration=0.0, propensity_draws=16)
+NOW = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+
+
+def learned(baseline: tuple[int, int] = (1000, 50), per_arm: tuple[int, int] = (1000, 400)) -> Posteriors:
+    """A segment 'mass' whose holdout converts 5% and whose every arm converts 40%."""
+    p = Posteriors()
+    p.record_trial("mass", BASELINE, baseline[0])
+    p.record_success("mass", BASELINE, baseline[1])
+    for arm in ARMS:
+        p.record_trial("mass", arm.id, per_arm[0])
+        p.record_success("mass", arm.id, per_arm[1])
+    return p
+
+
+def test_the_same_seed_makes_the_same_choices() -> None:
+    def run(seed: int) -> list[tuple[str, float]]:
+        rng, p = random.Random(seed), learned()
+        params = PolicyParams(exploration=0.2, propensity_draws=16)
+        return [(c.arm, c.propensity) for c in (choose(p, "mass", ARMS, 10_000, 1.0, rng, params) for _ in range(50))]
+
+    assert run(7) == run(7)
+
+
+def test_nothing_is_offered_when_no_arm_fits_the_budget_left() -> None:
+    choice = choose(learned(), "mass", ARMS, 10_000, 0.0, random.Random(1), GREEDY, budget_left_fen=499)
+    assert (choice.arm, choice.reason) == (NONE, "BUDGET_EXHAUSTED")
+
+
+def test_arms_dearer_than_the_budget_left_are_never_chosen() -> None:
+    rng, p = random.Random(2), learned()
+    params = PolicyParams(exploration=0.5, propensity_draws=16)
+    picked = {choose(p, "mass", ARMS, 10_000, 0.0, rng, params, budget_left_fen=1000).arm for _ in range(200)}
+    assert picked <= {"m50-5", "m100-10"}
+    assert picked - {NONE}
+
+
+def test_nothing_is_offered_when_no_arm_is_worth_its_cost() -> None:
+    rng, p = random.Random(3), learned()
+    choices = [choose(p, "mass", ARMS, 10_000, 1e6, rng, GREEDY) for _ in range(20)]
+    assert {(c.arm, c.reason) for c in choices} == {(NONE, "NO_PROFITABLE_ARM")}
+
+
+def test_with_clear_evidence_and_a_free_budget_an_arm_is_offered() -> None:
+    rng, p = random.Random(4), learned()
+    choices = [choose(p, "mass", ARMS, 10_000, 0.0, rng, GREEDY) for _ in range(20)]
+    assert all(c.arm in {a.id for a in ARMS} and c.reason == "THOMPSON" for c in choices)
+    assert all(not c.explored for c in choices)
+
+
+def test_the_logged_propensity_is_a_probability_and_the_scores_cover_the_arms() -> None:
+    rng, p = random.Random(5), learned()
+    params = PolicyParams(exploration=0.3, propensity_draws=16)
+    for _ in range(50):
+        c = choose(p, "mass", ARMS, 10_000, 0.5, rng, params)
+        assert 0.0 < c.propensity <= 1.0
+        assert [e.arm for e in c.estimates] == [a.id for a in ARMS]
+
+
+def test_exploration_is_logged_as_such() -> None:
+    rng, p = random.Random(6), learned()
+    params = PolicyParams(exploration=0.5, propensity_draws=16)
+    reasons = {choose(p, "mass", ARMS, 10_000, 0.0, rng, params).reason for _ in range(200)}
+    assert {"EXPLORATION", "THOMPSON"} <= reasons
+
+
+def test_a_refund_takes_back_one_recorded_success() -> None:
+    p = Posteriors()
+    p.record_trial("mass", "m100-10")
+    p.record_success("mass", "m100-10")
+    p.retract_success("mass", "m100-10")
+    p.retract_success("mass", "m100-10")  # never below zero
+    cell = p.cells[("mass", "m100-10")]
+    assert (cell.trials, cell.successes) == (1, 0)
+
+
+def test_isotonic_projection_is_non_decreasing_and_keeps_ordered_input() -> None:
+    assert isotonic([0.1, 0.2, 0.3], [1, 1, 1]) == [0.1, 0.2, 0.3]
+    got = isotonic([0.3, 0.1, 0.2], [1, 1, 1])
+    assert got == sorted(got) and abs(sum(got) - 0.6) < 1e-12
+
+
+def test_the_pacer_is_due_at_start_and_then_once_per_interval() -> None:
+    pacer = Pacer(lam=1.0, lam_min=0.05, lam_max=50.0, interval_seconds=60)
+    assert pacer.due(NOW)
+    pacer.update(NOW, Posteriors(), ARMS, {"mass": 10_000.0}, 1e6, 86_400, 1e5, 3_600, GREEDY)
+    assert not pacer.due(NOW + timedelta(seconds=59))
+    assert pacer.due(NOW + timedelta(seconds=60))
