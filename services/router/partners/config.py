@@ -133,6 +133,13 @@ class Partner(Schema):
     allow_listed: bool = False
     caps: Caps = Field(default_factory=Caps)
     ping_timeout_ms: int = Field(default=500, gt=0, le=10_000)
+    accept_window_seconds: int | None = Field(
+        default=None,
+        gt=0,
+        le=86_400,
+        description="its bid holds for a post that starts within this long of the ping (contract term); "
+        "absent = for the whole offer window",
+    )
     enabled: bool = True
     tls: PartnerTls | None = Field(default=None, description="TLS to its server; absent = plaintext")
     reconnect: Reconnect = Field(default_factory=Reconnect, description="re-dial backoff of its channel")
@@ -181,6 +188,15 @@ class PartnersConfig(Schema):
     consent_purpose: str = "loan_referral"
     offer_window_seconds: int = Field(
         default=900, gt=0, description="how long a rejected lead may go to the next bidder"
+    )
+    max_posts_per_lead: int | None = Field(
+        default=None, ge=1, le=50, description="posts one lead may get down its chain; absent = no limit"
+    )
+    post_cost_fen: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="what one post costs (a fee, or the goodwill a rejection costs), weighed when ordering bidders",
     )
     max_return_share: float = Field(default=0.1, ge=0, le=1, description="returns beyond this share are refused")
     caps_timezone: TimeZoneName = "Asia/Shanghai"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.router.partners.config import CapWindow, Partner, PartnersConfig
@@ -381,3 +381,18 @@ def cap_window_keys(now: datetime, timezone: str, windows: Iterable[CapWindow]) 
         "month": local.strftime("%Y-%m"),
     }
     return {w: keys[w] for w in windows}
+
+
+def cap_window_left(now: datetime, timezone: str, window: CapWindow) -> float:
+    """Seconds until the calendar window that holds `now` ends (at least 1)."""
+    local = now.astimezone(ZoneInfo(timezone))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if window == "hour":
+        end = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    elif window == "day":
+        end = midnight + timedelta(days=1)
+    elif window == "week":
+        end = midnight + timedelta(days=7 - local.weekday())
+    else:
+        end = (midnight.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return max((end - local).total_seconds(), 1.0)

@@ -49,16 +49,23 @@ def amount_band(amount_fen: int) -> str:
     return "100k+"
 
 
-def lead_features(a: LeadApplicant) -> tuple[tuple[str, str], ...]:
+Features = tuple[tuple[str, str], ...]
+
+
+def band_features(tier: str, score_band_: str, amount_fen: int, region: str, channel: str, age_band_: str) -> Features:
     """The lead as partners are shown it (bands, nothing identifying), tier first."""
     return (
-        ("tier", a.tier),
-        ("score", score_band(a.score)),
-        ("amount", amount_band(a.requested_amount_fen)),
-        ("region", a.region),
-        ("channel", a.channel),
-        ("age", age_band(a.age)),
+        ("tier", tier),
+        ("score", score_band_),
+        ("amount", amount_band(amount_fen)),
+        ("region", region),
+        ("channel", channel),
+        ("age", age_band_),
     )
+
+
+def lead_features(a: LeadApplicant) -> Features:
+    return band_features(a.tier, score_band(a.score), a.requested_amount_fen, a.region, a.channel, age_band(a.age))
 
 
 def logit(p: float) -> float:
@@ -409,6 +416,25 @@ class RateModel:
                 self.tau2[f"{owner}|{group}"] = max(pooled.get(group, floor), (q - df) / c)
 
 
+POST, OUTCOME = "post", "outcome"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One thing the estimator learns from, as the router logs it (so a restart replays what was learned):
+    a post's verdict (kind POST: the lead's features, the price, accepted or not, the decision time) or the
+    funding outcome of an accepted lead (kind OUTCOME: funded or not). `at` is the clock time in seconds."""
+
+    kind: str
+    lead_id: str
+    partner_id: str
+    success: bool
+    at: float
+    features: Features = ()
+    price_fen: int = 0
+    decision_ms: float | None = None
+
+
 @dataclass
 class _Pending:
     partner_id: str
@@ -467,6 +493,20 @@ class ContextualEstimator:
             self.post_ms.get(partner_id, 0.0),
         )
 
+    @property
+    def memory_s(self) -> float:
+        """Evidence older than this weighs under 2% and is dropped: what a restart needs to replay."""
+        return 4.0 * max(self.priors.half_life_days, self.priors.level_half_life_days) * DAY / math.log(2)
+
+    def apply(self, o: Observation) -> None:
+        """Learns one logged observation (a post's verdict or a funding outcome)."""
+        if o.kind == POST:
+            self.observe_post_features(
+                o.lead_id, o.partner_id, o.features, o.price_fen, accepted=o.success, at=o.at, decision_ms=o.decision_ms
+            )
+        elif o.kind == OUTCOME:
+            self.observe_outcome(o.lead_id, funded=o.success, at=o.at)
+
     def observe_post(
         self,
         lead_id: str,
@@ -479,7 +519,24 @@ class ContextualEstimator:
         decision_ms: float | None = None,
     ) -> None:
         """A post's verdict. An accepted lead waits (pending) for its funding outcome."""
-        features = self._features(partner_id, applicant, price_fen, learn=True)
+        self.observe_post_features(
+            lead_id, partner_id, lead_features(applicant), price_fen, accepted=accepted, at=at, decision_ms=decision_ms
+        )
+
+    def observe_post_features(
+        self,
+        lead_id: str,
+        partner_id: str,
+        lead: Features,
+        price_fen: int,
+        *,
+        accepted: bool,
+        at: float,
+        decision_ms: float | None = None,
+    ) -> None:
+        """observe_post for a lead known by its bands (`band_features`), as the dispatcher knows it."""
+        tier = lead[0][1]
+        features = (*lead, ("bid", self._bid_band(partner_id, tier, price_fen, True)))
         self.accept.observe(partner_id, features, at, accepted)
         if decision_ms is not None:
             old = self.post_ms.get(partner_id)

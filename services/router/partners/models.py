@@ -114,3 +114,21 @@ class PartnerPing(Base):
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     won: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+
+
+class PartnerObservation(Base):
+    """What the contextual estimates learned from, in order: post verdicts (with the lead's bands and the
+    price) and funding outcomes. Replayed at start so a restart keeps what was learned; rows older than the
+    estimates' memory are pruned."""
+
+    __tablename__ = "partner_observations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # post | outcome
+    lead_id: Mapped[str] = mapped_column(String(40))
+    partner_id: Mapped[str] = mapped_column(String(40))
+    success: Mapped[bool] = mapped_column(Boolean)  # accepted (post) or funded (outcome)
+    features: Mapped[str] = mapped_column(Text, default="")  # JSON [[group, value], ...] of a post's lead
+    price_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    decision_ms: Mapped[float | None] = mapped_column(Float)
+    observed_at: Mapped[datetime] = mapped_column(index=True)

@@ -48,17 +48,13 @@ class ChainLimits:
 
     @staticmethod
     def of(config: PartnersConfig) -> ChainLimits:
-        """The limits the registry sets: the offer window is the chain's time budget; a post limit and
-        partners' acceptance windows when the registry carries them."""
-        windows = {
-            p.id: float(w) * 1000
-            for p in config.lenders
-            if (w := getattr(p, "accept_window_seconds", None)) is not None
-        }
+        """The limits the registry sets: the offer window is the chain's time budget, `max_posts_per_lead`,
+        `post_cost_fen`, and each partner's `accept_window_seconds`."""
+        windows = {p.id: p.accept_window_seconds * 1000.0 for p in config.lenders if p.accept_window_seconds}
         return ChainLimits(
-            getattr(config, "max_posts_per_lead", None),
+            config.max_posts_per_lead,
             config.offer_window_seconds * 1000.0,
-            float(getattr(config, "post_cost_fen", 0) or 0),
+            float(config.post_cost_fen),
             windows,
         )
 
@@ -343,6 +339,17 @@ class Pacer:
 # --- the planner behind RouteApplicant ------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CapRoom:
+    """Capped partners' room at ranking time: partner → [(leads left, seconds until the window ends)] for each
+    of its capped windows. Partners not listed are not capped."""
+
+    left: Mapping[str, Sequence[tuple[int, float]]] = field(default_factory=dict)
+
+    def full(self, partner_id: str) -> bool:
+        return any(room <= 0 for room, _ in self.left.get(partner_id, ()))
+
+
 def plan(
     applicant: LeadApplicant,
     candidates: Sequence[Candidate],
@@ -368,6 +375,34 @@ def plan(
         for i in chain.order
     ]
     return ordered, chain, offers
+
+
+def plan_learned(
+    applicant: LeadApplicant,
+    candidates: Sequence[Candidate],
+    estimator: Estimator,
+    limits: ChainLimits,
+    *,
+    at: float,
+    rng: random.Random | None,
+    pacer: Pacer,
+    caps: CapRoom,
+) -> list[Candidate]:
+    """The learned policy, as RouteApplicant and `skylane router simulate` both run it: partners whose cap is
+    full are left out (choose() would skip them), the rest planned on Thompson draws with capped partners
+    valued net of their shadow price, and each capped bidder's shadow price then moved by the pace of the
+    chain just planned (Pacer)."""
+    open_ = [c for c in candidates if not caps.full(c.partner_id)]
+    ordered, chain, offers = plan(applicant, open_, estimator, limits, at=at, rng=rng, pacer=pacer)
+    share = {offers[i].partner_id: s for i, s in zip(chain.order, chain.accept_share, strict=True)}
+    for o in offers:
+        windows = caps.left.get(o.partner_id)
+        if not windows:
+            continue
+        pacer.saw_bid(o.partner_id, at)
+        pace = min(room / (pacer.expected_bids(o.partner_id, at, left) + 1.0) for room, left in windows)
+        pacer.update(o.partner_id, share.get(o.partner_id, 0.0), pace, o.price_fen * o.fund)
+    return ordered
 
 
 def seconds(at: datetime) -> float:

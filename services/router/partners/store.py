@@ -10,18 +10,20 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import Integer, Table, and_, bindparam, case, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.partners.domain import BetaCounts, Consent, EstimateBook, LeadApplicant, TraceEntry
+from services.router.partners.estimates import Observation
 from services.router.partners.models import (
     PartnerCapUsage,
     PartnerDelivery,
     PartnerEstimate,
     PartnerLead,
+    PartnerObservation,
     PartnerPing,
     PartnerStats,
 )
@@ -445,6 +447,71 @@ async def load_estimates(session: AsyncSession) -> EstimateBook:
     for r in await session.execute(select(t)):
         book.counts[(r.partner_id, r.tier)] = BetaCounts(r.accept_s, r.accept_f, r.fund_s, r.fund_f)
     return book
+
+
+async def log_observations(session: AsyncSession, observations: Sequence[Observation]) -> None:
+    """Appends what the estimates learn from, in the transaction that records it (one INSERT)."""
+    if not observations:
+        return
+    rows = [
+        {
+            "kind": o.kind,
+            "lead_id": o.lead_id,
+            "partner_id": o.partner_id,
+            "success": o.success,
+            "features": json.dumps(o.features, separators=(",", ":")) if o.features else "",
+            "price_fen": o.price_fen,
+            "decision_ms": o.decision_ms,
+            "observed_at": datetime.fromtimestamp(o.at, UTC),
+        }
+        for o in observations
+    ]
+    await session.execute(insert(_table(PartnerObservation)), rows)
+
+
+async def load_observations(session: AsyncSession, since: datetime) -> list[Observation]:
+    """Observations logged at or after `since`, in the order they were logged."""
+    t = _table(PartnerObservation)
+    rows = await session.execute(select(t).where(t.c.observed_at >= since).order_by(t.c.id))
+    return [
+        Observation(
+            r.kind,
+            r.lead_id,
+            r.partner_id,
+            r.success,
+            r.observed_at.timestamp(),
+            tuple((g, v) for g, v in json.loads(r.features)) if r.features else (),
+            r.price_fen,
+            r.decision_ms,
+        )
+        for r in rows
+    ]
+
+
+async def prune_observations(session: AsyncSession, before: datetime) -> None:
+    t = _table(PartnerObservation)
+    await session.execute(delete(t).where(t.c.observed_at < before))
+
+
+async def cap_used(session: AsyncSession, windows: Sequence[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
+    """Leads used in each (partner, window key) of `windows` [(partner, key, cap)] (no lock: a read for
+    planning; choose() enforces the caps)."""
+    if not windows:
+        return {}
+    t = _table(PartnerCapUsage)
+    rows = await session.execute(
+        select(t.c.partner_id, t.c.window_key, t.c.used).where(
+            tuple_(t.c.partner_id, t.c.window_key).in_([(p, k) for p, k, _ in windows])
+        )
+    )
+    return {(r.partner_id, r.window_key): r.used for r in rows}
+
+
+async def ping_times(session: AsyncSession, lead_id: str) -> dict[str, datetime]:
+    """When each partner was pinged for the lead (its bid's clock for an acceptance window)."""
+    t = _table(PartnerPing)
+    rows = await session.execute(select(t.c.partner_id, t.c.created_at).where(t.c.lead_id == lead_id))
+    return {r.partner_id: r.created_at for r in rows}
 
 
 async def count_accepted(session: AsyncSession, dialect: str, partner_id: str, n: int = 1) -> None:

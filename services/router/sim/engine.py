@@ -22,13 +22,20 @@ import heapq
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from services.router.partners.config import CAP_WINDOWS, CapWindow, PartnersConfig
-from services.router.partners.domain import Candidate, EstimateBook, Scorer, cap_window_keys, rank, waterfall_scorer
+from services.router.partners.domain import (
+    Candidate,
+    EstimateBook,
+    Scorer,
+    cap_window_keys,
+    cap_window_left,
+    rank,
+    waterfall_scorer,
+)
 from services.router.partners.estimates import ContextualEstimator, Priors
-from services.router.partners.selection import BookEstimator, Chain, ChainLimits, Offer, Pacer, plan
+from services.router.partners.selection import BookEstimator, CapRoom, ChainLimits, Pacer, plan_learned
 from services.router.sim.market import Market, SimLead
 
 CURVE_POINTS = 40
@@ -89,28 +96,15 @@ class CapBook:
 
     def remaining(self, partner_id: str, t: float) -> list[tuple[int, float]]:
         """(room left, seconds until the window ends) for each capped window of the partner."""
-        out = []
         now = self.market.time(t)
-        for (key, cap), kind in zip(self.keys(partner_id, t), self.limits[partner_id], strict=True):
-            out.append((cap - self.used.get((partner_id, key), 0), _window_left(now, self.zone, kind)))
-        return out
+        return [
+            (cap - self.used.get((partner_id, key), 0), cap_window_left(now, self.zone, kind))
+            for (key, cap), kind in zip(self.keys(partner_id, t), self.limits[partner_id], strict=True)
+        ]
 
-
-def _window_left(now: datetime, zone: str, kind: str) -> float:
-    from datetime import timedelta
-    from zoneinfo import ZoneInfo
-
-    local = now.astimezone(ZoneInfo(zone))
-    if kind == "hour":
-        end = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    elif kind == "day":
-        end = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    elif kind == "week":
-        end = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=7 - local.weekday())
-    else:
-        first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        end = (first + timedelta(days=32)).replace(day=1)
-    return max((end - local).total_seconds(), 1.0)
+    def room_now(self, partner_ids: set[str], t: float) -> CapRoom:
+        """What the desk reads of its capped partners at ranking time."""
+        return CapRoom({pid: self.remaining(pid, t) for pid in partner_ids})
 
 
 # --- policies ----------------------------------------------------------------------------------------
@@ -180,32 +174,22 @@ class LearnedPolicy(Policy):
 
     def order(self, lead: SimLead, t: float, caps: CapBook) -> list[Candidate]:
         at = self.start + t
-        full = {pid for pid in self.capped if not caps.room(pid, t)}
+        room = caps.room_now({p.partner_id for p in lead.pings if p.partner_id in self.capped}, t)
 
         def planner(candidates: list[Candidate]) -> list[Candidate]:
-            open_ = [c for c in candidates if c.partner_id not in full]
-            ordered, chain, offers = plan(
-                lead.applicant, open_, self.estimator, self.limits, at=at, rng=self.rng, pacer=self.pacer
+            return plan_learned(
+                lead.applicant,
+                candidates,
+                self.estimator,
+                self.limits,
+                at=at,
+                rng=self.rng,
+                pacer=self.pacer,
+                caps=room,
             )
-            if self.capped:
-                self._pace(chain, offers, t, at, caps)
-            return ordered
 
         ranked, _ = rank(lead.applicant, self.partners, lead.pings, None, planner=planner)
         return ranked
-
-    def _pace(self, chain: Chain, offers: list[Offer], t: float, at: float, caps: CapBook) -> None:
-        """Shadow prices of capped partners that bid, from the pace the planned chain would spend them at."""
-        share = {offers[i].partner_id: s for i, s in zip(chain.order, chain.accept_share, strict=True)}
-        for o in offers:
-            if o.partner_id not in self.capped:
-                continue
-            self.pacer.saw_bid(o.partner_id, at)
-            pace = min(
-                room / (self.pacer.expected_bids(o.partner_id, at, left) + 1.0)
-                for room, left in caps.remaining(o.partner_id, t)
-            )
-            self.pacer.update(o.partner_id, share.get(o.partner_id, 0.0), pace, o.price_fen * o.fund)
 
     def verdict(self, lead: SimLead, partner_id: str, price: int, accepted: bool, t: float, ms: float) -> None:
         self.learner.observe_post(

@@ -120,22 +120,28 @@ class PartnerSim(partner_pb2_grpc.PartnerServiceServicer):
         )
         outcome = leads_pb2.LEAD_OUTCOME_FUNDED if funded else leads_pb2.LEAD_OUTCOME_REJECTED
         amount = request.applicant.requested_amount.fen if funded else 0
-        try:
-            async with grpc.aio.insecure_channel(self.router) as channel:
-                await leads_pb2_grpc.LeadServiceStub(channel).ReportLeadOutcome(
-                    leads_pb2.ReportLeadOutcomeRequest(
-                        idempotency_key=types_pb2.IdempotencyKey(value=f"{self.spec.id}:{request.lead_id}:{outcome}"),
-                        lead_id=request.lead_id,
-                        partner_id=self.spec.id,
-                        outcome=outcome,
-                        funded_amount=types_pb2.Money(fen=amount),
-                    ),
-                    metadata=(("authorization", f"Bearer {self.spec.token}"),),
-                    timeout=5,
-                )
-            self.record.postbacks += 1
-        except grpc.aio.AioRpcError as err:
-            log.warning("postback_failed", partner=self.spec.id, lead_id=request.lead_id, code=err.code().name)
+        report = leads_pb2.ReportLeadOutcomeRequest(
+            idempotency_key=types_pb2.IdempotencyKey(value=f"{self.spec.id}:{request.lead_id}:{outcome}"),
+            lead_id=request.lead_id,
+            partner_id=self.spec.id,
+            outcome=outcome,
+            funded_amount=types_pb2.Money(fen=amount),
+        )
+        # A report can overtake the router's record of the acceptance (FAILED_PRECONDITION): a real partner
+        # retries it after a moment, and so does the simulator.
+        for attempt in range(6):
+            try:
+                async with grpc.aio.insecure_channel(self.router) as channel:
+                    await leads_pb2_grpc.LeadServiceStub(channel).ReportLeadOutcome(
+                        report, metadata=(("authorization", f"Bearer {self.spec.token}"),), timeout=5
+                    )
+                self.record.postbacks += 1
+                return
+            except grpc.aio.AioRpcError as err:
+                if err.code() != grpc.StatusCode.FAILED_PRECONDITION or attempt == 5:
+                    log.warning("postback_failed", partner=self.spec.id, lead_id=request.lead_id, code=err.code().name)
+                    return
+                await asyncio.sleep(0.05 * 2**attempt)
 
 
 def _features(a: partner_pb2.MaskedApplicant, channel: str) -> dict[str, str]:

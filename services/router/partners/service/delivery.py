@@ -20,10 +20,12 @@ import asyncio
 import base64
 import json
 import random
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import grpc
 import structlog
@@ -31,11 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.metrics import ServiceMetrics
 from services.common.tracing import client_span
-from services.router.partners import store
+from services.router.partners import estimates, store
 from services.router.partners.breaker import full_jitter_backoff
 from services.router.partners.config import Partner
 from services.router.partners.domain import CIRCUIT_OPEN, Candidate, standing_reason
-from services.router.partners.service.desk import PartnerDesk
+from services.router.partners.estimates import Observation
+from services.router.partners.service.desk import PartnerDesk, masked_features
 from services.router.partners.service.telemetry import PartnerTelemetry
 from skylane.common.v1 import types_pb2
 from skylane.partner.v1 import partner_pb2
@@ -52,6 +55,23 @@ class Attempt:
     item: store.DueDelivery
     verdict: str
     detail: str = ""
+    ms: float | None = None  # how long the partner took to answer the post
+
+
+def observation(attempt: Attempt, at: float) -> Observation:
+    """What a post's verdict teaches the estimates: accepted or not, for a lead with these bands and price."""
+    item = attempt.item
+    masked = partner_pb2.MaskedApplicant.FromString(base64.b64decode(item.masked_applicant))
+    return Observation(
+        estimates.POST,
+        item.lead_id,
+        item.partner_id,
+        attempt.verdict == ACCEPTED,
+        at,
+        masked_features(masked, item.source_channel),
+        item.price_fen,
+        attempt.ms,
+    )
 
 
 class Dispatcher:
@@ -89,8 +109,13 @@ class Dispatcher:
                 ):
                     learned.append((attempt.item.partner_id, attempt.item.tier, 0, 1))
                     recorded.add(attempt.item.delivery_id)
+            at = self.desk.clock.now().timestamp()
+            answered = [a for a in attempts if a.verdict in (ACCEPTED, REJECTED) and a.item.delivery_id in recorded]
+            verdicts = [observation(a, at) for a in answered]
+            await store.log_observations(session, verdicts)
         for partner_id, tier, accept_s, accept_f in learned:
             self.desk.estimates.add(partner_id, tier, accept_s=accept_s, accept_f=accept_f)
+        self.desk.learn(verdicts)
         self._report(attempts, recorded, dead)
         totals: dict[str, int] = defaultdict(int)
         for attempt in attempts:
@@ -109,13 +134,13 @@ class Dispatcher:
                 done.extend(Attempt(item, SKIPPED, detail) for item in items[i:])
                 break
             wave, i = items[i : i + budget], i + budget
-            answers = await asyncio.gather(*(self._post(partner, item) for item in wave))
-            for item, (verdict, detail) in zip(wave, answers, strict=True):
+            answers = await asyncio.gather(*(self._timed_post(partner, item) for item in wave))
+            for item, (verdict, detail, ms) in zip(wave, answers, strict=True):
                 if verdict == FAILED:
                     desk.breaker.record_failure(partner_id, desk.clock.now())
                 else:
                     desk.breaker.record_success(partner_id)
-                done.append(Attempt(item, verdict, detail))
+                done.append(Attempt(item, verdict, detail, ms))
         return done
 
     def _budget(self, partner: Partner, now: datetime) -> int:
@@ -128,6 +153,11 @@ class Dispatcher:
             breaker.hold(partner.id, now)
             return 0
         return breaker.call_budget(partner.id, now, MAX_PARALLEL_PER_PARTNER)
+
+    async def _timed_post(self, partner: Partner, item: store.DueDelivery) -> tuple[str, str, float]:
+        started = time.perf_counter()
+        verdict, detail = await self._post(partner, item)
+        return verdict, detail, (time.perf_counter() - started) * 1000
 
     async def _post(self, partner: Partner, item: store.DueDelivery) -> tuple[str, str]:
         request = partner_pb2.PostRequest(
@@ -235,6 +265,28 @@ class Dispatcher:
             return self.desk.breaker.next_call_at(attempt.item.partner_id, now)
         return now + timedelta(minutes=5)  # unknown partner: wait for a config change
 
+    async def _fallbacks(self, session: AsyncSession, lead: Any, tried: set[str], now: datetime) -> list[Candidate]:
+        """The lead's planned fallbacks that may still get a post: not tried, circuit closed, standing kept
+        (consent and eligibility were checked at selection), and the partner's acceptance window (from its
+        ping) not passed."""
+        desk, config = self.desk, self.desk.config
+        partners = config.by_id()
+        pinged: dict[str, datetime] | None = None
+        candidates = []
+        for partner_id, price, ev in json.loads(lead.fallbacks):
+            partner = partners.get(partner_id)
+            if partner is None or partner_id in tried or desk.breaker.is_open(partner_id, now):
+                continue
+            if standing_reason(partner, lead.tier, config) is not None:
+                continue
+            if partner.accept_window_seconds is not None:
+                pinged = pinged if pinged is not None else await store.ping_times(session, lead.lead_id)
+                at = pinged.get(partner_id)
+                if at is not None and (now - at).total_seconds() > partner.accept_window_seconds:
+                    continue  # its bid has lapsed
+            candidates.append(Candidate(partner_id, price, ev))
+        return candidates
+
     async def _rejected(self, session: AsyncSession, item: store.DueDelivery, reason: str, now: datetime) -> bool:
         desk = self.desk
         config = desk.config
@@ -246,19 +298,11 @@ class Dispatcher:
         await store.bump_estimate(session, desk.db.dialect, item.partner_id, item.tier, accept_f=1)
         next_partner = ""
         lead = await store.load_lead(session, item.lead_id, for_update=desk.db.dialect == "postgresql")
-        if lead is not None and now < lead.offer_expires_at:
-            tried = await store.tried_partners(session, item.lead_id)
-            partners = config.by_id()
+        tried = await store.tried_partners(session, item.lead_id)
+        max_posts = config.max_posts_per_lead
+        if lead is not None and now < lead.offer_expires_at and (max_posts is None or len(tried) < max_posts):
             remaining: list[list[object]] = []
-            candidates = []
-            for partner_id, price, ev in json.loads(lead.fallbacks):
-                partner = partners.get(partner_id)
-                # Consent and eligibility were checked at selection; the partner's standing may have changed.
-                if partner is None or partner_id in tried or desk.breaker.is_open(partner_id, now):
-                    continue
-                if standing_reason(partner, lead.tier, config) is not None:
-                    continue
-                candidates.append(Candidate(partner_id, price, ev))
+            candidates = await self._fallbacks(session, lead, tried, now)
             (choice,) = await desk.choose(session, [candidates])
             if choice.chosen is not None:
                 next_partner = choice.chosen.partner_id

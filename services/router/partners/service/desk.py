@@ -12,8 +12,8 @@ import hashlib
 import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,8 +23,11 @@ from services.common.db import Database
 from services.router.partners import store
 from services.router.partners.breaker import CircuitBreaker
 from services.router.partners.channels import PartnerChannels
-from services.router.partners.config import PartnersConfig
+from services.router.partners.config import Partner, PartnersConfig
 from services.router.partners.domain import (
+    BID,
+    CAPPED,
+    NOT_PLANNED,
     Candidate,
     EstimateBook,
     LeadApplicant,
@@ -34,14 +37,16 @@ from services.router.partners.domain import (
     TraceEntry,
     age_band,
     cap_window_keys,
+    cap_window_left,
     prefilter,
     rank,
     score_band,
     thompson_scorer,
     waterfall_scorer,
 )
+from services.router.partners.estimates import ContextualEstimator, Features, Observation, band_features
 from services.router.partners.ping import ping_all
-from services.router.partners.selection import BookEstimator, ChainLimits, plan
+from services.router.partners.selection import CapRoom, ChainLimits, Pacer, plan_learned
 from skylane.common.v1 import types_pb2
 from skylane.partner.v1 import partner_pb2
 
@@ -69,6 +74,13 @@ class Choice:
     cap_keys: list[str]
     capped: list[str]
     fallbacks: list[Candidate]
+
+
+def masked_features(masked: partner_pb2.MaskedApplicant, channel: str) -> Features:
+    """The lead's bands as the estimates see them, from what partners were shown and the source channel."""
+    return band_features(
+        masked.tier, masked.score_band, masked.requested_amount.fen, masked.region, channel, masked.age_band
+    )
 
 
 def mask(applicant: LeadApplicant) -> partner_pb2.MaskedApplicant:
@@ -100,7 +112,9 @@ class PartnerDesk:
         # The breaker reads the desk's clock (the app's injected one), so tests move its open period.
         self.breaker = CircuitBreaker(0, timedelta(0), clock)
         self._tune_breaker()
-        self.estimates = EstimateBook()
+        self.estimates = EstimateBook()  # per-(partner, tier) counts: reports and the `waterfall` fallback
+        self.learner = ContextualEstimator()  # what the learned policy plans on (estimates.py)
+        self.pacer = Pacer()  # shadow prices of capped partners
 
     @property
     def config(self) -> PartnersConfig:
@@ -118,8 +132,22 @@ class PartnerDesk:
         self.breaker.probe_timeout = timedelta(milliseconds=delivery.attempt_timeout_ms * 2 + 1000)
 
     async def load(self) -> None:
+        """The persisted estimates; the contextual learner replays its logged observations (those it still
+        remembers; older ones are pruned), so a restart keeps what was learned, pending outcomes included."""
+        learner = ContextualEstimator()
+        since = datetime.fromtimestamp(self.clock.now().timestamp() - learner.memory_s, UTC)
+        async with self.db.transaction() as session:
+            await store.prune_observations(session, since)
         async with self.db.read() as session:
             self.estimates = await store.load_estimates(session)
+            for o in await store.load_observations(session, since):
+                learner.apply(o)
+        self.learner = learner
+
+    def learn(self, observations: Sequence[Observation]) -> None:
+        """Feeds committed observations (already logged by the caller's transaction) to the learner."""
+        for o in observations:
+            self.learner.apply(o)
 
     async def close(self) -> None:
         await self.channels.close()
@@ -143,17 +171,39 @@ class PartnerDesk:
             return "waterfall", waterfall_scorer(config.waterfall[tier])
         return "thompson", thompson_scorer(self.estimates, self.rng)
 
-    def planner(self, applicant: LeadApplicant) -> Planner:
+    def planner(self, applicant: LeadApplicant, caps: CapRoom) -> Planner:
         """The learned policy: bidders in the order that maximises the lead's expected value under
-        post-with-fallback and the chain's limits (selection.plan), on Thompson draws of the estimates."""
+        post-with-fallback and the chain's limits, on Thompson draws of the contextual estimates, capped
+        partners paced by shadow prices — `selection.plan_learned`, the code `skylane router simulate` runs."""
         limits = ChainLimits.of(self.config)
-        estimator = BookEstimator(self.estimates)
         at = self.clock.now().timestamp()
 
         def order(candidates: list[Candidate]) -> list[Candidate]:
-            return plan(applicant, candidates, estimator, limits, at=at, rng=self.rng)[0]
+            return plan_learned(
+                applicant, candidates, self.learner, limits, at=at, rng=self.rng, pacer=self.pacer, caps=caps
+            )
 
         return order
+
+    async def cap_room(self, partners: Sequence[Partner]) -> CapRoom:
+        """Room left now in the capped windows of these partners (a plain read; choose() enforces caps)."""
+        config, now = self.config, self.clock.now()
+        windows: list[tuple[str, str, int, float]] = []
+        for p in partners:
+            limits = p.caps.limits()
+            if not limits:
+                continue
+            keys = cap_window_keys(now, config.caps_timezone, limits)
+            for kind, cap in limits.items():
+                windows.append((p.id, f"{kind}:{keys[kind]}", cap, cap_window_left(now, config.caps_timezone, kind)))
+        if not windows:
+            return CapRoom()
+        async with self.db.read() as session:
+            used = await store.cap_used(session, [(pid, key, cap) for pid, key, cap, _ in windows])
+        left: dict[str, list[tuple[int, float]]] = {}
+        for pid, key, cap, seconds_left in windows:
+            left.setdefault(pid, []).append((cap - used.get((pid, key), 0), seconds_left))
+        return CapRoom(left)
 
     async def offer(self, applicant: LeadApplicant, *, lead_id: str | None = None) -> PreparedOffer:
         config = self.config
@@ -163,8 +213,17 @@ class PartnerDesk:
         masked = mask(applicant)
         pings = await ping_all(self.channels, eligible, lead_id, masked, config.ping_budget_ms)
         policy, scorer = self.scorer(applicant.tier)
-        planner = self.planner(applicant) if policy == "thompson" else None
-        ranked, ranked_trace = rank(applicant, config.by_id(), pings, scorer, planner=planner)
+        planner, caps = None, CapRoom()
+        if policy == "thompson":
+            bidders = {p.partner_id for p in pings if p.status == BID}
+            caps = await self.cap_room([p for p in eligible if p.id in bidders])
+            planner = self.planner(applicant, caps)
+        ranked, ranked_trace = rank(applicant, config.by_id(), pings, None if planner else scorer, planner=planner)
+        full = {pid for pid in caps.left if caps.full(pid)}  # left out of the plan: their cap is reached
+        ranked_trace = [
+            replace(e, status=CAPPED, detail="cap reached") if e.status == NOT_PLANNED and e.partner_id in full else e
+            for e in ranked_trace
+        ]
         order = {p.id: i for i, p in enumerate(config.lenders)}
         trace = sorted([*skipped, *ranked_trace], key=lambda e: order.get(e.partner_id, len(order)))
         return PreparedOffer(lead_id, applicant, masked, policy, ranked, trace, pings)

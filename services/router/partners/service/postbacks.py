@@ -2,7 +2,9 @@
 
 One idempotent unit of work: the lead is checked (the caller's, posted, the outcome moving forward, the
 return share kept), updated, and the funding estimate moved. The in-memory estimates learn only after
-the unit committed, and only when this call made the change (not on an idempotent replay).
+the unit committed, and only when this call made the change (not on an idempotent replay); a final
+outcome (funded, or rejected / returned before funding) is logged for the contextual estimates in the
+same unit (partner_observations), so a restart replays it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from services.common.errors import (
     PermissionDenied,
     QuotaExceeded,
 )
-from services.router.partners import outcomes, store
+from services.router.partners import estimates, outcomes, store
+from services.router.partners.estimates import Observation
 from services.router.partners.service.desk import PartnerDesk
 from services.router.service import outgoing
 from services.router.service.unit_of_work import Write
@@ -41,6 +44,7 @@ class ReportOutcome:
         if request.partner_id != caller:
             raise PermissionDenied("the token belongs to another partner", reason="PARTNER_MISMATCH")
         learned: list[tuple[str, outcomes.Learning]] = []
+        observed: list[Observation] = []
 
         async def work(session: AsyncSession) -> leads_pb2.ReportLeadOutcomeResponse:
             lead = await self._posted_lead_of(session, request.lead_id, caller)
@@ -50,11 +54,16 @@ class ReportOutcome:
             change = outcomes.learning(lead.outcome, request.outcome)
             await self._record(session, request, lead, change)
             learned.append((lead.tier, change))
+            if change.fund_s or change.fund_f:  # a final outcome; until then the lead is pending (censored)
+                at = self.desk.clock.now().timestamp()
+                observed.append(Observation(estimates.OUTCOME, lead.lead_id, caller, bool(change.fund_s), at))
+                await store.log_observations(session, observed)
             return leads_pb2.ReportLeadOutcomeResponse(lead_id=lead.lead_id, outcome=request.outcome)
 
         response = await self.write(METHOD, request, leads_pb2.ReportLeadOutcomeResponse, work)
         for tier, change in learned:  # only when this call made the change (not an idempotent replay)
             self.desk.estimates.add(caller, tier, fund_s=change.fund_s, fund_f=change.fund_f)
+        self.desk.learn(observed)
         return response
 
     async def _posted_lead_of(self, session: AsyncSession, lead_id: str, caller: str) -> Any:
