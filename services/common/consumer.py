@@ -1,10 +1,16 @@
 """A consumer of a peer service's event stream, running as a worker inside the consuming service.
 
-It follows the peer's StreamEvents from the cursor it stored and applies each page in one unit of work of
-the write batcher: for every event, its id is claimed in `consumed_events` (an id already there is skipped:
-delivered twice, it applies once), its effect is written, and the page's cursor is stored, all in the
-same transaction. A consumer killed anywhere resumes from the last page committed and repeats nothing;
-an event delivered again (a replayed page, a reset cursor, two replicas consuming) finds its id taken.
+It follows the peer's StreamEvents from the cursor it stored and applies pages in units of work of the
+write batcher: for every event, its id is claimed in `consumed_events` (an id already there is skipped:
+delivered twice, it applies once), its effect is written, and the last page's cursor is stored, all in
+the same transaction. A consumer killed anywhere resumes from the last unit committed and repeats
+nothing; an event delivered again (a replayed page, a reset cursor, two replicas consuming) finds its id
+taken.
+
+The stream is read ahead while a unit of work commits (a few pages, so memory stays bounded): the pages
+that arrived meanwhile are applied together in the next unit, up to `page_size` events (a page larger
+than that alone). A peer that emits events faster than one commit each is followed at the cost of one
+commit per batch of events instead of one per page, and a quiet peer's single events are applied at once.
 
 Each event is applied inside its own savepoint: a DomainError (e.g. the customer is not a member) rolls
 back that event's effect only, and the event is recorded as consumed with the error's reason, so one bad
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +53,7 @@ Handler = Callable[[AsyncSession, events_pb2.DomainEvent], Awaitable[str]]
 OFF_RECHECK_SECONDS = 5.0
 MIN_BACKOFF, MAX_BACKOFF = 0.5, 30.0
 SILENCE_SECONDS = 3 * HEARTBEAT_SECONDS
+READ_AHEAD_PAGES = 16  # pages received and not yet applied, at most
 
 _CURSORS, _CONSUMED = consumer_tables(MetaData())
 
@@ -116,17 +123,18 @@ class Consumer:
             )
             call = stub.StreamEvents(request)
             watchdog = _Watchdog(call, SILENCE_SECONDS)
+            inbox = _Inbox(call, watchdog)
             try:
                 self.connected = True
-                async for page in call:
-                    watchdog.heard()
-                    await self.apply(page)
+                async for pages in inbox.batches(settings.page_size):
+                    await self.apply(pages)
                     self.backoff = MIN_BACKOFF
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if not watchdog.fired or (task is not None and task.cancelling()):
                     raise  # the service is stopping, not the watchdog's doing
             finally:
+                inbox.stop()
                 watchdog.stop()
                 call.cancel()
             if watchdog.fired:
@@ -134,17 +142,19 @@ class Consumer:
 
     # --- applying -----------------------------------------------------------------------------------
 
-    async def apply(self, page: events_pb2.StreamEventsResponse) -> int:
-        """Applies one page and stores its cursor in one unit of work; returns how many events took effect."""
+    async def apply(self, pages: Sequence[events_pb2.StreamEventsResponse]) -> int:
+        """Applies consecutive pages and stores the furthest cursor in one unit of work; returns how many
+        events took effect."""
         v = Violations()
-        position = parse_cursor(self.peer, page.cursor, v)
+        position = max((parse_cursor(self.peer, page.cursor, v) for page in pages), default=0)
         if v:
             raise ValueError(f"the {self.peer} stream sent a malformed cursor")
+        events = [event for page in pages for event in page.events]
 
         async def unit(session: AsyncSession) -> int:
             now = self.clock.now()
             applied = 0
-            for event in page.events:
+            for event in events:
                 claimed = await session.execute(self._claim, {"p_id": event.event_id, "p_now": now})
                 if claimed.rowcount != 1:  # type: ignore[attr-defined]
                     continue  # applied before: a second delivery has no effect
@@ -211,6 +221,56 @@ async def _channel(settings: Peer) -> AsyncIterator[grpc.aio.Channel]:
         yield channel
     finally:
         await channel.close()
+
+
+class _Inbox:
+    """Reads a stream ahead in a task of its own, at most READ_AHEAD_PAGES pages, so that the pages that
+    arrive while a unit of work commits are there to be applied together in the next one."""
+
+    def __init__(self, call: Any, watchdog: _Watchdog) -> None:
+        self.queue: asyncio.Queue[events_pb2.StreamEventsResponse] = asyncio.Queue(READ_AHEAD_PAGES)
+        self.held: events_pb2.StreamEventsResponse | None = None  # taken from the queue, for the next batch
+        self.reader = asyncio.create_task(self._read(call, watchdog))
+        self.reader.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved, if unread
+
+    async def _read(self, call: Any, watchdog: _Watchdog) -> None:
+        async for page in call:
+            watchdog.heard()
+            await self.queue.put(page)
+
+    async def batches(self, limit: int) -> AsyncIterator[list[events_pb2.StreamEventsResponse]]:
+        """Consecutive pages, as many as have arrived, up to `limit` events (a larger page alone); ends
+        when the stream ends, raising what ended it."""
+        while (first := await self._next()) is not None:
+            pages, count = [first], len(first.events)
+            while not self.queue.empty():
+                page = self.queue.get_nowait()
+                if count + len(page.events) > limit:
+                    self.held = page
+                    break
+                pages.append(page)
+                count += len(page.events)
+            yield pages
+
+    async def _next(self) -> events_pb2.StreamEventsResponse | None:
+        if self.held is not None:
+            page, self.held = self.held, None
+            return page
+        if self.queue.empty():
+            getter = asyncio.ensure_future(self.queue.get())
+            try:
+                await asyncio.wait({getter, self.reader}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not getter.done():
+                    getter.cancel()
+            if not getter.done() or getter.cancelled():
+                self.reader.result()  # the stream ended: its error (or cancellation), else the end
+                return None
+            return getter.result()
+        return self.queue.get_nowait()
+
+    def stop(self) -> None:
+        self.reader.cancel()
 
 
 class _Watchdog:

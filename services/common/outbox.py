@@ -260,7 +260,7 @@ async def events_after(
     ]
 
 
-_SEQUENCE_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.skylane_events_sequencer'))")
+_SEQUENCE_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.skylane_events_sequencer'))")
 _NUMBER = text(
     "UPDATE events AS e SET position = b.base + n.rn "
     "FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS rn FROM events "
@@ -271,8 +271,9 @@ _NUMBER = text(
 
 
 async def sequence(db: Database) -> int:
-    """PostgreSQL: numbers the committed events that have no position yet; returns how many. When another
-    pass holds the sequencer it returns 0 at once (that pass numbers them)."""
+    """PostgreSQL: numbers the committed events that have no position yet; returns how many. A pass waits
+    for the one that holds the sequencer (a short transaction), then numbers what that one left: a read
+    that follows sees every event committed before it began, also when another stream was numbering."""
     total = 0
     while True:
         async with db.read() as session:
@@ -280,8 +281,7 @@ async def sequence(db: Database) -> int:
         if pending is None:
             return total
         async with db.transaction() as session:
-            if not (await session.execute(_SEQUENCE_LOCK)).scalar():
-                return total
+            await session.execute(_SEQUENCE_LOCK)
             numbered = int((await session.execute(_NUMBER, {"batch": SEQUENCE_BATCH})).rowcount)  # type: ignore[attr-defined]
         total += numbered
         if numbered < SEQUENCE_BATCH:
