@@ -10,7 +10,9 @@ through the day; nothing waits for the wall clock.
 The demo writes its own copies of the config files next to the databases, with three changes it says in
 the report: the router's lenders point at the partner lenders' ports, the router's delivery runs when the
 demo settles a slot (instead of on a timer, so the day plays out the same way every time), and the
-campaigns run for 30 days around the demo day (so the demo works on any date).
+campaigns run for 30 days around the demo day (so the demo works on any date). Besides, consumers given a
+peer's address follow the demo's own services, and growth's consumers earn nothing from the loans drawn and
+card payments the demo records in growth itself, so each of those earns once (`growth_earns_once`).
 
 Seeding: the demo's own world is a pure function of the seed. The services draw from random generators
 they are handed or create (Thompson sampling, back-off jitter) and name leads with random ids, which the
@@ -40,10 +42,13 @@ from services.common.clock import ManualClock
 from services.common.db import default_sqlite_url
 from services.common.server import RunningService, ServerOptions, start_service
 from services.common.settings import AppSettings
+from services.growth.config import GrowthEvents
 from services.registry import SERVICES
 from services.router.sim.partner_sim import RunningSim, start_sim, stop_sims
 from services.router.sim.scenario import load_scenario
 
+# The growth activities the demo records itself (services/demo/service/drive.py): no peer event earns as one.
+DEMO_RECORDS = frozenset({"loan_drawn", "card_payment"})
 CAMPAIGN_DAYS_BEFORE = 3
 CAMPAIGN_DAYS = 30
 # Modules of the partner layer whose `uuid` names leads and deliveries (see SeededIds).
@@ -203,17 +208,37 @@ def peers_at(document: dict[str, Any], addresses: dict[str, str]) -> dict[str, A
     return {**document, "events": {**events, "peers": peers}}
 
 
+def growth_earns_once(document: dict[str, Any]) -> dict[str, Any]:
+    """Growth's consumers map no peer event to an activity the demo records in growth itself.
+
+    The demo tells growth of every loan drawn and card payment (RecordActivity, one call at a time on the
+    demo's clock). Were growth also following the router and rewards with the shipped mapping, the router's
+    `loan_drawn` and rewards' `payment_recorded` would earn the same loan and payment a second time; so
+    those mappings are dropped and each earns once. Other mappings (a coupon redeemed) stay."""
+    found = document.get("events")
+    events: dict[str, Any] = found if isinstance(found, dict) else {}
+    mapped = GrowthEvents.model_validate({"activities": events["activities"]} if events.get("activities") else {})
+    activities = {
+        peer: {kind: activity for kind, activity in kinds.items() if activity not in DEMO_RECORDS}
+        for peer, kinds in mapped.activities.items()
+    }
+    return {**document, "events": {**events, "activities": activities}}
+
+
 def write_configs(options: SuiteOptions, endpoints: dict[str, str], addresses: dict[str, str]) -> dict[str, Path]:
     folder = options.var_dir / "config"
     folder.mkdir(parents=True, exist_ok=True)
-    documents = {name: peers_at(_load(options.config_dir / f"{name}.yaml"), addresses) for name in SERVICES}
+    documents = {
+        name: _merge(_load(options.config_dir / f"{name}.yaml"), options.overrides.get(name, {})) for name in SERVICES
+    }
+    documents = {name: peers_at(document, addresses) for name, document in documents.items()}
     documents["router"] = router_config(documents["router"], endpoints)
     documents["rewards"] = rewards_config(documents["rewards"], options.day)
+    documents["growth"] = growth_earns_once(documents["growth"])
     paths = {}
     for name, document in documents.items():
         path = folder / f"{name}.yaml"
-        merged = _merge(document, options.overrides.get(name, {}))
-        path.write_text(yaml.safe_dump(merged, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
         paths[name] = path
     return paths
 

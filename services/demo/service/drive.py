@@ -1,8 +1,11 @@
 """Drives the day through the services' public gRPC APIs, in time order, on the suite's movable clock.
 
 Each planned event becomes the calls a channel app, a payment flow or the bank's loan system would make:
-RouteApplicant for an applicant, Offer → Claim → Redeem (or RecordPayment) around a payment, EnrollMember and
-RecordActivity for sign-ins, payments and loans drawn, ListRights → RedeemRight → ConfirmRedemption for rights.
+RouteApplicant for an applicant, RecordLoanDrawn (router) when an in-house loan is drawn, Offer → Claim → Redeem
+(or RecordPayment) around a payment, EnrollMember and RecordActivity for sign-ins, payments and loans drawn,
+ListRights → RedeemRight → ConfirmRedemption for rights. Growth learns of a loan drawn and of a card payment
+from the demo's RecordActivity only: the demo's growth config maps no peer event to those activities
+(services/demo/app.py, growth_earns_once), so each earns once.
 What people do next is decided by the world (services/demo/domain/world.py) and queued as a later event.
 Calls are made one at a time, so the services see the same sequence on every run with the same seed.
 """
@@ -225,13 +228,25 @@ class Day:
         if d.destination == router_pb2.DESTINATION_IN_HOUSE:
             t.in_house.append((d.decision_id, a.index))
             if a.draws_if_approved:
-                return [self._follow(self.w.later(event.at, a.draw_delay_minutes), plan.DRAW, a.index)]
+                later = self.w.later(event.at, a.draw_delay_minutes)
+                return [self._follow(later, plan.DRAW, a.index, data=(d.decision_id,))]
         return []
 
     async def _draw(self, event: Event) -> list[Event]:
-        """The applicant draws the in-house travel loan; the growth programme rewards it (pending through the
-        cooling-off period)."""
+        """The applicant draws the in-house travel loan: the bank's loan system reports it to the router, and
+        the growth programme rewards it (pending through the cooling-off period)."""
         a = self.w.applicants[event.who]
+        await self._call(
+            "RecordLoanDrawn",
+            self.stubs.router.RecordLoanDrawn(
+                router_pb2.RecordLoanDrawnRequest(
+                    idempotency_key=self._key("drawn"),
+                    decision_id=str(event.data[0]),
+                    amount=types_pb2.Money(fen=a.amount_fen),
+                    drawn_at=stamp(event.at),
+                )
+            ),
+        )
         if a.ref not in self.members:
             self.tally.new_members += 1
         await self._enroll(a.ref)
