@@ -38,6 +38,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Rows written since that the old schema cannot hold: an event without a dedupe key gets one made of its
+    # number (unique, and unlike every key the old code made); an event whose type is longer than the old
+    # 32 characters (an outside event's `outside.<type>`, which the old code never knew) is dropped.
+    op.execute("UPDATE events SET dedupe_key = 'event:' || CAST(seq AS VARCHAR(20)) WHERE dedupe_key IS NULL")
+    op.execute("DELETE FROM events WHERE length(type) > 32")
     event_schema.drop_tables(op, with_outbox=False)
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_events_unpositioned", table_name="events")
@@ -49,4 +54,5 @@ def downgrade() -> None:
         batch_op.alter_column("type", existing_type=sa.String(length=64), type_=sa.String(length=32))
         batch_op.alter_column("occurred_at", new_column_name="emitted_at", existing_nullable=False)
         batch_op.alter_column("customer", new_column_name="member", existing_type=sa.String(length=128))
-        batch_op.create_index(batch_op.f("ix_events_member"), ["member"], unique=False)
+    # After the batch: SQLite's batch copy resolves an index's columns by their names before the rename.
+    op.create_index(op.f("ix_events_member"), "events", ["member"], unique=False)
