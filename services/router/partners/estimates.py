@@ -139,9 +139,10 @@ class RateModel:
         self.fits: dict[str, _Fit] = {}
         self.tau2: dict[str, float] = {}
         self.cusum: dict[str, tuple[float, float]] = {}
+        self.cusum_start: dict[str, tuple[float, float]] = {}  # post time each CUSUM last left zero
         self.bias: dict[str, float] = {}
         self.em: dict[str, float] = {}  # partner|group → EM estimate of its own lift spread
-        self.alarmed: dict[str, float] = {}  # partner → time of its last CUSUM alarm
+        self.alarmed: dict[str, float] = {}  # partner → the change its last CUSUM alarm dated (post time)
         self.alarms = 0
         self._since_refresh = 0
         self._seen = 0
@@ -244,10 +245,11 @@ class RateModel:
         posted_at: float | None = None,
     ) -> None:
         """One outcome reported at `at` about a lead posted at `posted_at` (funding reports come late: the
-        fit dates them by the post, and one posted before the partner's last alarm counts as old)."""
+        fit dates them by the post, and one posted before the change the partner's last alarm dated counts as old)."""
         tier = features[0][1]
         y = 1.0 if success else 0.0
-        self._watch(partner_id, y, self.probability(partner_id, features, at, None), at)
+        posted = at if posted_at is None else min(posted_at, at)
+        self._watch(partner_id, y, self.probability(partner_id, features, at, None), at, posted)
         market = self._market(tier, at)
         e = self.expected.get(partner_id)
         if e is None:
@@ -263,7 +265,7 @@ class RateModel:
         fit = self.fits.setdefault(partner_id, _Fit())
         params = [fit.param(("level", tier), self._level_prior(partner_id, tier, at), self.priors.level_var)]
         params += [fit.param(key, 0.0, self._tau2(partner_id, key[0])) for key in features[1:]]
-        when = at if posted_at is None else min(posted_at, at)
+        when = posted
         if when < self.alarmed.get(partner_id, -math.inf):
             when -= self._alarm_age()
         fit.rows.append((tuple(params), y, when))
@@ -335,9 +337,12 @@ class RateModel:
             if count >= 2:
                 self.em[f"{partner_id}|{group}"] = min(total / count, 2.0)
 
-    def _watch(self, partner_id: str, y: float, predicted: float, at: float) -> None:
+    def _watch(self, partner_id: str, y: float, predicted: float, at: float, posted: float) -> None:
         """Bernoulli CUSUMs of the log-likelihood ratio of the estimate shifted by ±`cusum_shift` log-odds
-        against the estimate; an alarm forgets most of the partner's history (its appetite has moved)."""
+        against the estimate; an alarm forgets most of the partner's history from before the change (its
+        appetite has moved). The change is dated where the alarming CUSUM last left zero (its maximum
+        likelihood change point), by the post time of the lead then observed: evidence posted since then is
+        already about the new appetite and is kept whole."""
         p = self.priors
         # Against the estimate corrected by the partner's standing bias (a slow average of its residuals):
         # the CUSUM looks for a change, not for the misfit a selected stream of leads always shows.
@@ -350,19 +355,25 @@ class RateModel:
         else:
             inc_up, inc_down = math.log((1 - hi) / (1 - q)), math.log((1 - lo) / (1 - q))
         up, down = self.cusum.get(partner_id, (0.0, 0.0))
+        start_up, start_down = self.cusum_start.get(partner_id, (posted, posted))
         up, down = max(0.0, up + inc_up), max(0.0, down + inc_down)
+        start_up = posted if up == 0.0 else start_up
+        start_down = posted if down == 0.0 else start_down
         if up > p.cusum_threshold or down > p.cusum_threshold:
             self.alarms += 1
-            self._forget(partner_id, at)
+            self._forget(partner_id, at, start_up if up > p.cusum_threshold else start_down)
             up = down = 0.0
+            start_up = start_down = posted
         self.cusum[partner_id] = (up, down)
+        self.cusum_start[partner_id] = (start_up, start_down)
 
     def _alarm_age(self) -> float:
         """How much older evidence from before an alarm is made: its weight drops to `alarm_keep`."""
         return math.log(1 / self.priors.alarm_keep) / self.decay
 
-    def _forget(self, partner_id: str, at: float) -> None:
-        self.alarmed[partner_id] = at
+    def _forget(self, partner_id: str, at: float, since: float) -> None:
+        self.alarmed[partner_id] = since
+        self.bias[partner_id] = 0.0  # the misfit that built up was the change itself, not a standing bias
         keep = self.priors.alarm_keep
         for key, c in self.cells.items():
             if key[0] == partner_id:
@@ -375,7 +386,7 @@ class RateModel:
         fit = self.fits.get(partner_id)
         if fit is not None:
             age = self._alarm_age()  # as if the rows were that much older
-            fit.rows = [(params, y, t - age) for params, y, t in fit.rows]
+            fit.rows = [(params, y, t - age if t < since else t) for params, y, t in fit.rows]
             self._fit(partner_id, fit, at)
 
     def _refresh_tau2(self, at: float) -> None:

@@ -69,6 +69,26 @@ def test_a_collapse_of_appetite_is_noticed_within_a_day_of_traffic() -> None:
     assert est.belief("p", lead(), 3000, t, None).fund < 0.35
 
 
+def test_a_collapse_reported_late_is_dated_at_the_change_and_what_followed_it_is_kept() -> None:
+    # One post a minute, each funding outcome reported 8 hours after its post; funding collapses at `change`.
+    est, rng = ContextualEstimator(), random.Random(5)
+    delay, change = 8 * 3600.0, T0 + 2 * DAY
+    reports: list[tuple[float, str, bool]] = []
+    t = T0
+    while t < change + 16 * 3600:
+        while reports and reports[0][0] <= t:
+            at, lead_id, funded = reports.pop(0)
+            est.observe_outcome(lead_id, funded=funded, at=at)
+        lead_id = f"lead-{t}"
+        est.observe_post(lead_id, "p", lead(), 3000, accepted=True, at=t)
+        reports.append((t + delay, lead_id, rng.random() < (0.7 if t < change else 0.15)))
+        t += 60
+    dated = est.fund.alarmed["p"]
+    assert change - 3600 <= dated <= change + 2 * 3600  # the change, not the alarm 8+ hours later
+    # outcomes of the posts made between the change and the alarm count in full: the estimate has moved
+    assert est.belief("p", lead(), 3000, t, None).fund < 0.3
+
+
 def test_pending_funding_is_censored_not_a_failure() -> None:
     est, rng = ContextualEstimator(), random.Random(4)
     t = feed(est, "p", lead(), 0.6, 200, rng, T0)
