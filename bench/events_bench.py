@@ -6,10 +6,16 @@
    (open loop: a call starts every 5 ms whatever the answers do); growth follows rewards' stream and
    earns from each payment. The latency of a payment is from the moment its call started to the moment
    its points_earned event shows on growth's own stream (the effect committed, and seen from outside).
-3. **Hot writes with the outbox on and off.** RouteApplicant (router), RecordActivity (growth) and
+3. **Catch-up.** Payments recorded on rewards for `--seconds` while growth does not follow it; then growth
+   follows rewards and earns from the backlog in full pages: events applied per second from its first
+   effect to its last, the ceiling of growth's consumer.
+4. **Hot writes with the outbox on and off.** RouteApplicant (router), RecordActivity (growth) and
    RecordPayment (rewards), each writing one event per call, against the same server started with
-   SKYLANE_BENCH_OUTBOX=off (no event written): calls per second of each, median of the runs, and the
-   ratio on/off.
+   SKYLANE_BENCH_OUTBOX=off (no event written): calls per second of each, median of the runs, the ratio
+   of the medians and the median of each run's on/off ratio (on and off measured back to back).
+
+Each figure is the median of `--runs` runs, the latency run's too; every run notes the machine's load
+average, as the figures move with it.
 
 Every server is `skylane serve <service>` as its own process (SQLite `synchronous=FULL` files under a
 temporary directory, or PostgreSQL databases it creates and drops with `--pg-url`), with the shipped
@@ -17,7 +23,8 @@ config plus what the bench needs: no partner lenders (the router's pool is not w
 in-house cap nobody reaches, an uncapped growth task per payment and per bench activity. Load comes from
 separate driver processes (this script with `_drive`).
 
-    .venv/bin/python -m bench.events_bench [--seconds 5] [--runs 3] [--processes 2] [--only ingest,latency,hot]
+    .venv/bin/python -m bench.events_bench [--seconds 5] [--runs 3] [--processes 2] [--rate 200]
+                                           [--only ingest,latency,catchup,hot]
     .venv/bin/python -m bench.events_bench --pg-url postgresql://postgres@127.0.0.1:5432
 """
 
@@ -300,20 +307,93 @@ async def ingest_throughput(args: argparse.Namespace, root: Path, dbs: Databases
 
 
 async def latency(args: argparse.Namespace, root: Path, dbs: Databases) -> dict[str, Any]:
-    rewards_port, growth_port = free_port(), free_port()
-    peers = {"growth": {"rewards": {"address": f"127.0.0.1:{rewards_port}"}}}
-    configs = bench_configs(root / "config-latency", peers)
-    var = root / "latency"
-    var.mkdir()
-    async with (
-        serve("rewards", rewards_port, configs, var, await dbs.url("rewards")) as rewards,
-        serve("growth", growth_port, configs, var, await dbs.url("growth")) as growth,
-    ):
-        await enroll_members(growth)
-        return await _paced_payments(rewards, growth, args.latency_seconds)
+    """`--runs` runs of the steady-rate run, each on new servers and databases: the median of each figure."""
+    runs = []
+    for run in range(args.runs):
+        before = round(os.getloadavg()[0], 2)  # the machine's load before this run's servers start
+        rewards_port, growth_port = free_port(), free_port()
+        peers = {"growth": {"rewards": {"address": f"127.0.0.1:{rewards_port}"}}}
+        configs = bench_configs(root / f"config-latency-{run}", peers)
+        var = root / f"latency-{run}"
+        var.mkdir()
+        async with (
+            serve("rewards", rewards_port, configs, var, await dbs.url("rewards")) as rewards,
+            serve("growth", growth_port, configs, var, await dbs.url("growth")) as growth,
+        ):
+            await enroll_members(growth)
+            runs.append(
+                {"load_1m_before": before, **await _paced_payments(rewards, growth, args.latency_seconds, args.rate)}
+            )
+    figures = ("rate_per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms", "load_1m_before", "load_1m")
+    median = {f: statistics.median(r[f] for r in runs if r[f] is not None) for f in figures}
+    median["effects_missing"] = sum(r["payments"] - r["effects"] for r in runs)
+    print(
+        f"event to effect at {args.rate:.0f}/s, median of {len(runs)} runs: p50 {median['p50_ms']:.0f} ms,"
+        f" p95 {median['p95_ms']:.0f} ms, p99 {median['p99_ms']:.0f} ms; missing effects {median['effects_missing']}"
+    )
+    return {"median": median, "runs": runs}
 
 
-async def _paced_payments(rewards: str, growth: str, seconds: float) -> dict[str, Any]:
+async def catch_up(args: argparse.Namespace, root: Path, dbs: Databases) -> dict[str, Any]:
+    """Growth's consumer ceiling: payments recorded on rewards while growth does not follow it, then growth
+    follows and catches up in full pages; events applied per second from its first effect to its last."""
+    runs = []
+    for run in range(args.runs):
+        before = round(os.getloadavg()[0], 2)
+        rewards_port = free_port()
+        alone = bench_configs(root / f"config-catchup-alone-{run}")
+        following = bench_configs(
+            root / f"config-catchup-{run}", {"growth": {"rewards": {"address": f"127.0.0.1:{rewards_port}"}}}
+        )
+        var = root / f"catchup-{run}"
+        var.mkdir()
+        growth_db, rewards_db = await dbs.url("growth"), await dbs.url("rewards")
+        async with serve("growth", free_port(), alone, var, growth_db) as growth:
+            await enroll_members(growth)
+        async with serve("rewards", rewards_port, alone, var, rewards_db) as rewards:
+            load("payment", rewards, args.seconds, args.processes, args.concurrency)
+            async with grpc.aio.insecure_channel(rewards) as channel:
+                backlog = await _count(channel, "payment_recorded")
+            async with serve("growth", free_port(), following, var, growth_db) as growth:
+                seen = await _effects(growth, backlog)
+        rate = (len(seen) - 1) / (seen[-1] - seen[0]) if len(seen) > 1 else 0.0
+        runs.append(
+            {"backlog": backlog, "applied": len(seen), "events_per_s": round(rate, 1), "load_1m_before": before}
+        )
+        print(f"catch-up: {len(seen)}/{backlog} payments earned at {rate:.0f}/s (load {before})")
+    median = statistics.median(r["events_per_s"] for r in runs)
+    print(f"catch-up, median of {len(runs)} runs: {median:.0f} events/s")
+    return {"events_per_s": median, "runs": runs}
+
+
+async def _effects(growth: str, expected: int) -> list[float]:
+    """When growth committed each of its next `expected` points_earned events (their occurred_at, UTC
+    seconds; the watcher may connect after the consumer finished), up to 300 s."""
+    committed: list[float] = []
+    done = asyncio.Event()
+
+    def _seen(event: events_pb2.DomainEvent) -> None:
+        committed.append(event.occurred_at.ToDatetime().timestamp())
+        if len(committed) >= expected:
+            done.set()
+
+    async with grpc.aio.insecure_channel(growth) as channel:
+        watcher = asyncio.create_task(_watch(channel, "points_earned", _seen))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), 300)
+        watcher.cancel()
+    return sorted(committed)
+
+
+async def _count(channel: grpc.aio.Channel, kind: str) -> int:
+    stub = events_pb2_grpc.EventsOpsServiceStub(channel)
+    count = 0
+    async for page in stub.StreamEvents(events_pb2.StreamEventsRequest(types=[kind], page_size=1000)):
+        count += len(page.events)
+    return count
+
+
+async def _paced_payments(rewards: str, growth: str, seconds: float, rate: float) -> dict[str, Any]:
     started: dict[str, float] = {}  # order id → when its call started
     order_of: dict[str, str] = {}  # rewards event id → order id
     effect: dict[str, float] = {}  # rewards event id → when growth's points_earned for it was seen
@@ -337,7 +417,7 @@ async def _paced_payments(rewards: str, growth: str, seconds: float) -> dict[str
         begin = time.monotonic()
         n = 0
         while (now := time.monotonic()) - begin < seconds:
-            target = begin + n / RATE
+            target = begin + n / rate
             if target > now:
                 await asyncio.sleep(target - now)
             order = f"bench-{tag}-{n}"
@@ -364,10 +444,11 @@ async def _paced_payments(rewards: str, growth: str, seconds: float) -> dict[str
         "p95_ms": _pct(latencies, 95),
         "p99_ms": _pct(latencies, 99),
         "max_ms": round(latencies[-1], 1) if latencies else None,
+        "load_1m": round(os.getloadavg()[0], 2),  # the machine's load as the run ended
     }
     print(
         f"event to effect at {result['rate_per_s']}/s: {result['effects']}/{n} effects, p50 {result['p50_ms']} ms,"
-        f" p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms"
+        f" p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms, load {result['load_1m']}"
     )
     return result
 
@@ -407,13 +488,20 @@ async def hot_writes(args: argparse.Namespace, root: Path, dbs: Databases) -> di
                     calls = load(kind, address, args.seconds, args.processes, args.concurrency)
                 measured[outbox].append(calls["ok_per_s"])
         on, off = statistics.median(measured[True]), statistics.median(measured[False])
-        out[rpc] = {"outbox_on": on, "outbox_off": off, "ratio": on / off, "runs": measured}
-        print(f"{rpc:<15} outbox on {on:7.0f}/s  off {off:7.0f}/s  ratio {on / off:5.2f}")
+        # Each run measures on and off back to back: the median of those paired ratios is steadier than the
+        # ratio of the medians on a machine whose load moves between runs.
+        paired = statistics.median(a / b for a, b in zip(measured[True], measured[False], strict=True))
+        out[rpc] = {"outbox_on": on, "outbox_off": off, "ratio": on / off, "paired_ratio": paired, "runs": measured}
+        out[rpc]["load_1m"] = round(os.getloadavg()[0], 2)
+        print(
+            f"{rpc:<15} outbox on {on:7.0f}/s  off {off:7.0f}/s  ratio {on / off:5.2f}  paired ratio {paired:5.2f}"
+            f"  load {out[rpc]['load_1m']}"
+        )
     return out
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    only = set(args.only.split(",")) if args.only else {"ingest", "latency", "hot"}
+    only = set(args.only.split(",")) if args.only else {"ingest", "latency", "catchup", "hot"}
     dbs = Databases(args.pg_url)
     results: dict[str, Any] = {"engine": "postgres" if args.pg_url else "sqlite", "seconds": args.seconds}
     try:
@@ -423,6 +511,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 results["ingest"] = await ingest_throughput(args, root, dbs)
             if "latency" in only:
                 results["latency"] = await latency(args, root, dbs)
+            if "catchup" in only:
+                results["catch_up"] = await catch_up(args, root, dbs)
             if "hot" in only:
                 results["hot_writes"] = await hot_writes(args, root, dbs)
     finally:
@@ -434,10 +524,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring window per throughput run")
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of the 200 events/s run")
-    parser.add_argument("--runs", type=int, default=3, help="runs per throughput figure (the median is shown)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (the median is shown)")
+    parser.add_argument("--rate", type=float, default=RATE, help="payments per second of the latency run")
     parser.add_argument("--processes", type=int, default=2, help="driver processes")
     parser.add_argument("--concurrency", type=int, default=16, help="callers per driver process")
-    parser.add_argument("--only", default="", help="ingest,latency,hot (default: all)")
+    parser.add_argument("--only", default="", help="ingest,latency,catchup,hot (default: all)")
     parser.add_argument("--pg-url", default=None, help="postgresql://user@host:port: run on PostgreSQL")
     parser.add_argument("--out", default="", help="also write the results to this JSON file")
     return parser.parse_args(argv)
