@@ -2,7 +2,7 @@
 
 Every policy meets the same market (services/router/sim/market.py: the same applicants, pings and coin
 flips) and goes through the router's real partner code: eligibility and consent (`prefilter`), pricing and
-ranking (`rank`), for the learned policy the planner and estimator the desk runs (`selection.plan`,
+ranking (`rank`), for the learned policy the planner and estimator the desk runs (`selection.plan_learned`,
 `estimates.ContextualEstimator`, `selection.Pacer`), and the production rules of delivery: caps reserved
 when a post is chosen (calendar windows in the cap time zone, `cap_window_keys`), released on rejection,
 kept on acceptance; a capped partner skipped for the next; a rejected lead offered to the next planned
