@@ -108,6 +108,9 @@ class Campaign(Schema):
     conversion_value_fen: int = Field(gt=0)  # value of one incremental conversion (payment made)
     offer_ttl_hours: int = Field(default=24, ge=1)  # how long an offer can still be claimed
     fallback: Fallback | None = None
+    # Which touch wins when several of a customer's are due at once and the caps leave room for fewer:
+    # the higher priority first, ties by campaign id (docs/rewards.md, contact policy).
+    priority: int = Field(default=0, ge=-1000, le=1000)
 
     @model_validator(mode="after")
     def _consistent(self) -> Campaign:
@@ -143,7 +146,8 @@ class QuietHours(Schema):
 
 
 class ContactPolicy(Schema):
-    """Frequency control across all campaigns (seed 004: at most 3 a day and 5 a week)."""
+    """Frequency control across all campaigns (seed 004: at most 3 a day and 5 a week): per_day in the
+    customer's local calendar day, per_week in any 7 consecutive local days."""
 
     per_day: int = Field(default=3, ge=1)
     per_week: int = Field(default=5, ge=1)

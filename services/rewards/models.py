@@ -26,15 +26,14 @@ event_tables(Base.metadata)
 
 
 class Contact(Base):
-    """Per-customer contact state across all campaigns: opt-out and the day/week touch counters."""
+    """Per-customer contact ledger across all campaigns: opt-out, the last local day touched and the touches
+    of the 7 local days ending with it, newest first (services/rewards/domain/contact.py)."""
 
     __tablename__ = "contacts"
     customer_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     day_key: Mapped[str] = mapped_column(String(16), default="")
-    day_count: Mapped[int] = mapped_column(Integer, default=0)
-    week_key: Mapped[str] = mapped_column(String(16), default="")
-    week_count: Mapped[int] = mapped_column(Integer, default=0)
+    recent: Mapped[str] = mapped_column(String(64), default="")
 
 
 class Assignment(Base):
@@ -165,3 +164,18 @@ class CustomerInputs(Base):
     risk_reasons: Mapped[str | None] = mapped_column(String(512))  # reason codes, comma-separated
     risk_position: Mapped[int] = mapped_column(BigInteger, default=0)
     risk_at: Mapped[datetime | None]
+
+
+class TouchFate(Base):
+    """What became of one touch a pass tried to make (a fallback wave): TOUCHED, or DEFERRED with the
+    reason while it waits for room under the contact policy, and how many passes deferred it."""
+
+    __tablename__ = "touch_fates"
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    touch_key: Mapped[str] = mapped_column(String(96), primary_key=True)  # e.g. fallback/<coupon>/<wave>
+    source: Mapped[str] = mapped_column(String(16))
+    customer_ref: Mapped[str] = mapped_column(String(128))
+    fate: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32), default="")
+    deferrals: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]

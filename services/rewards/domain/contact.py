@@ -1,10 +1,11 @@
-"""The contact policy: which local day and week a touch falls in, quiet hours, and whether a customer may
-be touched now. A touch is counted across all campaigns, so these rules see the customer, not an offer."""
+"""The contact policy: which local day a touch falls in, the rolling 7 local days it counts against, quiet
+hours, and whether a customer may be touched now. A touch is counted across all campaigns and every way a
+touch is made (requested offers, fallback waves), so these rules see the customer, not an offer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,9 +17,13 @@ CAP_DAY = "CONTACT_CAP_DAY"
 CAP_WEEK = "CONTACT_CAP_WEEK"
 
 
+WINDOW_DAYS = 7  # the weekly cap counts the touches of any 7 consecutive local days
+
+
 @dataclass(frozen=True)
 class ContactState:
-    """A customer's contact row as seen on one local day and week."""
+    """A customer's contact row as seen on one local day: touches that day and in the 7 local days ending
+    with it (the rolling week)."""
 
     opted_out: bool
     day_count: int
@@ -26,26 +31,38 @@ class ContactState:
 
 
 def day_key(now: datetime, tz: ZoneInfo) -> str:
-    """Local calendar day, e.g. '2026-01-05'; the daily cap resets at local midnight."""
+    """Local calendar day, e.g. '2026-01-05'; the daily cap resets at local midnight (23 or 25 hours apart
+    on a daylight-saving change)."""
     return now.astimezone(tz).date().isoformat()
 
 
-def week_key(now: datetime, tz: ZoneInfo) -> str:
-    """Local ISO week (Monday-Sunday), e.g. '2026-W02'; the weekly cap resets Monday 00:00 local."""
-    year, week, _ = now.astimezone(tz).date().isocalendar()
-    return f"{year}-W{week:02d}"
+def recent_counts(row_day: Any, recent: Any) -> dict[date, int]:
+    """The stored ledger as touches per local day. The row keeps the last touched day and the counts of the
+    7 days ending with it, newest first ('2,0,1,0,0,0,0'); days before that window no longer count."""
+    if not row_day or not recent:
+        return {}
+    last = date.fromisoformat(str(row_day))
+    counts = {last - timedelta(days=i): int(n) for i, n in enumerate(str(recent).split(",")) if n and int(n)}
+    return counts
 
 
-def state_on(
-    opted_out: Any, row_day: Any, day_count: Any, row_week: Any, week_count: Any, day: str, week: str
-) -> ContactState:
-    """The stored counters as of `day` and `week`: a count kept for another day or week is 0, which is how
-    the caps reset without a job rewriting rows at midnight."""
-    return ContactState(
-        bool(opted_out),
-        int(day_count or 0) if row_day == day else 0,
-        int(week_count or 0) if row_week == week else 0,
-    )
+def _window(counts: dict[date, int], day: date) -> int:
+    return sum(n for d, n in counts.items() if day - timedelta(days=WINDOW_DAYS - 1) <= d <= day)
+
+
+def state_on(opted_out: Any, row_day: Any, recent: Any, day: str) -> ContactState:
+    """The stored ledger as of local `day`: its count and the rolling 7 days' ending with it. Counts of
+    days that left the window read as 0, which is how the caps reset without a job rewriting rows."""
+    counts, today = recent_counts(row_day, recent), date.fromisoformat(day)
+    return ContactState(bool(opted_out), counts.get(today, 0), _window(counts, today))
+
+
+def after_touch(row_day: Any, recent: Any, day: str) -> tuple[str, str]:
+    """The ledger row (last day, counts newest first) once one more touch is counted on local `day`."""
+    counts, today = recent_counts(row_day, recent), date.fromisoformat(day)
+    counts[today] = counts.get(today, 0) + 1
+    last = max(counts)
+    return last.isoformat(), ",".join(str(counts.get(last - timedelta(days=i), 0)) for i in range(WINDOW_DAYS))
 
 
 def _hhmm(text: str) -> time:
@@ -83,11 +100,3 @@ def refusal(
     if in_quiet_hours(now, tz, policy.quiet_hours):
         return QUIET_HOURS
     return cap_reached(state, policy)
-
-
-def touch_refused(state: ContactState, policy: ContactPolicy) -> str:
-    """Why the atomic touch was refused although the earlier read allowed it: a concurrent call opted the
-    customer out or used up a cap meanwhile (`state` is the row read again)."""
-    if state.opted_out:
-        return OPTED_OUT
-    return cap_reached(state, policy) or CAP_WEEK

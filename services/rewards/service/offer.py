@@ -111,15 +111,14 @@ class _Decision:
     customer: str = field(init=False)
     profile: Profile = field(init=False)
     segment: str = field(init=False)
-    day: str = field(init=False)  # local day and ISO week of the touch
-    week: str = field(init=False)
+    day: str = field(init=False)  # local day of the touch
     response: rewards_pb2.OfferResponse = field(init=False)
 
     def __post_init__(self) -> None:
         self.customer = self.request.customer.ref
         self.profile = profile_of(self.request.profile)
         self.segment = segment_of(self.view.cfg.segments, self.profile)
-        self.day, self.week = contact.day_key(self.now, self.view.tz), contact.week_key(self.now, self.view.tz)
+        self.day = contact.day_key(self.now, self.view.tz)
         self.response = rewards_pb2.OfferResponse(
             offer_id=uuid.uuid4().hex,
             campaign_id=self.campaign.id,
@@ -139,7 +138,6 @@ class _Decision:
             holdout.assign(campaign.id, self.customer, campaign.holdout_share),
             self.now,
             self.day,
-            self.week,
         )
         if snap.grp == holdout.HOLDOUT:
             learning.trial(self.learned, self.policy.posteriors, self.segment, BASELINE)
@@ -223,12 +221,9 @@ class _Decision:
 
     async def _show(self, choice: Choice) -> rewards_pb2.OfferResponse:
         """The offer is shown: a touch, counted atomically against both caps (the snapshot may be stale)."""
-        rules = self.view.cfg.contact
-        if not await contacts.take_touch(
-            self.conn, self.dialect, self.customer, self.day, self.week, rules.per_day, rules.per_week
-        ):
-            moved = await contacts.contact_state(self.conn, self.customer, self.day, self.week)
-            return await self._record(rewards_pb2.NOT_OFFERED, contact.touch_refused(moved, rules))
+        refused = await contacts.take_touch(self.conn, self.dialect, self.customer, self.day, self.view.cfg.contact)
+        if refused:
+            return await self._record(rewards_pb2.NOT_OFFERED, refused)
         arm = self.campaign.arm(choice.arm)
         assert arm is not None
         self.response.arm.CopyFrom(arm_pb(arm))

@@ -3,13 +3,15 @@ group over the holdout (intent-to-treat, with 95% intervals: services/rewards/do
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.common.clock import Clock
 from services.common.db import Database
 from services.common.errors import NotFound
 from services.rewards.domain import contact, holdout, uplift
 from services.rewards.runtime import ConfigView, PolicyRuntime
 from services.rewards.service.wire import money
-from services.rewards.store import budget, reports
+from services.rewards.store import budget, fates, reports
 from skylane.rewards.v1 import rewards_pb2
 
 
@@ -33,6 +35,21 @@ def _uplift(groups: dict[str, uplift.GroupStats]) -> rewards_pb2.Uplift:
         value_ratio=_interval(uplift.value_ratio(t, c)),
         value_difference_fen=_interval(uplift.value_difference(t, c)),
     )
+
+
+async def _contact_fates(session: AsyncSession, campaign_id: str) -> list[rewards_pb2.ContactFate]:
+    """Every touch of the campaign by fate: requested offers shown or refused by the contact policy (from
+    the decisions), fallback waves touched or deferred (from their fates)."""
+    requested: dict[tuple[str, str], int] = {}
+    for outcome, reason, n in await reports.requested_fates(session, campaign_id):
+        fate = ("TOUCHED", "") if outcome == "OFFERED" else ("REFUSED", str(reason))
+        requested[fate] = requested.get(fate, 0) + int(n)
+    rows = [rewards_pb2.ContactFate(source="REQUESTED", fate=f, reason=r, count=n) for (f, r), n in requested.items()]
+    rows.extend(
+        rewards_pb2.ContactFate(source=str(s), fate=str(f), reason=str(r), count=int(n), deferrals=int(d or 0))
+        for s, f, r, n, d in await fates.counts(session, campaign_id)
+    )
+    return sorted(rows, key=lambda x: (x.source, x.fate, x.reason))
 
 
 class GetCampaignReport:
@@ -59,6 +76,7 @@ class GetCampaignReport:
                 row.spend.fen = int(disc or 0)
             for grp, n, active, value, sq in await reports.groups(session, campaign.id):
                 groups[str(grp)] = uplift.GroupStats(int(n), int(active or 0), float(value or 0), float(sq or 0))
+            contact_fates = await _contact_fates(session, campaign.id)
         report = rewards_pb2.CampaignReport(
             campaign_id=campaign.id,
             budget_total=money(campaign.budget.total_fen),
@@ -69,6 +87,7 @@ class GetCampaignReport:
             funnel=[funnel[k] for k in sorted(funnel)],
             uplift=_uplift(groups),
             config_version=view.version,
+            contact_fates=contact_fates,
         )
         setattr(report, "lambda", self.runtime.campaign(view.cfg, campaign.id).pacer.lam)
         return report

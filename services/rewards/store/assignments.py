@@ -78,7 +78,6 @@ async def offer_snapshot(
     grp: str,
     now: datetime,
     day: str,
-    week: str,
 ) -> OfferSnapshot:
     """Records the customer's group on first sight and returns it with the contact and budget state.
 
@@ -90,8 +89,8 @@ async def offer_snapshot(
     return OfferSnapshot(
         str(row[0]),
         int(row[1]),
-        state_on(row[2], row[3], row[4], row[5], row[6], day, week),
-        committed_of(row[7], row[8], row[9]),
+        state_on(row[2], row[3], row[4], day),
+        committed_of(row[5], row[6], row[7]),
     )
 
 

@@ -51,3 +51,21 @@ async def groups(session: AsyncSession, campaign_id: str) -> list[Any]:
         .group_by(Assignment.grp)
     )
     return list(rows.all())
+
+
+CONTACT_REASONS = ("OPTED_OUT", "QUIET_HOURS", "CONTACT_CAP_DAY", "CONTACT_CAP_WEEK")
+
+
+async def requested_fates(session: AsyncSession, campaign_id: str) -> list[Any]:
+    """(outcome, reason, count) of the campaign's requested offers that were shown or that the contact
+    policy refused (fallback waves, wave > 0, are counted by their own fates)."""
+    rows = await session.execute(
+        select(Decision.outcome, Decision.reason, func.count())
+        .where(
+            Decision.campaign_id == campaign_id,
+            Decision.wave == 0,
+            (Decision.outcome == "OFFERED") | Decision.reason.in_(CONTACT_REASONS),
+        )
+        .group_by(Decision.outcome, Decision.reason)
+    )
+    return list(rows.all())

@@ -16,6 +16,7 @@ from services.rewards.models import (
     Decision,
     Payment,
     Redemption,
+    TouchFate,
 )
 
 contacts = cast(Table, Contact.__table__)
@@ -26,6 +27,7 @@ decisions = cast(Table, Decision.__table__)
 coupons = cast(Table, Coupon.__table__)
 redemptions = cast(Table, Redemption.__table__)
 payments = cast(Table, Payment.__table__)
+touch_fates = cast(Table, TouchFate.__table__)
 
 
 def upsert(dialect: str, table: Any) -> Any:

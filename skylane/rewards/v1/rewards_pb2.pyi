@@ -307,7 +307,7 @@ class Uplift(_message.Message):
     def __init__(self, treated: _Optional[_Union[GroupOutcome, _Mapping]] = ..., holdout: _Optional[_Union[GroupOutcome, _Mapping]] = ..., active_rate_ratio: _Optional[_Union[Interval, _Mapping]] = ..., active_rate_difference: _Optional[_Union[Interval, _Mapping]] = ..., value_ratio: _Optional[_Union[Interval, _Mapping]] = ..., value_difference_fen: _Optional[_Union[Interval, _Mapping]] = ...) -> None: ...
 
 class CampaignReport(_message.Message):
-    __slots__ = ("campaign_id", "budget_total", "budget_daily", "spent", "reserved", "today_committed", "funnel", "uplift", "config_version")
+    __slots__ = ("campaign_id", "budget_total", "budget_daily", "spent", "reserved", "today_committed", "funnel", "uplift", "config_version", "contact_fates")
     CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     BUDGET_TOTAL_FIELD_NUMBER: _ClassVar[int]
     BUDGET_DAILY_FIELD_NUMBER: _ClassVar[int]
@@ -318,6 +318,7 @@ class CampaignReport(_message.Message):
     UPLIFT_FIELD_NUMBER: _ClassVar[int]
     LAMBDA_FIELD_NUMBER: _ClassVar[int]
     CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_FATES_FIELD_NUMBER: _ClassVar[int]
     campaign_id: str
     budget_total: _types_pb2.Money
     budget_daily: _types_pb2.Money
@@ -327,7 +328,22 @@ class CampaignReport(_message.Message):
     funnel: _containers.RepeatedCompositeFieldContainer[FunnelRow]
     uplift: Uplift
     config_version: str
-    def __init__(self, campaign_id: _Optional[str] = ..., budget_total: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., budget_daily: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., spent: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., reserved: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., today_committed: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., funnel: _Optional[_Iterable[_Union[FunnelRow, _Mapping]]] = ..., uplift: _Optional[_Union[Uplift, _Mapping]] = ..., config_version: _Optional[str] = ..., **kwargs) -> None: ...
+    contact_fates: _containers.RepeatedCompositeFieldContainer[ContactFate]
+    def __init__(self, campaign_id: _Optional[str] = ..., budget_total: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., budget_daily: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., spent: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., reserved: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., today_committed: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., funnel: _Optional[_Iterable[_Union[FunnelRow, _Mapping]]] = ..., uplift: _Optional[_Union[Uplift, _Mapping]] = ..., config_version: _Optional[str] = ..., contact_fates: _Optional[_Iterable[_Union[ContactFate, _Mapping]]] = ..., **kwargs) -> None: ...
+
+class ContactFate(_message.Message):
+    __slots__ = ("source", "fate", "reason", "count", "deferrals")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    FATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    DEFERRALS_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    fate: str
+    reason: str
+    count: int
+    deferrals: int
+    def __init__(self, source: _Optional[str] = ..., fate: _Optional[str] = ..., reason: _Optional[str] = ..., count: _Optional[int] = ..., deferrals: _Optional[int] = ...) -> None: ...
 
 class ListPendingOffersRequest(_message.Message):
     __slots__ = ("customer", "page")
