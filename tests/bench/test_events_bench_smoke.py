@@ -20,7 +20,8 @@ def test_event_to_effect_and_catch_up_run_and_every_payment_earns(tmp_path: Path
     assert done.returncode == 0, done.stdout + done.stderr
     measured = json.loads(out.read_text())
     run = measured["latency"]["runs"][0]
-    assert run["payments"] >= 20 and run["effects"] == run["payments"]
+    assert run["payments"] >= 20 and run["failed_calls"] == 0
+    assert run["effects"] == run["recorded"] == run["payments"] and run["consumer_p50_ms"] is not None
     assert measured["latency"]["median"]["effects_missing"] == 0
     caught = measured["catch_up"]["runs"][0]
     assert caught["backlog"] > 0 and caught["applied"] == caught["backlog"] and caught["events_per_s"] > 0
