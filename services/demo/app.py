@@ -228,12 +228,12 @@ def growth_earns_once(document: dict[str, Any]) -> dict[str, Any]:
 def write_configs(options: SuiteOptions, endpoints: dict[str, str], addresses: dict[str, str]) -> dict[str, Path]:
     folder = options.var_dir / "config"
     folder.mkdir(parents=True, exist_ok=True)
-    documents = {
-        name: _merge(_load(options.config_dir / f"{name}.yaml"), options.overrides.get(name, {})) for name in SERVICES
-    }
-    documents = {name: peers_at(document, addresses) for name, document in documents.items()}
+    documents = {name: _load(options.config_dir / f"{name}.yaml") for name in SERVICES}
     documents["router"] = router_config(documents["router"], endpoints)
     documents["rewards"] = rewards_config(documents["rewards"], options.day)
+    documents = {name: _merge(document, options.overrides.get(name, {})) for name, document in documents.items()}
+    # After the overrides: peers always follow the demo's servers, and growth earns once per loan and payment.
+    documents = {name: peers_at(document, addresses) for name, document in documents.items()}
     documents["growth"] = growth_earns_once(documents["growth"])
     paths = {}
     for name, document in documents.items():
