@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.rewards.config import ContactPolicy, QuietHours
 
@@ -28,6 +29,22 @@ class ContactState:
     opted_out: bool
     day_count: int
     week_count: int
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def zone_of(kept: Any, default: ZoneInfo) -> ZoneInfo:
+    """The customer's own time zone (kept from their outside events' `time_zone`), else the config zone:
+    the customer's local day and quiet hours are the customer's, wherever they live."""
+    if not kept:
+        return default
+    try:
+        return _zone(str(kept))
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
 
 
 def day_key(now: datetime, tz: ZoneInfo) -> str:

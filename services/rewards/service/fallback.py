@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -58,8 +59,6 @@ class SendFallbackWaves:
         the customer's waves in campaign priority order, so when the caps leave room for fewer than are due
         the higher priority wins; the others are deferred (their fate records why). The units of one pass
         are submitted together so they share commits."""
-        if contact.in_quiet_hours(now, view.tz, view.cfg.contact.quiet_hours):
-            return 0
         by_customer: dict[str, list[_Wave]] = {}
         for campaign in view.cfg.campaigns:
             if campaign.fallback is not None and campaign_active(campaign, now):
@@ -107,14 +106,16 @@ class SendFallbackWaves:
         return waves
 
     def _customer_waves(self, view: ConfigView, waves: list[_Wave], now: datetime) -> Unit[int]:
-        rules, dialect, day = view.cfg.contact, self.db.dialect, contact.day_key(now, view.tz)
+        rules, dialect = view.cfg.contact, self.db.dialect
 
-        async def send(conn: AsyncConnection, wave: _Wave) -> bool:
+        async def send(conn: AsyncConnection, wave: _Wave, tz: ZoneInfo) -> bool:
             if not await coupons.take_wave(conn, wave.coupon_id, wave.sent):
                 return False  # another pass got it
             if wave.customer in view.opt_out:
                 raise _Deferred(contact.OPTED_OUT)
-            refused = await contacts.take_touch(conn, dialect, wave.customer, day, rules)
+            if contact.in_quiet_hours(now, tz, rules.quiet_hours):
+                raise _Deferred(contact.QUIET_HOURS)
+            refused = await contacts.take_touch(conn, dialect, wave.customer, contact.day_key(now, tz), rules)
             if refused:
                 raise _Deferred(refused)  # the wave count rolls back; retried on a later pass
             await decisions.insert_decision(conn, wave.decision)
@@ -122,11 +123,12 @@ class SendFallbackWaves:
 
         async def unit(session: AsyncSession) -> int:
             conn, sent = await session.connection(), 0
+            tz = contact.zone_of(await contacts.kept_zone(conn, waves[0].customer), view.tz)  # the customer's day
             # Each wave in its own savepoint: a deferred one takes back its wave count and nothing else.
             for wave in waves:
                 try:
                     async with conn.begin_nested():
-                        if not await send(conn, wave):
+                        if not await send(conn, wave, tz):
                             continue
                 except _Deferred as deferred:
                     await fates.record(

@@ -111,14 +111,15 @@ class _Decision:
     customer: str = field(init=False)
     profile: Profile = field(init=False)
     segment: str = field(init=False)
-    day: str = field(init=False)  # local day of the touch
+    day: str = field(init=False)  # the campaign's local day (daily budget)
+    contact_day: str = field(init=False)  # the customer's local day (contact caps)
     response: rewards_pb2.OfferResponse = field(init=False)
 
     def __post_init__(self) -> None:
         self.customer = self.request.customer.ref
         self.profile = profile_of(self.request.profile)
         self.segment = segment_of(self.view.cfg.segments, self.profile)
-        self.day = contact.day_key(self.now, self.view.tz)
+        self.day = self.contact_day = contact.day_key(self.now, self.view.tz)
         self.response = rewards_pb2.OfferResponse(
             offer_id=uuid.uuid4().hex,
             campaign_id=self.campaign.id,
@@ -158,11 +159,13 @@ class _Decision:
 
     def _refusal(self, snap: OfferSnapshot) -> str | None:
         """Why no arm may be offered, in the documented order: contact policy, eligibility, claims."""
+        tz = contact.zone_of(snap.zone, self.view.tz)
+        self.contact_day = contact.day_key(self.now, tz)
         refused = contact.refusal(
-            snap.contact,
+            snap.contact(self.contact_day),
             self.view.cfg.contact,
             self.now,
-            self.view.tz,
+            tz,
             opted_out_by_ops=self.customer in self.view.opt_out,
         )
         if refused:
@@ -221,7 +224,9 @@ class _Decision:
 
     async def _show(self, choice: Choice) -> rewards_pb2.OfferResponse:
         """The offer is shown: a touch, counted atomically against both caps (the snapshot may be stale)."""
-        refused = await contacts.take_touch(self.conn, self.dialect, self.customer, self.day, self.view.cfg.contact)
+        refused = await contacts.take_touch(
+            self.conn, self.dialect, self.customer, self.contact_day, self.view.cfg.contact
+        )
         if refused:
             return await self._record(rewards_pb2.NOT_OFFERED, refused)
         arm = self.campaign.arm(choice.arm)

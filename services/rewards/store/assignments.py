@@ -46,8 +46,12 @@ class OfferSnapshot:
 
     grp: str  # the recorded holdout group (the first one recorded wins)
     claims: int
-    contact: ContactState
-    budget: Committed  # today: the local day of the offer
+    contact_row: tuple[Any, Any, Any]  # opted_out, day_key, recent: judged on the customer's own day
+    zone: str | None  # the customer's kept time zone (None: the config zone)
+    budget: Committed  # today: the campaign's local day of the offer
+
+    def contact(self, day: str) -> ContactState:
+        return state_on(*self.contact_row, day)
 
 
 @cache
@@ -89,8 +93,9 @@ async def offer_snapshot(
     return OfferSnapshot(
         str(row[0]),
         int(row[1]),
-        state_on(row[2], row[3], row[4], day),
-        committed_of(row[5], row[6], row[7]),
+        (row[2], row[3], row[4]),
+        None if row[5] is None else str(row[5]),
+        committed_of(row[6], row[7], row[8]),
     )
 
 

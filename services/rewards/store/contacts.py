@@ -12,16 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from services.rewards.config import ContactPolicy
 from services.rewards.domain import contact
 from services.rewards.domain.contact import ContactState, state_on
+from services.rewards.models import Base
 from services.rewards.store.tables import contacts, param, rowcount, upsert
 
 _c = contacts.c
 ATTEMPTS = 64  # each failed compare-and-set means another touch or opt-out of the customer committed first
 
-# The contact row as scalar subqueries by primary key, for statements that read it along the way.
-CONTACT_COLUMNS = tuple(
-    select(col).where(_c.customer_ref == param("p_customer")).scalar_subquery()
-    for col in (_c.opted_out, _c.day_key, _c.recent)
+_zones = Base.metadata.tables["customer_zones"].c  # kept by the ingest of outside events
+# The contact row and the customer's kept zone as scalar subqueries by primary key, for statements that
+# read them along the way.
+CONTACT_COLUMNS = (
+    *(
+        select(col).where(_c.customer_ref == param("p_customer")).scalar_subquery()
+        for col in (_c.opted_out, _c.day_key, _c.recent)
+    ),
+    select(_zones.zone).where(_zones.customer == param("p_customer")).scalar_subquery(),
 )
+_ZONE = select(_zones.zone).where(_zones.customer == param("p_customer"))
 _CONTACT = select(_c.opted_out, _c.day_key, _c.recent).where(_c.customer_ref == param("p_customer"))
 # The touch: the row moves only if it is still what was read (a concurrent touch makes it match nothing;
 # PostgreSQL re-checks the condition on the row version a concurrent writer committed).
@@ -52,6 +59,11 @@ def _statements(dialect: str) -> tuple[Any, Any]:
         .on_conflict_do_update(index_elements=[_c.customer_ref], set_={"opted_out": param("p_opted_out")})
     )
     return first, opt_out
+
+
+async def kept_zone(conn: AsyncConnection | AsyncSession, customer: str) -> str | None:
+    """The customer's own time zone, if their outside events gave one (contact.zone_of falls back)."""
+    return (await conn.execute(_ZONE, {"p_customer": customer})).scalar()
 
 
 async def contact_state(conn: AsyncConnection | AsyncSession, customer: str, day: str) -> ContactState:

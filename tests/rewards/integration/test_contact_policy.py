@@ -10,6 +10,7 @@ from pathlib import Path
 
 from services.common.clock import ManualClock
 from services.rewards.app import build
+from skylane.common.v1 import events_pb2, events_pb2_grpc, types_pb2
 from skylane.rewards.v1 import rewards_pb2
 from tests.helpers import DbTarget, key, running_service
 from tests.rewards.helpers import cust, offer, report, rewards_service, stub
@@ -110,3 +111,28 @@ async def test_quiet_hours_and_opt_out(db_target: DbTarget, tmp_path: Path) -> N
         assert (await offer(s, 1)).outcome == OFFERED
         await s.SetOptOut(rewards_pb2.SetOptOutRequest(idempotency_key=key(), customer=cust(1), opted_out=True))
         assert (await offer(s, 1)).reason == "OPTED_OUT"
+
+
+async def test_the_day_is_the_customers_own_when_their_events_give_a_zone(db_target: DbTarget, tmp_path: Path) -> None:
+    async with rewards_service(db_target, tmp_path) as h:  # config zone Asia/Shanghai
+        s = stub(h)
+        ingest = events_pb2_grpc.EventIngestServiceStub(h.channel)
+        sign_in = events_pb2.OutsideEvent(
+            idempotency_key=types_pb2.IdempotencyKey(value="sign-in-1"),
+            source="app",
+            type="sign_in",
+            customer=cust(1),
+            time_zone="Europe/Berlin",
+        )
+        answer = await ingest.IngestEvents(events_pb2.IngestEventsRequest(idempotency_key=key(), events=[sign_in]))
+        assert answer.results[0].status == events_pb2.INGEST_STATUS_ACCEPTED
+        # Monday 23:30 in Berlin is already Tuesday 06:30 in Shanghai.
+        h.clock.set(datetime(2026, 1, 5, 22, 30, tzinfo=UTC))
+        late = [await offer(s, who, "restaurant") for who in (1, 1, 1, 1, 2, 2, 2)]
+        assert [r.outcome for r in late[:4]] == [OFFERED, OFFERED, OFFERED, NOT_OFFERED]
+        assert late[3].reason == "CONTACT_CAP_DAY"
+        # 00:00 Tuesday in Berlin: customer 1 has a new day; customer 2 (no zone given) is still in Shanghai's
+        # Tuesday, which began before their 3 touches.
+        h.clock.set(datetime(2026, 1, 5, 23, 0, tzinfo=UTC))
+        assert (await offer(s, 1, "restaurant")).outcome == OFFERED
+        assert (await offer(s, 2, "restaurant")).reason == "CONTACT_CAP_DAY"
