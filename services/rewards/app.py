@@ -21,6 +21,7 @@ from services.rewards.runtime import ConfigView, PolicyRuntime
 from services.rewards.service.claim import Claim
 from services.rewards.service.expiry import ExpireCoupons
 from services.rewards.service.fallback import SendFallbackWaves
+from services.rewards.service.journeys import Journeys
 from services.rewards.service.offer import Offer
 from services.rewards.service.opt_out import SetOptOut
 from services.rewards.service.payment import RecordPayment
@@ -43,6 +44,7 @@ class RewardsApp(ServiceApp):
     fallback_interval = 300.0
     flush_interval = 30.0
     gauge_interval = 15.0  # budgets and λ into the metrics: about a scrape interval
+    journey_interval = 1.0  # triggered touches due: real-time triggers are decided within about this
 
     _view: ConfigView | None = None
 
@@ -64,7 +66,8 @@ class RewardsApp(ServiceApp):
             list_pending_offers=ListPendingOffers(self.db, clock),
             get_campaign_report=GetCampaignReport(self.db, self.runtime, clock),
         )
-        self.consumers = consumers(config, self.db, self.writes, clock)
+        self.journeys = Journeys(self.db, self.writes.run, self.view, clock)
+        self.consumers = consumers(config, self.db, self.writes, clock, self.journeys)
         self.passes = Passes(
             clock,
             self.view,
@@ -72,6 +75,7 @@ class RewardsApp(ServiceApp):
             SendFallbackWaves(self.db, self.writes.run, self.runtime),
             self.policy_state,
             self.telemetry,
+            self.journeys,
         )
 
     def view(self) -> ConfigView:
@@ -100,6 +104,7 @@ class RewardsApp(ServiceApp):
             fallback_interval=self.fallback_interval,
             flush_interval=self.flush_interval,
             gauge_interval=self.gauge_interval,
+            journey_interval=self.journey_interval,
         )
         return [*loops, *(consumer.run for consumer in self.consumers)]
 

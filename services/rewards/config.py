@@ -131,6 +131,83 @@ class Campaign(Schema):
         return next((a for a in self.arms if a.id == arm_id), None)
 
 
+_EVENT = re.compile(r"^(outside|rewards|growth|router)\.[a-z][a-z0-9_]{0,63}$")
+
+
+def _check_event(value: str) -> str:
+    if not _EVENT.match(value):
+        raise ValueError(
+            f"{value!r}: name an event as <source>.<type>: outside.<type> (an ingested outside event) or "
+            "rewards.<type>, growth.<type>, router.<type> (a service's domain event)"
+        )
+    return value
+
+
+class LocalWindow(Schema):
+    """Local times [start, end) of the customer's day when a triggered touch may be made (may wrap midnight)."""
+
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError("must be HH:MM (24-hour)")
+        return value
+
+
+class RiskScreen(Schema):
+    """Who a trigger never contacts: the router's latest verdict in the last `within_days` days names one of
+    `exclude` (a destination, a tier or a reason code), or an outside event of a `flags` type arrived in
+    that time. Runs before the holdout split; screened-out customers are counted."""
+
+    exclude: list[str] = Field(default_factory=lambda: ["DECLINED"])
+    within_days: int = Field(default=30, ge=1, le=3650)
+    flags: list[str] = Field(default_factory=list)  # outside event types, e.g. risk_flagged
+
+
+class Trigger(Schema):
+    """An event-triggered touch: on `event` (with `data` fields equal and `when` met), the customer enters
+    the journey and, `delay_minutes` later and inside `window` of their local day, is offered the campaign's
+    `arm` as wave `wave`. Exit events end a journey at once, whatever it is waiting for."""
+
+    id: str = Field(pattern=_ID)
+    campaign: str
+    wave: int = Field(default=1, ge=1, le=4)  # 1 entry, 2 after a redemption, 3 fallback, 4 follow-up list
+    event: str
+    data: dict[str, str] = Field(default_factory=dict)  # the event's data fields that must equal these
+    when: TagRule = Field(default_factory=TagRule)  # growth_levels / excluded_risk: what events tell us
+    delay_minutes: int = Field(default=0, ge=0, le=60 * 24 * 90)
+    window: LocalWindow | None = None
+    validity_hours: int = Field(default=24, ge=1, le=24 * 90)  # how long a capped touch is deferred
+    reentry_days: int | None = Field(default=None, ge=0)  # None: once; N: again N days after the last entry
+    exit_on: list[str] = Field(default_factory=list)
+    arm: str = ""  # default: the campaign's first arm (not used by wave 4)
+    next_product: str = ""  # wave 2: the product the touch pushes (e.g. wealth-first-purchase)
+    risk: RiskScreen | None = None
+
+    @field_validator("event")
+    @classmethod
+    def _event(cls, value: str) -> str:
+        return _check_event(value)
+
+    @field_validator("exit_on")
+    @classmethod
+    def _exits(cls, value: list[str]) -> list[str]:
+        return [_check_event(v) for v in value]
+
+    @model_validator(mode="after")
+    def _only_event_conditions(self) -> Trigger:
+        known = {"growth_levels", "excluded_risk"}
+        asked = {k for k, v in self.when.model_dump().items() if v not in (None, [])}
+        if asked - known:
+            raise ValueError(f"trigger {self.id}: `when` can use {sorted(known)} only, not {sorted(asked - known)}")
+        if self.wave == 2 and not self.next_product:
+            raise ValueError(f"trigger {self.id}: wave 2 names the next product to push (next_product)")
+        return self
+
+
 class QuietHours(Schema):
     """Local times [start, end) when nobody is contacted; may wrap midnight (e.g. 21:00-09:00)."""
 
@@ -188,6 +265,8 @@ class RewardsConfig(Schema):
     campaigns: list[Campaign] = Field(default_factory=list)
     # Event retention and the peers whose streams rewards follows: growth (levels), router (risk verdicts).
     events: EventsConfig = Field(default_factory=EventsConfig)
+    # Event-triggered journeys (docs/journeys.md).
+    triggers: list[Trigger] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> RewardsConfig:
@@ -204,7 +283,19 @@ class RewardsConfig(Schema):
             unknown = [s for s in c.scenes if s not in known]
             if unknown:
                 raise ValueError(f"campaign {c.id}: unknown scenes {unknown}; known: {sorted(known)}")
+        self._check_triggers()
         return self
+
+    def _check_triggers(self) -> None:
+        trigger_ids = [t.id for t in self.triggers]
+        if len(set(trigger_ids)) != len(trigger_ids):
+            raise ValueError("trigger ids must be unique")
+        for t in self.triggers:
+            campaign = self.campaign(t.campaign)
+            if campaign is None:
+                raise ValueError(f"trigger {t.id}: unknown campaign {t.campaign!r}")
+            if t.arm and campaign.arm(t.arm) is None:
+                raise ValueError(f"trigger {t.id}: arm {t.arm!r} is not one of campaign {campaign.id}'s arms")
 
     def campaign(self, campaign_id: str) -> Campaign | None:
         return next((c for c in self.campaigns if c.id == campaign_id), None)

@@ -179,3 +179,50 @@ class TouchFate(Base):
     reason: Mapped[str] = mapped_column(String(32), default="")
     deferrals: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
+
+
+class Journey(Base):
+    """A customer in one trigger's journey (services/rewards/service/journeys.py): the latest entry's
+    state, its holdout group (the campaign's, recorded once, so it survives re-entry) and its touch."""
+
+    __tablename__ = "journeys"
+    trigger_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    grp: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # ACTIVE (touch pending), DONE, EXITED, SCREENED
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    entered_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    valid_until: Mapped[datetime]
+    touch: Mapped[str] = mapped_column(String(24), default="")  # PENDING, DEFERRED, TOUCHED, WOULD_HAVE_TOUCHED …
+    decision_id: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_journeys_due", "state", "due_at"),
+        Index("ix_journeys_customer", "customer_ref", "state"),
+    )
+
+
+class JourneyStep(Base):
+    """One step of one entry of a journey (ENTERED, SCREENED, HELD_OUT, TOUCHED, WOULD_HAVE_TOUCHED,
+    DEFERRED, ROUTED, FOLLOW_UP, EXITED, REENTRY_BLOCKED): the funnel's record, once per entry and step."""
+
+    __tablename__ = "journey_steps"
+    trigger_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    entry: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[str] = mapped_column(String(24), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    detail: Mapped[str] = mapped_column(String(96), default="")
+
+
+class RiskFlag(Base):
+    """The latest outside risk flag of a customer by type (a trigger's risk screen reads it)."""
+
+    __tablename__ = "risk_flags"
+    customer_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    flag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime]

@@ -17,9 +17,11 @@ from services.common.config import ConfigStore
 from services.common.consumer import Consumer
 from services.common.db import Database
 from services.rewards.config import RewardsConfig
+from services.rewards.domain.journey import listens_to
 from services.rewards.runtime import ConfigView
 from services.rewards.service.expiry import ExpireCoupons
 from services.rewards.service.fallback import SendFallbackWaves
+from services.rewards.service.journeys import Journeys
 from services.rewards.service.peer_events import TYPES, keep_inputs
 from services.rewards.service.policy_state import PolicyState
 from services.rewards.service.telemetry import RewardsTelemetry
@@ -36,10 +38,12 @@ class Passes:
         send_fallback_waves: SendFallbackWaves,
         policy_state: PolicyState,
         telemetry: RewardsTelemetry,
+        journeys: Journeys,
     ) -> None:
         self.clock, self.view = clock, view
         self.expire_coupons = expire_coupons
         self.send_fallback_waves = send_fallback_waves
+        self.journeys_ = journeys
         self.policy_state = policy_state
         self.telemetry = telemetry
 
@@ -51,6 +55,10 @@ class Passes:
         """Sends the fallback waves that are due; returns how many went out."""
         return await self.send_fallback_waves(self.view(), self.clock.now())
 
+    async def journeys(self) -> int:
+        """Makes the triggered touches that are due; returns how many customers were touched."""
+        return await self.journeys_.send_due(self.view(), self.clock.now())
+
     async def flush_policy(self) -> None:
         """Persists λ of every campaign so a restart resumes pacing where it was."""
         await self.policy_state.flush(self.clock.now())
@@ -60,18 +68,32 @@ class Passes:
         await self.telemetry.refresh(self.view(), self.clock.now())
 
     def loops(
-        self, *, expiry_interval: float, fallback_interval: float, flush_interval: float, gauge_interval: float
+        self,
+        *,
+        expiry_interval: float,
+        fallback_interval: float,
+        flush_interval: float,
+        gauge_interval: float,
+        journey_interval: float,
     ) -> list[Worker]:
         return [
             loop("expire", expiry_interval, self.expire),
             loop("fallback", fallback_interval, self.fallback),
+            loop("journeys", journey_interval, self.journeys),
             loop("flush_policy", flush_interval, self.flush_policy),
             loop("gauges", gauge_interval, self.refresh_gauges),
         ]
 
 
-def consumers(config: ConfigStore[RewardsConfig], db: Database, writes: WriteBatcher, clock: Clock) -> list[Consumer]:
-    """One consumer per peer: growth (levels) and the router (risk verdicts)."""
+def consumers(
+    config: ConfigStore[RewardsConfig], db: Database, writes: WriteBatcher, clock: Clock, journeys: Journeys
+) -> list[Consumer]:
+    """One consumer per peer: growth (levels) and the router (risk verdicts), each also feeding the
+    journeys, and rewards' own stream (outside events and its own events) for the triggers that use it."""
+
+    def wanted(peer: str) -> set[str]:
+        return set(TYPES.get(peer, ())) | listens_to(config.model.triggers).get(peer, set())
+
     return [
         Consumer(
             peer=peer,
@@ -79,10 +101,10 @@ def consumers(config: ConfigStore[RewardsConfig], db: Database, writes: WriteBat
             writes=writes,
             clock=clock,
             settings=lambda peer=peer: config.model.events.peers.get(peer),  # type: ignore[misc]
-            types=lambda peer=peer: TYPES[peer],  # type: ignore[misc]
-            handle=keep_inputs(peer, db.dialect),
+            types=lambda peer=peer: wanted(peer),  # type: ignore[misc]
+            handle=journeys.handler(peer, keep_inputs(peer, db.dialect) if peer in TYPES else None),
         )
-        for peer in TYPES
+        for peer in ("growth", "router", "rewards")
     ]
 
 

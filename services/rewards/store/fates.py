@@ -52,8 +52,11 @@ async def record(
     customer: str,
     reason: str | None,
     now: datetime,
+    *,
+    fate: str | None = None,
 ) -> None:
-    """Records a touch as TOUCHED (reason None) or DEFERRED for `reason` (counting one more deferral)."""
+    """Records a touch as TOUCHED (reason None) or DEFERRED for `reason` (counting one more deferral), or as
+    the `fate` given (e.g. ROUTED: past its validity, sent to the follow-up list)."""
     await conn.execute(
         _record(dialect),
         {
@@ -61,9 +64,9 @@ async def record(
             "p_key": touch_key,
             "p_source": source,
             "p_customer": customer,
-            "p_fate": DEFERRED if reason else TOUCHED,
+            "p_fate": fate or (DEFERRED if reason else TOUCHED),
             "p_reason": reason or "",
-            "p_deferred": 1 if reason else 0,
+            "p_deferred": 1 if reason and fate is None else 0,
             "p_now": now,
         },
     )

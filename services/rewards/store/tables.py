@@ -14,8 +14,11 @@ from services.rewards.models import (
     Contact,
     Coupon,
     Decision,
+    Journey,
+    JourneyStep,
     Payment,
     Redemption,
+    RiskFlag,
     TouchFate,
 )
 
@@ -28,6 +31,9 @@ coupons = cast(Table, Coupon.__table__)
 redemptions = cast(Table, Redemption.__table__)
 payments = cast(Table, Payment.__table__)
 touch_fates = cast(Table, TouchFate.__table__)
+journeys = cast(Table, Journey.__table__)
+journey_steps = cast(Table, JourneyStep.__table__)
+risk_flags = cast(Table, RiskFlag.__table__)
 
 
 def upsert(dialect: str, table: Any) -> Any:

@@ -1,0 +1,337 @@
+"""Event-triggered journeys (config `triggers`, docs/journeys.md).
+
+On every event a consumer applies (growth's, the router's, and rewards' own stream with the outside
+events ingested here), in the consumer's unit of work, so a repeated delivery has no effect:
+1. exits first: every active journey of the customer whose trigger names this event in `exit_on` ends at
+   once, whatever it was waiting for;
+2. an outside risk flag a trigger screens with is kept;
+3. entry, per trigger on this event whose data and conditions are met: re-entry rules, then the risk
+   screen (screened-out customers are recorded, never contacted), then the holdout split (the campaign's
+   recorded group, the same for every entry and for requested offers), then the touch is due
+   `delay_minutes` later inside the local window.
+
+The touch pass sends what is due: one unit of work per customer, the customer's due touches in campaign
+priority order, each a touch under the one contact ledger (services/rewards/store/contacts.py). A capped
+touch is deferred while it is valid and then routed to the follow-up list; a held-out customer's touch
+is recorded as WOULD_HAVE_TOUCHED; wave 4 puts the customer on the follow-up list. Each fate is a step
+of the journey and a touch fate of the campaign's report."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from services.common.clock import Clock
+from services.common.consumer import Handler
+from services.common.db import Database
+from services.rewards.config import Campaign, Trigger
+from services.rewards.domain import contact, holdout, journey
+from services.rewards.domain.profile import Profile, unmet
+from services.rewards.runtime import ConfigView, campaign_active
+from services.rewards.store import contacts, decisions, fates, inputs
+from services.rewards.store import journeys as store
+from skylane.common.v1 import events_pb2
+
+log = structlog.get_logger("skylane.rewards.journeys")
+BATCH = 500
+SOURCE = "TRIGGERED"
+T = TypeVar("T")
+Unit = Callable[[AsyncSession], Awaitable[T]]
+
+
+class _Deferred(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Journeys:
+    def __init__(
+        self,
+        db: Database,
+        run_unit: Callable[[Unit[int]], Awaitable[int]],
+        view: Callable[[], ConfigView],
+        clock: Clock,
+    ) -> None:
+        self.db, self.run_unit, self.view, self.clock = db, run_unit, view, clock
+        self.dialect = db.dialect
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def handler(self, peer: str, inner: Handler | None = None) -> Handler:
+        """The consumer's handler for one peer: what it did before (`inner`), then the journeys."""
+
+        async def handle(session: AsyncSession, event: events_pb2.DomainEvent) -> str:
+            outcome = await inner(session, event) if inner is not None else "ignored"
+            acted = await self.on_event(await session.connection(), self.view(), peer, event, self.clock.now())
+            return "applied" if acted else outcome
+
+        return handle
+
+    async def on_event(
+        self, conn: AsyncConnection, view: ConfigView, peer: str, event: events_pb2.DomainEvent, now: datetime
+    ) -> bool:
+        """Applies one event to the journeys; True when it changed any."""
+        customer = event.customer.ref
+        if not view.cfg.triggers or not customer:
+            return False
+        name = journey.qualified(peer, event.type)
+        at = event.occurred_at.ToDatetime(tzinfo=UTC) if event.HasField("occurred_at") else now
+        acted = await self._exits(conn, view, name, customer, now)
+        if name.startswith("outside.") and any(t.risk and name[8:] in t.risk.flags for t in view.cfg.triggers):
+            await store.keep_flag(conn, self.dialect, customer, name[8:], at)
+            acted = True
+        for trigger in view.cfg.triggers:
+            if trigger.event == name and journey.data_met(trigger, event.data):
+                acted = await self._enter(conn, view, trigger, customer, at, now) or acted
+        return acted
+
+    async def _exits(self, conn: AsyncConnection, view: ConfigView, name: str, customer: str, now: datetime) -> bool:
+        exited = False
+        by_id = {t.id: t for t in view.cfg.triggers}
+        for trigger_id, entries in await store.active_of(conn, customer):
+            trigger = by_id.get(str(trigger_id))
+            if trigger is None or name not in trigger.exit_on:
+                continue
+            if await store.finish(conn, trigger.id, customer, int(entries), journey.EXITED, "", now):
+                await store.add_step(
+                    conn, self.dialect, trigger.id, trigger.campaign, customer, int(entries), journey.EXITED, now, name
+                )
+                exited = True
+        return exited
+
+    async def _enter(
+        self, conn: AsyncConnection, view: ConfigView, trigger: Trigger, customer: str, at: datetime, now: datetime
+    ) -> bool:
+        campaign = view.campaigns[trigger.campaign]
+        if not campaign_active(campaign, now):
+            return False
+        row = await store.journey_of(conn, trigger.id, customer)
+        if row is not None and not journey.may_reenter(trigger, str(row.state), row.entered_at, now):
+            if row.state != journey.ACTIVE:
+                await store.add_step(
+                    conn,
+                    self.dialect,
+                    trigger.id,
+                    campaign.id,
+                    customer,
+                    int(row.entries),
+                    journey.REENTRY_BLOCKED,
+                    now,
+                )
+            return row.state != journey.ACTIVE
+        kept = await inputs.inputs_of(conn, customer)
+        if unmet(trigger.when, _profile(kept)):
+            return False
+        tz = contact.zone_of(await contacts.kept_zone(conn, customer), view.tz)
+        due = journey.due_at(trigger, at, tz)
+        until = due + timedelta(hours=trigger.validity_hours)
+        screened = journey.screened_out(trigger.risk, await _kept_risk(conn, kept, customer), now)
+        if screened:
+            entry = await store.enter(
+                conn, self.dialect, trigger.id, campaign.id, customer,
+                grp="", state=journey.SCREENED, touch="", now=now, due=due, until=until,
+            )  # fmt: skip
+            await store.add_step(
+                conn, self.dialect, trigger.id, campaign.id, customer, entry, journey.SCREENED, now, screened
+            )
+            return True
+        first = holdout.assign(campaign.id, customer, campaign.holdout_share)
+        grp = await store.group_of(conn, self.dialect, campaign.id, customer, first, now)
+        entry = await store.enter(
+            conn, self.dialect, trigger.id, campaign.id, customer,
+            grp=grp, state=journey.ACTIVE, touch="PENDING", now=now, due=due, until=until,
+        )  # fmt: skip
+        await store.add_step(conn, self.dialect, trigger.id, campaign.id, customer, entry, journey.ENTERED, now)
+        if grp == holdout.HOLDOUT:
+            await store.add_step(conn, self.dialect, trigger.id, campaign.id, customer, entry, journey.HELD_OUT, now)
+        return True
+
+    # --- the touch pass ----------------------------------------------------------------------------
+
+    async def send_due(self, view: ConfigView, now: datetime) -> int:
+        """Makes the touches due at `now`; returns how many customers were touched (held-out customers'
+        would-have touches, deferrals and follow-ups are recorded, not counted)."""
+        async with self.db.report() as session:
+            rows = await store.due(session, now, BATCH)
+        by_id = {t.id: t for t in view.cfg.triggers}
+        by_customer: dict[str, list[tuple[Trigger, int, str, datetime]]] = {}
+        for trigger_id, customer, entries, grp, until in rows:
+            trigger = by_id.get(str(trigger_id))
+            if trigger is not None:
+                by_customer.setdefault(str(customer), []).append((trigger, int(entries), str(grp), until))
+        units = []
+        for customer, due in by_customer.items():
+            due.sort(key=lambda d: (-view.campaigns[d[0].campaign].priority, d[0].campaign, d[0].id))
+            units.append(self._customer_touches(view, customer, due, now))
+        done = await asyncio.gather(*(self.run_unit(unit) for unit in units), return_exceptions=True)
+        for failed in (d for d in done if isinstance(d, BaseException)):
+            log.error("journey_touch_failed", error=type(failed).__name__, detail=str(failed)[:200])
+        return sum(n for n in done if isinstance(n, int))
+
+    def _customer_touches(
+        self, view: ConfigView, customer: str, due: list[tuple[Trigger, int, str, datetime]], now: datetime
+    ) -> Unit[int]:
+        async def unit(session: AsyncSession) -> int:
+            conn, touched = await session.connection(), 0
+            tz = contact.zone_of(await contacts.kept_zone(conn, customer), view.tz)
+            for trigger, entries, grp, until in due:
+                campaign = view.campaigns[trigger.campaign]
+                touched += await self._one(conn, view, campaign, trigger, customer, entries, grp, until, tz, now)
+            return touched
+
+        return unit
+
+    async def _one(
+        self,
+        conn: AsyncConnection,
+        view: ConfigView,
+        campaign: Campaign,
+        trigger: Trigger,
+        customer: str,
+        entries: int,
+        grp: str,
+        until: datetime,
+        tz: ZoneInfo,
+        now: datetime,
+    ) -> int:
+        """One due touch: 1 when the customer was touched."""
+        step = _Step(self.dialect, conn, trigger, customer, entries, now)
+        if trigger.wave == journey.FOLLOW_UP_WAVE or grp == holdout.HOLDOUT:
+            touch = journey.FOLLOW_UP if trigger.wave == journey.FOLLOW_UP_WAVE else journey.WOULD_HAVE_TOUCHED
+            if await store.finish(conn, trigger.id, customer, entries, journey.DONE, touch, now):
+                await step(touch)
+            return 0
+        if now >= until:  # deferred past its validity: routed to the follow-up list, never dropped
+            if await store.finish(conn, trigger.id, customer, entries, journey.DONE, journey.ROUTED, now):
+                await step(journey.ROUTED, "VALIDITY_PASSED")
+                await fates.record(
+                    conn,
+                    self.dialect,
+                    campaign.id,
+                    step.key,
+                    SOURCE,
+                    customer,
+                    "VALIDITY_PASSED",
+                    now,
+                    fate=journey.ROUTED,
+                )
+            return 0
+        try:
+            async with conn.begin_nested():
+                decision = await self._touch(conn, view, campaign, trigger, customer, entries, tz, now)
+        except _Deferred as deferred:
+            await store.defer(conn, trigger.id, customer, entries, now)
+            await step(journey.DEFERRED, deferred.reason)
+            await fates.record(conn, self.dialect, campaign.id, step.key, SOURCE, customer, deferred.reason, now)
+            return 0
+        if decision is None:
+            return 0  # an exit or another pass ended the entry first
+        await step(journey.TOUCHED, trigger.next_product or decision["arm_id"])
+        await fates.record(conn, self.dialect, campaign.id, step.key, SOURCE, customer, None, now)
+        return 1
+
+    async def _touch(
+        self,
+        conn: AsyncConnection,
+        view: ConfigView,
+        campaign: Campaign,
+        trigger: Trigger,
+        customer: str,
+        entries: int,
+        tz: ZoneInfo,
+        now: datetime,
+    ) -> dict[str, Any] | None:
+        """The touch inside its savepoint: the entry ended, one touch counted, the offer recorded as a decision
+        the customer can claim (a wave > 0: no claim slot, not learned from). _Deferred rolls it back."""
+        rules = view.cfg.contact
+        if customer in view.opt_out:
+            raise _Deferred(contact.OPTED_OUT)
+        if contact.in_quiet_hours(now, tz, rules.quiet_hours):
+            raise _Deferred(contact.QUIET_HOURS)
+        if not journey.in_window(trigger.window, now, tz):
+            raise _Deferred("OUTSIDE_WINDOW")
+        decision = _decision(view, campaign, trigger, customer, now)
+        if not await store.finish(
+            conn, trigger.id, customer, entries, journey.DONE, journey.TOUCHED, now, decision["id"]
+        ):
+            return None
+        refused = await contacts.take_touch(conn, self.dialect, customer, contact.day_key(now, tz), rules)
+        if refused:
+            raise _Deferred(refused)
+        await decisions.insert_decision(conn, decision)
+        return decision
+
+
+class _Step:
+    """Records steps of one entry of one journey."""
+
+    def __init__(
+        self, dialect: str, conn: AsyncConnection, trigger: Trigger, customer: str, entry: int, now: datetime
+    ) -> None:
+        self.dialect, self.conn, self.trigger, self.customer, self.entry, self.now = (
+            dialect, conn, trigger, customer, entry, now,
+        )  # fmt: skip
+        self.key = f"trigger/{trigger.id}/{customer}/{entry}"[:96]
+
+    async def __call__(self, step: str, detail: str = "") -> None:
+        await store.add_step(
+            self.conn,
+            self.dialect,
+            self.trigger.id,
+            self.trigger.campaign,
+            self.customer,
+            self.entry,
+            step,
+            self.now,
+            detail,
+        )
+
+
+def _decision(view: ConfigView, campaign: Campaign, trigger: Trigger, customer: str, now: datetime) -> dict[str, Any]:
+    arm = campaign.arm(trigger.arm) if trigger.arm else campaign.arms[0]
+    assert arm is not None
+    return {
+        "id": uuid.uuid4().hex,
+        "campaign_id": campaign.id,
+        "customer_ref": customer,
+        "decided_at": now,
+        "outcome": "OFFERED",
+        "reason": f"TRIGGERED_WAVE_{trigger.wave}",
+        "segment": "triggered",
+        "arm_id": arm.id,
+        "propensity": 1.0,
+        "lam": 0.0,
+        "config_version": view.version,
+        "claim_by": now + timedelta(hours=campaign.offer_ttl_hours),
+        "claimed": False,
+        "converted": False,
+        "wave": trigger.wave,
+    }
+
+
+def _profile(kept: Any) -> Profile:
+    if kept is None:
+        return Profile()
+    return Profile(
+        growth_level=kept.growth_level or "",
+        risk_destination=kept.risk_destination or "",
+        risk_tier=kept.risk_tier or "",
+    )
+
+
+async def _kept_risk(conn: AsyncConnection, kept: Any, customer: str) -> journey.KeptRisk:
+    return journey.KeptRisk(
+        destination=(kept.risk_destination or "") if kept is not None else "",
+        tier=(kept.risk_tier or "") if kept is not None else "",
+        reasons=(kept.risk_reasons or "") if kept is not None else "",
+        verdict_at=kept.risk_at if kept is not None else None,
+        flags=await store.flags_of(conn, customer),
+    )
