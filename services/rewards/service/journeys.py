@@ -35,6 +35,7 @@ from services.rewards.config import Campaign, Trigger
 from services.rewards.domain import contact, holdout, journey
 from services.rewards.domain.profile import Profile, unmet
 from services.rewards.runtime import ConfigView, campaign_active
+from services.rewards.service import outgoing
 from services.rewards.store import contacts, decisions, fates, inputs
 from services.rewards.store import journeys as store
 from skylane.common.v1 import events_pb2
@@ -234,7 +235,7 @@ class Journeys:
             return 0
         if decision is None:
             return 0  # an exit or another pass ended the entry first
-        await step(journey.TOUCHED, trigger.next_product or decision["arm_id"])
+        await step(journey.TOUCHED, f"{decision['id']}:{trigger.next_product or decision['arm_id']}")
         await fates.record(conn, self.dialect, campaign.id, step.key, SOURCE, customer, None, now)
         return 1
 
@@ -267,6 +268,7 @@ class Journeys:
         if refused:
             raise _Deferred(refused)
         await decisions.insert_decision(conn, decision)
+        await outgoing.offer_triggered(conn, self.dialect, decision, trigger.id, trigger.next_product, now)
         return decision
 
 

@@ -1,5 +1,5 @@
 """The rewards events other services and outside systems consume (docs/events.md), each written in the unit
-of work of its change: coupon_claimed, coupon_redeemed, coupon_expired, payment_recorded."""
+of work of its change: coupon_claimed, offer_triggered, coupon_redeemed, coupon_expired, payment_recorded."""
 
 from __future__ import annotations
 
@@ -28,6 +28,28 @@ async def coupon_claimed(conn: AsyncConnection, dialect: str, coupon: Mapping[st
             "discount_fen": str(coupon["discount_fen"]),
             "valid_until": coupon["valid_until"].isoformat(),
             "fallback": "true" if coupon["is_fallback"] else "false",
+        },
+    )
+
+
+async def offer_triggered(
+    conn: AsyncConnection, dialect: str, decision: Mapping[str, Any], trigger: str, product: str, now: datetime
+) -> None:
+    """A triggered touch was made: the offer a channel delivers to the customer (docs/journeys.md)."""
+    await emit(
+        conn,
+        dialect,
+        type="offer_triggered",
+        customer=decision["customer_ref"],
+        at=now,
+        data={
+            "offer_id": decision["id"],
+            "campaign_id": decision["campaign_id"],
+            "trigger_id": trigger,
+            "wave": str(decision["wave"]),
+            "arm_id": decision["arm_id"],
+            "next_product": product,
+            "claim_by": decision["claim_by"].isoformat(),
         },
     )
 

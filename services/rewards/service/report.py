@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.clock import Clock
 from services.common.db import Database
 from services.common.errors import NotFound
-from services.rewards.domain import contact, holdout, uplift
+from services.rewards.config import Trigger
+from services.rewards.domain import contact, holdout, journey, journey_funnel, uplift
 from services.rewards.runtime import ConfigView, PolicyRuntime
 from services.rewards.service.wire import money
-from services.rewards.store import budget, fates, reports
+from services.rewards.store import budget, fates, journeys, reports
 from skylane.rewards.v1 import rewards_pb2
 
 
@@ -52,6 +53,51 @@ async def _contact_fates(session: AsyncSession, campaign_id: str) -> list[reward
     return sorted(rows, key=lambda x: (x.source, x.fate, x.reason))
 
 
+def _steps(s: journey_funnel.Steps) -> rewards_pb2.JourneySteps:
+    return rewards_pb2.JourneySteps(
+        reached=s.reached,
+        touched=s.touched,
+        claimed=s.claimed,
+        redeemed=s.redeemed,
+        next_product=s.next_product,
+        converted=s.converted,
+    )
+
+
+async def _journey(session: AsyncSession, view: ConfigView, trigger: Trigger) -> rewards_pb2.JourneyFunnel:
+    """One trigger's funnel from its steps and what became of its offers."""
+    rows = [
+        journey_funnel.StepRow(str(c), int(e), str(s), at, str(d))
+        for c, e, s, at, d in await journeys.steps_of(session, trigger.id)
+    ]
+    ids = [journey_funnel.decision_of(r.detail) for r in rows if r.step == journey.TOUCHED]
+    wave2 = [t.id for t in view.cfg.triggers if t.wave == journey.NEXT_PRODUCT_WAVE]
+    f = journey_funnel.funnel(
+        rows,
+        await journeys.groups_of(session, trigger.id),
+        await journeys.coupon_times(session, ids),
+        await journeys.converted_of(session, trigger.id, trigger.campaign),
+        await journeys.first_touches(session, wave2),
+    )
+    counted = f.counted
+    return rewards_pb2.JourneyFunnel(
+        trigger_id=trigger.id,
+        wave=trigger.wave,
+        treated=_steps(f.treated),
+        holdout=_steps(f.holdout),
+        screened=counted[journey.SCREENED],
+        reentry_blocked=counted[journey.REENTRY_BLOCKED],
+        exited=counted[journey.EXITED],
+        deferred=counted[journey.DEFERRED],
+        routed=counted[journey.ROUTED],
+        follow_up=counted[journey.FOLLOW_UP],
+        converted_rate_difference=_interval(f.converted_difference),
+        median_hours_to_touch=f.hours_to_touch,
+        median_hours_touch_to_claim=f.hours_touch_to_claim,
+        median_hours_claim_to_redeem=f.hours_claim_to_redeem,
+    )
+
+
 class GetCampaignReport:
     def __init__(self, db: Database, runtime: PolicyRuntime, clock: Clock) -> None:
         self.db, self.runtime, self.clock = db, runtime, clock
@@ -77,6 +123,7 @@ class GetCampaignReport:
             for grp, n, active, value, sq in await reports.groups(session, campaign.id):
                 groups[str(grp)] = uplift.GroupStats(int(n), int(active or 0), float(value or 0), float(sq or 0))
             contact_fates = await _contact_fates(session, campaign.id)
+            funnels = [await _journey(session, view, t) for t in view.cfg.triggers if t.campaign == campaign.id]
         report = rewards_pb2.CampaignReport(
             campaign_id=campaign.id,
             budget_total=money(campaign.budget.total_fen),
@@ -88,6 +135,7 @@ class GetCampaignReport:
             uplift=_uplift(groups),
             config_version=view.version,
             contact_fates=contact_fates,
+            journeys=funnels,
         )
         setattr(report, "lambda", self.runtime.campaign(view.cfg, campaign.id).pacer.lam)
         return report

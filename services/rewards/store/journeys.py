@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from services.rewards.domain import journey
 from services.rewards.store.tables import (
     assignments,
+    coupons,
     journey_steps,
     journeys,
     moment,
     param,
+    redemptions,
     risk_flags,
     rowcount,
     upsert,
@@ -229,3 +231,55 @@ async def keep_flag(conn: AsyncConnection, dialect: str, customer: str, flag: st
 
 async def flags_of(conn: AsyncConnection, customer: str) -> dict[str, datetime]:
     return {str(f): at for f, at in (await conn.execute(_FLAGS, {"p_customer": customer})).all()}
+
+
+# --- the funnel's reads ------------------------------------------------------------------------------
+
+
+async def steps_of(session: AsyncSession, trigger: str) -> list[Any]:
+    """(customer, entry, step, at, detail) of every step of the trigger's journeys."""
+    rows = await session.execute(
+        select(_s.customer_ref, _s.entry, _s.step, _s.at, _s.detail).where(_s.trigger_id == trigger)
+    )
+    return list(rows.all())
+
+
+async def groups_of(session: AsyncSession, trigger: str) -> dict[str, str]:
+    rows = await session.execute(select(_j.customer_ref, _j.grp).where(_j.trigger_id == trigger))
+    return {str(c): str(g) for c, g in rows.all()}
+
+
+async def coupon_times(session: AsyncSession, decision_ids: list[str]) -> dict[str, tuple[Any, Any]]:
+    """Per decision id whose offer became a coupon: (claimed_at, first redemption not refunded or None)."""
+    if not decision_ids:
+        return {}
+    _k, _r = coupons.c, redemptions.c
+    rows = await session.execute(
+        select(_k.decision_id, _k.claimed_at, func.min(_r.redeemed_at))
+        .select_from(coupons.outerjoin(redemptions, and_(_r.coupon_id == _k.id, _r.refunded.is_(False))))
+        .where(_k.decision_id.in_(decision_ids))
+        .group_by(_k.decision_id, _k.claimed_at)
+    )
+    return {str(d): (claimed, redeemed) for d, claimed, redeemed in rows.all()}
+
+
+async def converted_of(session: AsyncSession, trigger: str, campaign: str) -> set[str]:
+    """The trigger's customers who paid in the campaign's scenes since their assignment."""
+    rows = await session.execute(
+        select(_a.customer_ref)
+        .join(journeys, and_(_j.customer_ref == _a.customer_ref, _j.trigger_id == trigger))
+        .where(_a.campaign_id == campaign, _a.payments > 0)
+    )
+    return {str(c) for (c,) in rows.all()}
+
+
+async def first_touches(session: AsyncSession, triggers: list[str]) -> dict[str, Any]:
+    """When the given triggers' journeys first touched each customer."""
+    if not triggers:
+        return {}
+    rows = await session.execute(
+        select(_s.customer_ref, func.min(_s.at))
+        .where(_s.trigger_id.in_(triggers), _s.step == journey.TOUCHED)
+        .group_by(_s.customer_ref)
+    )
+    return {str(c): at for c, at in rows.all()}

@@ -307,7 +307,7 @@ class Uplift(_message.Message):
     def __init__(self, treated: _Optional[_Union[GroupOutcome, _Mapping]] = ..., holdout: _Optional[_Union[GroupOutcome, _Mapping]] = ..., active_rate_ratio: _Optional[_Union[Interval, _Mapping]] = ..., active_rate_difference: _Optional[_Union[Interval, _Mapping]] = ..., value_ratio: _Optional[_Union[Interval, _Mapping]] = ..., value_difference_fen: _Optional[_Union[Interval, _Mapping]] = ...) -> None: ...
 
 class CampaignReport(_message.Message):
-    __slots__ = ("campaign_id", "budget_total", "budget_daily", "spent", "reserved", "today_committed", "funnel", "uplift", "config_version", "contact_fates")
+    __slots__ = ("campaign_id", "budget_total", "budget_daily", "spent", "reserved", "today_committed", "funnel", "uplift", "config_version", "contact_fates", "journeys")
     CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     BUDGET_TOTAL_FIELD_NUMBER: _ClassVar[int]
     BUDGET_DAILY_FIELD_NUMBER: _ClassVar[int]
@@ -319,6 +319,7 @@ class CampaignReport(_message.Message):
     LAMBDA_FIELD_NUMBER: _ClassVar[int]
     CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
     CONTACT_FATES_FIELD_NUMBER: _ClassVar[int]
+    JOURNEYS_FIELD_NUMBER: _ClassVar[int]
     campaign_id: str
     budget_total: _types_pb2.Money
     budget_daily: _types_pb2.Money
@@ -329,7 +330,56 @@ class CampaignReport(_message.Message):
     uplift: Uplift
     config_version: str
     contact_fates: _containers.RepeatedCompositeFieldContainer[ContactFate]
-    def __init__(self, campaign_id: _Optional[str] = ..., budget_total: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., budget_daily: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., spent: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., reserved: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., today_committed: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., funnel: _Optional[_Iterable[_Union[FunnelRow, _Mapping]]] = ..., uplift: _Optional[_Union[Uplift, _Mapping]] = ..., config_version: _Optional[str] = ..., contact_fates: _Optional[_Iterable[_Union[ContactFate, _Mapping]]] = ..., **kwargs) -> None: ...
+    journeys: _containers.RepeatedCompositeFieldContainer[JourneyFunnel]
+    def __init__(self, campaign_id: _Optional[str] = ..., budget_total: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., budget_daily: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., spent: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., reserved: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., today_committed: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., funnel: _Optional[_Iterable[_Union[FunnelRow, _Mapping]]] = ..., uplift: _Optional[_Union[Uplift, _Mapping]] = ..., config_version: _Optional[str] = ..., contact_fates: _Optional[_Iterable[_Union[ContactFate, _Mapping]]] = ..., journeys: _Optional[_Iterable[_Union[JourneyFunnel, _Mapping]]] = ..., **kwargs) -> None: ...
+
+class JourneyFunnel(_message.Message):
+    __slots__ = ("trigger_id", "wave", "treated", "holdout", "screened", "reentry_blocked", "exited", "deferred", "routed", "follow_up", "converted_rate_difference", "median_hours_to_touch", "median_hours_touch_to_claim", "median_hours_claim_to_redeem")
+    TRIGGER_ID_FIELD_NUMBER: _ClassVar[int]
+    WAVE_FIELD_NUMBER: _ClassVar[int]
+    TREATED_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_FIELD_NUMBER: _ClassVar[int]
+    SCREENED_FIELD_NUMBER: _ClassVar[int]
+    REENTRY_BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    EXITED_FIELD_NUMBER: _ClassVar[int]
+    DEFERRED_FIELD_NUMBER: _ClassVar[int]
+    ROUTED_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_UP_FIELD_NUMBER: _ClassVar[int]
+    CONVERTED_RATE_DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_HOURS_TO_TOUCH_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_HOURS_TOUCH_TO_CLAIM_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_HOURS_CLAIM_TO_REDEEM_FIELD_NUMBER: _ClassVar[int]
+    trigger_id: str
+    wave: int
+    treated: JourneySteps
+    holdout: JourneySteps
+    screened: int
+    reentry_blocked: int
+    exited: int
+    deferred: int
+    routed: int
+    follow_up: int
+    converted_rate_difference: Interval
+    median_hours_to_touch: float
+    median_hours_touch_to_claim: float
+    median_hours_claim_to_redeem: float
+    def __init__(self, trigger_id: _Optional[str] = ..., wave: _Optional[int] = ..., treated: _Optional[_Union[JourneySteps, _Mapping]] = ..., holdout: _Optional[_Union[JourneySteps, _Mapping]] = ..., screened: _Optional[int] = ..., reentry_blocked: _Optional[int] = ..., exited: _Optional[int] = ..., deferred: _Optional[int] = ..., routed: _Optional[int] = ..., follow_up: _Optional[int] = ..., converted_rate_difference: _Optional[_Union[Interval, _Mapping]] = ..., median_hours_to_touch: _Optional[float] = ..., median_hours_touch_to_claim: _Optional[float] = ..., median_hours_claim_to_redeem: _Optional[float] = ...) -> None: ...
+
+class JourneySteps(_message.Message):
+    __slots__ = ("reached", "touched", "claimed", "redeemed", "next_product", "converted")
+    REACHED_FIELD_NUMBER: _ClassVar[int]
+    TOUCHED_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    CONVERTED_FIELD_NUMBER: _ClassVar[int]
+    reached: int
+    touched: int
+    claimed: int
+    redeemed: int
+    next_product: int
+    converted: int
+    def __init__(self, reached: _Optional[int] = ..., touched: _Optional[int] = ..., claimed: _Optional[int] = ..., redeemed: _Optional[int] = ..., next_product: _Optional[int] = ..., converted: _Optional[int] = ...) -> None: ...
 
 class ContactFate(_message.Message):
     __slots__ = ("source", "fate", "reason", "count", "deferrals")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from skylane.rewards.v1 import rewards_pb2
+from tests.events.helpers import drain
 from tests.helpers import DbTarget
 from tests.rewards.helpers import claim, cust, offer, redeem, report, stub
 from tests.rewards.journeys.helpers import config, decisions_of, ingest, journeys_service, reached, steps
@@ -23,6 +24,10 @@ async def test_payroll_touch_redemption_exit_and_the_next_product(db_target: DbT
         assert await reached(h, "payroll-signin", "cust-hash-a", "ENTERED") == [(1, "ENTERED", "")]
         assert await h.app.passes.journeys() == 1  # Monday 09:00 local: inside the window, due at once
         assert await h.app.passes.journeys() == 0  # made once
+        sent, _ = await drain(h.channel, types=["offer_triggered"])  # what a channel delivers
+        assert [(e.customer.ref, e.data["trigger_id"], e.data["wave"]) for e in sent] == [
+            ("cust-hash-a", "payroll-signin", "1")
+        ]
         pending = await s.ListPendingOffers(rewards_pb2.ListPendingOffersRequest(customer=cust("a")))
         triggered = [o for o in pending.offers if o.campaign_id == "payroll"]
         assert [(o.wave, o.arm.id) for o in triggered] == [(1, "m100-10")]
@@ -31,11 +36,21 @@ async def test_payroll_touch_redemption_exit_and_the_next_product(db_target: DbT
         # The redemption (rewards' own event) enters wave 2, which pushes the next product.
         assert await reached(h, "next-product", "cust-hash-a", "ENTERED") == [(1, "ENTERED", "")]
         assert await h.app.passes.journeys() == 1
-        assert (await steps(h, "next-product", "cust-hash-a"))[-1] == (1, "TOUCHED", "wealth-first-purchase")
+        last = (await steps(h, "next-product", "cust-hash-a"))[-1]
+        assert (last[:2], last[2].split(":")[1]) == ((1, "TOUCHED"), "wealth-first-purchase")
         assert [(c, w) for c, _, w, _ in await decisions_of(h, "cust-hash-a")] == [("payroll", 1), ("wealth", 2)]
         # Re-entry within 7 days of the last entry is refused and counted.
         await ingest(h, "pay-a-2", "cust-hash-a", "payroll_credited")
         assert (await reached(h, "payroll-signin", "cust-hash-a", "REENTRY_BLOCKED"))[-1][1] == "REENTRY_BLOCKED"
+        # Every step is in the payroll campaign's funnel.
+        (funnel,) = (await report(s, "payroll")).journeys
+        assert funnel.trigger_id == "payroll-signin"
+        t = funnel.treated
+        assert (t.reached, t.touched, t.claimed, t.redeemed, t.next_product, t.converted) == (1, 1, 1, 1, 1, 1)
+        assert (funnel.holdout.reached, funnel.reentry_blocked) == (0, 1)
+        assert not funnel.converted_rate_difference.defined  # no holdout to compare with
+        (second,) = (await report(s, "wealth")).journeys
+        assert (second.trigger_id, second.wave, second.treated.touched) == ("next-product", 2, 1)
 
 
 async def test_the_risk_screen_keeps_flagged_customers_out(db_target: DbTarget, tmp_path: Path) -> None:
@@ -123,6 +138,9 @@ async def test_the_holdout_survives_re_entry_and_records_what_would_have_been_to
         got = await steps(h, "payroll-signin", "cust-hash-h1")
         assert [x for x in got if x[0] == 2] == [(2, "ENTERED", ""), (2, "HELD_OUT", ""), (2, "WOULD_HAVE_TOUCHED", "")]
         assert (await offer(s, "h1")).outcome == rewards_pb2.HOLDOUT
+        (funnel,) = (await report(s, "payroll")).journeys
+        assert (funnel.treated.reached, funnel.treated.touched) == (1, 1)
+        assert (funnel.holdout.reached, funnel.holdout.touched, funnel.holdout.claimed) == (1, 1, 0)
 
 
 async def test_priority_decides_which_triggered_touch_gets_the_last_room(db_target: DbTarget, tmp_path: Path) -> None:
