@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -54,13 +54,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     sim = sub.add_parser(
         "simulate",
         help="run the real allocation policy, baselines and the LP oracle on a scenario",
-        description="Simulate a campaign day by day through the real allocation code under a budget and compare "
-        "it with no coupon, a flat coupon, a random arm, greedy uplift-per-cost and the knapsack LP oracle. "
-        "Scenario format: services/rewards/scenarios/example.yaml.",
+        description="Simulate a campaign through the real allocation code, with claims reserving budget until "
+        "redemption or expiry, and compare it with the run's LP oracle, the best single coupon amount found in "
+        "hindsight and a random arm. Scenario format: docs/rewards-decisions.md.",
     )
     sim.add_argument("--scenario", required=True, type=Path, help="scenario YAML file")
-    sim.add_argument("--chart", type=Path, default=None, help="write an SVG chart of cumulative value to this file")
-    sim.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    sim.add_argument("--seeds", type=int, default=1, help="run this many seeds (from the scenario's) and summarise")
+    sim.add_argument("--svg", "--chart", dest="svg", type=Path, default=None, help="write the learning curve (SVG)")
+    sim.add_argument("--seed", type=int, default=None, help="override the scenario's first seed")
     add_json_flag(sim, "print the simulation's results as one JSON document instead of a table")
     sim.set_defaults(handler=_simulate)
 
@@ -221,29 +222,16 @@ def _print_campaign(console: PipeSafeConsole, d: dict[str, Any], by_segment: boo
 # --- rewards simulate ------------------------------------------------------------------------------------
 
 
-def jsonable(value: Any) -> Any:
-    """A result object as JSON values: dataclasses by field name, dict keys as strings, tuples as lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {(k if isinstance(k, str) else ":".join(map(str, k)) if isinstance(k, tuple) else str(k)): jsonable(v)
-                for k, v in value.items()}  # fmt: skip
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
-
-
 def _simulate(args: argparse.Namespace) -> int:
-    import importlib
-
     from services.rewards.sim.chart import svg
+    from services.rewards.sim.engine import runs_per_seed
     from services.rewards.sim.scenario import load_scenario
-
-    engine: Any = importlib.import_module("services.rewards.sim.engine")
+    from services.rewards.sim.seeds import MEASURES, document, run_seeds
 
     console = PipeSafeConsole()
+    if importlib.util.find_spec("scipy") is None:
+        print("the simulator's oracle needs SciPy: pip install 'skylane[sim]'", file=sys.stderr)
+        return 2
     try:
         scenario = load_scenario(args.scenario)
     except ConfigError as exc:
@@ -252,56 +240,31 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.seed is not None:
         scenario = scenario.model_copy(update={"seed": args.seed})
     with Progress(console=console, transient=True, disable=args.json) as progress:
-        task = progress.add_task("simulating", total=scenario.days * len(engine.POLICIES))
-        report = engine.simulate(scenario, tick=lambda: progress.advance(task))
+        task = progress.add_task("simulating", total=args.seeds * runs_per_seed(scenario))
+        summary = run_seeds(scenario, args.seeds, tick=lambda: progress.advance(task))
+    if args.svg:
+        title = f"{scenario.name}: value per yuan, mean of {args.seeds} seeds"
+        args.svg.write_text(svg(title, summary.curves()), encoding="utf-8")
     if args.json:
-        print_json({"scenario": str(args.scenario), "seed": scenario.seed, "report": jsonable(report)})
-        if args.chart:
-            args.chart.write_text(svg(report), encoding="utf-8")
+        print_json({"scenario_file": str(args.scenario), **document(summary)})
         return 0
-
     table = Table(
-        title=f"{scenario.name}: {scenario.days} days × {scenario.arrivals_per_day} arrivals, "
-        f"budget ¥{scenario.budget.total_fen / 100:,.0f}"
+        title=f"{scenario.name}: {scenario.days} days, ~{scenario.arrivals_per_day:,} arrivals a day, budget "
+        f"¥{scenario.budget.total_fen / 100:,.0f} (¥{scenario.budget.daily_fen / 100:,.0f} a day), "
+        f"seeds {summary.seeds[0]}–{summary.seeds[-1]}"
     )
-    for column in (
-        "policy",
-        "offers",
-        "redeemed",
-        "incr. conversions",
-        "incr. value ¥",
-        "spend ¥ (realised)",
-        "expected spend ¥",
-        "oracle @ same expected spend ¥",
-        "share of oracle",
-    ):
-        table.add_column(column, justify="right" if column != "policy" else "left", overflow="fold")
-    for name, r in report.results.items():
-        table.add_row(
-            name,
-            f"{r.offers:,}",
-            f"{r.conversions:,}",
-            f"{r.incremental_conversions:,.1f}",
-            f"{r.incremental_value / 100:,.0f}",
-            f"{r.spend / 100:,.0f}",
-            f"{r.expected_spend / 100:,.0f}",
-            f"{r.oracle_at_same_spend / 100:,.0f}",
-            f"{r.share_of_oracle:.1%}",
-        )
-    table.add_row(
-        "oracle (LP bound, full budget)",
-        "",
-        "",
-        "",
-        f"{report.oracle.value / 100:,.0f}",
-        "",
-        f"{report.oracle.cost / 100:,.0f}",
-        f"{report.oracle.value / 100:,.0f}",
-        "100.0%",
-    )
+    for column in ("measure", "mean", "sd", "min", "max"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    for name, measure in MEASURES.items():
+        got = summary.spread(measure)
+        table.add_row(name, f"{got.mean:.3f}", f"{got.sd:.3f}", f"{got.low:.3f}", f"{got.high:.3f}")
     print_table(console, table)
-    console.print(f"final λ of the learned policy: {report.final_lambda:.3f}")
-    if args.chart:
-        args.chart.write_text(svg(report), encoding="utf-8")
-        console.print(f"chart written to {args.chart}")
+    for r in summary.reports:
+        console.print(
+            f"seed {r.seed}: oracle ¥{r.oracle.value / 100:,.0f}, learned ¥"
+            f"{r.results['learned'].incremental_value / 100:,.0f}, best single ({r.best_single_label}) ¥"
+            f"{r.results['best_single'].incremental_value / 100:,.0f}"
+        )
+    if args.svg:
+        console.print(f"chart written to {args.svg}")
     return 0

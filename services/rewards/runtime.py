@@ -94,6 +94,7 @@ def policy_params(p: PolicyConfig) -> PolicyParams:
         p.propensity_draws,
         p.baseline_prior_alpha,
         p.baseline_prior_beta,
+        p.pooling,
     )
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 BASELINE = ""  # the "arm" of no coupon: its cell learns p0 from holdout customers
+BASELINE_PRIOR_WEIGHT = 2.0  # pseudo-trials of the pooled no-coupon prior
+CLAIM_PRIOR = (4.0, 1.0)  # Beta prior of the share of claims that are redeemed, pooled over the campaign
 NONE = ""  # a Choice with arm NONE offers nothing
 
 
@@ -38,8 +40,20 @@ class ArmSpec:
 
 @dataclass
 class Counts:
-    trials: int = 0
-    successes: int = 0
+    trials: int = 0  # offers shown (holdout customers seen, for the baseline)
+    successes: int = 0  # coupons redeemed and not refunded (holdout customers who paid)
+    claims: int = 0  # offers claimed: known at once, where a redemption may come days later
+    expired: int = 0  # claimed coupons that expired unredeemed
+
+    def converted(self, redeem_given_claim: float) -> float:
+        """Conversions, counting each claim still pending at the rate claims redeem: a pending claim is
+        neither a success nor a failure yet (delayed feedback), and counting it as a failure would make
+        every arm look worse for as long as redemptions take."""
+        successes = min(self.successes, self.trials)
+        if self.claims <= 0:
+            return float(successes)
+        pending = max(0, self.claims - self.successes - self.expired)
+        return min(float(self.trials), successes + pending * redeem_given_claim)
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,73 @@ class PolicyParams:
     propensity_draws: int = 32
     baseline_prior_alpha: float = 1.0
     baseline_prior_beta: float = 9.0
+    pooling: bool = True  # a cell's prior is centred on the pooled curve, with the configured prior's weight
+    sampling_scale: float = 1.0  # Thompson draws' spread around the posterior mean (1: the posterior's own)
+
+
+class _Pooled:
+    """A response curve in the discount shared by every segment: each arm's uplift over the no-coupon
+    response, pooled over all segments.
+
+    A cell's prior is centred on its segment's own baseline plus the arm's uplift pooled over the *other*
+    segments (leaving its own data out, which its likelihood already counts), weighing prior_alpha +
+    prior_beta trials; so a small or new segment starts from what the others have shown, and its own data
+    take over as they come. With no other segment's data the centre is the configured priors' difference
+    (optimistic enough that a cold campaign tries coupons). Refreshed as evidence grows.
+    """
+
+    def __init__(self) -> None:
+        self.stamp = -1
+        self.sums: dict[str, tuple[float, float]] = {}  # arm → (Σ uplift conversions, Σ trials)
+        self.own: dict[tuple[str, str], tuple[float, float]] = {}  # each cell's part of those sums
+        self.prior = (20.0, 0.0)  # (weight, uplift) of the configured priors
+        self.base: dict[str, float] = {}
+        self.baseline = 0.0  # every segment's holdout together (the configured prior's mean until then)
+        self.redeem_given_claim = CLAIM_PRIOR[0] / sum(CLAIM_PRIOR)  # among claims already resolved
+
+    def mean(self, segment: str, arm: str) -> float:
+        weight, uplift = self.prior
+        total, trials = self.sums.get(arm, (0.0, 0.0))
+        mine, my_trials = self.own.get((segment, arm), (0.0, 0.0))
+        shape = (total - mine + weight * uplift) / (trials - my_trials + weight)
+        return self.base.get(segment, self.baseline) + shape
+
+    def refresh(self, post: Posteriors, params: PolicyParams) -> None:
+        total = sum(post.evidence.values())
+        if self.stamp >= 0 and total - self.stamp < max(20, 0.02 * self.stamp):
+            return
+        self.stamp = total
+        self._baselines(post, params)
+        resolved = [(c.successes, c.expired) for (_seg, arm), c in post.cells.items() if arm != BASELINE and c.claims]
+        self.redeem_given_claim = (CLAIM_PRIOR[0] + sum(r for r, _e in resolved)) / (
+            sum(CLAIM_PRIOR) + sum(r + e for r, e in resolved)
+        )
+        sums: dict[str, tuple[float, float]] = {}
+        self.own = {}
+        for (segment, arm), c in post.cells.items():
+            if arm != BASELINE:
+                part = (c.converted(self.redeem_given_claim) - c.trials * self.base[segment], float(c.trials))
+                self.own[(segment, arm)] = part
+                acc = sums.get(arm, (0.0, 0.0))
+                sums[arm] = (acc[0] + part[0], acc[1] + part[1])
+        self.sums = sums
+        weight = params.prior_alpha + params.prior_beta
+        self.prior = (
+            weight,
+            params.prior_alpha / weight
+            - params.baseline_prior_alpha / (params.baseline_prior_alpha + params.baseline_prior_beta),
+        )
+
+    def _baselines(self, post: Posteriors, params: PolicyParams) -> None:
+        held = [c for (_seg, arm), c in post.cells.items() if arm == BASELINE]
+        self.baseline = (params.baseline_prior_alpha + sum(min(c.successes, c.trials) for c in held)) / (
+            params.baseline_prior_alpha + params.baseline_prior_beta + sum(c.trials for c in held)
+        )
+        self.base = {}
+        for segment in {seg for seg, _arm in post.cells}:
+            c = post.cells.get((segment, BASELINE), Counts())
+            trials, successes = c.trials, min(c.successes, c.trials)
+            self.base[segment] = (BASELINE_PRIOR_WEIGHT * self.baseline + successes) / (BASELINE_PRIOR_WEIGHT + trials)
 
 
 class Posteriors:
@@ -59,6 +140,7 @@ class Posteriors:
     def __init__(self) -> None:
         self.cells: dict[tuple[str, str], Counts] = {}
         self.evidence: dict[str, int] = {}  # per segment: trials + successes recorded (a change stamp)
+        self.pooled = _Pooled()
 
     def cell(self, segment: str, arm: str) -> Counts:
         key = (segment, arm)
@@ -75,20 +157,38 @@ class Posteriors:
         self.cell(segment, arm).successes += n
         self.evidence[segment] = self.evidence.get(segment, 0) + n
 
+    def record_claim(self, segment: str, arm: str, n: int = 1) -> None:
+        self.cell(segment, arm).claims += n
+        self.evidence[segment] = self.evidence.get(segment, 0) + n
+
+    def record_expiry(self, segment: str, arm: str, n: int = 1) -> None:
+        self.cell(segment, arm).expired += n
+        self.evidence[segment] = self.evidence.get(segment, 0) + n
+
     def retract_success(self, segment: str, arm: str) -> None:
         """A refunded redemption was not a conversion after all."""
         cell = self.cell(segment, arm)
         cell.successes = max(0, cell.successes - 1)
         self.evidence[segment] = self.evidence.get(segment, 0) + 1  # a change stamp: it only grows
 
-    def beta(self, segment: str, arm: str, params: PolicyParams) -> tuple[float, float]:
-        c = self.cells.get((segment, arm))
-        trials, successes = (c.trials, c.successes) if c else (0, 0)
-        # Outcomes arrive after the trial (delayed feedback); never let successes exceed trials.
-        successes = min(successes, trials)
+    def beta(self, segment: str, arm: str, params: PolicyParams, pooled: bool = True) -> tuple[float, float]:
+        c = self.cells.get((segment, arm)) or Counts()
+        trials = c.trials
+        if pooled and params.pooling:
+            self.pooled.refresh(self, params)
+        successes = c.converted(self.pooled.redeem_given_claim)
         if arm == BASELINE:
+            if pooled and params.pooling:
+                # Centred on every segment's holdout together, and weak: a biased baseline biases every
+                # uplift by the same amount, so a segment's own holdout must take over quickly.
+                m = self.pooled.baseline
+                return BASELINE_PRIOR_WEIGHT * m + successes, BASELINE_PRIOR_WEIGHT * (1 - m) + trials - successes
             return params.baseline_prior_alpha + successes, params.baseline_prior_beta + trials - successes
-        return params.prior_alpha + successes, params.prior_beta + trials - successes
+        if not pooled or not params.pooling:
+            return params.prior_alpha + successes, params.prior_beta + trials - successes
+        mean = min(0.99, max(0.001, self.pooled.mean(segment, arm)))
+        k = params.prior_alpha + params.prior_beta
+        return k * mean + successes, k * (1 - mean) + trials - successes
 
 
 def isotonic(values: Sequence[float], weights: Sequence[float]) -> list[float]:
@@ -180,21 +280,30 @@ def choose(
     if not affordable:
         return Choice(NONE, 1.0, False, "BUDGET_EXHAUSTED", base_mean, estimates)
 
-    base_raw = betas[0][0] / (betas[0][0] + betas[0][1])
+    raw = [a / (a + b) for a, b in betas]
+    base_raw = raw[0]
 
     def thompson() -> int:
         # The baseline enters at its posterior mean: holdout data arrives whatever we choose, so sampling
         # it would only add noise to every uplift without buying information.
-        draws = [base_raw, *(rng.betavariate(a, b) for a, b in betas[1:])]
+        tau = params.sampling_scale
+        draws = [
+            base_raw,
+            *(m + tau * (rng.betavariate(a, b) - m) for (a, b), m in zip(betas[1:], raw[1:], strict=True)),
+        ]
         return _best(_scores(_responses(draws, weights, params.monotone), affordable, value_fen, lam))
 
-    k = len(affordable)
+    # Exploration is weighted by the inverse of the face value: a cheap arm is tried more often than a
+    # dear one, so exploring never spends like the most expensive coupon would.
+    inverse = [1.0 / a.discount_fen for a in affordable]
+    explore_share = [w / sum(inverse) for w in inverse]
     eps = params.exploration
     if rng.random() < eps:
-        picked, explored = rng.randrange(k), True
+        picked, explored = rng.choices(range(len(affordable)), weights=inverse)[0], True
     else:
         picked, explored = thompson(), False
-    # Propensity: ε/k for any arm plus (1-ε) times the Thompson probability, estimated by re-drawing.
+    # Propensity: ε times the arm's exploration share plus (1-ε) times the Thompson probability, the
+    # latter estimated by re-drawing.
     draws = params.propensity_draws
     counts = None
     stamp = posteriors.evidence.get(segment, 0)
@@ -209,7 +318,7 @@ def choose(
         if propensities is not None:
             propensities.store(segment, stamp, lam, arm_ids, counts)
     ts_share = (counts.get(picked, 0) + 1) / (draws + 2)  # never exactly 0 or 1 (IPS weights stay finite)
-    propensity = (1 - eps) * ts_share + (eps / k if picked >= 0 else 0.0)
+    propensity = (1 - eps) * ts_share + (eps * explore_share[picked] if picked >= 0 else 0.0)
     if picked < 0:
         return Choice(NONE, propensity, False, "NO_PROFITABLE_ARM", base_mean, estimates)
     return Choice(
@@ -255,27 +364,62 @@ class PropensityCache:
         self._by_segment[segment] = _Shares(stamp, lam, arms, counts)
 
 
-def expected_cost_per_arrival(
+PACING_DRAWS = 16  # Thompson draws per segment behind the pacer's spend forecast
+
+
+@dataclass(frozen=True)
+class _Outlook:
+    """One segment as the pacer sees it: its share of arrivals, the value of a conversion, the projected
+    posterior-mean response of no coupon and of every arm, and a few Thompson draws of those responses."""
+
+    share: float
+    value: float
+    means: list[float]
+    draws: list[list[float]]
+
+
+def _outlooks(
     posteriors: Posteriors,
     arms: Sequence[ArmSpec],
     segments: Sequence[tuple[str, float, float]],
-    lam: float,
     params: PolicyParams,
-) -> float:
-    """Expected face value paid out per arriving customer if every segment got its best arm at this λ.
-
-    segments: (segment id, share of arrivals, value of a conversion).
-    """
-    total = 0.0
+    rng: random.Random,
+) -> list[_Outlook]:
+    keys = [BASELINE, *(a.id for a in arms)]
+    out = []
     for seg, share, value in segments:
-        keys = [BASELINE, *(a.id for a in arms)]
         betas = [posteriors.beta(seg, k, params) for k in keys]
-        means = _responses([a / (a + b) for a, b in betas], [a + b for a, b in betas], params.monotone)
-        best = _best(_scores(means, arms, value, lam))
-        greedy = means[best + 1] * arms[best].discount_fen if best >= 0 else 0.0
-        # Exploration spends too: a share ε of customers get a uniformly random arm.
-        explore = sum(means[i + 1] * a.discount_fen for i, a in enumerate(arms)) / len(arms) if arms else 0.0
-        total += share * ((1 - params.exploration) * greedy + params.exploration * explore)
+        weights = [a + b for a, b in betas]
+        raw = [a / (a + b) for a, b in betas]
+        means = _responses(raw, weights, params.monotone)
+        draws = [
+            _responses([raw[0], *(rng.betavariate(a, b) for a, b in betas[1:])], weights, params.monotone)
+            for _ in range(PACING_DRAWS)
+        ]
+        out.append(_Outlook(share, value, means, draws))
+    return out
+
+
+def expected_cost_per_arrival(
+    outlooks: Sequence[_Outlook], arms: Sequence[ArmSpec], lam: float, params: PolicyParams
+) -> float:
+    """Expected face value paid out per arriving customer by the sampling policy at this λ.
+
+    Thompson sampling takes any arm that might be best, so while the posteriors are wide it spends far
+    more (or less) than "the best arm at the posterior means" would; the forecast replays the policy's
+    own draws (the same draws at every λ, so the forecast falls as λ rises) and costs each choice at the
+    posterior mean.
+    """
+    inverse = sum(1.0 / a.discount_fen for a in arms)
+    total = 0.0
+    for o in outlooks:
+        sampled = 0.0
+        for draw in o.draws:
+            best = _best(_scores(draw, arms, o.value, lam))
+            sampled += o.means[best + 1] * arms[best].discount_fen if best >= 0 else 0.0
+        # Exploration spends too: a share ε of customers get an arm drawn by inverse face value.
+        explore = sum(o.means[i + 1] / inverse for i in range(len(arms))) if arms else 0.0
+        total += o.share * ((1 - params.exploration) * sampled / len(o.draws) + params.exploration * explore)
     return total
 
 
@@ -287,17 +431,19 @@ def solve_lambda(
     lam_min: float,
     lam_max: float,
     params: PolicyParams,
+    rng: random.Random,
 ) -> float:
     """Smallest λ whose expected spend per arrival fits the target (bisection on log λ).
 
     This is the dual of the knapsack: at the right λ, "best arm per segment" spends the budget.
     """
-    if expected_cost_per_arrival(posteriors, arms, segments, lam_min, params) <= target_cost_per_arrival:
+    outlooks = _outlooks(posteriors, arms, segments, params, rng)  # fixed during the search
+    if expected_cost_per_arrival(outlooks, arms, lam_min, params) <= target_cost_per_arrival:
         return lam_min
     lo, hi = math.log(lam_min), math.log(lam_max)
     for _ in range(30):
         mid = (lo + hi) / 2
-        if expected_cost_per_arrival(posteriors, arms, segments, math.exp(mid), params) > target_cost_per_arrival:
+        if expected_cost_per_arrival(outlooks, arms, math.exp(mid), params) > target_cost_per_arrival:
             lo = mid
         else:
             hi = mid
@@ -321,6 +467,7 @@ class Pacer:
     arrivals: dict[str, int] = field(default_factory=dict)  # per segment, since first_seen
     first_seen: datetime | None = None
     last_update: datetime | None = None
+    rng: random.Random = field(default_factory=lambda: random.Random(0))  # the forecast's draws
 
     def arrive(self, now: datetime, segment: str) -> None:
         if self.first_seen is None:
@@ -353,5 +500,5 @@ class Pacer:
             today_left_fen / max(rate * seconds_left_today, 1.0),
         )
         segments = [(s, c / n, values[s]) for s, c in self.arrivals.items() if s in values]
-        self.lam = solve_lambda(posteriors, arms, segments, per_arrival, self.lam_min, self.lam_max, params)
+        self.lam = solve_lambda(posteriors, arms, segments, per_arrival, self.lam_min, self.lam_max, params, self.rng)
         return self.lam

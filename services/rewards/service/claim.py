@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.common.clock import Clock
 from services.common.errors import FailedPrecondition, NotFound, PermissionDenied, QuotaExceeded
 from services.rewards.domain import contact
-from services.rewards.runtime import ConfigView, campaign_active
-from services.rewards.service import budget, outgoing
+from services.rewards.runtime import ConfigView, PolicyRuntime, campaign_active
+from services.rewards.service import budget, learning, outgoing
 from services.rewards.service.unit import Learned, WriteCalls
 from services.rewards.service.wire import coupon_pb
 from services.rewards.store import assignments, coupons, decisions
@@ -35,19 +35,24 @@ class _Values:
 
 
 class Claim:
-    def __init__(self, calls: WriteCalls, clock: Clock, dialect: str) -> None:
-        self.calls, self.clock, self.dialect = calls, clock, dialect
+    def __init__(self, calls: WriteCalls, runtime: PolicyRuntime, clock: Clock, dialect: str) -> None:
+        self.calls, self.runtime, self.clock, self.dialect = calls, runtime, clock, dialect
 
     async def __call__(self, request: rewards_pb2.ClaimRequest, view: ConfigView) -> rewards_pb2.ClaimResponse:
         now = self.clock.now()
 
         async def step(conn: AsyncConnection, learned: Learned) -> rewards_pb2.ClaimResponse:
-            return await self._claim(conn, view, request, now)
+            return await self._claim(conn, view, request, now, learned)
 
         return await self.calls.run("RewardsService.Claim", request, rewards_pb2.ClaimResponse, step)
 
     async def _claim(
-        self, conn: AsyncConnection, view: ConfigView, request: rewards_pb2.ClaimRequest, now: datetime
+        self,
+        conn: AsyncConnection,
+        view: ConfigView,
+        request: rewards_pb2.ClaimRequest,
+        now: datetime,
+        learned: Learned,
     ) -> rewards_pb2.ClaimResponse:
         customer = request.customer.ref
         taken = await decisions.claim_offer(conn, request.offer_id, customer, now)
@@ -89,6 +94,8 @@ class Claim:
         }
         await coupons.insert_coupon(conn, values)
         await outgoing.coupon_claimed(conn, self.dialect, values, now)
+        if wave == 0:  # the policy learns from its own offers only
+            learning.claimed(learned, self.runtime, view.cfg, campaign.id, segment, arm.id)
         return rewards_pb2.ClaimResponse(coupon=coupon_pb(_Values(values)))
 
 

@@ -20,11 +20,15 @@ class PolicyState:
     async def load(self, cfg: RewardsConfig) -> None:
         """Rebuilds the posteriors from the policy's own decisions, and λ from its last flush."""
         async with self.db.report() as session:
-            for campaign_id, segment, arm, outcome, n, wins in await policy_state.learned_outcomes(session):
+            for row in await policy_state.learned_outcomes(session):
+                campaign_id, segment, arm, outcome, n, wins, claims, expired = row
                 posteriors = self.runtime.campaign(cfg, campaign_id).posteriors
                 key = BASELINE if outcome == "HOLDOUT" else arm
                 posteriors.record_trial(segment, key, int(n))
                 posteriors.record_success(segment, key, int(wins or 0))
+                if key != BASELINE:
+                    posteriors.record_claim(segment, key, int(claims or 0))
+                    posteriors.record_expiry(segment, key, int(expired or 0))
             for campaign_id, lam in await policy_state.lambdas(session):
                 self.runtime.campaign(cfg, campaign_id).pacer.lam = lam
 

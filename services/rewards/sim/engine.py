@@ -1,240 +1,170 @@
-"""Day-by-day simulation of a campaign under the real allocation code, baselines and the LP oracle.
+"""``skylane rewards simulate``: the learned policy, the baselines and the oracle on one scenario and seed.
 
-Every policy sees the same arrivals (common random numbers) and the same holdout; the holdout is never
-treated and only teaches the learned policy the no-coupon response. Values are *expected* values under
-the true curves of the actions actually taken (lower variance than counting lucky conversions); spend is
-checked against the budget with realised redemptions, as the service does.
+The learned policy is the exact code the Offer RPC runs (``choose`` and the ``Pacer``), fed what
+production feeds it. The yardsticks:
+- the oracle: the LP relaxation over the whole run with the campaign's full budget and its daily cap,
+  knowing every day's true responses (an upper bound on any policy's expected incremental value);
+- the best single amount: every arm offered to everyone, first come first served or paced along the
+  linear budget curve, the best of these chosen in hindsight — what a competent desk would set by hand;
+- a random arm, and no coupon at all.
+Value is the expected incremental value of the offers made under the true responses; spend is realised.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
-from services.rewards.domain import holdout, oracle
-from services.rewards.domain.policy import (
-    BASELINE,
-    NONE,
-    ArmSpec,
-    Pacer,
-    Posteriors,
-    choose,
-)
+from services.rewards.domain.policy import NONE, Pacer, Posteriors, PropensityCache, choose
 from services.rewards.runtime import policy_params
+from services.rewards.sim.bound import RunBound, solve_run
+from services.rewards.sim.market import SIM_START, Arrival, Market
+from services.rewards.sim.run import Chooser, Run, RunResult
 from services.rewards.sim.scenario import Scenario
 
-SIM_START = datetime(2026, 1, 1, tzinfo=UTC)
-POLICIES = ("no_coupon", "flat_coupon", "random_arm", "greedy_uplift_per_cost", "learned")
-
-
-@dataclass
-class PolicyResult:
-    name: str
-    offers: int = 0
-    conversions: int = 0  # realised redemptions
-    incremental_conversions: float = 0.0  # expected, under the true curves
-    incremental_value: float = 0.0  # expected, fen
-    expected_spend: float = 0.0  # expected face value paid out, fen
-    spend: int = 0  # realised face value paid out, fen
-    oracle_at_same_spend: float = 0.0
-    daily_value: list[float] = field(default_factory=list)  # cumulative incremental value by day end
-
-    @property
-    def share_of_oracle(self) -> float:
-        return self.incremental_value / self.oracle_at_same_spend if self.oracle_at_same_spend > 0 else 0.0
+LEARNED, BEST_SINGLE, RANDOM, NO_COUPON = "learned", "best_single", "random_arm", "no_coupon"
 
 
 @dataclass
 class SimulationReport:
     scenario: str
+    seed: int
     arrivals: int
-    treated_arrivals: int
     budget_fen: int
-    oracle: oracle.OracleResult
-    results: dict[str, PolicyResult]
+    oracle: RunBound
+    results: dict[str, RunResult]  # learned, best_single, random_arm, no_coupon
+    best_single_label: str  # which arm and pacing won the hindsight search
     final_lambda: float = 0.0
 
+    @property
+    def learned_vs_oracle(self) -> float:
+        return self.results[LEARNED].incremental_value / self.oracle.value if self.oracle.value > 0 else 1.0
 
-Chooser = Callable[[str, int, int, datetime], str]  # segment, budget left, today left, now
+    @property
+    def learned_vs_best_single(self) -> float:
+        best = self.results[BEST_SINGLE].incremental_value
+        return self.results[LEARNED].incremental_value / best if best > 0 else float("inf")
+
+    @property
+    def budget_utilisation(self) -> float:
+        return self.results[LEARNED].spend / self.budget_fen
 
 
-class _Population:
-    def __init__(self, sc: Scenario) -> None:
-        self.sc = sc
-        self.arms = sorted((ArmSpec(a.id, a.discount_fen) for a in sc.arms), key=lambda a: a.discount_fen)
-        self.discount = {a.id: a.discount_fen for a in sc.arms}
-        self.seg = {s.id: s for s in sc.segments}
-        rng = random.Random(sc.seed)
-        ids = [s.id for s in sc.segments]
-        shares = [s.share for s in sc.segments]
-        # arrivals[day] = list of (customer id, segment, in holdout?)
-        self.arrivals: list[list[tuple[str, str, bool]]] = []
-        for day in range(sc.days):
-            today = []
-            for i, seg in enumerate(rng.choices(ids, weights=shares, k=sc.arrivals_per_day)):
-                cust = f"sim-{day}-{i}"
-                today.append((cust, seg, holdout.assign(sc.name, cust, sc.holdout_share) == holdout.HOLDOUT))
-            self.arrivals.append(today)
+def _paced(market: Market, arm: str) -> Chooser:
+    """Offer one arm while committed spend stays under the linear budget curve (plus a day's cap)."""
+    sc = market.sc
+    end = SIM_START + timedelta(days=sc.days)
 
-    def rate(self, seg: str, arm: str) -> float:
-        s = self.seg[seg]
-        return s.base_rate if arm == NONE else s.rates[arm]
+    def chooser(a: Arrival, total_left: int, today_left: int) -> str:
+        elapsed = (a.at - SIM_START) / (end - SIM_START)
+        committed = sc.budget.total_fen - total_left
+        allowed = sc.budget.total_fen * elapsed + sc.budget.daily_fen / 4
+        face = market.face[arm]
+        return arm if committed + face <= allowed and face <= min(total_left, today_left) else NONE
 
-    def uplift_value(self, seg: str, arm: str) -> float:
-        s = self.seg[seg]
-        return (self.rate(seg, arm) - s.base_rate) * s.value_fen
+    return chooser
 
-    def groups(self) -> list[oracle.Group]:
-        counts: dict[str, int] = {}
-        for day in self.arrivals:
-            for _c, seg, held in day:
-                if not held:
-                    counts[seg] = counts.get(seg, 0) + 1
-        return [
-            oracle.Group(
-                seg,
-                n,
-                [
-                    oracle.Option(a.id, self.rate(seg, a.id) * a.discount_fen, self.uplift_value(seg, a.id))
-                    for a in self.arms
-                ],
+
+def _flat(market: Market, arm: str) -> Chooser:
+    def chooser(a: Arrival, total_left: int, today_left: int) -> str:
+        return arm if market.face[arm] <= min(total_left, today_left) else NONE
+
+    return chooser
+
+
+class LearnedPolicy:
+    """The Offer RPC's decision code with its own posteriors and pacer, as one campaign's runtime holds them."""
+
+    def __init__(self, market: Market, seed: int) -> None:
+        sc = market.sc
+        cfg = sc.policy
+        self.m, self.params = market, policy_params(cfg)
+        self.posteriors = Posteriors()
+        self.pacer = Pacer(cfg.lambda_initial, cfg.lambda_min, cfg.lambda_max, cfg.pacing_interval_seconds)
+        self.propensities = PropensityCache()
+        self.rng = random.Random(seed)
+        self.end = SIM_START + timedelta(days=sc.days)
+
+    def __call__(self, a: Arrival, total_left: int, today_left: int) -> str:
+        self.pacer.arrive(a.at, a.segment)
+        if self.pacer.due(a.at):
+            midnight = SIM_START + timedelta(days=a.day + 1)
+            self.pacer.update(
+                a.at,
+                self.posteriors,
+                self.m.arms,
+                self.m.value,
+                total_left,
+                (self.end - a.at).total_seconds(),
+                today_left,
+                (midnight - a.at).total_seconds(),
+                self.params,
             )
-            for seg, n in counts.items()
-        ]
+        choice = choose(
+            self.posteriors,
+            a.segment,
+            self.m.arms,
+            self.m.value[a.segment],
+            self.pacer.lam,
+            self.rng,
+            self.params,
+            min(total_left, today_left),
+            self.propensities,
+        )
+        return choice.arm
 
-
-def _run(
-    pop: _Population,
-    name: str,
-    chooser: Chooser,
-    on_outcome: Callable[[str, str, bool], None] | None,
-    on_day_end: Callable[[], None] | None,
-    seed: int,
-    tick: Callable[[], None],
-    on_spend: Callable[[datetime, int], None] | None = None,
-) -> PolicyResult:
-    sc, res = pop.sc, PolicyResult(name)
-    rng = random.Random(seed)  # outcome draws; same seed for every policy
-    n = sc.arrivals_per_day
-    for day, today in enumerate(pop.arrivals):
-        day_spent = 0
-        batch = max(1, n // sc.feedback_batches_per_day)
-        for i, (_cust, seg, held) in enumerate(today):
-            now = SIM_START + timedelta(days=day + i / n)
-            if on_day_end and i and i % batch == 0:
-                on_day_end()  # outcomes so far reach the learner
-            if held:
-                converted = rng.random() < pop.rate(seg, NONE)
-                if on_outcome:
-                    on_outcome(seg, BASELINE, converted)
-                continue
-            total_left, today_left = sc.budget.total_fen - res.spend, sc.budget.daily_fen - day_spent
-            left = min(total_left, today_left)
-            arm = chooser(seg, total_left, today_left, now)
-            u = rng.random()
-            if arm == NONE or pop.discount[arm] > left:
-                continue
-            p = pop.rate(seg, arm)
-            res.offers += 1
-            res.incremental_conversions += p - pop.rate(seg, NONE)
-            res.incremental_value += pop.uplift_value(seg, arm)
-            res.expected_spend += p * pop.discount[arm]
-            converted = u < p
-            if converted:
-                res.conversions += 1
-                res.spend += pop.discount[arm]
-                day_spent += pop.discount[arm]
-                if on_spend:
-                    on_spend(now, res.spend)
-            if on_outcome:
-                on_outcome(seg, arm, converted)
-        if on_day_end:
-            on_day_end()
-        res.daily_value.append(res.incremental_value)
-        tick()
-    return res
+    def learn(self, kind: str, segment: str, arm: str) -> None:
+        record = {
+            "trial": self.posteriors.record_trial,
+            "claim": self.posteriors.record_claim,
+            "success": self.posteriors.record_success,
+            "expire": self.posteriors.record_expiry,
+            "retract": self.posteriors.retract_success,
+        }[kind]
+        record(segment, arm)
 
 
 def simulate(sc: Scenario, tick: Callable[[], None] = lambda: None) -> SimulationReport:
-    pop = _Population(sc)
-    arm_ids = [a.id for a in pop.arms]
-    results: dict[str, PolicyResult] = {}
+    market = Market(sc)
     outcome_seed = sc.seed * 7919 + 1
+    results: dict[str, RunResult] = {}
 
-    results["no_coupon"] = _run(pop, "no_coupon", lambda s, b, d, t: NONE, None, None, outcome_seed, tick)
-    results["flat_coupon"] = _run(pop, "flat_coupon", lambda s, b, d, t: sc.flat_arm, None, None, outcome_seed, tick)
+    def run(name: str, chooser: Chooser) -> RunResult:
+        got = Run(market, name, chooser, None, outcome_seed).run()
+        tick()
+        return got
+
+    results[NO_COUPON] = run(NO_COUPON, lambda a, t, d: NONE)
     pick = random.Random(sc.seed + 1)
-    results["random_arm"] = _run(
-        pop, "random_arm", lambda s, b, d, t: pick.choice(arm_ids), None, None, outcome_seed, tick
+    results[RANDOM] = run(
+        RANDOM, lambda a, t, d: pick.choice([x.id for x in market.arms if x.discount_fen <= min(t, d)] or [NONE])
     )
+    singles = {}
+    for arm in market.arms:
+        singles[f"{arm.id} to all"] = run(f"{arm.id} to all", _flat(market, arm.id))
+        singles[f"{arm.id} paced"] = run(f"{arm.id} paced", _paced(market, arm.id))
+    best_label = max(singles, key=lambda k: singles[k].incremental_value)
+    results[BEST_SINGLE] = singles[best_label]
 
-    # Greedy by uplift per cost (knows the true curves): each segment's best-ratio arm, first come first served.
-    best: dict[str, str] = {}
-    for seg in pop.seg:
-        ratios = [
-            (pop.uplift_value(seg, a.id) / (pop.rate(seg, a.id) * a.discount_fen), a.id)
-            for a in pop.arms
-            if pop.uplift_value(seg, a.id) > 0 and pop.rate(seg, a.id) > 0
-        ]
-        best[seg] = max(ratios)[1] if ratios else NONE
-    results["greedy_uplift_per_cost"] = _run(
-        pop, "greedy_uplift_per_cost", lambda s, b, d, t: best[s], None, None, outcome_seed, tick
-    )
+    policy = LearnedPolicy(market, sc.seed + 2)
+    results[LEARNED] = Run(market, LEARNED, policy, policy.learn, outcome_seed).run()
+    tick()
 
-    # The learned policy: the exact code the Offer RPC runs.
-    cfg = sc.policy
-    params = policy_params(cfg)
-    post = Posteriors()
-    end = SIM_START + timedelta(days=sc.days)
-    pacer = Pacer(cfg.lambda_initial, cfg.lambda_min, cfg.lambda_max, cfg.pacing_interval_seconds)
-    values = {s.id: float(s.value_fen) for s in sc.segments}
-    policy_rng = random.Random(sc.seed + 2)
-    pending: list[tuple[str, str, bool]] = []
-
-    def learned(seg: str, total_left: int, today_left: int, now: datetime) -> str:
-        pacer.arrive(now, seg)
-        if pacer.due(now):
-            day_end_at = SIM_START + timedelta(days=(now - SIM_START).days + 1)
-            pacer.update(
-                now,
-                post,
-                pop.arms,
-                values,
-                total_left,
-                (end - now).total_seconds(),
-                today_left,
-                (day_end_at - now).total_seconds(),
-                params,
-            )
-        value = pop.seg[seg].value_fen
-        return choose(post, seg, pop.arms, value, pacer.lam, policy_rng, params, min(total_left, today_left)).arm
-
-    def outcome(seg: str, arm: str, converted: bool) -> None:
-        pending.append((seg, arm, converted))
-
-    def day_end() -> None:
-        # Outcomes reach the learner in batches: redemptions arrive after the offer in real life.
-        for seg, arm, converted in pending:
-            post.record_trial(seg, arm)
-            if converted:
-                post.record_success(seg, arm)
-        pending.clear()
-
-    results["learned"] = _run(pop, "learned", learned, outcome, day_end, outcome_seed, tick)
-
-    groups = pop.groups()
-    for r in results.values():
-        r.oracle_at_same_spend = oracle.solve(groups, r.expected_spend).value
-    full = oracle.solve(groups, sc.budget.total_fen)
-    treated = sum(g.weight for g in groups)
+    bound = solve_run(market.oracle_groups(), sc.budget.total_fen, sc.budget.daily_fen, market.touch_limits())
     return SimulationReport(
         sc.name,
-        sc.days * sc.arrivals_per_day,
-        int(treated),
+        sc.seed,
+        sum(len(d) for d in market.days),
         sc.budget.total_fen,
-        full,
+        bound,
         results,
-        pacer.lam,
+        best_label,
+        policy.pacer.lam,
     )
+
+
+def runs_per_seed(sc: Scenario) -> int:
+    """How many runs ``simulate`` makes (for progress bars): two per arm, three more."""
+    return 2 * len(sc.arms) + 3

@@ -14,7 +14,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from services.common.config import ConfigError, Schema
-from services.rewards.config import Arm, Budget, PolicyConfig
+from services.rewards.config import Arm, Budget, ContactPolicy, PolicyConfig
 
 
 class TrueSegment(Schema):
@@ -25,24 +25,62 @@ class TrueSegment(Schema):
     rates: dict[str, float]  # arm id -> P(convert) when offered that arm
 
 
+class Drift(Schema):
+    """From the start of ``day`` (0-based) on, a segment responds differently: the fields given replace
+    its base rate and the named arms' rates; the rest stay as they were."""
+
+    day: int = Field(ge=0)
+    segment: str
+    base_rate: float | None = Field(default=None, ge=0, le=1)
+    rates: dict[str, float] = Field(default_factory=dict)
+    share: float | None = Field(default=None, gt=0)  # its weight among arrivals from then on
+
+
 class Scenario(Schema):
     name: str = "scenario"
     seed: int = 1
     days: int = Field(default=28, ge=1, le=366)
     arrivals_per_day: int = Field(default=2000, ge=1)
+    # Arrivals on Monday..Sunday are arrivals_per_day times these factors (day 0 is a Thursday).
+    weekday_factors: list[float] = Field(default_factory=lambda: [1.0] * 7, min_length=7, max_length=7)
+    # Distinct customers behind the arrivals (repeat visits); none: every arrival is a new customer.
+    customers: int | None = Field(default=None, ge=1)
     holdout_share: float = Field(default=0.1, ge=0, le=0.5)
     feedback_batches_per_day: int = Field(default=8, ge=1, le=1440)  # outcomes reach the learner this often
+    # Claim → redeem: of the customers who will pay with an arm, this share of claimants do (claimants who
+    # never redeem hold budget until the coupon expires); 1: only payers claim.
+    redeem_given_claim: float = Field(default=1.0, gt=0, le=1)
+    redeem_delay_days: float = Field(default=0.0, ge=0)  # mean claim → redemption, within the validity
+    refund_rate: float = Field(default=0.0, ge=0, lt=1)  # share of redemptions refunded
+    refund_delay_days: float = Field(default=1.0, ge=0)
+    # Other campaigns' touches per customer per day: they count against the same contact caps.
+    other_touches_per_day: float = Field(default=0.0, ge=0)
+    contact: ContactPolicy = Field(default_factory=ContactPolicy)
+    # Coupons one customer may claim in the campaign (production: the campaign's claims_per_customer);
+    # none: every visit is a fresh moment. The oracle does not model this limit, so it is looser with one.
+    claims_per_customer: int | None = Field(default=None, ge=1)
     budget: Budget
     arms: list[Arm] = Field(min_length=1)
-    flat_arm: str  # the arm the "flat coupon for all" baseline gives everyone
+    flat_arm: str | None = None  # kept for older files; the baselines search every arm instead
     segments: list[TrueSegment] = Field(min_length=1)
+    drift: list[Drift] = Field(default_factory=list)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         ids = {a.id for a in self.arms}
-        if self.flat_arm not in ids:
+        if self.flat_arm is not None and self.flat_arm not in ids:
             raise ValueError(f"flat_arm {self.flat_arm!r} is not one of the arms")
+        segments = {s.id for s in self.segments}
+        for d in self.drift:
+            if d.segment not in segments:
+                raise ValueError(f"drift names an unknown segment {d.segment!r}")
+            if set(d.rates) - ids or not all(0 <= v <= 1 for v in d.rates.values()):
+                raise ValueError(f"drift of {d.segment!r}: rates must name arms and be probabilities")
+            if d.day >= self.days:
+                raise ValueError(f"drift of {d.segment!r} on day {d.day} is after the run's last day")
+        if any(f < 0 for f in self.weekday_factors) or not any(self.weekday_factors):
+            raise ValueError("weekday_factors must be non-negative and not all zero")
         for s in self.segments:
             missing, extra = ids - set(s.rates), set(s.rates) - ids
             if missing or extra:

@@ -4,7 +4,7 @@ waves sent to their holders."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -89,29 +89,36 @@ async def reopen(conn: AsyncConnection, coupon_id: str, state: str) -> None:
     await conn.execute(_REOPEN, {"p_id": coupon_id, "p_state": state})
 
 
-async def expire_due(
-    session: AsyncSession, now: datetime, limit: int
-) -> tuple[int, list[tuple[str, str, int]], list[tuple[str, str, str]]]:
-    """Expires up to `limit` claimed coupons past their validity; returns how many were due, the
-    (campaign id, claim day, face value) of those this call expired, and their (coupon id, customer, campaign id)."""
+class Expired(NamedTuple):
+    due: int  # coupons past their validity this call looked at
+    budget: list[tuple[str, str, int]]  # (campaign id, claim day, face value) of those it expired
+    gone: list[tuple[str, str, str]]  # (coupon id, customer, campaign id)
+    learned: list[tuple[str, str, str]]  # (campaign id, segment, arm) of the policy's own offers (wave 0)
+
+
+async def expire_due(session: AsyncSession, now: datetime, limit: int) -> Expired:
+    """Expires up to `limit` claimed coupons past their validity."""
     # SKIP LOCKED (PostgreSQL; SQLite has one writer): a concurrent pass takes other coupons instead of
     # queueing behind this one for the same batch.
     due = select(_k.id).where(_k.state == CLAIMED, _k.valid_until <= now).limit(limit).with_for_update(skip_locked=True)
     ids = list((await session.execute(due)).scalars())
     if not ids:
-        return 0, [], []
+        return Expired(0, [], [], [])
     # The state guard makes a concurrent redemption and this pass exclusive per coupon.
     rows = await session.execute(
         update(coupons)
         .where(_k.id.in_(ids), _k.state == CLAIMED)
         .values(state=EXPIRED)
-        .returning(_k.campaign_id, _k.claim_day, _k.discount_fen, _k.id, _k.customer_ref)
+        .returning(
+            _k.campaign_id, _k.claim_day, _k.discount_fen, _k.id, _k.customer_ref, _k.segment, _k.arm_id, _k.is_fallback
+        )
     )
     expired = rows.all()
-    return (
+    return Expired(
         len(ids),
-        [(str(c), str(d), int(f)) for c, d, f, _, _ in expired],
-        [(str(i), str(r), str(c)) for c, _, _, i, r in expired],
+        [(str(r[0]), str(r[1]), int(r[2])) for r in expired],
+        [(str(r[3]), str(r[4]), str(r[0])) for r in expired],
+        [(str(r[0]), str(r[5]), str(r[6])) for r in expired if not r[7]],
     )
 
 

@@ -14,10 +14,12 @@ from services.rewards.models import Coupon, Decision, PolicyStateRow
 
 
 async def learned_outcomes(session: AsyncSession) -> list[Any]:
-    """(campaign, segment, arm, outcome, trials, successes) of the policy's own decisions (wave 0).
+    """(campaign, segment, arm, outcome, trials, successes, claims, expired) of the policy's own
+    decisions (wave 0).
 
     An offer converted when its coupon is redeemed (and not refunded); a holdout decision when
-    RecordPayment marked it converted.
+    RecordPayment marked it converted. Claims and expiries let a pending claim count at the rate claims
+    redeem, as the running policy does.
     """
     won = or_(and_(Decision.outcome == "HOLDOUT", Decision.converted), Coupon.state == "REDEEMED")
     rows = await session.execute(
@@ -28,6 +30,8 @@ async def learned_outcomes(session: AsyncSession) -> list[Any]:
             Decision.outcome,
             func.count(),
             func.sum(case((won, 1), else_=0)),
+            func.count(Coupon.id),
+            func.sum(case((Coupon.state == "EXPIRED", 1), else_=0)),
         )
         .outerjoin(Coupon, Coupon.decision_id == Decision.id)
         .where(Decision.outcome.in_(["OFFERED", "HOLDOUT"]), Decision.wave == 0)

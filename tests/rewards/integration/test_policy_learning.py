@@ -10,10 +10,14 @@ from tests.helpers import DbTarget, Harness, key
 from tests.rewards.helpers import claim, cust, offer, redeem, rewards_service, stub
 
 
-def _learned(h: Harness) -> dict[tuple[str, str], tuple[int, int]]:
-    """(segment, arm) → (trials, successes) the running policy has learned for campaign 'mall'."""
+def _learned(h: Harness) -> dict[tuple[str, str], tuple[int, int, int, int]]:
+    """(segment, arm) → (trials, successes, claims, expired) the running policy learned for campaign 'mall'."""
     posteriors = h.app.runtime.campaign(h.app.config.model, "mall").posteriors
-    return {cell: (c.trials, c.successes) for cell, c in posteriors.cells.items() if c.trials or c.successes}
+    return {
+        cell: (c.trials, c.successes, c.claims, c.expired)
+        for cell, c in posteriors.cells.items()
+        if c.trials or c.successes
+    }
 
 
 async def test_a_refund_takes_back_what_the_redemption_taught_the_policy(db_target: DbTarget, tmp_path: Path) -> None:
@@ -22,14 +26,14 @@ async def test_a_refund_takes_back_what_the_redemption_taught_the_policy(db_targ
         made = await offer(s, 1)
         coupon = (await claim(s, 1, made.offer_id)).coupon
         cell = (made.segment, made.arm.id)
-        assert _learned(h)[cell] == (1, 0)
+        assert _learned(h)[cell] == (1, 0, 1, 0)
         await redeem(s, 1, coupon.coupon_id, "order-1")
-        assert _learned(h)[cell] == (1, 1)
+        assert _learned(h)[cell] == (1, 1, 1, 0)
         await s.RefundOrder(rewards_pb2.RefundOrderRequest(idempotency_key=key(), order_id="order-1"))
-        assert _learned(h)[cell] == (1, 0)
+        assert _learned(h)[cell] == (1, 0, 1, 0)
         await redeem(s, 1, coupon.coupon_id, "order-2")  # paid again with the same coupon
         live = _learned(h)
-        assert live[cell] == (1, 1)
+        assert live[cell] == (1, 1, 1, 0)
     # A restart rebuilds the posteriors from the recorded decisions and coupons: the same numbers.
     async with rewards_service(db_target, tmp_path) as restarted:
         assert _learned(restarted) == live
@@ -51,3 +55,23 @@ async def test_a_fallback_coupon_redeemed_teaches_the_policy_nothing(db_target: 
         assert _learned(h) == before
     async with rewards_service(db_target, tmp_path, fallback=fallback) as restarted:
         assert _learned(restarted) == before
+
+
+async def test_a_claim_teaches_at_once_and_its_expiry_when_it_comes(db_target: DbTarget, tmp_path: Path) -> None:
+    """A claim is known at once (it counts at the rate claims redeem until it resolves); an unredeemed
+    coupon's expiry closes it as a failure, once even when two passes run; a restart rebuilds both."""
+    async with rewards_service(db_target, tmp_path) as h:
+        s = stub(h)
+        made = await offer(s, 1)
+        request = rewards_pb2.ClaimRequest(idempotency_key=key(), customer=cust(1), offer_id=made.offer_id)
+        await s.Claim(request)
+        await s.Claim(request)  # a retried claim is one claim
+        cell = (made.segment, made.arm.id)
+        assert _learned(h)[cell] == (1, 0, 1, 0)
+        h.clock.advance(days=made.arm.validity_days + 1)
+        assert await h.app.passes.expire() == 1
+        assert await h.app.passes.expire() == 0
+        live = _learned(h)
+        assert live[cell] == (1, 0, 1, 1)
+    async with rewards_service(db_target, tmp_path) as restarted:
+        assert _learned(restarted) == live

@@ -1,0 +1,199 @@
+"""One policy's run through a simulated market, with the budget moving as production moves it.
+
+An offer is a touch (it counts against the contact caps). A customer offered a coupon claims it or not;
+a claim reserves its face value against the campaign total and the day's budget (refused when either is
+short, as Claim refuses); the coupon is then redeemed within its validity (the reservation becomes spend)
+or expires (the reservation is given back); a redemption may be refunded later (the spend is given back).
+What the learner is told follows production: a trial when an offer is shown, a claim, a success when its
+coupon is redeemed (taken back by a refund) or an expiry, and holdout customers' own payments — each
+reaching it in batches.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from services.rewards.domain.policy import BASELINE, NONE
+from services.rewards.sim.market import SIM_START, Arrival, Market, may_touch
+
+Chooser = Callable[[Arrival, int, int], str]  # arrival, total headroom, today's headroom -> arm or NONE
+Learn = Callable[[str, str, str], None]  # kind (trial | claim | success | expire | retract), segment, arm
+
+
+@dataclass
+class RunResult:
+    name: str
+    offers: int = 0
+    claims: int = 0
+    refused_claims: int = 0  # claims the budget refused
+    capped: int = 0  # arrivals the contact caps kept from an offer
+    redemptions: int = 0
+    incremental_value: float = 0.0  # expected, under the true responses, fen
+    expected_spend: float = 0.0  # expected face value paid out, fen
+    spend: int = 0  # realised face value paid out (net of refunds), fen
+    peak_committed: int = 0  # the most spend + reservations ever held at once
+    days_over_cap: int = 0  # days whose claimed face value went over the daily budget
+    daily_value: list[float] = field(default_factory=list)  # cumulative incremental value at each day's end
+    daily_spend: list[float] = field(default_factory=list)  # cumulative expected spend at each day's end
+    overspend: int = 0  # how far spend + reservations ever went over the total budget (must stay 0)
+
+
+@dataclass
+class _Ledger:
+    total: int
+    daily: int
+    reserved: int = 0
+    spent: int = 0
+    claimed_on: dict[int, int] = field(default_factory=dict)
+    peak: int = 0
+
+    def headroom(self, day: int) -> tuple[int, int]:
+        return self.total - self.reserved - self.spent, self.daily - self.claimed_on.get(day, 0)
+
+    def reserve(self, day: int, face: int) -> bool:
+        total_left, today_left = self.headroom(day)
+        if face > total_left or face > today_left:
+            return False
+        self.reserved += face
+        self.claimed_on[day] = self.claimed_on.get(day, 0) + face
+        self.peak = max(self.peak, self.reserved + self.spent)
+        return True
+
+
+@dataclass
+class _Customer:
+    claims: int = 0
+    touches: list[datetime] = field(default_factory=list)
+
+
+class Run:
+    def __init__(self, market: Market, name: str, chooser: Chooser, learn: Learn | None, outcome_seed: int) -> None:
+        self.m, self.sc = market, market.sc
+        self.chooser, self.learn = chooser, learn
+        self.rng = random.Random(outcome_seed)  # the same draws for every policy
+        self.res = RunResult(name)
+        self.ledger = _Ledger(self.sc.budget.total_fen, self.sc.budget.daily_fen)
+        self.events: list[tuple[datetime, int, str, tuple[str, str, int]]] = []
+        self.lessons: list[tuple[str, str, str]] = []
+        self.customers: dict[str, _Customer] = {}
+        self.seq = 0
+
+    def run(self, on_batch: Callable[[], None] | None = None) -> RunResult:
+        batches = self.sc.feedback_batches_per_day
+        for day, arrivals in enumerate(self.m.days):
+            next_batch = 1
+            for a in arrivals:
+                while a.at >= SIM_START + timedelta(days=day + next_batch / batches):
+                    self._teach(on_batch)
+                    next_batch += 1
+                self._settle(a.at)
+                self._arrive(a)
+            self._settle(SIM_START + timedelta(days=day + 1))
+            self._teach(on_batch)
+            self.res.daily_value.append(self.res.incremental_value)
+            self.res.daily_spend.append(self.res.expected_spend)
+        self._settle(datetime.max.replace(tzinfo=SIM_START.tzinfo))
+        self.res.spend = self.ledger.spent
+        self.res.peak_committed = self.ledger.peak
+        self.res.days_over_cap = sum(1 for v in self.ledger.claimed_on.values() if v > self.ledger.daily)
+        self.res.overspend = max(0, self.ledger.peak - self.ledger.total)
+        return self.res
+
+    # --- arrivals -------------------------------------------------------------------------------------
+
+    def _arrive(self, a: Arrival) -> None:
+        u = self.rng.random()
+        if a.held_out:
+            self._hold_out(a, u)
+            return
+        cust = self.customers.setdefault(a.customer, _Customer())
+        if self.sc.claims_per_customer is not None and cust.claims >= self.sc.claims_per_customer:
+            return
+        if not may_touch(a, cust.touches, self.sc.contact):
+            self.res.capped += 1
+            return
+        total_left, today_left = self.ledger.headroom(a.day)
+        arm = self.chooser(a, total_left, today_left)
+        if arm == NONE:
+            return
+        cust.touches.append(a.at)
+        self.res.offers += 1
+        self._lesson("trial", a.segment, arm)
+        if u >= self.m.claim_rate(a.day, a.segment, arm):
+            self._account(a, arm)
+            return
+        face = self.m.face[arm]
+        if not self.ledger.reserve(a.day, face):
+            self.res.refused_claims += 1
+            return
+        self._account(a, arm)
+        cust.claims += 1
+        self.res.claims += 1
+        self._lesson("claim", a.segment, arm)
+        validity = timedelta(days=self.m.validity[arm])
+        if u < self.m.rate(a.day, a.segment, arm):
+            self._at(a.at + self._delay(validity), "redeem", (a.segment, arm, a.day))
+        else:
+            self._at(a.at + validity, "expire", (a.segment, arm, a.day))
+
+    def _account(self, a: Arrival, arm: str) -> None:
+        self.res.incremental_value += self.m.uplift_value(a.day, a.segment, arm)
+        self.res.expected_spend += self.m.expected_spend(a.day, a.segment, arm)
+
+    def _hold_out(self, a: Arrival, u: float) -> None:
+        self._lesson("trial", a.segment, BASELINE)
+        if u < self.m.rate(a.day, a.segment, NONE):
+            self._at(a.at + self._delay(timedelta(days=7)), "baseline", (a.segment, BASELINE, a.day))
+
+    def _delay(self, validity: timedelta) -> timedelta:
+        """Claim → redemption: exponential with the scenario's mean, truncated to the validity."""
+        mean = self.sc.redeem_delay_days
+        if mean <= 0:
+            return timedelta(0)
+        span = validity.total_seconds() / 86400
+        v = self.rng.random()
+        return timedelta(days=-mean * math.log(1 - v * (1 - math.exp(-span / mean))))
+
+    # --- what happens later ---------------------------------------------------------------------------
+
+    def _at(self, when: datetime, kind: str, what: tuple[str, str, int]) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (when, self.seq, kind, what))
+
+    def _settle(self, until: datetime) -> None:
+        while self.events and self.events[0][0] <= until:
+            when, _seq, kind, (segment, arm, day) = heapq.heappop(self.events)
+            if kind == "baseline":
+                self._lesson("success", segment, BASELINE)
+                continue
+            face = self.m.face[arm]
+            if kind == "expire":
+                self.ledger.reserved -= face
+                self._lesson("expire", segment, arm)
+            elif kind == "redeem":
+                self.ledger.reserved -= face
+                self.ledger.spent += face
+                self.res.redemptions += 1
+                self._lesson("success", segment, arm)
+                if self.rng.random() < self.sc.refund_rate:
+                    self._at(when + timedelta(days=self.sc.refund_delay_days), "refund", (segment, arm, day))
+            elif kind == "refund":
+                self.ledger.spent -= face
+                self._lesson("retract", segment, arm)
+
+    def _lesson(self, kind: str, segment: str, arm: str) -> None:
+        if self.learn is not None:
+            self.lessons.append((kind, segment, arm))
+
+    def _teach(self, on_batch: Callable[[], None] | None) -> None:
+        if self.learn is not None:
+            for kind, segment, arm in self.lessons:
+                self.learn(kind, segment, arm)
+            self.lessons.clear()
+        if on_batch is not None:
+            on_batch()
