@@ -44,7 +44,6 @@ class RewardsApp(ServiceApp):
     fallback_interval = 300.0
     flush_interval = 30.0
     gauge_interval = 15.0  # budgets and λ into the metrics: about a scrape interval
-    journey_interval = 1.0  # triggered touches due: real-time triggers are decided within about this
 
     _view: ConfigView | None = None
 
@@ -58,7 +57,7 @@ class RewardsApp(ServiceApp):
         calls, dialect = WriteCalls(self.write), db.dialect
         self.use_cases = UseCases(
             offer=Offer(calls, self.runtime, clock, dialect, self.telemetry),
-            claim=Claim(calls, self.runtime, clock, dialect),
+            claim=Claim(calls, clock, dialect),
             redeem=Redeem(calls, self.runtime, clock, dialect),
             refund_order=RefundOrder(calls, self.runtime, clock),
             record_payment=RecordPayment(calls, self.runtime, clock, dialect),
@@ -71,7 +70,7 @@ class RewardsApp(ServiceApp):
         self.passes = Passes(
             clock,
             self.view,
-            ExpireCoupons(self.db, self.runtime, self.view),
+            ExpireCoupons(self.db),
             SendFallbackWaves(self.db, self.writes.run, self.runtime),
             self.policy_state,
             self.telemetry,
@@ -104,7 +103,6 @@ class RewardsApp(ServiceApp):
             fallback_interval=self.fallback_interval,
             flush_interval=self.flush_interval,
             gauge_interval=self.gauge_interval,
-            journey_interval=self.journey_interval,
         )
         return [*loops, *(consumer.run for consumer in self.consumers)]
 

@@ -241,11 +241,7 @@ class ContactPolicy(Schema):
 class PolicyConfig(Schema):
     """Knobs of the allocation policy (Thompson sampling with λ pacing)."""
 
-    # Share of choices made at random among the affordable arms, weighted by inverse face value.
-    exploration: float = Field(default=0.02, ge=0.0, le=0.5)
-    # A segment's arm starts from its own baseline plus the arm's uplift pooled over every segment, with the
-    # prior's weight (prior_alpha + prior_beta); off: every cell starts from the flat prior.
-    pooling: bool = True
+    exploration: float = Field(default=0.05, ge=0.0, le=0.5)  # share of uniformly random choices
     prior_alpha: float = Field(default=1.0, gt=0)  # Beta prior of every arm's response rate
     prior_beta: float = Field(default=19.0, gt=0)
     # The no-coupon prior sits below the arms' so a cold campaign starts by trying coupons.
@@ -271,6 +267,9 @@ class RewardsConfig(Schema):
     events: EventsConfig = Field(default_factory=EventsConfig)
     # Event-triggered journeys (docs/journeys.md).
     triggers: list[Trigger] = Field(default_factory=list)
+    # How often the journeys pass looks for due touches (it also runs as soon as an entry due at once
+    # commits); 0 turns the loop off (tests run passes themselves).
+    journey_pass_seconds: float = Field(default=1.0, ge=0.0, le=3600.0)
 
     @model_validator(mode="after")
     def _references(self) -> RewardsConfig:

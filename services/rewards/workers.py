@@ -6,6 +6,7 @@ until its peer's address is configured."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -59,6 +60,23 @@ class Passes:
         """Makes the triggered touches that are due; returns how many customers were touched."""
         return await self.journeys_.send_due(self.view(), self.clock.now())
 
+    async def journey_loop(self) -> None:
+        """The journeys pass every `journey_pass_seconds` and as soon as an entry due at once commits."""
+        woken = self.journeys_.due_now
+        while True:
+            cfg = self.view().cfg
+            seconds = cfg.journey_pass_seconds
+            if not seconds or not cfg.triggers:
+                await asyncio.sleep(1.0)  # off, or nothing to do; a reload may change that
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), seconds)
+            woken.clear()
+            try:
+                await self.journeys()
+            except Exception:
+                log.exception("worker_pass_failed", job="journeys")
+
     async def flush_policy(self) -> None:
         """Persists λ of every campaign so a restart resumes pacing where it was."""
         await self.policy_state.flush(self.clock.now())
@@ -68,18 +86,12 @@ class Passes:
         await self.telemetry.refresh(self.view(), self.clock.now())
 
     def loops(
-        self,
-        *,
-        expiry_interval: float,
-        fallback_interval: float,
-        flush_interval: float,
-        gauge_interval: float,
-        journey_interval: float,
+        self, *, expiry_interval: float, fallback_interval: float, flush_interval: float, gauge_interval: float
     ) -> list[Worker]:
         return [
             loop("expire", expiry_interval, self.expire),
             loop("fallback", fallback_interval, self.fallback),
-            loop("journeys", journey_interval, self.journeys),
+            self.journey_loop,
             loop("flush_policy", flush_interval, self.flush_policy),
             loop("gauges", gauge_interval, self.refresh_gauges),
         ]

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from services.common.after_commit import after_commit
 from services.common.clock import Clock
 from services.common.consumer import Handler
 from services.common.db import Database
@@ -63,6 +64,7 @@ class Journeys:
     ) -> None:
         self.db, self.run_unit, self.view, self.clock = db, run_unit, view, clock
         self.dialect = db.dialect
+        self.due_now = asyncio.Event()  # set once an entry whose touch is due at once has committed
 
     # --- events ------------------------------------------------------------------------------------
 
@@ -151,6 +153,8 @@ class Journeys:
             grp=grp, state=journey.ACTIVE, touch="PENDING", now=now, due=due, until=until,
         )  # fmt: skip
         await store.add_step(conn, self.dialect, trigger.id, campaign.id, customer, entry, journey.ENTERED, now)
+        if due <= now:
+            after_commit(self.due_now.set)  # a real-time trigger: the pass runs at once, not on its next tick
         if grp == holdout.HOLDOUT:
             await store.add_step(conn, self.dialect, trigger.id, campaign.id, customer, entry, journey.HELD_OUT, now)
         return True

@@ -167,3 +167,13 @@ async def test_priority_decides_which_triggered_touch_gets_the_last_room(db_targ
         h.clock.advance(days=1)
         assert await h.app.passes.journeys() == 1
         assert (await steps(h, "payroll-wealth", "cust-hash-p"))[-1][1] == "TOUCHED"
+
+
+async def test_a_real_time_entry_wakes_the_journeys_pass(db_target: DbTarget, tmp_path: Path) -> None:
+    # The pass's own period is an hour: the touch can only come from the wake-up of the entry's commit.
+    text = config().replace("journey_pass_seconds: 0", "journey_pass_seconds: 3600")
+    async with journeys_service(db_target, tmp_path, text) as h:
+        await ingest(h, "pay-w", "cust-hash-w", "payroll_credited")
+        got = await reached(h, "payroll-signin", "cust-hash-w", "TOUCHED")
+        assert [x[1] for x in got] == ["ENTERED", "TOUCHED"]
+        assert [c for c, *_ in await decisions_of(h, "cust-hash-w")] == ["payroll"]
