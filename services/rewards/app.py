@@ -57,7 +57,7 @@ class RewardsApp(ServiceApp):
         calls, dialect = WriteCalls(self.write), db.dialect
         self.use_cases = UseCases(
             offer=Offer(calls, self.runtime, clock, dialect, self.telemetry),
-            claim=Claim(calls, clock, dialect),
+            claim=Claim(calls, self.runtime, clock, dialect),
             redeem=Redeem(calls, self.runtime, clock, dialect),
             refund_order=RefundOrder(calls, self.runtime, clock),
             record_payment=RecordPayment(calls, self.runtime, clock, dialect),
@@ -70,7 +70,7 @@ class RewardsApp(ServiceApp):
         self.passes = Passes(
             clock,
             self.view,
-            ExpireCoupons(self.db),
+            ExpireCoupons(self.db, self.runtime, self.view),
             SendFallbackWaves(self.db, self.writes.run, self.runtime),
             self.policy_state,
             self.telemetry,

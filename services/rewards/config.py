@@ -241,13 +241,19 @@ class ContactPolicy(Schema):
 class PolicyConfig(Schema):
     """Knobs of the allocation policy (Thompson sampling with λ pacing)."""
 
-    exploration: float = Field(default=0.05, ge=0.0, le=0.5)  # share of uniformly random choices
+    # Share of choices made at random among the affordable arms, weighted by inverse face value.
+    exploration: float = Field(default=0.02, ge=0.0, le=0.5)
+    # A segment's arm starts from its own baseline plus the arm's uplift pooled over every segment, with the
+    # prior's weight (prior_alpha + prior_beta); off: every cell starts from the flat prior.
+    pooling: bool = True
     prior_alpha: float = Field(default=1.0, gt=0)  # Beta prior of every arm's response rate
     prior_beta: float = Field(default=19.0, gt=0)
     # The no-coupon prior sits below the arms' so a cold campaign starts by trying coupons.
     baseline_prior_alpha: float = Field(default=1.0, gt=0)
     baseline_prior_beta: float = Field(default=39.0, gt=0)
-    monotone: bool = True  # response never decreases with the discount
+    # Project the response so it never falls as the discount grows; off by default, because a bigger coupon
+    # comes with a higher threshold and the data may show fewer customers reach it.
+    monotone: bool = False
     lambda_initial: float = Field(default=1.0, ge=0)
     lambda_min: float = Field(default=0.05, gt=0)
     lambda_max: float = Field(default=50.0, gt=0)

@@ -61,7 +61,7 @@ class PolicyParams:
     exploration: float = 0.05
     prior_alpha: float = 1.0
     prior_beta: float = 9.0
-    monotone: bool = True
+    monotone: bool = False
     propensity_draws: int = 32
     baseline_prior_alpha: float = 1.0
     baseline_prior_beta: float = 9.0

@@ -24,7 +24,7 @@ class Arrival:
     segment: str
     held_out: bool
     touched_elsewhere_today: int  # other campaigns' touches of this customer so far today
-    touched_elsewhere_week: int  # ... and so far this local (ISO) week
+    touched_elsewhere_week: int  # ... and in the 7 days up to this visit
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,10 @@ class Truth:
 
 def may_touch(a: Arrival, own: list[datetime], caps: ContactPolicy) -> bool:
     """The contact caps at this visit: other campaigns' touches so far plus this campaign's own, in the
-    calendar day and the ISO week, as production counts them."""
-    week = a.at.isocalendar()[:2]
+    calendar day and in the last 7 days (today and the 6 before), as production counts them."""
+    week_start = a.at.date() - timedelta(days=6)
     today = a.touched_elsewhere_today + sum(1 for t in own if t.date() == a.at.date())
-    this_week = a.touched_elsewhere_week + sum(1 for t in own if t.isocalendar()[:2] == week)
+    this_week = a.touched_elsewhere_week + sum(1 for t in own if t.date() >= week_start)
     return today < caps.per_day and this_week < caps.per_week
 
 
@@ -90,7 +90,7 @@ class Market:
                 if sc.other_touches_per_day:
                     self._touch_elsewhere(rng, touches, at)
                 held = holdout.assign(sc.name, cust, sc.holdout_share) == holdout.HOLDOUT
-                week = at.isocalendar()[:2]
+                week_start = at.date() - timedelta(days=6)
                 today.append(
                     Arrival(
                         at,
@@ -99,7 +99,7 @@ class Market:
                         home.get(cust, seg),
                         held,
                         sum(1 for t in touches if t.date() == at.date() and t <= at),
-                        sum(1 for t in touches if t.isocalendar()[:2] == week and t <= at),
+                        sum(1 for t in touches if t.date() >= week_start and t <= at),
                     )
                 )
             days.append(today)

@@ -1,0 +1,76 @@
+"""What the policy makes of its evidence, with no database: pending claims, pooling across segments,
+exploration by face value, and the pacer's forecast of what the sampling policy will spend."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from services.rewards.domain.policy import (
+    BASELINE,
+    ArmSpec,
+    Counts,
+    PolicyParams,
+    Posteriors,
+    _outlooks,
+    choose,
+    expected_cost_per_arrival,
+)
+
+ARMS = [ArmSpec("small", 300), ArmSpec("big", 2000)]
+PARAMS = PolicyParams(exploration=0.0, propensity_draws=8)
+
+
+def test_a_pending_claim_counts_at_the_rate_claims_redeem_not_as_a_failure() -> None:
+    c = Counts(trials=100, successes=10, claims=40, expired=10)  # 20 claims still pending
+    assert c.converted(0.5) == pytest.approx(10 + 20 * 0.5)
+    assert Counts(trials=100, successes=10).converted(0.5) == 10  # no claims recorded: redemptions only
+    assert Counts(trials=10, successes=2, claims=10).converted(1.0) == 10  # never more than the trials
+
+
+def test_a_new_segment_starts_from_the_uplift_the_other_segments_showed() -> None:
+    post = Posteriors()
+    for seg in ("a", "b"):
+        post.record_trial(seg, BASELINE, 2000)
+        post.record_success(seg, BASELINE, 200)  # 10% pay anyway
+        post.record_trial(seg, "big", 2000)
+        post.record_success(seg, "big", 800)  # 40% with the big coupon: +30 points
+    post.record_trial("new", BASELINE, 200)
+    post.record_success("new", BASELINE, 40)  # 20% pay anyway
+    a, b = post.beta("new", "big", PARAMS)
+    assert a / (a + b) == pytest.approx(0.20 + 0.30, abs=0.02)  # its own baseline plus the pooled uplift
+    flat = post.beta("new", "big", PolicyParams(pooling=False))
+    assert flat[0] / sum(flat) <= 0.1  # without pooling it starts from the flat prior (1 in 10)
+
+
+def test_a_cells_own_data_is_not_counted_twice() -> None:
+    """With one segment there is nobody to pool from: the prior stays the configured one."""
+    post = Posteriors()
+    post.record_trial("only", "big", 500)  # 500 offers, no redemption
+    params = PolicyParams(prior_alpha=50, prior_beta=50, baseline_prior_alpha=1, baseline_prior_beta=99)
+    a, b = post.beta("only", "big", params)
+    assert a + b == pytest.approx(100 + 500)
+    assert a == pytest.approx(100 * (0.01 + 0.49), rel=0.05)
+
+
+def test_exploration_favours_cheap_arms() -> None:
+    post, rng = Posteriors(), random.Random(3)
+    params = PolicyParams(exploration=1.0, propensity_draws=8)
+    picks = [choose(post, "s", ARMS, 5000, 1.0, rng, params).arm for _ in range(3000)]
+    small, big = picks.count("small"), picks.count("big")
+    assert small + big == 3000
+    assert small / big == pytest.approx(2000 / 300, rel=0.2)  # weights are the inverse face values
+
+
+def test_the_pacers_forecast_counts_what_sampling_spends_and_falls_as_lambda_rises() -> None:
+    post = Posteriors()
+    post.record_trial("s", BASELINE, 50)
+    post.record_success("s", BASELINE, 5)
+    for arm in ARMS:  # barely known: the draws spread widely
+        post.record_trial("s", arm.id, 10)
+        post.record_success("s", arm.id, 3)
+    outlooks = _outlooks(post, ARMS, [("s", 1.0, 5000.0)], PARAMS, random.Random(1))
+    costs = [expected_cost_per_arrival(outlooks, ARMS, lam, PARAMS) for lam in (0.05, 1.0, 5.0, 50.0)]
+    assert costs == sorted(costs, reverse=True)
+    assert costs[0] > costs[-1]
