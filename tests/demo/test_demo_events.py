@@ -22,7 +22,9 @@ from services.demo.service.run import DemoOptions, run_demo
 from tests.events.helpers import drain, eventually
 from tests.helpers import REPO
 
-PEERS = {"events": {"peers": {"router": {"address": "router:50051"}, "rewards": {"address": "rewards:50053"}}}}
+# Growth follows both peers, as in compose.yaml; the demo points every peer at its own servers, so these
+# addresses are placeholders only.
+PEERS = {"events": {"peers": {"router": {"address": "router:1"}, "rewards": {"address": "rewards:1"}}}}
 
 
 async def caught_up(suite: Suite) -> None:

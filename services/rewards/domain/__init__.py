@@ -8,5 +8,4 @@ arguments, so tests/rewards/unit/ checks each module without a server.
     fallback.py  when the fallback waves are due
     policy.py    the allocation policy: which arm (or none) to offer, and the pacer's λ
     uplift.py    treated against holdout, with 95% intervals
-    oracle.py    the LP bound the simulator compares the policy with
 """

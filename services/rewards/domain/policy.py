@@ -97,7 +97,7 @@ class _Pooled:
         return self.base.get(segment, self.baseline) + shape
 
     def refresh(self, post: Posteriors, params: PolicyParams) -> None:
-        total = sum(post.evidence.values())
+        total = post.total_evidence
         if self.stamp >= 0 and total - self.stamp < max(20, 0.02 * self.stamp):
             return
         self.stamp = total
@@ -140,6 +140,7 @@ class Posteriors:
     def __init__(self) -> None:
         self.cells: dict[tuple[str, str], Counts] = {}
         self.evidence: dict[str, int] = {}  # per segment: trials + successes recorded (a change stamp)
+        self.total_evidence = 0  # the same over all segments: when the pooled curve is due a refresh
         self.pooled = _Pooled()
 
     def cell(self, segment: str, arm: str) -> Counts:
@@ -149,27 +150,31 @@ class Posteriors:
             found = self.cells[key] = Counts()
         return found
 
+    def _stamp(self, segment: str, n: int) -> None:
+        self.evidence[segment] = self.evidence.get(segment, 0) + n
+        self.total_evidence += n
+
     def record_trial(self, segment: str, arm: str, n: int = 1) -> None:
         self.cell(segment, arm).trials += n
-        self.evidence[segment] = self.evidence.get(segment, 0) + n
+        self._stamp(segment, n)
 
     def record_success(self, segment: str, arm: str, n: int = 1) -> None:
         self.cell(segment, arm).successes += n
-        self.evidence[segment] = self.evidence.get(segment, 0) + n
+        self._stamp(segment, n)
 
     def record_claim(self, segment: str, arm: str, n: int = 1) -> None:
         self.cell(segment, arm).claims += n
-        self.evidence[segment] = self.evidence.get(segment, 0) + n
+        self._stamp(segment, n)
 
     def record_expiry(self, segment: str, arm: str, n: int = 1) -> None:
         self.cell(segment, arm).expired += n
-        self.evidence[segment] = self.evidence.get(segment, 0) + n
+        self._stamp(segment, n)
 
     def retract_success(self, segment: str, arm: str) -> None:
         """A refunded redemption was not a conversion after all."""
         cell = self.cell(segment, arm)
         cell.successes = max(0, cell.successes - 1)
-        self.evidence[segment] = self.evidence.get(segment, 0) + 1  # a change stamp: it only grows
+        self._stamp(segment, 1)  # a change stamp: it only grows
 
     def beta(self, segment: str, arm: str, params: PolicyParams, pooled: bool = True) -> tuple[float, float]:
         c = self.cells.get((segment, arm)) or Counts()

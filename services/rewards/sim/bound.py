@@ -8,8 +8,8 @@ segment get each arm, subject to
   their visits and other campaigns' touches (only with repeat customers; otherwise every contactable
   visit is one offer at most, which the per-group limit already says).
 Every constraint holds for any policy in expectation, so the optimum is an upper bound on any policy's
-expected value. HiGHS (through SciPy) solves it exactly; ``services/rewards/domain/oracle.py`` walks the
-hulls for the single-budget case, which the tests use as an independent check.
+expected value. HiGHS (through SciPy) solves it exactly; the tests check it against a hull walk of the single-budget
+case (tests/rewards/sim/hull_walk.py) and against brute force.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from services.rewards.config import ContactPolicy
-from services.rewards.domain import holdout
+from services.rewards.domain import contact, holdout
 from services.rewards.domain.policy import NONE, ArmSpec
 from services.rewards.sim.bound import DayGroup, DayOption
 from services.rewards.sim.scenario import Scenario
@@ -41,10 +41,10 @@ class Truth:
 def may_touch(a: Arrival, own: list[datetime], caps: ContactPolicy) -> bool:
     """The contact caps at this visit: other campaigns' touches so far plus this campaign's own, in the
     calendar day and in the last 7 days (today and the 6 before), as production counts them."""
-    week_start = a.at.date() - timedelta(days=6)
+    week_start = a.at.date() - timedelta(days=contact.WINDOW_DAYS - 1)
     today = a.touched_elsewhere_today + sum(1 for t in own if t.date() == a.at.date())
     this_week = a.touched_elsewhere_week + sum(1 for t in own if t.date() >= week_start)
-    return today < caps.per_day and this_week < caps.per_week
+    return contact.cap_reached(contact.ContactState(False, today, this_week), caps) is None
 
 
 class Market:
@@ -90,7 +90,7 @@ class Market:
                 if sc.other_touches_per_day:
                     self._touch_elsewhere(rng, touches, at)
                 held = holdout.assign(sc.name, cust, sc.holdout_share) == holdout.HOLDOUT
-                week_start = at.date() - timedelta(days=6)
+                week_start = at.date() - timedelta(days=contact.WINDOW_DAYS - 1)
                 today.append(
                     Arrival(
                         at,

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from services.rewards.domain.oracle import Group, Option, solve
 from services.rewards.sim.bound import DayGroup, DayOption, solve_run
+from tests.rewards.sim.hull_walk import Group, Option, solve
 
 
 def _random_groups(seed: int, days: int = 3) -> list[DayGroup]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.rewards.domain.oracle import Group, Option, solve, upper_hull
+from tests.rewards.sim.hull_walk import Group, Option, solve, upper_hull
 
 
 def test_the_hull_drops_dominated_and_concave_violating_options() -> None:

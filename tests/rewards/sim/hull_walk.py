@@ -1,4 +1,6 @@
-"""The oracle's upper bound: the LP relaxation of the multiple-choice knapsack.
+"""A reference solver for the tests: the LP relaxation of the multiple-choice knapsack with one budget.
+
+It checks the simulator's oracle (services/rewards/sim/bound.py, solved by HiGHS) by an independent method.
 
 Each group g (a segment) has weight n_g (customers) and options (cost per customer, incremental value per
 customer), plus "nothing" at (0, 0). Choose fractions x_{g,o} >= 0 with sum_o x_{g,o} <= 1 to maximise
