@@ -67,11 +67,14 @@ class RewardsApp(ServiceApp):
         )
         self.journeys = Journeys(self.db, self.writes.run, self.view, clock)
         self.consumers = consumers(config, self.db, self.writes, clock, self.journeys)
+        fallback_waves = SendFallbackWaves(self.db, self.writes.run, self.runtime)
+        # Each pass also tries the other kind of a customer's due touches: priority decides between them.
+        self.journeys.others, fallback_waves.others = [fallback_waves.due_for], [self.journeys.due_for]
         self.passes = Passes(
             clock,
             self.view,
             ExpireCoupons(self.db, self.runtime, self.view),
-            SendFallbackWaves(self.db, self.writes.run, self.runtime),
+            fallback_waves,
             self.policy_state,
             self.telemetry,
             self.journeys,

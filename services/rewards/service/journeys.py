@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -37,6 +38,7 @@ from services.rewards.domain import contact, holdout, journey
 from services.rewards.domain.profile import Profile, unmet
 from services.rewards.runtime import ConfigView, campaign_active
 from services.rewards.service import outgoing
+from services.rewards.service.touches import Finder, customer_unit
 from services.rewards.store import contacts, decisions, fates, inputs
 from services.rewards.store import journeys as store
 from skylane.common.v1 import events_pb2
@@ -65,6 +67,7 @@ class Journeys:
         self.db, self.run_unit, self.view, self.clock = db, run_unit, view, clock
         self.dialect = db.dialect
         self.due_now = asyncio.Event()  # set once an entry whose touch is due at once has committed
+        self.others: list[Finder] = []  # the other kinds of due touches (the composition root sets them)
 
     # --- events ------------------------------------------------------------------------------------
 
@@ -162,37 +165,39 @@ class Journeys:
     # --- the touch pass ----------------------------------------------------------------------------
 
     async def send_due(self, view: ConfigView, now: datetime) -> int:
-        """Makes the touches due at `now`; returns how many customers were touched (held-out customers'
-        would-have touches, deferrals and follow-ups are recorded, not counted)."""
+        """Makes the touches due at `now`; returns how many were made (held-out customers' would-have
+        touches, deferrals and follow-ups are recorded, not counted). Each customer's unit also tries their
+        due fallback waves, so the campaign priority decides between the two kinds (service/touches.py)."""
         async with self.db.report() as session:
             rows = await store.due(session, now, BATCH)
-        by_id = {t.id: t for t in view.cfg.triggers}
-        by_customer: dict[str, list[tuple[Trigger, int, str, datetime]]] = {}
+        by_customer: dict[str, list[_Due]] = {}
         for trigger_id, customer, entries, grp, until in rows:
-            trigger = by_id.get(str(trigger_id))
-            if trigger is not None:
-                by_customer.setdefault(str(customer), []).append((trigger, int(entries), str(grp), until))
-        units = []
-        for customer, due in by_customer.items():
-            due.sort(key=lambda d: (-view.campaigns[d[0].campaign].priority, d[0].campaign, d[0].id))
-            units.append(self._customer_touches(view, customer, due, now))
+            found = self._due(view, str(trigger_id), str(customer), int(entries), str(grp), until, now)
+            if found is not None:
+                by_customer.setdefault(found.customer, []).append(found)
+        units = [customer_unit(view, c, due, self.others, now) for c, due in by_customer.items()]
         done = await asyncio.gather(*(self.run_unit(unit) for unit in units), return_exceptions=True)
         for failed in (d for d in done if isinstance(d, BaseException)):
             log.error("journey_touch_failed", error=type(failed).__name__, detail=str(failed)[:200])
         return sum(n for n in done if isinstance(n, int))
 
-    def _customer_touches(
-        self, view: ConfigView, customer: str, due: list[tuple[Trigger, int, str, datetime]], now: datetime
-    ) -> Unit[int]:
-        async def unit(session: AsyncSession) -> int:
-            conn, touched = await session.connection(), 0
-            tz = contact.zone_of(await contacts.kept_zone(conn, customer), view.tz)
-            for trigger, entries, grp, until in due:
-                campaign = view.campaigns[trigger.campaign]
-                touched += await self._one(conn, view, campaign, trigger, customer, entries, grp, until, tz, now)
-            return touched
+    async def due_for(self, conn: AsyncConnection, view: ConfigView, customer: str, now: datetime) -> list[_Due]:
+        """The customer's triggered touches due at `now` (a Finder of service/touches.py)."""
+        if not view.cfg.triggers:
+            return []
+        found = (
+            self._due(view, str(t), customer, int(e), str(g), until, now)
+            for t, e, g, until in await store.due_of(conn, customer, now)
+        )
+        return [d for d in found if d is not None]
 
-        return unit
+    def _due(
+        self, view: ConfigView, trigger_id: str, customer: str, entries: int, grp: str, until: datetime, now: datetime
+    ) -> _Due | None:
+        trigger = next((t for t in view.cfg.triggers if t.id == trigger_id), None)
+        if trigger is None:
+            return None
+        return _Due(self, view, trigger, customer, entries, grp, until, now)
 
     async def _one(
         self,
@@ -274,6 +279,35 @@ class Journeys:
         await decisions.insert_decision(conn, decision)
         await outgoing.offer_triggered(conn, self.dialect, decision, trigger.id, trigger.next_product, now)
         return decision
+
+
+@dataclass(frozen=True)
+class _Due:
+    """One triggered touch due now (a DueTouch of service/touches.py)."""
+
+    journeys: Journeys
+    view: ConfigView
+    trigger: Trigger
+    customer: str
+    entries: int
+    grp: str
+    until: datetime
+    now: datetime
+
+    @property
+    def key(self) -> str:
+        return f"trigger/{self.trigger.id}/{self.customer}/{self.entries}"
+
+    @property
+    def rank(self) -> tuple[int, str, str, str]:
+        campaign = self.view.campaigns[self.trigger.campaign]
+        return (-campaign.priority, campaign.id, "trigger", self.trigger.id)
+
+    async def attempt(self, conn: AsyncConnection, tz: ZoneInfo) -> int:
+        campaign = self.view.campaigns[self.trigger.campaign]
+        return await self.journeys._one(
+            conn, self.view, campaign, self.trigger, self.customer, self.entries, self.grp, self.until, tz, self.now
+        )
 
 
 class _Step:

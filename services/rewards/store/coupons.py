@@ -122,25 +122,32 @@ async def expire_due(session: AsyncSession, now: datetime, limit: int) -> Expire
     )
 
 
+def _unredeemed(*columns: Any) -> Any:
+    """Coupons of the policy's own offers (not fallback coupons), claimed or expired, whose holder has
+    redeemed nothing in the campaign: the ones a fallback wave may follow."""
+    return (
+        select(*columns)
+        .join(assignments, (_a.campaign_id == _k.campaign_id) & (_a.customer_ref == _k.customer_ref))
+        .where(_k.is_fallback.is_(False), _k.state.in_([CLAIMED, EXPIRED]), _a.redemptions == 0)
+    )
+
+
 async def fallback_candidates(
     session: AsyncSession, campaign_id: str, waves: int, claimed_before: datetime, limit: int
 ) -> list[Any]:
     """Coupons of the policy's own offers, claimed before `claimed_before`, whose holder has redeemed
     nothing in the campaign and has waves left: (id, customer_ref, claimed_at, fallback_sent, segment)."""
-    rows = await session.execute(
-        select(_k.id, _k.customer_ref, _k.claimed_at, _k.fallback_sent, _k.segment)
-        .join(assignments, (_a.campaign_id == _k.campaign_id) & (_a.customer_ref == _k.customer_ref))
-        .where(
-            _k.campaign_id == campaign_id,
-            _k.is_fallback.is_(False),
-            _k.state.in_([CLAIMED, EXPIRED]),
-            _k.fallback_sent < waves,
-            _k.claimed_at <= claimed_before,
-            _a.redemptions == 0,
-        )
-        .limit(limit)
+    query = _unredeemed(_k.id, _k.customer_ref, _k.claimed_at, _k.fallback_sent, _k.segment).where(
+        _k.campaign_id == campaign_id, _k.fallback_sent < waves, _k.claimed_at <= claimed_before
     )
-    return list(rows.all())
+    return list((await session.execute(query.limit(limit))).all())
+
+
+async def fallback_candidates_of(conn: AsyncConnection, customer: str) -> list[Any]:
+    """The customer's coupons that may still have a fallback wave to come, in any campaign: (id,
+    campaign_id, claimed_at, fallback_sent, segment); the caller checks each campaign's waves and delay."""
+    query = _unredeemed(_k.id, _k.campaign_id, _k.claimed_at, _k.fallback_sent, _k.segment)
+    return list((await conn.execute(query.where(_k.customer_ref == customer))).all())
 
 
 async def take_wave(conn: AsyncConnection, coupon_id: str, sent: int) -> bool:

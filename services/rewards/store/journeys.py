@@ -225,6 +225,16 @@ async def due(session: AsyncSession, now: datetime, limit: int) -> list[Any]:
     return list(rows.all())
 
 
+async def due_of(conn: AsyncConnection, customer: str, now: datetime) -> list[Any]:
+    """(trigger id, entries, grp, valid_until) of the customer's active journeys whose touch is due."""
+    rows = await conn.execute(
+        select(_j.trigger_id, _j.entries, _j.grp, _j.valid_until).where(
+            _j.customer_ref == customer, _j.state == journey.ACTIVE, _j.due_at <= now
+        )
+    )
+    return list(rows.all())
+
+
 async def keep_flag(conn: AsyncConnection, dialect: str, customer: str, flag: str, at: datetime) -> None:
     await conn.execute(_statements(dialect)[3], {"p_customer": customer, "p_flag": flag, "p_at": at})
 
