@@ -210,6 +210,18 @@ async def purge_consumed(session: AsyncSession, older_than: timedelta, now: date
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def read_peer(settings: Peer, types: Collection[str]) -> list[events_pb2.DomainEvent]:
+    """Every event of `types` a peer keeps, oldest first, without following (a read, not a consumer: no
+    cursor is stored, nothing is applied). For what-if reads such as rewards' dry run of triggers."""
+    found: list[events_pb2.DomainEvent] = []
+    async with _channel(settings) as channel:
+        stub = events_pb2_grpc.EventsOpsServiceStub(channel)
+        request = events_pb2.StreamEventsRequest(page_size=1000, types=sorted(types))
+        async for page in stub.StreamEvents(request, timeout=SILENCE_SECONDS):
+            found.extend(page.events)
+    return found
+
+
 @contextlib.asynccontextmanager
 async def _channel(settings: Peer) -> AsyncIterator[grpc.aio.Channel]:
     files = TlsFiles.of(settings.tls_cert, settings.tls_key, settings.tls_ca)

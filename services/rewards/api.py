@@ -14,6 +14,8 @@ from services.common.errors import Violations
 from services.common.validation import check_customer_ref, check_idempotency_key, page_size
 from services.rewards.runtime import ConfigView
 from services.rewards.service.claim import Claim
+from services.rewards.service.dry_run import PreviewTriggers
+from services.rewards.service.follow_ups import ListFollowUps
 from services.rewards.service.offer import Offer
 from services.rewards.service.opt_out import SetOptOut
 from services.rewards.service.payment import RecordPayment
@@ -40,6 +42,8 @@ class UseCases:
     set_opt_out: SetOptOut
     list_pending_offers: ListPendingOffers
     get_campaign_report: GetCampaignReport
+    preview_triggers: PreviewTriggers
+    list_follow_ups: ListFollowUps
 
 
 def _check_order_id(v: Violations, value: str, path: str) -> None:
@@ -161,3 +165,13 @@ class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
             v.add("campaign_id", "required")
             v.raise_if_any()
         return await self.use.get_campaign_report(request.campaign_id, self.view())
+
+    async def PreviewTriggers(
+        self, request: rewards_pb2.PreviewTriggersRequest, context: grpc.aio.ServicerContext
+    ) -> rewards_pb2.PreviewTriggersResponse:
+        return await self.use.preview_triggers(request, self.view())
+
+    async def ListFollowUps(
+        self, request: rewards_pb2.ListFollowUpsRequest, context: grpc.aio.ServicerContext
+    ) -> rewards_pb2.ListFollowUpsResponse:
+        return await self.use.list_follow_ups(request, self.view())

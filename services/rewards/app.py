@@ -19,8 +19,10 @@ from services.rewards.config import RewardsConfig
 from services.rewards.models import Base
 from services.rewards.runtime import ConfigView, PolicyRuntime
 from services.rewards.service.claim import Claim
+from services.rewards.service.dry_run import PreviewTriggers
 from services.rewards.service.expiry import ExpireCoupons
 from services.rewards.service.fallback import SendFallbackWaves
+from services.rewards.service.follow_ups import ListFollowUps
 from services.rewards.service.journeys import Journeys
 from services.rewards.service.offer import Offer
 from services.rewards.service.opt_out import SetOptOut
@@ -64,6 +66,8 @@ class RewardsApp(ServiceApp):
             set_opt_out=SetOptOut(calls, dialect),
             list_pending_offers=ListPendingOffers(self.db, clock),
             get_campaign_report=GetCampaignReport(self.db, self.runtime, clock),
+            preview_triggers=PreviewTriggers(self.db, clock),
+            list_follow_ups=ListFollowUps(self.db, clock),
         )
         self.journeys = Journeys(self.db, self.writes.run, self.view, clock)
         self.consumers = consumers(config, self.db, self.writes, clock, self.journeys)
@@ -98,7 +102,7 @@ class RewardsApp(ServiceApp):
         await self.passes.refresh_gauges()  # every campaign's series from the first scrape
 
     def ops_methods(self) -> frozenset[str]:
-        return frozenset({f"/{SERVICE}/GetCampaignReport"})
+        return frozenset({f"/{SERVICE}/{m}" for m in ("GetCampaignReport", "PreviewTriggers", "ListFollowUps")})
 
     def workers(self) -> list[Worker]:
         loops = self.passes.loops(

@@ -27,6 +27,7 @@ from services.common.cli_client import (
     yuan,
 )
 from services.common.config import ConfigError
+from services.rewards import journeys_cli
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc
 from skylane.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 
@@ -65,6 +66,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add_json_flag(sim, "print the simulation's results as one JSON document instead of a table")
     sim.set_defaults(handler=_simulate)
 
+    journeys_cli.register(sub, DEFAULT_ADDRESS)
     register_admin_commands(sub, "rewards", DEFAULT_ADDRESS)
 
 

@@ -167,6 +167,27 @@ class RiskScreen(Schema):
     flags: list[str] = Field(default_factory=list)  # outside event types, e.g. risk_flagged
 
 
+class AfterEvent(Schema):
+    """A window relative to another event of the customer: the trigger's event counts only on local days
+    `from_day` to `to_day` after the customer's latest `event` (day 0 is that event's local day), e.g. days
+    1-7 after `outside.account_opened`."""
+
+    event: str
+    from_day: int = Field(default=0, ge=0, le=3650)
+    to_day: int = Field(ge=0, le=3650)
+
+    @field_validator("event")
+    @classmethod
+    def _event(cls, value: str) -> str:
+        return _check_event(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AfterEvent:
+        if self.to_day < self.from_day:
+            raise ValueError("to_day must not be before from_day")
+        return self
+
+
 class Trigger(Schema):
     """An event-triggered touch: on `event` (with `data` fields equal and `when` met), the customer enters
     the journey and, `delay_minutes` later and inside `window` of their local day, is offered the campaign's
@@ -186,6 +207,7 @@ class Trigger(Schema):
     arm: str = ""  # default: the campaign's first arm (not used by wave 4)
     next_product: str = ""  # wave 2: the product the touch pushes (e.g. wealth-first-purchase)
     risk: RiskScreen | None = None
+    after: AfterEvent | None = None  # only on these local days after another event of the customer
 
     @field_validator("event")
     @classmethod

@@ -26,6 +26,7 @@ CLI_SOURCES = [
     REPO / "services" / "common" / "cli_client.py",
     *(REPO / "services" / name / "cli.py" for name in ("router", "growth", "rewards", "demo")),
     REPO / "services" / "router" / "partners" / "cli.py",
+    REPO / "services" / "rewards" / "journeys_cli.py",
 ]
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.rewards.config import LocalWindow, RiskScreen, Trigger
+from services.rewards.config import AfterEvent, LocalWindow, RiskScreen, Trigger
 
 # Journey states and the funnel's steps.
 ACTIVE, DONE, EXITED, SCREENED = "ACTIVE", "DONE", "EXITED", "SCREENED"
@@ -40,6 +40,7 @@ def listens_to(triggers: Iterable[Trigger]) -> dict[str, set[str]]:
     wanted: dict[str, set[str]] = {}
     for t in triggers:
         names = [t.event, *t.exit_on, *(f"outside.{f}" for f in (t.risk.flags if t.risk else []))]
+        names += [t.after.event] if t.after else []
         for name in names:
             peer, kind = stream_of(name)
             wanted.setdefault(peer, set()).add(kind)
@@ -80,6 +81,28 @@ def due_at(trigger: Trigger, event_at: datetime, tz: ZoneInfo) -> datetime:
     if opening <= local:
         opening = datetime.combine(local.date() + timedelta(days=1), start, tzinfo=tz)
     return opening.astimezone(at.tzinfo)
+
+
+def marked_events(triggers: Iterable[Trigger]) -> set[str]:
+    """The events whose latest time per customer the triggers' `after` windows read."""
+    return {t.after.event for t in triggers if t.after is not None}
+
+
+def mark_key(name: str) -> str:
+    """How the time of a marked event is kept beside the risk flags (store/journeys.py)."""
+    return f"after:{name}"
+
+
+def after_met(after: AfterEvent | None, marks: Mapping[str, datetime], at: datetime, tz: ZoneInfo) -> bool:
+    """Whether `at` falls on local days `from_day`..`to_day` after the customer's latest `after.event`
+    (never, when the customer has none)."""
+    if after is None:
+        return True
+    marked = marks.get(mark_key(after.event))
+    if marked is None or marked > at:
+        return False
+    days = (at.astimezone(tz).date() - marked.astimezone(tz).date()).days
+    return after.from_day <= days <= after.to_day
 
 
 def may_reenter(trigger: Trigger, state: str, entered_at: datetime, now: datetime) -> bool:

@@ -94,6 +94,9 @@ class Journeys:
         if name.startswith("outside.") and any(t.risk and name[8:] in t.risk.flags for t in view.cfg.triggers):
             await store.keep_flag(conn, self.dialect, customer, name[8:], at)
             acted = True
+        if name in journey.marked_events(view.cfg.triggers):  # an `after` window counts from it
+            await store.keep_flag(conn, self.dialect, customer, journey.mark_key(name), at)
+            acted = True
         for trigger in view.cfg.triggers:
             if trigger.event == name and journey.data_met(trigger, event.data):
                 acted = await self._enter(conn, view, trigger, customer, at, now) or acted
@@ -137,9 +140,12 @@ class Journeys:
         if unmet(trigger.when, _profile(kept)):
             return False
         tz = contact.zone_of(await contacts.kept_zone(conn, customer), view.tz)
+        flags = await store.flags_of(conn, customer) if trigger.risk or trigger.after else {}
+        if not journey.after_met(trigger.after, flags, at, tz):
+            return False
         due = journey.due_at(trigger, at, tz)
         until = due + timedelta(hours=trigger.validity_hours)
-        screened = journey.screened_out(trigger.risk, await _kept_risk(conn, kept, customer), now)
+        screened = journey.screened_out(trigger.risk, _kept_risk(kept, flags), now)
         if screened:
             entry = await store.enter(
                 conn, self.dialect, trigger.id, campaign.id, customer,
@@ -367,11 +373,11 @@ def _profile(kept: Any) -> Profile:
     )
 
 
-async def _kept_risk(conn: AsyncConnection, kept: Any, customer: str) -> journey.KeptRisk:
+def _kept_risk(kept: Any, flags: dict[str, datetime]) -> journey.KeptRisk:
     return journey.KeptRisk(
         destination=(kept.risk_destination or "") if kept is not None else "",
         tier=(kept.risk_tier or "") if kept is not None else "",
         reasons=(kept.risk_reasons or "") if kept is not None else "",
         verdict_at=kept.risk_at if kept is not None else None,
-        flags=await store.flags_of(conn, customer),
+        flags=flags,
     )

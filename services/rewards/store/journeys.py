@@ -1,5 +1,6 @@
 """Journeys of event-triggered campaigns: the latest entry per trigger and customer, its steps (the
-funnel's record, once per entry and step), the holdout group recorded per campaign and outside risk flags."""
+funnel's record, once per entry and step), the holdout group recorded per campaign, outside risk flags, and
+the latest time of the events triggers' `after` windows count from (kept beside the flags as `after:<event>`)."""
 
 from __future__ import annotations
 

@@ -428,3 +428,161 @@ class ListPendingOffersResponse(_message.Message):
     offers: _containers.RepeatedCompositeFieldContainer[PendingOffer]
     page: _types_pb2.PageInfo
     def __init__(self, offers: _Optional[_Iterable[_Union[PendingOffer, _Mapping]]] = ..., page: _Optional[_Union[_types_pb2.PageInfo, _Mapping]] = ...) -> None: ...
+
+class PreviewTriggersRequest(_message.Message):
+    __slots__ = ("config_yaml", "days", "list_entries")
+    CONFIG_YAML_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    LIST_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    config_yaml: str
+    days: int
+    list_entries: bool
+    def __init__(self, config_yaml: _Optional[str] = ..., days: _Optional[int] = ..., list_entries: _Optional[bool] = ...) -> None: ...
+
+class DryRunTrigger(_message.Message):
+    __slots__ = ("trigger_id", "campaign_id", "wave", "entered", "screened", "held_out", "touched", "would_have_touched", "deferred", "deferred_by_reason", "routed", "exited", "reentry_blocked", "follow_up", "waiting")
+    TRIGGER_ID_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    WAVE_FIELD_NUMBER: _ClassVar[int]
+    ENTERED_FIELD_NUMBER: _ClassVar[int]
+    SCREENED_FIELD_NUMBER: _ClassVar[int]
+    HELD_OUT_FIELD_NUMBER: _ClassVar[int]
+    TOUCHED_FIELD_NUMBER: _ClassVar[int]
+    WOULD_HAVE_TOUCHED_FIELD_NUMBER: _ClassVar[int]
+    DEFERRED_FIELD_NUMBER: _ClassVar[int]
+    DEFERRED_BY_REASON_FIELD_NUMBER: _ClassVar[int]
+    ROUTED_FIELD_NUMBER: _ClassVar[int]
+    EXITED_FIELD_NUMBER: _ClassVar[int]
+    REENTRY_BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_UP_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
+    trigger_id: str
+    campaign_id: str
+    wave: int
+    entered: int
+    screened: int
+    held_out: int
+    touched: int
+    would_have_touched: int
+    deferred: int
+    deferred_by_reason: _containers.RepeatedCompositeFieldContainer[ReasonCount]
+    routed: int
+    exited: int
+    reentry_blocked: int
+    follow_up: int
+    waiting: int
+    def __init__(self, trigger_id: _Optional[str] = ..., campaign_id: _Optional[str] = ..., wave: _Optional[int] = ..., entered: _Optional[int] = ..., screened: _Optional[int] = ..., held_out: _Optional[int] = ..., touched: _Optional[int] = ..., would_have_touched: _Optional[int] = ..., deferred: _Optional[int] = ..., deferred_by_reason: _Optional[_Iterable[_Union[ReasonCount, _Mapping]]] = ..., routed: _Optional[int] = ..., exited: _Optional[int] = ..., reentry_blocked: _Optional[int] = ..., follow_up: _Optional[int] = ..., waiting: _Optional[int] = ...) -> None: ...
+
+class ReasonCount(_message.Message):
+    __slots__ = ("reason", "count")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    count: int
+    def __init__(self, reason: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class DisplacedTouches(_message.Message):
+    __slots__ = ("source", "reason", "count")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    reason: str
+    count: int
+    def __init__(self, source: _Optional[str] = ..., reason: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class TouchesPerDay(_message.Message):
+    __slots__ = ("touches", "customer_days")
+    TOUCHES_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_DAYS_FIELD_NUMBER: _ClassVar[int]
+    touches: int
+    customer_days: int
+    def __init__(self, touches: _Optional[int] = ..., customer_days: _Optional[int] = ...) -> None: ...
+
+class DryRunEntry(_message.Message):
+    __slots__ = ("trigger_id", "customer", "entry", "fate", "at", "local_day", "deferred_reasons")
+    TRIGGER_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    FATE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_DAY_FIELD_NUMBER: _ClassVar[int]
+    DEFERRED_REASONS_FIELD_NUMBER: _ClassVar[int]
+    trigger_id: str
+    customer: _types_pb2.CustomerRef
+    entry: int
+    fate: str
+    at: _timestamp_pb2.Timestamp
+    local_day: str
+    deferred_reasons: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, trigger_id: _Optional[str] = ..., customer: _Optional[_Union[_types_pb2.CustomerRef, _Mapping]] = ..., entry: _Optional[int] = ..., fate: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., local_day: _Optional[str] = ..., deferred_reasons: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PreviewTriggersResponse(_message.Message):
+    __slots__ = ("since", "until", "events_replayed", "triggers", "displaced", "touches_per_customer_day", "max_touches_per_customer_day", "entries", "notes")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    TRIGGERS_FIELD_NUMBER: _ClassVar[int]
+    DISPLACED_FIELD_NUMBER: _ClassVar[int]
+    TOUCHES_PER_CUSTOMER_DAY_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOUCHES_PER_CUSTOMER_DAY_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    events_replayed: int
+    triggers: _containers.RepeatedCompositeFieldContainer[DryRunTrigger]
+    displaced: _containers.RepeatedCompositeFieldContainer[DisplacedTouches]
+    touches_per_customer_day: _containers.RepeatedCompositeFieldContainer[TouchesPerDay]
+    max_touches_per_customer_day: int
+    entries: _containers.RepeatedCompositeFieldContainer[DryRunEntry]
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., events_replayed: _Optional[int] = ..., triggers: _Optional[_Iterable[_Union[DryRunTrigger, _Mapping]]] = ..., displaced: _Optional[_Iterable[_Union[DisplacedTouches, _Mapping]]] = ..., touches_per_customer_day: _Optional[_Iterable[_Union[TouchesPerDay, _Mapping]]] = ..., max_touches_per_customer_day: _Optional[int] = ..., entries: _Optional[_Iterable[_Union[DryRunEntry, _Mapping]]] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListFollowUpsRequest(_message.Message):
+    __slots__ = ("since", "until", "campaign_id", "trigger_id", "page_size", "page_token")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    campaign_id: str
+    trigger_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., campaign_id: _Optional[str] = ..., trigger_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class FollowUp(_message.Message):
+    __slots__ = ("trigger_id", "campaign_id", "wave", "customer", "entry", "kind", "reason", "at", "time_zone", "local_day")
+    TRIGGER_ID_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    WAVE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_DAY_FIELD_NUMBER: _ClassVar[int]
+    trigger_id: str
+    campaign_id: str
+    wave: int
+    customer: _types_pb2.CustomerRef
+    entry: int
+    kind: str
+    reason: str
+    at: _timestamp_pb2.Timestamp
+    time_zone: str
+    local_day: str
+    def __init__(self, trigger_id: _Optional[str] = ..., campaign_id: _Optional[str] = ..., wave: _Optional[int] = ..., customer: _Optional[_Union[_types_pb2.CustomerRef, _Mapping]] = ..., entry: _Optional[int] = ..., kind: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ..., local_day: _Optional[str] = ...) -> None: ...
+
+class ListFollowUpsResponse(_message.Message):
+    __slots__ = ("follow_ups", "next_page_token")
+    FOLLOW_UPS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    follow_ups: _containers.RepeatedCompositeFieldContainer[FollowUp]
+    next_page_token: str
+    def __init__(self, follow_ups: _Optional[_Iterable[_Union[FollowUp, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

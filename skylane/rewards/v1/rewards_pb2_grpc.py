@@ -75,6 +75,16 @@ class RewardsServiceStub:
                 request_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListPendingOffersRequest.SerializeToString,
                 response_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListPendingOffersResponse.FromString,
                 _registered_method=True)
+        self.PreviewTriggers = channel.unary_unary(
+                '/skylane.rewards.v1.RewardsService/PreviewTriggers',
+                request_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.PreviewTriggersRequest.SerializeToString,
+                response_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.PreviewTriggersResponse.FromString,
+                _registered_method=True)
+        self.ListFollowUps = channel.unary_unary(
+                '/skylane.rewards.v1.RewardsService/ListFollowUps',
+                request_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListFollowUpsRequest.SerializeToString,
+                response_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListFollowUpsResponse.FromString,
+                _registered_method=True)
 
 
 class RewardsServiceServicer:
@@ -137,6 +147,21 @@ class RewardsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PreviewTriggers(self, request, context):
+        """Ops: replays the last days of recorded events through draft triggers (not live) with no side effects:
+        what each trigger would have done, cap collisions and the touches per customer per local day.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFollowUps(self, request, context):
+        """Ops: the follow-up list (wave 4 follow-ups and touches routed past their validity), page by page.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RewardsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +204,16 @@ def add_RewardsServiceServicer_to_server(servicer, server):
                     servicer.ListPendingOffers,
                     request_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListPendingOffersRequest.FromString,
                     response_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListPendingOffersResponse.SerializeToString,
+            ),
+            'PreviewTriggers': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewTriggers,
+                    request_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.PreviewTriggersRequest.FromString,
+                    response_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.PreviewTriggersResponse.SerializeToString,
+            ),
+            'ListFollowUps': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFollowUps,
+                    request_deserializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListFollowUpsRequest.FromString,
+                    response_serializer=skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListFollowUpsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -398,6 +433,60 @@ class RewardsService:
             '/skylane.rewards.v1.RewardsService/ListPendingOffers',
             skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListPendingOffersRequest.SerializeToString,
             skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListPendingOffersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewTriggers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.rewards.v1.RewardsService/PreviewTriggers',
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.PreviewTriggersRequest.SerializeToString,
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.PreviewTriggersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFollowUps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skylane.rewards.v1.RewardsService/ListFollowUps',
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListFollowUpsRequest.SerializeToString,
+            skylane_dot_rewards_dot_v1_dot_rewards__pb2.ListFollowUpsResponse.FromString,
             options,
             channel_credentials,
             insecure,
