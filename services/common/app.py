@@ -66,9 +66,8 @@ class ServiceApp:
         committed: list[Callback] = []
 
         async def unit(session: AsyncSession) -> R:
-            connection = await session.connection()
             with deferred(keep=True) as reported:
-                result = await self.idempotency.run(connection, method, request, response_type, lambda: work(session))
+                result = await self.idempotency.run(session, method, request, response_type, lambda: work(session))
             committed.extend(reported)
             return result
 

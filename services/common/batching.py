@@ -120,9 +120,8 @@ class WriteBatcher:
                     try:
                         # A unit rolled back to its savepoint drops what it left for after the commit.
                         with deferred():
-                            async with session.begin_nested():
+                            async with session.unit():
                                 result = await work(session)
-                                await session.flush()
                         outcomes.append((future, True, result))
                     except Exception as exc:  # the savepoint is rolled back; the caller gets its own error
                         outcomes.append((future, False, exc))

@@ -19,12 +19,13 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 from services.common.after_commit import deferred
 from services.common.after_commit import run as run_after_commit
-from services.common.sqlite_inline import inline_creator
+from services.common.driver_session import DriverSession
+from services.common.sqlite_inline import inline_creator, inline_sqlite
 from services.common.writer_lock import WriterLock
 
 PG_CONNECT_TIMEOUT_S = 10
@@ -104,9 +105,10 @@ class Database:
             raise ValueError(
                 f"unsupported database engine {self.dialect!r}; use sqlite+aiosqlite or postgresql+asyncpg"
             )
-        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
-        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
-        self._reporter = async_sessionmaker(self.report_engine, expire_on_commit=False)
+        # Core statements run on the driver connection (services/common/driver_session.py).
+        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, class_=DriverSession)
+        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, class_=DriverSession)
+        self._reporter = async_sessionmaker(self.report_engine, expire_on_commit=False, class_=DriverSession)
 
     @staticmethod
     def _sqlite_engine(url: str, *, pool: int, begin: str, synchronous: str, creator: Any) -> AsyncEngine:
@@ -128,12 +130,17 @@ class Database:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql(begin)
+            # Straight to sqlite3 when inline: SQLAlchemy's execution of one BEGIN costs more than a point read.
+            inline = inline_sqlite(conn.connection.dbapi_connection)
+            if inline is not None:
+                inline.execute(begin)
+            else:
+                conn.exec_driver_sql(begin)
 
         return engine
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self) -> AsyncIterator[DriverSession]:
         """A write unit of work: commits when the block succeeds, rolls back when it raises. What the
         block hands to after_commit (services/common/after_commit.py) runs once it has committed."""
         queue = self.writer_lock.held() if self.writer_lock is not None else contextlib.nullcontext()
@@ -143,14 +150,14 @@ class Database:
         run_after_commit(committed)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
+    async def read(self) -> AsyncIterator[DriverSession]:
         """A short read-only unit of work on a consistent snapshot: key lookups, one page of rows.
         On SQLite it runs on the loop thread, so it must not scan or aggregate a large table."""
         async with self._reader() as session, session.begin():
             yield session
 
     @asynccontextmanager
-    async def report(self) -> AsyncIterator[AsyncSession]:
+    async def report(self) -> AsyncIterator[DriverSession]:
         """A read-only unit of work that may scan or aggregate many rows (reports, worker scans). On
         SQLite it runs on the driver's thread, so the loop keeps serving while it does."""
         async with self._reporter() as session, session.begin():

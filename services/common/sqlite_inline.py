@@ -70,6 +70,12 @@ class InlineConnection(aiosqlite.Connection):
         self.stop()
 
 
+def inline_sqlite(dbapi_connection: Any) -> sqlite3.Connection | None:
+    """The stdlib connection under SQLAlchemy's adapted connection when it runs inline, else None."""
+    driver = getattr(dbapi_connection, "_connection", None)
+    return driver._connection if isinstance(driver, InlineConnection) else None
+
+
 def inline_creator(database: str) -> Callable[[], Any]:
     """An async_creator for create_async_engine that opens inline connections to database."""
 

@@ -116,6 +116,11 @@ async def claim_referral(
     return int((await session.execute(claim)).rowcount) != 0  # type: ignore[attr-defined]
 
 
+# Built once: a statement built per call costs more to build than to run.
+_RECORD_ONCE_PG = insert_ignoring_conflicts("postgresql", _activities)
+_RECORD_ONCE_SQLITE = insert_ignoring_conflicts("sqlite", _activities)
+
+
 async def record_once(
     session: AsyncSession,
     dialect: str,
@@ -131,14 +136,15 @@ async def record_once(
     of a claim and an update. A concurrent duplicate on PostgreSQL waits on the unique key here and
     then inserts nothing; its caller rolls back and retries, and the retry answers as a duplicate.
     """
-    stmt = insert_ignoring_conflicts(dialect, _activities).values(
-        source=activity.source,
-        event_id=activity.event_id,
-        member=customer,
-        type=activity.type,
-        occurred_at=activity.occurred_at,
-        recorded_at=now,
-        config_version=version,
-        response=response,
-    )
-    return int((await session.execute(stmt)).rowcount) == 1  # type: ignore[attr-defined]
+    row = {
+        "source": activity.source,
+        "event_id": activity.event_id,
+        "member": customer,
+        "type": activity.type,
+        "occurred_at": activity.occurred_at,
+        "recorded_at": now,
+        "config_version": version,
+        "response": response,
+    }
+    stmt = _RECORD_ONCE_PG if dialect == "postgresql" else _RECORD_ONCE_SQLITE
+    return int((await session.execute(stmt, row)).rowcount) == 1  # type: ignore[attr-defined]
