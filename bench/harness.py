@@ -483,14 +483,15 @@ def drive_processes(
     server: Server | None = None,
     method: str | None = None,
     pool: int | None = None,
+    connections: int = 1,
 ) -> LoadResult:
-    """Runs the workload from `processes` load processes at once (each its own connection; concurrency
+    """Runs the workload from `processes` load processes at once (each `connections` connections; concurrency
     and rate are totals, split between them), closed-loop or paced at `rate` calls/s, and measures one
     window of `seconds` after `warmup`: the server's OK count and CPU (when server and method are given)
     and every load process's CPU and latencies."""
     processes = max(1, processes)
     args = [sys.executable, "-m", "bench.harness", "load", "--address", address, "--workload", workload]
-    args += ["--seconds", str(seconds), "--warmup", str(warmup), "--coordinated"]
+    args += ["--seconds", str(seconds), "--warmup", str(warmup), "--coordinated", "--connections", str(connections)]
     if prepare:
         args += ["--prepare", prepare]
     env = dict(os.environ)

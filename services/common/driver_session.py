@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, Result, ScalarResult
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, AsyncSessionTransaction
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -273,6 +273,13 @@ class DriverConnection(AsyncConnection):
         return await super().execute(statement, parameters, execution_options=execution_options)
 
 
+class _EagerSavepoint(AsyncSessionTransaction):
+    async def __aenter__(self) -> AsyncSessionTransaction:
+        entered = await super().__aenter__()
+        await AsyncSession.connection(self.session)  # takes the connection: SQLAlchemy emits the SAVEPOINT
+        return entered
+
+
 class DriverSession(AsyncSession):
     """AsyncSession whose `execute` runs Core statements on the driver (see the module docstring)."""
 
@@ -312,6 +319,11 @@ class DriverSession(AsyncSession):
             connection = await super().connection()
             held = self.__dict__["_driver_held"] = _Held(_root(self.sync_session._transaction), connection)
         return held
+
+    def begin_nested(self) -> AsyncSessionTransaction:
+        """A SAVEPOINT, emitted at once: SQLAlchemy emits it when its nested transaction first takes the
+        connection, which statements run on the driver never make it do."""
+        return _EagerSavepoint(self, nested=True)
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[None]:
