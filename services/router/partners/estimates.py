@@ -95,6 +95,7 @@ class Priors:
     min_tau2: float = 0.0005  # floor of a group's lift variance (logit²)
     own_spread_z: float = 2.0  # a partner's own lift spread is used when this significant
     explore: float = 0.4  # scale of the Thompson draw's spread (1 = the posterior's own)
+    optimistic: bool = True  # a draw never falls below the posterior mean (optimistic Thompson sampling)
 
 
 class _Cell:
@@ -109,14 +110,16 @@ class _Cell:
 class _Fit:
     """One partner's logistic model, fitted by MAP (coordinate Newton) on its own decayed observations."""
 
-    __slots__ = ("index", "new", "rows", "theta", "var")
+    __slots__ = ("at", "index", "new", "prior", "rows", "theta", "var")
 
     def __init__(self) -> None:
         self.index: dict[tuple[str, str], int] = {}  # ("level", tier) or (group, value) → parameter
         self.theta: list[float] = []
         self.var: list[float] = []
+        self.prior: list[tuple[float, float]] = []  # each parameter's prior (mean, variance) at the last fit
         self.rows: list[tuple[tuple[int, ...], float, float]] = []  # (parameters, y, time)
         self.new = 0
+        self.at = 0.0  # clock time of the last fit
 
     def param(self, key: tuple[str, str], mean: float, var: float) -> int:
         i = self.index.get(key)
@@ -124,7 +127,24 @@ class _Fit:
             i = self.index[key] = len(self.theta)
             self.theta.append(mean)
             self.var.append(var)
+            self.prior.append((mean, var))
         return i
+
+    def posterior(self, i: int, rate: float, at: float, prior_mean: float) -> tuple[float, float]:
+        """Parameter i's posterior at `at` under its prior now: the evidence of the last fit keeps decaying
+        while the partner is not observed (discounted Thompson sampling discounts every arm, not only the
+        one played), so a partner left out of the chains drifts back towards its prior and is explored again."""
+        theta, var = self.theta[i], self.var[i]
+        m0, v0 = self.prior[i]
+        if v0 <= 0.0 or var <= 0.0:
+            return theta, var
+        evidence = max(1.0 / var - 1.0 / v0, 0.0)
+        kept = evidence * math.exp(-rate * max(0.0, at - self.at))
+        # the fit is prior ⊕ data in precision form: keep the data's mean, decay its precision, and combine
+        # it with the prior as it is now (the market's rate moves on while the partner is not observed)
+        data_mean = theta if evidence == 0.0 else (theta / var - m0 / v0) / evidence
+        precision = 1.0 / v0 + kept
+        return (prior_mean / v0 + kept * data_mean) / precision, 1.0 / precision
 
 
 class RateModel:
@@ -207,7 +227,7 @@ class RateModel:
         level_var = self.priors.level_var
         i = fit.index.get(("level", tier)) if fit else None
         if fit is not None and i is not None:
-            terms = [(fit.theta[i], fit.var[i], level_var)]
+            terms = [(*fit.posterior(i, self.level_decay, at, self._level_prior(partner_id, tier, at)), level_var)]
         else:
             terms = [(self._level_prior(partner_id, tier, at), level_var, level_var)]
         for key in features[1:]:
@@ -215,7 +235,10 @@ class RateModel:
             if tau2 <= 0.0:
                 continue
             j = fit.index.get(key) if fit else None
-            terms.append((fit.theta[j], fit.var[j], tau2) if fit is not None and j is not None else (0.0, tau2, tau2))
+            if fit is not None and j is not None:
+                terms.append((*fit.posterior(j, self.decay, at, 0.0), tau2))
+            else:
+                terms.append((0.0, tau2, tau2))
         return terms
 
     def probability(
@@ -227,12 +250,15 @@ class RateModel:
         if rng is None:
             return sigmoid(sum(m for m, _, _ in terms))
         explore = self.priors.explore
-        score = 0.0
+        mean, noise = 0.0, 0.0
         for k, (m, v, v0) in enumerate(terms):
             # the level explores fully while it is mostly prior; lifts (and a known level) at `explore`
             scale = explore + (1.0 - explore) * min(1.0, v / v0) if k == 0 and v0 > 0 else explore
-            score += m + rng.gauss(0.0, 1.0) * math.sqrt(v) * scale
-        return sigmoid(score)
+            mean += m
+            noise += rng.gauss(0.0, 1.0) * math.sqrt(v) * scale
+        if self.priors.optimistic:
+            noise = max(noise, 0.0)  # exploration lifts a partner's draw; it never demotes the best estimate
+        return sigmoid(mean + noise)
 
     # --- learn ---
 
@@ -301,6 +327,8 @@ class RateModel:
             else:
                 mean.append(0.0)
                 var.append(self._tau2(partner_id, key[0]))
+        fit.prior = list(zip(mean, var, strict=True))
+        fit.at = at
         theta = fit.theta
         scores = [sum(theta[c] for c in params) for params, _, _ in rows]
         probs = [sigmoid(x) for x in scores]

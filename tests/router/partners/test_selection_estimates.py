@@ -130,3 +130,40 @@ def test_rank_with_a_planner_orders_by_value_if_accepted_and_traces_bidders_left
     # expected value (720) is below easy's (2000) — a rejection still leaves easy for the second post
     assert [c.partner_id for c in ranked] == ["choosy", "easy"]
     assert {e.partner_id: e.status for e in trace}["poor"] == NOT_PLANNED
+
+
+def test_a_partner_left_out_of_the_chains_becomes_uncertain_again_and_is_explored() -> None:
+    # "weak" funded little on its first day and has not been posted to since; "steady" keeps being observed.
+    # The weak partner's evidence keeps fading while it is unobserved (not only when it is refitted), so its
+    # estimate drifts back towards the market's rate and Thompson draws put it above the steady partner more
+    # and more often: a partner whose appetite may have changed is probed again.
+    est, rng = ContextualEstimator(), random.Random(6)
+    t = feed(est, "weak", lead(), 0.15, 40, rng, T0)
+    t = feed(est, "steady", lead(), 0.5, 300, rng, t)
+
+    def share_above(at: float) -> float:
+        draws = random.Random(7)
+        wins = 0
+        for _ in range(2000):
+            weak = est.belief("weak", lead(), 3000, at, draws).fund
+            wins += weak > est.belief("steady", lead(), 3000, at, draws).fund
+        return wins / 2000
+
+    shares, means = [share_above(t)], [est.belief("weak", lead(), 3000, t, None).fund]
+    for _ in range(6):  # six days of traffic to the steady partner only
+        t = feed(est, "steady", lead(), 0.5, 200, rng, t + DAY - 200 * 60)
+        shares.append(share_above(t))
+        means.append(est.belief("weak", lead(), 3000, t, None).fund)
+    assert means == sorted(means) and means[-1] - means[0] > 0.1
+    assert shares[0] < 0.02 and shares[-1] > 0.1
+
+
+def test_exploration_lifts_a_partners_draw_and_never_demotes_its_estimate() -> None:
+    # Optimistic Thompson sampling: a draw is the posterior mean plus the positive part of the sampled
+    # deviation, so the partner the estimates rank best is passed over only for one that might be better.
+    est, rng = ContextualEstimator(), random.Random(8)
+    t = feed(est, "p", lead(), 0.4, 30, rng, T0)
+    mean = est.belief("p", lead(), 3000, t, None).fund
+    draws = [est.belief("p", lead(), 3000, t, rng).fund for _ in range(500)]
+    assert min(draws) >= mean - 1e-12
+    assert sum(d > mean + 0.02 for d in draws) > 100
