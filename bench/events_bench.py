@@ -104,15 +104,15 @@ def bench_configs(directory: Path, peers: dict[str, dict[str, dict[str, str]]] |
 class Databases:
     """SQLite files under the run's directory, or PostgreSQL databases made (and dropped) per server."""
 
-    def __init__(self, pg_url: str | None) -> None:
-        self.pg_url, self.made = pg_url, []  # type: ignore[var-annotated]
+    def __init__(self, pg_url: str | None, prefix: str = "events_bench") -> None:
+        self.pg_url, self.made, self.prefix = pg_url, [], prefix  # type: ignore[var-annotated]
 
     async def url(self, name: str) -> str | None:
         if not self.pg_url:
             return None
         import asyncpg
 
-        database = f"events_bench_{name}_{uuid.uuid4().hex[:8]}"
+        database = f"{self.prefix}_{name}_{uuid.uuid4().hex[:8]}"
         conn = await asyncpg.connect(f"{self.pg_url}/postgres")
         try:
             await conn.execute(f'CREATE DATABASE "{database}"')

@@ -6,11 +6,12 @@ wait) and its own address as the `rewards` peer, so its consumer follows its own
 IngestEvents with one payroll event for a new customer every 1/rate seconds (open loop: a call starts on
 time whatever the answers do) and follows rewards' stream for `offer_triggered`. The latency of an event
 is from the moment its IngestEvents call started to the moment its offer_triggered was seen on the stream:
-ingest, the consumer applying it (the entry), the journeys pass (every second) making the touch under the
-contact ledger, and the stream delivering the event. The server-side part (the ingested event's commit to
-the offer's commit, both stamped by the server's clock) is reported beside it, and so is the ingest's part
-(the call's start to the event's commit). The campaign's holdout is set to 0 so every event ends in a
-touch on the stream.
+ingest, the consumer applying it (the entry, and in the same unit of work the touch under the contact
+ledger), and the stream delivering the event. The server-side part (the ingested event's commit to the
+offer's commit, both stamped by the server's clock) is reported beside it, and so is the ingest's part
+(the call's start to the event's commit), and the server process's CPU time per event over the run (from
+/proc: what the work costs whatever else the machine runs). The campaign's holdout is set to 0 so every
+event ends in a touch on the stream.
 
     .venv/bin/python -m bench.journeys_bench [--seconds 20] [--rate 200] [--runs 1]
     .venv/bin/python -m bench.journeys_bench --pg-url postgresql://postgres@127.0.0.1:5432
@@ -82,6 +83,31 @@ async def _follow(channel: grpc.aio.Channel, seen: dict[str, float], committed: 
             committed.setdefault(event.customer.ref, event.occurred_at.ToDatetime().timestamp())
 
 
+def server_pid(port: int) -> int | None:
+    """The `skylane serve rewards` process listening on `port` (found by its command line)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in args and b"rewards" in args and str(port).encode() in args:
+            return int(entry.name)
+    return None
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User plus system CPU time the process has used so far (0 where /proc cannot tell)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_once(address: str, seconds: float, rate: float, batch: int) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
     started: dict[str, float] = {}
@@ -95,6 +121,8 @@ async def run_once(address: str, seconds: float, rate: float, batch: int) -> dic
             asyncio.create_task(_follow(channel, {}, ingested_at, "outside.payroll_credited")),
         ]
         await asyncio.sleep(1.0)
+        pid = server_pid(int(address.rsplit(":", 1)[1]))
+        cpu_before = cpu_seconds(pid)
         ingest = events_pb2_grpc.EventIngestServiceStub(channel)
         calls: list[asyncio.Future[Any]] = []
         begin, n = time.monotonic(), 0
@@ -114,6 +142,7 @@ async def run_once(address: str, seconds: float, rate: float, batch: int) -> dic
             if len(decided) >= n - failed:
                 break
             await asyncio.sleep(0.1)
+        cpu = cpu_seconds(pid) - cpu_before  # the server's CPU for the whole run, its backlog included
         for follower in followers:
             follower.cancel()
     latencies = sorted((decided[c] - started[c]) * 1000 for c in started if c in decided)
@@ -132,12 +161,13 @@ async def run_once(address: str, seconds: float, rate: float, batch: int) -> dic
         "ingest_p95_ms": _pct(accepted, 95),
         "server_p50_ms": _pct(server, 50),
         "server_p95_ms": _pct(server, 95),
+        "server_cpu_ms_per_event": round(cpu * 1000 / n, 2) if pid is not None and n else None,
         "load_1m": round(os.getloadavg()[0], 2),
     }
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    dbs = Databases(args.pg_url)
+    dbs = Databases(args.pg_url, args.db_prefix)
     results: dict[str, Any] = {"engine": "postgres" if args.pg_url else "sqlite", "batch": args.batch, "runs": []}
     try:
         with tempfile.TemporaryDirectory(prefix="journeys-bench-") as tmp:
@@ -155,13 +185,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     f" ({run['failed_calls']} calls failed), p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms,"
                     f" p99 {run['p99_ms']} ms, max {run['max_ms']} ms; call to the event's commit p50"
                     f" {run['ingest_p50_ms']} ms, p95 {run['ingest_p95_ms']} ms; the event's commit to the offer's"
-                    f" p50 {run['server_p50_ms']} ms, p95 {run['server_p95_ms']} ms; load {run['load_1m']}"
+                    f" p50 {run['server_p50_ms']} ms, p95 {run['server_p95_ms']} ms; server CPU"
+                    f" {run['server_cpu_ms_per_event']} ms per event; load {run['load_1m']}"
                 )
                 results["runs"].append(run)
     finally:
         await dbs.drop()
-    p95s = [r["p95_ms"] for r in results["runs"] if r["p95_ms"] is not None]
-    results["p95_ms_median"] = statistics.median(p95s) if p95s else None
+    for key in ("p50_ms", "p95_ms", "server_p50_ms", "server_p95_ms", "server_cpu_ms_per_event"):
+        values = [r[key] for r in results["runs"] if r[key] is not None]
+        results[f"{key}_median"] = statistics.median(values) if values else None
     return results
 
 
@@ -172,6 +204,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=1, help="events per IngestEvents call (sent every batch/rate s)")
     parser.add_argument("--runs", type=int, default=1, help="runs (the median p95 is shown)")
     parser.add_argument("--pg-url", default=None, help="postgresql://user@host:port: run on PostgreSQL")
+    parser.add_argument("--db-prefix", default="journeys_bench", help="PostgreSQL: name prefix of the databases made")
     parser.add_argument("--out", default="", help="also write the results to this JSON file")
     parser.add_argument("--keep-dir", default="", help="keep the servers' files and logs in this directory")
     return parser.parse_args(argv)
@@ -183,4 +216,4 @@ if __name__ == "__main__":
     if options.out:
         Path(options.out).write_text(json.dumps(measured, indent=2))
     with contextlib.suppress(Exception):
-        print(json.dumps({"p95_ms_median": measured["p95_ms_median"]}))
+        print(json.dumps({k: v for k, v in measured.items() if k.endswith("_median")}))

@@ -12,9 +12,10 @@ that arrived meanwhile are applied together in the next unit, up to `page_size` 
 than that alone). A peer that emits events faster than one commit each is followed at the cost of one
 commit per batch of events instead of one per page, and a quiet peer's single events are applied at once.
 
-Each event is applied inside its own savepoint: a DomainError (e.g. the customer is not a member) rolls
-back that event's effect only, and the event is recorded as consumed with the error's reason, so one bad
-event never blocks the stream. Anything else (the database is down) fails the page, which is retried.
+A DomainError (e.g. the customer is not a member) drops that event's effect only, and the event is
+recorded as consumed with the error's reason, so one bad event never blocks the stream: a batch is applied
+without a savepoint per event, and one in which an event fails so is rolled back and applied again with
+each event in its own savepoint. Anything else (the database is down) fails the page, which is retried.
 
 The peer's address comes from the service's config (`events.peers.<peer>.address`), read before every
 connection: empty, the consumer is off (and turns on when a reload sets it). A peer that is down or
@@ -56,6 +57,11 @@ SILENCE_SECONDS = 3 * HEARTBEAT_SECONDS
 READ_AHEAD_PAGES = 16  # pages received and not yet applied, at most
 
 _CURSORS, _CONSUMED = consumer_tables(MetaData())
+
+
+class _Careful(Exception):
+    """An event of the batch could not be applied: the batch's unit is rolled back, to be applied again with
+    each event in its own savepoint."""
 
 
 class Skip(Exception):
@@ -151,26 +157,40 @@ class Consumer:
             raise ValueError(f"the {self.peer} stream sent a malformed cursor")
         events = [event for page in pages for event in page.events]
 
-        async def unit(session: AsyncSession) -> int:
-            now = self.clock.now()
-            applied = 0
-            for event in events:
-                claimed = await session.execute(self._claim, {"p_id": event.event_id, "p_now": now})
-                if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                    continue  # applied before: a second delivery has no effect
-                outcome = await self._apply_one(session, event)
-                if outcome == "applied":
-                    applied += 1
-                else:
-                    await session.execute(
-                        update(_CONSUMED).where(_CONSUMED.c.event_id == event.event_id).values(outcome=outcome[:32])
-                    )
-            await self._store(session, position, now)
-            return applied
+        def unit_of(careful: bool) -> Callable[[AsyncSession], Awaitable[int]]:
+            async def unit(session: AsyncSession) -> int:
+                now = self.clock.now()
+                applied = 0
+                for event in events:
+                    claimed = await session.execute(self._claim, {"p_id": event.event_id, "p_now": now})
+                    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                        continue  # applied before: a second delivery has no effect
+                    outcome = await self._apply_one(session, event, careful)
+                    if outcome == "applied":
+                        applied += 1
+                    else:
+                        await session.execute(
+                            update(_CONSUMED).where(_CONSUMED.c.event_id == event.event_id).values(outcome=outcome[:32])
+                        )
+                await self._store(session, position, now)
+                return applied
 
-        return await self.writes.run(unit)
+            return unit
 
-    async def _apply_one(self, session: AsyncSession, event: events_pb2.DomainEvent) -> str:
+        # Events are applied without a savepoint each (two statements per event saved), and in the rare
+        # batch where one of them cannot be applied the unit is rolled back and applied again, each event
+        # in its own savepoint, so only that event's effect is dropped.
+        try:
+            return await self.writes.run(unit_of(careful=False))
+        except _Careful:
+            return await self.writes.run(unit_of(careful=True))
+
+    async def _apply_one(self, session: AsyncSession, event: events_pb2.DomainEvent, careful: bool) -> str:
+        if not careful:
+            try:
+                return await self.handle(session, event)
+            except (DomainError, Skip) as exc:
+                raise _Careful from exc
         try:
             async with session.begin_nested():
                 return await self.handle(session, event)

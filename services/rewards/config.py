@@ -295,8 +295,8 @@ class RewardsConfig(Schema):
     events: EventsConfig = Field(default_factory=EventsConfig)
     # Event-triggered journeys (docs/journeys.md).
     triggers: list[Trigger] = Field(default_factory=list)
-    # How often the journeys pass looks for due touches (it also runs as soon as an entry due at once
-    # commits); 0 turns the loop off (tests run passes themselves).
+    # How often the journeys pass looks for due touches that waited (a delay, a window, a cap); a touch due
+    # at once is made with its entry. 0 turns the loop off (tests run passes themselves).
     journey_pass_seconds: float = Field(default=1.0, ge=0.0, le=3600.0)
 
     @model_validator(mode="after")

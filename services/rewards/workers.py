@@ -6,7 +6,6 @@ until its peer's address is configured."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -61,17 +60,15 @@ class Passes:
         return await self.journeys_.send_due(self.view(), self.clock.now())
 
     async def journey_loop(self) -> None:
-        """The journeys pass every `journey_pass_seconds` and as soon as an entry due at once commits."""
-        woken = self.journeys_.due_now
+        """The journeys pass every `journey_pass_seconds`, for touches due later (a touch due at once is made
+        with its entry) and deferred ones."""
         while True:
             cfg = self.view().cfg
             seconds = cfg.journey_pass_seconds
             if not seconds or not cfg.triggers:
                 await asyncio.sleep(1.0)  # off, or nothing to do; a reload may change that
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), seconds)
-            woken.clear()
+            await asyncio.sleep(seconds)
             try:
                 await self.journeys()
             except Exception:

@@ -176,9 +176,12 @@ class Replay:
             if entry.active and event.name in entry.trigger.exit_on:
                 self._finish(entry, journey.EXITED, event.at)
         self._keep(c, event)
+        due_at_once = False
         for trigger in self.triggers:
             if trigger.event == event.name and journey.data_met(trigger, event.data):
-                self._enter(trigger, event, c)
+                due_at_once = self._enter(trigger, event, c) or due_at_once
+        if due_at_once:
+            self._pass(event.at, event.customer)  # as live: made with the entry, before what comes next
 
     def _keep(self, c: _Customer, event: Recorded) -> None:
         if event.name.startswith("outside.") and event.name[8:] in self.flag_types:
@@ -193,10 +196,11 @@ class Replay:
                 d.get("destination", ""), d.get("tier", ""), d.get("reasons", ""), event.at, {}
             )
 
-    def _enter(self, trigger: Trigger, event: Recorded, c: _Customer) -> None:
+    def _enter(self, trigger: Trigger, event: Recorded, c: _Customer) -> bool:
+        """Enters the customer if the trigger lets them; True when the touch is due at once."""
         campaign, now, ref = self.campaigns[trigger.campaign], event.at, event.customer
         if not self.active(campaign, now):
-            return
+            return False
         mine = self.latest.setdefault(ref, {})
         last = mine.get(trigger.id)
         if last is not None:
@@ -204,33 +208,28 @@ class Replay:
             if not journey.may_reenter(trigger, state, last.entered_at, now):
                 if state != journey.ACTIVE:
                     self.out.entries.append(Entry(trigger, ref, last.number, now, fate=journey.REENTRY_BLOCKED, at=now))
-                return
-        v = c.verdict
-        profile = Profile(
-            growth_level=c.level, risk_destination=v.destination if v else "", risk_tier=v.tier if v else ""
-        )
-        if unmet(trigger.when, profile):
-            return
+                return False
+        # What was kept before the replay counts from the moment it was kept (a later one was not known then).
+        v = c.verdict if c.verdict is not None and (c.verdict.verdict_at or now) <= now else _NO_VERDICT
+        level = c.level if c.level_at is None or c.level_at <= now else ""
+        if unmet(trigger.when, Profile(growth_level=level, risk_destination=v.destination, risk_tier=v.tier)):
+            return False
         if not journey.after_met(trigger.after, c.flags, event.at, c.zone):
-            return
+            return False
         entry = Entry(trigger, ref, last.number + 1 if last else 1, now)
         mine[trigger.id] = entry
         self.out.entries.append(entry)
-        kept = journey.KeptRisk(
-            v.destination if v else "",
-            v.tier if v else "",
-            v.reasons if v else "",
-            v.verdict_at if v else None,
-            c.flags,
-        )
+        kept = journey.KeptRisk(v.destination, v.tier, v.reasons, v.verdict_at, c.flags)
         if journey.screened_out(trigger.risk, kept, now):
             entry.fate, entry.at = journey.SCREENED, now
-            return
+            return False
         first = holdout.assign(campaign.id, ref, campaign.holdout_share)
         entry.grp = self.history.groups.get((campaign.id, ref), first)
         entry.due = journey.due_at(trigger, event.at, c.zone)
         entry.until = entry.due + timedelta(hours=trigger.validity_hours)
-        self._wake(max(entry.due, now), ref)
+        if entry.due > now:
+            self._wake(entry.due, ref)
+        return entry.due <= now
 
     # --- touches -------------------------------------------------------------------------------------
 

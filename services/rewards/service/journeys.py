@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.common.after_commit import after_commit
 from services.common.clock import Clock
 from services.common.consumer import Handler
 from services.common.db import Database
@@ -38,7 +37,7 @@ from services.rewards.domain import contact, holdout, journey
 from services.rewards.domain.profile import Profile, unmet
 from services.rewards.runtime import ConfigView, campaign_active
 from services.rewards.service import outgoing
-from services.rewards.service.touches import Finder, customer_unit
+from services.rewards.service.touches import Finder, customer_unit, touch_customer
 from services.rewards.store import contacts, decisions, fates, inputs
 from services.rewards.store import journeys as store
 from skylane.common.v1 import events_pb2
@@ -66,7 +65,6 @@ class Journeys:
     ) -> None:
         self.db, self.run_unit, self.view, self.clock = db, run_unit, view, clock
         self.dialect = db.dialect
-        self.due_now = asyncio.Event()  # set once an entry whose touch is due at once has committed
         self.others: list[Finder] = []  # the other kinds of due touches (the composition root sets them)
 
     # --- events ------------------------------------------------------------------------------------
@@ -97,14 +95,22 @@ class Journeys:
         if name in journey.marked_events(view.cfg.triggers):  # an `after` window counts from it
             await store.keep_flag(conn, self.dialect, customer, journey.mark_key(name), at)
             acted = True
+        due_at_once = False
         for trigger in view.cfg.triggers:
             if trigger.event == name and journey.data_met(trigger, event.data):
-                acted = await self._enter(conn, view, trigger, customer, at, now) or acted
+                entered, due = await self._enter(conn, view, trigger, customer, at, now)
+                acted, due_at_once = acted or entered, due_at_once or due
+        if due_at_once:
+            # A real-time trigger: the touch is made in the entry's own unit of work (no pass to wait for),
+            # with the customer's other due touches, in priority order, as a pass would.
+            await touch_customer(conn, view, customer, [], [self.due_for, *self.others], now)
         return acted
 
     async def _exits(self, conn: AsyncConnection, view: ConfigView, name: str, customer: str, now: datetime) -> bool:
         exited = False
-        by_id = {t.id: t for t in view.cfg.triggers}
+        by_id = {t.id: t for t in view.cfg.triggers if name in t.exit_on}
+        if not by_id:
+            return False  # no trigger exits on this event: nothing to look up
         for trigger_id, entries in await store.active_of(conn, customer):
             trigger = by_id.get(str(trigger_id))
             if trigger is None or name not in trigger.exit_on:
@@ -118,10 +124,11 @@ class Journeys:
 
     async def _enter(
         self, conn: AsyncConnection, view: ConfigView, trigger: Trigger, customer: str, at: datetime, now: datetime
-    ) -> bool:
+    ) -> tuple[bool, bool]:
+        """(whether the journeys changed, whether an entry's touch is due at once)."""
         campaign = view.campaigns[trigger.campaign]
         if not campaign_active(campaign, now):
-            return False
+            return False, False
         row = await store.journey_of(conn, trigger.id, customer)
         if row is not None and not journey.may_reenter(trigger, str(row.state), row.entered_at, now):
             if row.state != journey.ACTIVE:
@@ -135,14 +142,17 @@ class Journeys:
                     journey.REENTRY_BLOCKED,
                     now,
                 )
-            return row.state != journey.ACTIVE
-        kept = await inputs.inputs_of(conn, customer)
+            return row.state != journey.ACTIVE, False
+        # Each read only when the trigger uses it (a real-time trigger's entry is a few statements).
+        reads_inputs = trigger.when.growth_levels or trigger.when.excluded_risk or trigger.risk
+        kept = await inputs.inputs_of(conn, customer) if reads_inputs else None
         if unmet(trigger.when, _profile(kept)):
-            return False
-        tz = contact.zone_of(await contacts.kept_zone(conn, customer), view.tz)
+            return False, False
+        zoned = trigger.window is not None or trigger.after is not None  # else due_at needs no local time
+        tz = contact.zone_of(await contacts.kept_zone(conn, customer), view.tz) if zoned else view.tz
         flags = await store.flags_of(conn, customer) if trigger.risk or trigger.after else {}
         if not journey.after_met(trigger.after, flags, at, tz):
-            return False
+            return False, False
         due = journey.due_at(trigger, at, tz)
         until = due + timedelta(hours=trigger.validity_hours)
         screened = journey.screened_out(trigger.risk, _kept_risk(kept, flags), now)
@@ -154,7 +164,7 @@ class Journeys:
             await store.add_step(
                 conn, self.dialect, trigger.id, campaign.id, customer, entry, journey.SCREENED, now, screened
             )
-            return True
+            return True, False
         first = holdout.assign(campaign.id, customer, campaign.holdout_share)
         grp = await store.group_of(conn, self.dialect, campaign.id, customer, first, now)
         entry = await store.enter(
@@ -162,11 +172,9 @@ class Journeys:
             grp=grp, state=journey.ACTIVE, touch="PENDING", now=now, due=due, until=until,
         )  # fmt: skip
         await store.add_step(conn, self.dialect, trigger.id, campaign.id, customer, entry, journey.ENTERED, now)
-        if due <= now:
-            after_commit(self.due_now.set)  # a real-time trigger: the pass runs at once, not on its next tick
         if grp == holdout.HOLDOUT:
             await store.add_step(conn, self.dialect, trigger.id, campaign.id, customer, entry, journey.HELD_OUT, now)
-        return True
+        return True, due <= now
 
     # --- the touch pass ----------------------------------------------------------------------------
 
@@ -241,8 +249,7 @@ class Journeys:
                 )
             return 0
         try:
-            async with conn.begin_nested():
-                decision = await self._touch(conn, view, campaign, trigger, customer, entries, tz, now)
+            decision = await self._touch(conn, view, campaign, trigger, customer, entries, tz, now)
         except _Deferred as deferred:
             await store.defer(conn, trigger.id, customer, entries, now)
             await step(journey.DEFERRED, deferred.reason)
@@ -265,8 +272,10 @@ class Journeys:
         tz: ZoneInfo,
         now: datetime,
     ) -> dict[str, Any] | None:
-        """The touch inside its savepoint: the entry ended, one touch counted, the offer recorded as a decision
-        the customer can claim (a wave > 0: no claim slot, not learned from). _Deferred rolls it back."""
+        """The touch: the entry ended, one touch counted, the offer recorded as a decision the customer can
+        claim (a wave > 0: no claim slot, not learned from). Refused (_Deferred), nothing of it is left: the
+        caps are judged before anything is counted, and an entry ended for a refused touch is opened again
+        (one statement on the refused path, rather than a savepoint around every touch)."""
         rules = view.cfg.contact
         if customer in view.opt_out:
             raise _Deferred(contact.OPTED_OUT)
@@ -281,6 +290,7 @@ class Journeys:
             return None
         refused = await contacts.take_touch(conn, self.dialect, customer, contact.day_key(now, tz), rules)
         if refused:
+            await store.reopen(conn, trigger.id, customer, entries, decision["id"], now)
             raise _Deferred(refused)
         await decisions.insert_decision(conn, decision)
         await outgoing.offer_triggered(conn, self.dialect, decision, trigger.id, trigger.next_product, now)

@@ -38,22 +38,33 @@ class DueTouch(Protocol):
 Finder = Callable[[AsyncConnection, ConfigView, str, datetime], Awaitable[Sequence[DueTouch]]]
 
 
+async def touch_customer(
+    conn: AsyncConnection,
+    view: ConfigView,
+    customer: str,
+    own: Sequence[DueTouch],
+    others: Sequence[Finder],
+    now: datetime,
+) -> int:
+    """Tries `own` and the customer's due touches of the `others` kinds in rank order, inside the caller's
+    unit of work; returns how many touches were made."""
+    tz = contact.zone_of(await contacts.kept_zone(conn, customer), view.tz)  # the customer's local day
+    due = {t.key: t for t in own}
+    for find in others:
+        for found in await find(conn, view, customer, now):
+            due.setdefault(found.key, found)
+    touched = 0
+    for touch in sorted(due.values(), key=lambda t: t.rank):
+        touched += await touch.attempt(conn, tz)
+    return touched
+
+
 def customer_unit(
     view: ConfigView, customer: str, own: Sequence[DueTouch], others: Sequence[Finder], now: datetime
 ) -> Callable[[AsyncSession], Awaitable[int]]:
-    """The unit of work that tries `own` and the customer's due touches of the `others` kinds in rank
-    order; returns how many touches were made."""
+    """touch_customer as a unit of work of its own (a pass's)."""
 
     async def unit(session: AsyncSession) -> int:
-        conn = await session.connection()
-        tz = contact.zone_of(await contacts.kept_zone(conn, customer), view.tz)  # the customer's local day
-        due = {t.key: t for t in own}
-        for find in others:
-            for found in await find(conn, view, customer, now):
-                due.setdefault(found.key, found)
-        touched = 0
-        for touch in sorted(due.values(), key=lambda t: t.rank):
-            touched += await touch.attempt(conn, tz)
-        return touched
+        return await touch_customer(await session.connection(), view, customer, own, others, now)
 
     return unit

@@ -143,11 +143,15 @@ async def fallback_candidates(
     return list((await session.execute(query.limit(limit))).all())
 
 
+_CANDIDATES_OF = _unredeemed(_k.id, _k.campaign_id, _k.claimed_at, _k.fallback_sent, _k.segment).where(
+    _k.customer_ref == param("p_customer")
+)  # built once: every touch pass asks it per customer
+
+
 async def fallback_candidates_of(conn: AsyncConnection, customer: str) -> list[Any]:
     """The customer's coupons that may still have a fallback wave to come, in any campaign: (id,
     campaign_id, claimed_at, fallback_sent, segment); the caller checks each campaign's waves and delay."""
-    query = _unredeemed(_k.id, _k.campaign_id, _k.claimed_at, _k.fallback_sent, _k.segment)
-    return list((await conn.execute(query.where(_k.customer_ref == customer))).all())
+    return list((await conn.execute(_CANDIDATES_OF, {"p_customer": customer})).all())
 
 
 async def take_wave(conn: AsyncConnection, coupon_id: str, sent: int) -> bool:

@@ -39,6 +39,11 @@ _DEFER = (
     .where(_PK, _j.state == journey.ACTIVE, _j.entries == param("p_entries"))
     .values(touch=journey.DEFERRED, updated_at=moment("p_now"))
 )
+_REOPEN = (
+    update(journeys)
+    .where(_PK, _j.state == journey.DONE, _j.entries == param("p_entries"), _j.decision_id == param("p_decision"))
+    .values(state=journey.ACTIVE, touch=journey.DEFERRED, decision_id="", updated_at=moment("p_now"))
+)
 _GROUP = select(_a.grp).where(_a.campaign_id == param("p_campaign"), _a.customer_ref == param("p_customer"))
 _FLAGS = select(_f.flag, _f.at).where(_f.customer_ref == param("p_customer"))
 
@@ -103,6 +108,7 @@ def _statements(dialect: str) -> tuple[Any, Any, Any, Any]:
             value_fen=0,
         )
         .on_conflict_do_nothing(index_elements=[_a.campaign_id, _a.customer_ref])
+        .returning(_a.grp)
     )
     flag = (
         upsert(dialect, risk_flags)
@@ -183,7 +189,9 @@ async def group_of(conn: AsyncConnection, dialect: str, campaign: str, customer:
     """The customer's recorded group in the campaign, recording `grp` on first sight: the same group for
     requested offers and every entry of every journey of the campaign."""
     params = {"p_campaign": campaign, "p_customer": customer, "p_grp": grp, "p_now": now}
-    await conn.execute(_statements(dialect)[2], params)
+    recorded = (await conn.execute(_statements(dialect)[2], params)).scalar()
+    if recorded is not None:
+        return str(recorded)  # first sight: recorded now
     return str((await conn.execute(_GROUP, params)).scalar_one())
 
 
@@ -208,6 +216,14 @@ async def finish(
         "p_now": now,
     }
     return rowcount(await conn.execute(_FINISH, params)) == 1
+
+
+async def reopen(
+    conn: AsyncConnection, trigger: str, customer: str, entries: int, decision: str, now: datetime
+) -> None:
+    """Opens again an entry `finish` ended for a touch that was then refused (its decision never made)."""
+    params = {"p_trigger": trigger, "p_customer": customer, "p_entries": entries, "p_decision": decision, "p_now": now}
+    await conn.execute(_REOPEN, params)
 
 
 async def defer(conn: AsyncConnection, trigger: str, customer: str, entries: int, now: datetime) -> None:

@@ -3,7 +3,7 @@ following its own stream: the last second of a local day and the first of the ne
 rolling 7 local days and the first after it (in Shanghai, without daylight saving, and in New York across
 the spring-forward day), quiet hours ending at 09:00 local on London's change day; campaign priority
 deciding which of a customer's due touches (triggered touches and fallback waves) gets the last room,
-whichever pass runs first; and the risk screen, inclusive at its edge, never contacting whom it screens."""
+whichever way it is made; and the risk screen, inclusive at its edge, never contacting whom it screens."""
 
 from __future__ import annotations
 
@@ -61,6 +61,11 @@ triggers:
     event: outside.sign_in
     validity_hours: 72
     reentry_days: 0
+  - id: payroll-later
+    campaign: payroll
+    event: outside.bonus_credited
+    delay_minutes: 60
+    validity_hours: 72
 """
 
 
@@ -88,7 +93,7 @@ async def send(h: Harness, customer: str, kind: str, zone: str = "") -> None:
 
 async def enter(h: Harness, who: str, kind: str, zone: str = "") -> str:
     """Sends the event and waits for the consumer to enter the customer; returns the trigger's id."""
-    trigger = "payroll-touch" if kind == "payroll_credited" else "wealth-touch"
+    trigger = {"payroll_credited": "payroll-touch", "bonus_credited": "payroll-later"}.get(kind, "wealth-touch")
     before = sum(1 for _, s, _ in await steps(h, trigger, f"cust-hash-{who}") if s == "ENTERED")
     await send(h, f"cust-hash-{who}", kind, zone)
     await reached(h, trigger, f"cust-hash-{who}", "ENTERED", entry=before + 1)
@@ -107,8 +112,8 @@ async def test_the_local_day_edge_holds_for_triggered_and_requested_touches_toge
         s = stub(h)
         h.clock.set(local("Asia/Shanghai", monday, 23, 0))
         assert [(await offer(s, "a")).outcome for _ in range(2)] == [OFFERED, OFFERED]
-        await enter(h, "a", "payroll_credited")
-        assert await h.app.passes.journeys() == 1  # the day's third touch
+        await enter(h, "a", "payroll_credited")  # due at once: made with the entry, the day's third touch
+        assert (await last_step(h, "payroll-touch", "a"))[0] == "TOUCHED"
         h.clock.set(local("Asia/Shanghai", monday, 23, 59, 59))
         trigger = await enter(h, "a", "sign_in")
         assert await h.app.passes.journeys() == 0
@@ -141,14 +146,13 @@ async def test_the_rolling_week_edge_holds_for_triggered_and_requested_touches_t
             h.clock.set(local(zone, first + timedelta(days=offset), 12, 0))
             if offset % 2:
                 await enter(h, "w", "payroll_credited", given)
-                assert await h.app.passes.journeys() == 1
+                assert (await last_step(h, "payroll-touch", "w"))[0] == "TOUCHED"
             else:
                 if offset == 0 and given:
                     await send(h, "cust-hash-w", "birthday", given)  # the zone is kept before the first touch
                 assert (await offer(s, "w")).outcome == OFFERED
         h.clock.set(local(zone, first + timedelta(days=6), 23, 59, 59))  # Sunday, the 7 days' last second
-        trigger = await enter(h, "w", "sign_in")
-        assert await h.app.passes.journeys() == 0
+        trigger = await enter(h, "w", "sign_in")  # tried with the entry: it waits
         assert await last_step(h, trigger, "w") == ("DEFERRED", "CONTACT_CAP_WEEK")
         assert (await offer(s, "w")).reason == "CONTACT_CAP_WEEK"
         monday = local(zone, first + timedelta(days=7), 0, 0, 0)
@@ -187,40 +191,44 @@ async def test_quiet_hours_end_at_local_nine_on_a_daylight_saving_change(db_targ
         assert await last_step(h, trigger, "l") == ("DEFERRED", "QUIET_HOURS")
         h.clock.set(local("Asia/Shanghai", sunday + timedelta(days=1), 20, 59, 59))
         await enter(h, "s", "payroll_credited")
-        await enter(h, "s2", "payroll_credited")
+        assert (await last_step(h, "payroll-touch", "s"))[0] == "TOUCHED"  # the last second before quiet hours
         h.clock.set(local("Asia/Shanghai", sunday + timedelta(days=1), 21, 0))
-        assert await h.app.passes.journeys() == 1  # London's 09:00 Monday came too: customer l's touch
-        assert await last_step(h, "payroll-touch", "s") == ("DEFERRED", "QUIET_HOURS")
+        await enter(h, "s2", "payroll_credited")
+        assert await last_step(h, "payroll-touch", "s2") == ("DEFERRED", "QUIET_HOURS")
+        assert await h.app.passes.journeys() == 1  # London's 09:00 Monday came: customer l's waiting touch
+        assert (await last_step(h, "wealth-touch", "l"))[0] == "TOUCHED"
+        h.clock.set(local("Asia/Shanghai", sunday + timedelta(days=2), 8, 59, 59))
+        assert await h.app.passes.journeys() == 0
         h.clock.set(local("Asia/Shanghai", sunday + timedelta(days=2), 9, 0))
-        assert await h.app.passes.journeys() == 2
-        assert [(await last_step(h, "payroll-touch", w))[0] for w in ("s", "s2")] == ["TOUCHED", "TOUCHED"]
+        assert await h.app.passes.journeys() == 1
+        assert (await last_step(h, "payroll-touch", "s2"))[0] == "TOUCHED"
 
 
-async def test_priority_decides_between_fallback_waves_and_triggered_touches_whichever_pass_runs(
+async def test_priority_decides_between_fallback_waves_and_triggered_touches(
     db_target: DbTarget, tmp_path: Path
 ) -> None:
     # payroll (priority 5) outranks wealth (priority 0). Monday, customer f: a wealth fallback wave and a
-    # payroll trigger due together, and the fallback pass runs first. Tuesday, customer g: a payroll
-    # fallback wave and a wealth trigger, and the journeys pass runs first. Each has room for one more
-    # touch: the higher priority takes it, the other waits.
+    # delayed payroll touch due together, and the fallback pass comes first. Tuesday, customer g: a payroll
+    # fallback wave due when a wealth trigger's touch, due at once, is made with its entry. Each has room
+    # for one more touch: the higher priority takes it, the other waits.
     async with journeys_service(db_target, tmp_path, config()) as h:
         s = stub(h)
         await claim(s, "f", (await offer(s, "f", "supermarket")).offer_id)  # a wealth coupon
         assert (await offer(s, "f", "mall")).outcome == OFFERED
-        h.clock.advance(hours=2)  # the wealth wave is due
-        await enter(h, "f", "payroll_credited")
-        assert await h.app.passes.fallback() == 1  # the payroll trigger's touch, made by the fallback pass
-        assert (await last_step(h, "payroll-touch", "f"))[0] == "TOUCHED"
+        h.clock.advance(minutes=30)
+        await enter(h, "f", "bonus_credited")  # the payroll touch is due an hour later
+        h.clock.advance(hours=1, minutes=30)  # both due now
+        assert await h.app.passes.fallback() == 1  # the payroll touch, made by the fallback pass
+        assert (await last_step(h, "payroll-later", "f"))[0] == "TOUCHED"
         assert await waves(h, "wealth") == [("DEFERRED", "CONTACT_CAP_DAY", 1)]
 
-        h.clock.advance(hours=22)  # Tuesday 09:00
+        h.clock.advance(hours=21)  # Tuesday 09:00
         await claim(s, "g", (await offer(s, "g", "mall")).offer_id)  # a payroll coupon
         assert (await offer(s, "g", "supermarket")).outcome == OFFERED
-        h.clock.advance(hours=2)
-        await enter(h, "g", "sign_in")
-        assert await h.app.passes.journeys() == 1  # the payroll wave, made by the journeys pass
+        h.clock.advance(hours=2)  # the payroll wave is due
+        await enter(h, "g", "sign_in")  # the wealth touch is due at once: tried with the entry
         assert await last_step(h, "wealth-touch", "g") == ("DEFERRED", "CONTACT_CAP_DAY")
-        assert await waves(h, "payroll") == [("TOUCHED", "", 1)]
+        assert await waves(h, "payroll") == [("TOUCHED", "", 1)]  # made in the entry's unit, first
         # Deferred, never dropped: f's wave goes out on Tuesday, g's triggered touch on Wednesday.
         assert await h.app.passes.fallback() == 1
         assert await waves(h, "wealth") == [("TOUCHED", "", 1)]
@@ -253,7 +261,7 @@ async def test_screened_customers_are_never_contacted_and_the_screen_holds_to_it
             h.clock.advance(days=1)
         for who in flagged:
             assert await decisions_of(h, f"cust-hash-{who}") == []
-        (funnel,) = (await report(s, "payroll")).journeys
+        (funnel,) = [j for j in (await report(s, "payroll")).journeys if j.trigger_id == "payroll-touch"]
         assert (funnel.screened, funnel.treated.reached, funnel.holdout.reached) == (len(flagged), 0, 0)
         assert (funnel.treated.touched, funnel.holdout.touched) == (0, 0)
         # One second past the 30 days the flag no longer screens: the customer enters and is split.

@@ -21,8 +21,9 @@ async def test_payroll_touch_redemption_exit_and_the_next_product(db_target: DbT
     async with journeys_service(db_target, tmp_path, config()) as h:
         s = stub(h)
         await ingest(h, "pay-a", "cust-hash-a", "payroll_credited", amount_fen="1200000")
-        assert await reached(h, "payroll-signin", "cust-hash-a", "ENTERED") == [(1, "ENTERED", "")]
-        assert await h.app.passes.journeys() == 1  # Monday 09:00 local: inside the window, due at once
+        # Monday 09:00 local: inside the window, due at once, so made with the entry.
+        got = await reached(h, "payroll-signin", "cust-hash-a", "TOUCHED")
+        assert [x[:2] for x in got] == [(1, "ENTERED"), (1, "TOUCHED")]
         assert await h.app.passes.journeys() == 0  # made once
         sent, _ = await drain(h.channel, types=["offer_triggered"])  # what a channel delivers
         assert [(e.customer.ref, e.data["trigger_id"], e.data["wave"]) for e in sent] == [
@@ -34,8 +35,7 @@ async def test_payroll_touch_redemption_exit_and_the_next_product(db_target: DbT
         coupon = await claim(s, "a", triggered[0].offer_id)
         assert (await redeem(s, "a", coupon.coupon.coupon_id, "order-a-1")).discount.fen == 1000
         # The redemption (rewards' own event) enters wave 2, which pushes the next product.
-        assert await reached(h, "next-product", "cust-hash-a", "ENTERED") == [(1, "ENTERED", "")]
-        assert await h.app.passes.journeys() == 1
+        await reached(h, "next-product", "cust-hash-a", "TOUCHED")
         last = (await steps(h, "next-product", "cust-hash-a"))[-1]
         assert (last[:2], last[2].split(":")[1]) == ((1, "TOUCHED"), "wealth-first-purchase")
         assert [(c, w) for c, _, w, _ in await decisions_of(h, "cust-hash-a")] == [("payroll", 1), ("wealth", 2)]
@@ -85,8 +85,7 @@ async def test_a_capped_touch_waits_for_room_or_is_routed_past_its_validity(
         for _ in range(3):  # requested offers use up Monday's touches
             assert (await offer(s, "d")).outcome == OFFERED
         await ingest(h, "pay-d", "cust-hash-d", "payroll_credited")
-        await reached(h, "payroll-signin", "cust-hash-d", "ENTERED")
-        assert await h.app.passes.journeys() == 0
+        await reached(h, "payroll-signin", "cust-hash-d", "ENTERED")  # tried with the entry: it waits
         assert (await steps(h, "payroll-signin", "cust-hash-d"))[-1] == (1, "DEFERRED", "CONTACT_CAP_DAY")
         h.clock.set(datetime(2026, 1, 6, 1, 0, tzinfo=UTC))  # Tuesday 09:00, within the 26 hours
         assert await h.app.passes.journeys() == 1
@@ -95,7 +94,6 @@ async def test_a_capped_touch_waits_for_room_or_is_routed_past_its_validity(
             assert (await offer(s, "e")).outcome == OFFERED
         await ingest(h, "pay-e", "cust-hash-e", "payroll_credited")
         await reached(h, "payroll-signin", "cust-hash-e", "ENTERED")
-        assert await h.app.passes.journeys() == 0
         h.clock.set(datetime(2026, 1, 7, 4, 0, tzinfo=UTC))
         assert await h.app.passes.journeys() == 0
         got = await steps(h, "payroll-signin", "cust-hash-e")
@@ -114,10 +112,11 @@ async def test_the_holdout_survives_re_entry_and_records_what_would_have_been_to
     # cust-hash-h1 hashes into a 30% holdout of `payroll`, cust-hash-h0 does not.
     async with journeys_service(db_target, tmp_path, config(holdout=0.3)) as h:
         s = stub(h)
-        for who in ("h0", "h1"):
+        for who in ("h0", "h1"):  # due at once: touched (or would-have-touched) with the entry
             await ingest(h, f"pay-{who}", f"cust-hash-{who}", "payroll_credited")
             await reached(h, "payroll-signin", f"cust-hash-{who}", "ENTERED")
-        assert await h.app.passes.journeys() == 1
+        assert await h.app.passes.journeys() == 0
+        assert (await steps(h, "payroll-signin", "cust-hash-h0"))[-1][1] == "TOUCHED"
         assert await steps(h, "payroll-signin", "cust-hash-h1") == [
             (1, "ENTERED", ""),
             (1, "HELD_OUT", ""),
@@ -132,8 +131,7 @@ async def test_the_holdout_survives_re_entry_and_records_what_would_have_been_to
         assert ok, message
         h.clock.advance(days=7)
         await ingest(h, "pay-h1-2", "cust-hash-h1", "payroll_credited")
-        got = await reached(h, "payroll-signin", "cust-hash-h1", "ENTERED", entry=2)
-        assert [x for x in got if x[0] == 2] == [(2, "ENTERED", ""), (2, "HELD_OUT", "")]
+        await reached(h, "payroll-signin", "cust-hash-h1", "ENTERED", entry=2)
         assert await h.app.passes.journeys() == 0
         got = await steps(h, "payroll-signin", "cust-hash-h1")
         assert [x for x in got if x[0] == 2] == [(2, "ENTERED", ""), (2, "HELD_OUT", ""), (2, "WOULD_HAVE_TOUCHED", "")]
@@ -160,8 +158,7 @@ async def test_priority_decides_which_triggered_touch_gets_the_last_room(db_targ
         await ingest(h, "pay-p", "cust-hash-p", "payroll_credited")
         await reached(h, "payroll-wealth", "cust-hash-p", "ENTERED")
         await reached(h, "payroll-signin", "cust-hash-p", "ENTERED")
-        assert await h.app.passes.journeys() == 1
-        # payroll (priority 5) wins over wealth (priority 0), whose touch waits.
+        # Both entries are due at once: made with them, payroll (priority 5) first; wealth (priority 0) waits.
         assert (await steps(h, "payroll-signin", "cust-hash-p"))[-1][1] == "TOUCHED"
         assert (await steps(h, "payroll-wealth", "cust-hash-p"))[-1] == (1, "DEFERRED", "CONTACT_CAP_DAY")
         h.clock.advance(days=1)
@@ -169,8 +166,8 @@ async def test_priority_decides_which_triggered_touch_gets_the_last_room(db_targ
         assert (await steps(h, "payroll-wealth", "cust-hash-p"))[-1][1] == "TOUCHED"
 
 
-async def test_a_real_time_entry_wakes_the_journeys_pass(db_target: DbTarget, tmp_path: Path) -> None:
-    # The pass's own period is an hour: the touch can only come from the wake-up of the entry's commit.
+async def test_a_real_time_touch_is_made_with_its_entry(db_target: DbTarget, tmp_path: Path) -> None:
+    # The pass's own period is an hour: the touch can only come with the entry, in its unit of work.
     text = config().replace("journey_pass_seconds: 0", "journey_pass_seconds: 3600")
     async with journeys_service(db_target, tmp_path, text) as h:
         await ingest(h, "pay-w", "cust-hash-w", "payroll_credited")
