@@ -102,6 +102,19 @@ _ADD_BOTH = (
     .returning(_balances.c.asset, _balances.c.available)
 )
 
+_TAKE = (
+    update(_balances)
+    .where(_balances.c.member == bindparam("m"), _balances.c.asset == POINTS, _balances.c.available >= bindparam("n"))
+    .values(available=_balances.c.available - bindparam("n"))
+)
+_TAKE_TO_HELD = _TAKE.values(held=_balances.c.held + bindparam("n"))
+_LOT_VIEWS = select(_lots.c.id, _lots.c.remaining, _lots.c.expires_at, _lots.c.created_at).where(
+    _lots.c.member == bindparam("m"), _lots.c.remaining > 0
+)
+_ADD_TO_LOTS = (
+    update(_lots).where(_lots.c.id == bindparam("b_id")).values(remaining=_lots.c.remaining + bindparam("b_delta"))
+)
+
 
 class Ledger:
     def __init__(self, session: AsyncSession, dialect: str, now: datetime) -> None:
@@ -211,37 +224,17 @@ class Ledger:
 
     async def _take_available(self, member: str, points: int, *, to_held: bool) -> bool:
         """The one conditional UPDATE that guards against overdraw."""
-        values: dict[str, Any] = {"available": _balances.c.available - points}
-        if to_held:
-            values["held"] = _balances.c.held + points
-        result = await self.s.execute(
-            update(_balances)
-            .where(
-                _balances.c.member == member,
-                _balances.c.asset == POINTS,
-                _balances.c.available >= points,
-            )
-            .values(**values)
-        )
+        result = await self.s.execute(_TAKE_TO_HELD if to_held else _TAKE, {"m": member, "n": points})
         return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
     async def _lot_views(self, member: str) -> list[LotView]:
-        rows = await self.s.execute(
-            select(_lots.c.id, _lots.c.remaining, _lots.c.expires_at, _lots.c.created_at).where(
-                _lots.c.member == member, _lots.c.remaining > 0
-            )
-        )
+        rows = await self.s.execute(_LOT_VIEWS, {"m": member})
         return [LotView(r.id, r.remaining, r.expires_at, r.created_at) for r in rows]
 
     async def _add_to_lots(self, deltas: list[tuple[int, int]]) -> None:
         if not deltas:
             return
-        stmt = (
-            update(_lots)
-            .where(_lots.c.id == bindparam("b_id"))
-            .values(remaining=_lots.c.remaining + bindparam("b_delta"))
-        )
-        await self.s.execute(stmt, [{"b_id": lot_id, "b_delta": delta} for lot_id, delta in deltas])
+        await self.s.execute(_ADD_TO_LOTS, [{"b_id": lot_id, "b_delta": delta} for lot_id, delta in deltas])
 
     async def _draw(self, member: str, points: int, txn_lines: list[Line]) -> list[tuple[int, int]]:
         """Takes `points` out of the member's lots (soonest expiry first) and records entry lines."""
