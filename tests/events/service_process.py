@@ -1,8 +1,8 @@
 """One service in a process of its own, for the tests that kill it with SIGKILL and start it again.
 
-    python -m tests.events.service_process SERVICE CONFIG DB_URL [--schema S] [--clock ISO-8601]
+    python -m tests.events.service_process SERVICE CONFIG DB_URL [--schema S] [--clock ISO-8601] [--port P]
 
-The service is built by its composition root (services.registry) on a port the kernel picks, on a
+The service is built by its composition root (services.registry) on a port the kernel picks (or P), on a
 ManualClock standing at `--clock` (its peers in the test run on manual clocks too), with SQLite's
 synchronous=FULL as `skylane serve` has it. It prints `listening on <address>` once it serves, and
 serves until it is killed.
@@ -31,7 +31,7 @@ async def serve(args: argparse.Namespace) -> None:
         db_schema=args.schema or None,
         sqlite_synchronous="FULL",
     )
-    options = ServerOptions(port=0, metrics_port=None, config_poll_seconds=None, access_log=False)
+    options = ServerOptions(port=args.port, metrics_port=None, config_poll_seconds=None, access_log=False)
     service = await start_service(SERVICES[args.service].build(settings), options)
     print(f"listening on {service.address}", flush=True)
     await asyncio.Event().wait()  # until killed
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("db_url")
     parser.add_argument("--schema", default="")
     parser.add_argument("--clock", default="2026-01-05T09:00:00+00:00")
+    parser.add_argument("--port", type=int, default=0, help="0: a port the kernel picks")
     args = parser.parse_args()
     configure_logging("warning")
     asyncio.run(serve(args))

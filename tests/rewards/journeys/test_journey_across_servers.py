@@ -4,12 +4,15 @@ is routed in-house and draws the loan (router), the drawdown earns points and gr
 reaches silver (growth), rewards keeps the level; a payroll credit ingested by rewards enters the payroll
 trigger (silver customers only) and the customer receives the coupon, claims and redeems it; the redemption
 earns growth its points and pushes the next product (wave 2) — every step in the funnel report. Growth and
-rewards, and with them every consumer, are stopped and started again mid-way twice: each effect happens once.
+rewards, and with them every consumer, are stopped and started again mid-way twice — in the process, or as
+processes of their own killed with SIGKILL — and each effect happens once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from sqlalchemy import text
 
 from services.common.clock import ManualClock
+from services.common.db import Database
 from services.common.server import ServerOptions
 from services.growth.app import build as build_growth
 from services.rewards.app import build as build_rewards
@@ -31,7 +36,7 @@ from skylane.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 from skylane.router.v1 import router_pb2, router_pb2_grpc
 from tests.events.helpers import DuplicatingPeer, eventually, free_port
 from tests.events.test_end_to_end import COUPON, GROWTH_CONFIG, LOAN
-from tests.helpers import DbTarget, Harness, db_target_for, key, running_service
+from tests.helpers import REPO, DbTarget, Harness, db_target_for, key, running_service
 from tests.router.helpers import START
 from tests.router.helpers import config_text as router_config
 from tests.router.helpers import request as route_request
@@ -96,6 +101,9 @@ class Suite:
     stacks: dict[str, AsyncExitStack] = field(default_factory=dict)
     proxies: list[DuplicatingPeer] = field(default_factory=list)
     channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
+    killed: bool = False  # growth and rewards in processes of their own, killed with SIGKILL
+    processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    dbs: dict[str, Database] = field(default_factory=dict)
 
     def address(self, name: str) -> str:
         return f"127.0.0.1:{self.ports[name]}"
@@ -113,7 +121,13 @@ class Suite:
         for name, body in texts.items():
             (self.tmp / f"{name}.yaml").write_text(body, encoding="utf-8")
 
-    async def start(self, name: str) -> Harness:
+    def db(self, name: str) -> Database:
+        return self.dbs[name] if name in self.dbs else self.servers[name].app.db
+
+    async def start(self, name: str) -> None:
+        if self.killed and name != "router":
+            await self._spawn(name)
+            return
         builds: dict[str, Any] = {"router": build_router, "growth": build_growth, "rewards": build_rewards}
         stack = self.stacks[name] = AsyncExitStack()
         options = ServerOptions(port=self.ports[name], metrics_port=None, config_poll_seconds=None, access_log=False)
@@ -122,13 +136,32 @@ class Suite:
                 builds[name], self.targets[name], self.tmp / f"{name}.yaml", clock=ManualClock(START), options=options
             )
         )
-        return self.servers[name]
+
+    async def _spawn(self, name: str) -> None:
+        target = self.targets[name]
+        args = [name, str(self.tmp / f"{name}.yaml"), target.url, "--clock", START.isoformat()]
+        args += ["--port", str(self.ports[name]), *(["--schema", target.schema] if target.schema else [])]
+        process = self.processes[name] = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.events.service_process", *args, cwd=REPO,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 60)
+        assert b"listening on" in line, f"{name} did not start: {line!r}"
+        if name not in self.dbs:
+            self.dbs[name] = Database(target.url, schema=target.schema, pool_size=2)
+
+    async def _kill(self, name: str) -> None:
+        """SIGKILL: no shutdown of any kind, whatever unit of work is open stays unfinished."""
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
 
     async def restart(self, *names: str) -> None:
         """Stops the services (their consumers with them, wherever they are in their streams) and starts them
         again on the same databases and ports."""
         for name in names:
-            await self.stacks[name].aclose()
+            await (self._kill(name) if name in self.processes else self.stacks[name].aclose())
             channel = self.channels.pop(name, None)
             if channel is not None:
                 await channel.close()
@@ -154,8 +187,8 @@ class Suite:
 
 
 @asynccontextmanager
-async def suite(engine: str, tmp_path: Path) -> AsyncIterator[Suite]:
-    s = Suite(tmp_path, engine)
+async def suite(engine: str, tmp_path: Path, killed: bool) -> AsyncIterator[Suite]:
+    s = Suite(tmp_path, engine, killed=killed)
     async with AsyncExitStack() as outer:
         for name in ("router", "growth", "rewards"):
             s.targets[name] = await outer.enter_async_context(db_target_for(engine, tmp_path, name))
@@ -165,8 +198,12 @@ async def suite(engine: str, tmp_path: Path) -> AsyncIterator[Suite]:
                 await s.start(name)
             yield s
         finally:
+            for name in list(s.processes):
+                await s._kill(name)
             for stack in s.stacks.values():
                 await stack.aclose()
+            for db in s.dbs.values():
+                await db.dispose()
             for proxy in s.proxies:
                 await proxy.stop()
             for channel in s.channels.values():
@@ -174,7 +211,7 @@ async def suite(engine: str, tmp_path: Path) -> AsyncIterator[Suite]:
 
 
 async def steps_of(s: Suite, trigger: str) -> list[tuple[int, str]]:
-    async with s.servers["rewards"].app.db.read() as session:
+    async with s.db("rewards").read() as session:
         rows = await session.execute(
             text("SELECT entry, step FROM journey_steps WHERE trigger_id = :t AND customer_ref = :c ORDER BY at, step"),
             {"t": trigger, "c": CUSTOMER},
@@ -186,8 +223,11 @@ async def has_step(s: Suite, trigger: str, step: str) -> bool:
     return any(st == step for _, st in await steps_of(s, trigger))
 
 
-async def test_the_journey_across_three_servers_has_every_effect_once(engine: str, tmp_path: Path) -> None:
-    async with suite(engine, tmp_path) as s:
+@pytest.mark.parametrize("killed", [False, True], ids=["stopped", "sigkill"])
+async def test_the_journey_across_three_servers_has_every_effect_once(
+    engine: str, tmp_path: Path, killed: bool
+) -> None:
+    async with suite(engine, tmp_path, killed) as s:
         growth = s.stub("growth")
         await growth.EnrollMember(growth_pb2.EnrollMemberRequest(idempotency_key=key(), customer=cref()))
 
@@ -206,7 +246,7 @@ async def test_the_journey_across_three_servers_has_every_effect_once(engine: st
             return await s.stub("growth").GetBalance(growth_pb2.GetBalanceRequest(customer=cref()))
 
         async def silver_kept() -> bool:
-            async with s.servers["rewards"].app.db.read() as session:
+            async with s.db("rewards").read() as session:
                 row = await inputs_of(session, CUSTOMER)
             return row is not None and row.growth_level == "silver" and row.risk_destination == "IN_HOUSE"
 
@@ -268,7 +308,7 @@ async def test_the_journey_across_three_servers_has_every_effect_once(engine: st
         assert sorted(t.task_id for t in statement.history) == ["coupon_redeemed", "travel_loan_drawn"]
         assert await steps_of(s, "payroll-silver") == [(1, "ENTERED"), (1, "TOUCHED")]
         assert await steps_of(s, "wealth-next") == [(1, "ENTERED"), (1, "TOUCHED")]
-        async with s.servers["rewards"].app.db.read() as session:
+        async with s.db("rewards").read() as session:
             made = await session.execute(
                 text("SELECT campaign_id, wave FROM decisions WHERE customer_ref = :c ORDER BY decided_at"),
                 {"c": CUSTOMER},
