@@ -16,9 +16,11 @@ partners are shown) — and the bid's position in the partner's usual range for 
   partner seen in one tier carries that to the others; a lift's prior is N(0, τ²) with τ² per group
   estimated from every partner's data (DerSimonian–Laird random effects), or the partner's own when its
   spread is significantly larger. A group that does not matter gets τ² ≈ 0 and adds no noise.
-* Exploration: Thompson sampling, one draw per lead and partner, spreads scaled by `explore` (a level
-  still mostly prior explores with its full spread).
-* Forgetting: observations lose half their weight every `half_life_days`, and a Bernoulli CUSUM per
+* Exploration: optimistic Thompson sampling, one draw per lead and partner (the mean plus the positive
+  part of a sampled deviation), spreads scaled by `explore` (a level still mostly prior explores with its
+  full spread).
+* Forgetting: observations lose half their weight every `half_life_days` — also while a partner is not
+  observed, so one left out of the chains becomes uncertain again and is probed — and a Bernoulli CUSUM per
   partner and outcome forgets most of a partner's history when its outcomes stop matching the estimate,
   so a change of appetite is noticed within a day of traffic while a steady partner keeps a long memory.
 * Delayed funding outcomes: an accepted lead is pending until its outcome is reported and teaches

@@ -86,7 +86,9 @@ async def test_route_applicant_plans_on_the_learned_funding(db_target: DbTarget,
                 outcome(result.lead_id, result.partner_id, kind, fen), metadata=auth(result.partner_id)
             )
         assert "payer" in winners[:10]  # the higher bid is tried while nothing is known
-        assert winners[-8:].count("funder") >= 7
+        # payer's few failures still weigh little against the market's pooled rate, so it is probed now and
+        # then; funder takes most of the late leads (a policy that did not learn would send them to payer)
+        assert winners[-8:].count("funder") >= 6
         at = stack.clock.now().timestamp()
         learner = stack.desk.learner
         funder, payer = learner.belief("funder", PROBE, 3000, at, None), learner.belief("payer", PROBE, 5000, at, None)
