@@ -41,6 +41,13 @@ def _after(token: str) -> tuple[datetime, str, str, int] | None:
         raise InvalidArgument.single("page_token", "must be a next_page_token ListFollowUps returned") from exc
 
 
+def _days_before(end: datetime, days: int) -> datetime:
+    """``days`` before ``end``, or the first representable instant when that would be earlier (an
+    ``until`` in the first days of year 1 is valid input)."""
+    first = datetime.min.replace(tzinfo=UTC)
+    return end - timedelta(days=days) if end - first > timedelta(days=days) else first
+
+
 class ListFollowUps:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db, self.clock = db, clock
@@ -51,7 +58,7 @@ class ListFollowUps:
         now = self.clock.now()
         # No `until`: everything up to now, this very moment's rows included.
         until = request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else None
-        since = (until or now) - timedelta(days=DEFAULT_DAYS)
+        since = _days_before(until or now, DEFAULT_DAYS)
         if request.HasField("since"):
             since = request.since.ToDatetime(tzinfo=UTC)
         v = Violations()
