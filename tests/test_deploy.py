@@ -453,12 +453,12 @@ def test_env_overrides_reach_list_items_by_id_or_index() -> None:
         "partners": {"lenders": [{"id": "quickcash", "endpoint": "a:1"}, {"id": "steadybank", "endpoint": "b:2"}]}
     }
     env = {
-        "SKYLANE_ROUTER__partners__lenders__quickcash__endpoint": "partner-sim:50061",
+        "SKYLANE_ROUTER__partners__lenders__quickcash__endpoint": "partner-sim.internal:7443",
         "SKYLANE_ROUTER__PARTNERS__LENDERS__1__ENDPOINT": "steady.internal:443",
     }
     result = _apply_overrides(document, env, "SKYLANE_ROUTER")
     assert [lender["endpoint"] for lender in result["partners"]["lenders"]] == [
-        "partner-sim:50061",
+        "partner-sim.internal:7443",
         "steady.internal:443",
     ]
     assert document["partners"]["lenders"][0]["endpoint"] == "a:1"  # the file's document is left alone
@@ -469,7 +469,7 @@ def test_env_overrides_reach_list_items_by_id_or_index() -> None:
 def test_env_overrides_survive_a_reload_of_the_mounted_file(tmp_path: Path) -> None:
     config = tmp_path / "router.yaml"
     shutil.copy(REPO / "config" / "router.yaml", config)
-    env = {"SKYLANE_ROUTER__partners__lenders__quickcash__endpoint": "partner-sim:50061"}
+    env = {"SKYLANE_ROUTER__partners__lenders__quickcash__endpoint": "partner-sim.internal:7443"}
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'router.db'}"
     app = SERVICES["router"].build(AppSettings(config_path=config, db_url=db_url, environ=env))
     asyncio.run(app.db.dispose())
@@ -479,7 +479,7 @@ def test_env_overrides_survive_a_reload_of_the_mounted_file(tmp_path: Path) -> N
     changed, _, _ = store.reload()
     model = store.model.partners
     assert changed and model.ping_budget_ms == 700
-    assert next(p for p in model.lenders if p.id == "quickcash").endpoint == "partner-sim:50061"
+    assert next(p for p in model.lenders if p.id == "quickcash").endpoint == "partner-sim.internal:7443"
 
 
 # --- alert rules and dashboard --------------------------------------------------------------------------------
