@@ -13,6 +13,7 @@ from services.common.app import ServiceApp, Worker
 from services.common.clock import Clock
 from services.common.config import ConfigStore
 from services.common.db import Database
+from services.common.replica_share import ReplicaLoad
 from services.common.settings import AppSettings
 from services.rewards.api import RewardsServicer, UseCases
 from services.rewards.config import RewardsConfig
@@ -46,6 +47,7 @@ class RewardsApp(ServiceApp):
     fallback_interval = 300.0
     flush_interval = 30.0
     gauge_interval = 15.0  # budgets and λ into the metrics: about a scrape interval
+    take_in_interval = 60.0  # other replicas' outcomes into the posteriors (a read of every decision's cell)
 
     _view: ConfigView | None = None
 
@@ -82,6 +84,7 @@ class RewardsApp(ServiceApp):
             self.policy_state,
             self.telemetry,
             self.journeys,
+            ReplicaLoad(self.db, clock, self.runtime.traffic),
         )
 
     def view(self) -> ConfigView:
@@ -99,6 +102,7 @@ class RewardsApp(ServiceApp):
     async def start(self) -> None:
         await super().start()
         await self.policy_state.load(self.config.model)
+        await self.passes.publish_load()  # the other replicas, and this one to them, at once
         await self.passes.refresh_gauges()  # every campaign's series from the first scrape
 
     def ops_methods(self) -> frozenset[str]:
@@ -110,6 +114,7 @@ class RewardsApp(ServiceApp):
             fallback_interval=self.fallback_interval,
             flush_interval=self.flush_interval,
             gauge_interval=self.gauge_interval,
+            take_in_interval=self.take_in_interval,
         )
         return [*loops, *(consumer.run for consumer in self.consumers)]
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.common.db import UTCDateTime
 from services.common.event_schema import event_tables
 from services.common.idempotency import idempotency_table
+from services.common.replica_share import replica_table
 
 
 class Base(DeclarativeBase):
@@ -23,6 +24,7 @@ class Base(DeclarativeBase):
 idempotency_keys = idempotency_table(Base.metadata)
 # The outbox of rewards events and the consumer and ingest tables (services/common/event_schema.py).
 event_tables(Base.metadata)
+replica_table(Base.metadata)
 
 
 class Contact(Base):

@@ -1,8 +1,9 @@
 """In-memory state of the running process: the config view and the policy state per campaign.
 
 Posteriors are rebuilt from the decisions table at start (offers and their redemptions are durable);
-λ is flushed to policy_state periodically and at stop. Multiple processes each learn from their own
-traffic between restarts. In-memory learning is applied only after the unit of work that justifies it
+λ is flushed to policy_state periodically and at stop. With several replicas, each also takes in the
+others' outcomes periodically (service/policy_state.py) and paces with its share of the traffic
+(services/common/replica_share.py). In-memory learning is applied only after the unit of work that justifies it
 has committed, so a rolled-back call teaches the policy nothing.
 """
 
@@ -13,14 +14,69 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from services.common.replica_share import TrafficShare
 from services.rewards.config import Campaign, PolicyConfig, RewardsConfig
 from services.rewards.domain.policy import ArmSpec, Pacer, PolicyParams, Posteriors, PropensityCache
 from services.rewards.domain.profile import OTHER_SEGMENT
 
 
+class SharedPosteriors(Posteriors):
+    """The running policy's posteriors, with a journal of what this process learned since the replicas'
+    outcomes were last taken in, so that taking them in (service/policy_state.py) keeps it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.journal: list[tuple[str, str, str, int]] = []  # (kind, segment, arm, n)
+
+    def record_trial(self, segment: str, arm: str, n: int = 1) -> None:
+        super().record_trial(segment, arm, n)
+        self.journal.append(("trial", segment, arm, n))
+
+    def record_success(self, segment: str, arm: str, n: int = 1) -> None:
+        super().record_success(segment, arm, n)
+        self.journal.append(("success", segment, arm, n))
+
+    def record_claim(self, segment: str, arm: str, n: int = 1) -> None:
+        super().record_claim(segment, arm, n)
+        self.journal.append(("claim", segment, arm, n))
+
+    def record_expiry(self, segment: str, arm: str, n: int = 1) -> None:
+        super().record_expiry(segment, arm, n)
+        self.journal.append(("expiry", segment, arm, n))
+
+    def retract_success(self, segment: str, arm: str) -> None:
+        super().retract_success(segment, arm)
+        self.journal.append(("retract", segment, arm, 1))
+
+    def replace_counts(self, fresh: Posteriors, since: int) -> None:
+        """Takes `fresh`'s counts (what every replica recorded) plus this process's journal from position
+        `since` on (learned after `fresh` was read), and empties the journal."""
+        for kind, segment, arm, n in self.journal[since:]:
+            replay(fresh, kind, segment, arm, n)
+        self.cells = fresh.cells
+        for segment in {s for s, _arm in self.cells} | set(self.evidence):
+            self._stamp(segment, 1 + fresh.evidence.get(segment, 0))  # change stamps only grow
+        self.pooled.stamp = -1  # the pooled curve is rebuilt on the next read
+        self.journal.clear()
+
+
+def replay(posteriors: Posteriors, kind: str, segment: str, arm: str, n: int) -> None:
+    if kind == "retract":
+        for _ in range(n):
+            posteriors.retract_success(segment, arm)
+        return
+    record = {
+        "trial": posteriors.record_trial,
+        "success": posteriors.record_success,
+        "claim": posteriors.record_claim,
+        "expiry": posteriors.record_expiry,
+    }[kind]
+    record(segment, arm, n)
+
+
 @dataclass
 class CampaignPolicy:
-    posteriors: Posteriors
+    posteriors: SharedPosteriors
     pacer: Pacer
     propensities: PropensityCache = field(default_factory=PropensityCache)
 
@@ -70,6 +126,7 @@ class ConfigView:
 class PolicyRuntime:
     rng: random.Random = field(default_factory=random.Random)
     campaigns: dict[str, CampaignPolicy] = field(default_factory=dict)
+    traffic: TrafficShare = field(default_factory=TrafficShare)  # this replica's share of the offers asked
 
     def params(self, cfg: RewardsConfig) -> PolicyParams:
         return policy_params(cfg.policy)
@@ -79,7 +136,7 @@ class PolicyRuntime:
         if found is None:
             p = cfg.policy
             found = CampaignPolicy(
-                Posteriors(), Pacer(p.lambda_initial, p.lambda_min, p.lambda_max, p.pacing_interval_seconds)
+                SharedPosteriors(), Pacer(p.lambda_initial, p.lambda_min, p.lambda_max, p.pacing_interval_seconds)
             )
             self.campaigns[campaign_id] = found
         return found

@@ -16,6 +16,7 @@ from services.common.clock import Clock
 from services.common.config import ConfigStore
 from services.common.consumer import Consumer
 from services.common.db import Database
+from services.common.replica_share import ReplicaLoad
 from services.rewards.config import RewardsConfig
 from services.rewards.domain.journey import listens_to
 from services.rewards.runtime import ConfigView
@@ -39,8 +40,10 @@ class Passes:
         policy_state: PolicyState,
         telemetry: RewardsTelemetry,
         journeys: Journeys,
+        replica_load: ReplicaLoad,
     ) -> None:
         self.clock, self.view = clock, view
+        self.replica_load = replica_load
         self.expire_coupons = expire_coupons
         self.send_fallback_waves = send_fallback_waves
         self.journeys_ = journeys
@@ -78,14 +81,31 @@ class Passes:
         """Persists λ of every campaign so a restart resumes pacing where it was."""
         await self.policy_state.flush(self.clock.now())
 
+    async def publish_load(self) -> float:
+        """Publishes this replica's offer rate and updates its share of the traffic (what its pacers plan
+        with); returns the share."""
+        return await self.replica_load.publish()
+
+    async def take_in_learning(self) -> bool:
+        """Every replica's outcomes into this process's posteriors when others are serving."""
+        return await self.policy_state.take_in(self.view().cfg)
+
     async def refresh_gauges(self) -> None:
         """Reads every campaign's budget counters and λ into the metrics (and notes budgets used up)."""
         await self.telemetry.refresh(self.view(), self.clock.now())
 
     def loops(
-        self, *, expiry_interval: float, fallback_interval: float, flush_interval: float, gauge_interval: float
+        self,
+        *,
+        expiry_interval: float,
+        fallback_interval: float,
+        flush_interval: float,
+        gauge_interval: float,
+        take_in_interval: float = 60.0,
     ) -> list[Worker]:
         return [
+            self.replica_load.run,
+            loop("take_in_learning", take_in_interval, self.take_in_learning),
             loop("expire", expiry_interval, self.expire),
             loop("fallback", fallback_interval, self.fallback),
             self.journey_loop,

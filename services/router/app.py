@@ -10,6 +10,7 @@ import grpc
 
 from services.common.app import ServiceApp, Worker
 from services.common.config import ConfigStore
+from services.common.replica_share import ReplicaLoad
 from services.common.settings import AppSettings
 from services.router.api import RouterOpsServicer, RouterServicer
 from services.router.config import RouterConfig
@@ -71,11 +72,13 @@ class RouterApp(ServiceApp):
         self.loans = LoansDrawn(self.write, self.clock, self.db.dialect)
         self.dead_letters = DeadLetters(self.db, self.write, self.clock)
         self.lead_reports = LeadReports(self.partners)
+        self.replica_load = ReplicaLoad(self.db, self.clock, self.partners.traffic)
 
     async def start(self) -> None:
         await super().start()
         await self.policies.start()
         await self.partners.load()
+        await self.replica_load.publish()  # the other replicas, and this one to them, at once
         await self.partner_telemetry.refresh(self.partners)  # every partner's series from the first scrape
 
     def add_to_server(self, server: grpc.aio.Server) -> list[str]:
@@ -105,6 +108,7 @@ class RouterApp(ServiceApp):
         workers: list[Worker] = [
             lambda: refresh_policies(self.policies, POLICY_REFRESH_SECONDS),
             lambda: refresh_gauges(self.partner_telemetry, self.partners, self.gauge_interval),
+            self.replica_load.run,
         ]
         if self.config.model.partners.delivery.background:
             workers.append(lambda: deliver_leads(self.partners, self.leads, self.dispatcher))

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.clock import Clock
 from services.common.errors import FailedPrecondition, NotFound
+from services.common.replica_share import TrafficShare
 from services.rewards.config import Campaign
 from services.rewards.domain import contact, holdout
 from services.rewards.domain.budget import pacing_horizon
@@ -88,7 +89,17 @@ class Offer:
                 )
             policy = self.runtime.campaign(view.cfg, campaign.id)
             return await _Decision(
-                conn, self.dialect, view, campaign, policy, self.runtime.rng, request, now, learned, self.report
+                conn,
+                self.dialect,
+                view,
+                campaign,
+                policy,
+                self.runtime.rng,
+                request,
+                now,
+                learned,
+                self.report,
+                self.runtime.traffic,
             ).make()
 
         return await self.calls.run("RewardsService.Offer", request, rewards_pb2.OfferResponse, step)
@@ -108,6 +119,7 @@ class _Decision:
     now: datetime
     learned: Learned
     report: Report
+    traffic: TrafficShare  # this replica's share of the offers: the part of the shared budget it paces
     customer: str = field(init=False)
     profile: Profile = field(init=False)
     segment: str = field(init=False)
@@ -144,6 +156,7 @@ class _Decision:
             learning.trial(self.learned, self.policy.posteriors, self.segment, BASELINE)
             return await self._record(rewards_pb2.HOLDOUT, "HOLDOUT")
         self.policy.pacer.arrive(self.now, self.segment)
+        self.traffic.note()
         refused = self._refusal(snap)
         if refused:
             return await self._record(rewards_pb2.NOT_OFFERED, refused)
@@ -184,15 +197,17 @@ class _Decision:
         left = budget.left_for_offer(campaign, snap.budget)
         arms, values = view.arms[campaign.id], view.values[campaign.id]
         if policy.pacer.due(now):
+            # The pacer counts this replica's arrivals only, so it plans with this replica's share of what
+            # the replicas have left together.
             seconds_left, seconds_left_today = pacing_horizon(campaign.end, now, view.tz)
             policy.pacer.update(
                 now,
                 policy.posteriors,
                 arms,
                 values,
-                left.total_fen,
+                self.traffic.of(left.total_fen),
                 seconds_left,
-                left.today_fen,
+                self.traffic.of(left.today_fen),
                 seconds_left_today,
                 view.params,
             )

@@ -341,10 +341,10 @@ class Pacer:
 
 @dataclass(frozen=True)
 class CapRoom:
-    """Capped partners' room at ranking time: partner → [(leads left, seconds until the window ends)] for each
-    of its capped windows. Partners not listed are not capped."""
+    """Capped partners' room at ranking time: partner → [(leads left, this replica's share of them; seconds
+    until the window ends)] for each of its capped windows. Partners not listed are not capped."""
 
-    left: Mapping[str, Sequence[tuple[int, float]]] = field(default_factory=dict)
+    left: Mapping[str, Sequence[tuple[float, float]]] = field(default_factory=dict)
 
     def full(self, partner_id: str) -> bool:
         return any(room <= 0 for room, _ in self.left.get(partner_id, ()))

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.clock import Clock
 from services.common.db import Database
+from services.common.replica_share import TrafficShare
 from services.router.partners import store
 from services.router.partners.breaker import CircuitBreaker
 from services.router.partners.channels import PartnerChannels
@@ -115,6 +116,7 @@ class PartnerDesk:
         self.estimates = EstimateBook()  # per-(partner, tier) counts: reports and the `waterfall` fallback
         self.learner = ContextualEstimator()  # what the learned policy plans on (estimates.py)
         self.pacer = Pacer()  # shadow prices of capped partners
+        self.traffic = TrafficShare()  # this replica's share of the leads: the part of shared caps it paces
 
     @property
     def config(self) -> PartnersConfig:
@@ -200,15 +202,18 @@ class PartnerDesk:
             return CapRoom()
         async with self.db.read() as session:
             used = await store.cap_used(session, [(pid, key, cap) for pid, key, cap, _ in windows])
-        left: dict[str, list[tuple[int, float]]] = {}
+        # The pacer counts the bids this replica sees, so it paces with this replica's share of the room
+        # the replicas have left together (a full cap stays full: the share is positive).
+        left: dict[str, list[tuple[float, float]]] = {}
         for pid, key, cap, seconds_left in windows:
-            left.setdefault(pid, []).append((cap - used.get((pid, key), 0), seconds_left))
+            left.setdefault(pid, []).append((self.traffic.of(cap - used.get((pid, key), 0)), seconds_left))
         return CapRoom(left)
 
     async def offer(self, applicant: LeadApplicant, *, lead_id: str | None = None) -> PreparedOffer:
         config = self.config
         now = self.clock.now()
         lead_id = lead_id or uuid.uuid4().hex
+        self.traffic.note()
         eligible, skipped = prefilter(applicant, config, lambda pid: self.breaker.is_open(pid, now), now)
         masked = mask(applicant)
         pings = await ping_all(self.channels, eligible, lead_id, masked, config.ping_budget_ms)
