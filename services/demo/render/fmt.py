@@ -43,3 +43,36 @@ def verdict(estimate: dict[str, Any] | None) -> str:
 
 def outcomes(row: dict[str, int]) -> str:
     return ", ".join(f"{k.lower()} {v:,}" for k, v in row.items()) or "-"
+
+
+def channel_row(c: dict[str, Any]) -> list[str]:
+    """One channel of the routing table: applicants, where they went, and what the pool's leads earned."""
+    return [
+        c["channel"],
+        count(c["applicants"]),
+        count(c["in_house"]),
+        count(c["partner_pool"]),
+        count(c["declined"]),
+        count(c["leads_sold"]),
+        count(c["loans_funded"]),
+        yuan(c["revenue_fen"]),
+        yuan(c["value_per_lead_fen"], 2),
+    ]
+
+
+def lender_row(x: dict[str, Any], *, rates: bool) -> list[str]:
+    """One partner lender's deliveries; `rates` adds its post acceptance and funded rates."""
+    accepted = [count(x["accepted_leads"]), pct(x["post_acceptance_rate"])] if rates else [count(x["accepted_leads"])]
+    outcome = [outcomes(x["outcomes"]), pct(x["funded_rate"])] if rates else [outcomes(x["outcomes"])]
+    return [
+        x["partner_id"],
+        count(x["pings"]),
+        pct(x["bid_rate"]),
+        pct(x["win_rate"]),
+        count(x["posts"]),
+        *accepted,
+        *outcome,
+        yuan(x["revenue_fen"]),
+        f"{x['p50_latency_ms']:.0f} ms",
+        x["circuit"],
+    ]

@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 
 from services.demo.render import charts
-from services.demo.render.fmt import count, outcomes, pct, points_ci, ratio_ci, verdict, yuan
+from services.demo.render.fmt import channel_row, count, lender_row, points_ci, ratio_ci, verdict, yuan
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans CJK SC',sans-serif;margin:0;color:#222;
@@ -83,20 +83,7 @@ def _routing(r: dict[str, Any]) -> str:
             "revenue",
             "value / pool lead",
         ],
-        [
-            [
-                c["channel"],
-                count(c["applicants"]),
-                count(c["in_house"]),
-                count(c["partner_pool"]),
-                count(c["declined"]),
-                count(c["leads_sold"]),
-                count(c["loans_funded"]),
-                yuan(c["revenue_fen"]),
-                yuan(c["value_per_lead_fen"], 2),
-            ]
-            for c in r["by_channel"]
-        ],
+        [channel_row(c) for c in r["by_channel"]],
     )
     ih = r["in_house"]
     tiers = ", ".join(f"{k} {v}" for k, v in r["by_tier"].items())
@@ -142,23 +129,7 @@ def _partners(p: dict[str, Any]) -> str:
             "p50 ping",
             "circuit",
         ],
-        [
-            [
-                x["partner_id"],
-                count(x["pings"]),
-                pct(x["bid_rate"]),
-                pct(x["win_rate"]),
-                count(x["posts"]),
-                count(x["accepted_leads"]),
-                pct(x["post_acceptance_rate"]),
-                outcomes(x["outcomes"]),
-                pct(x["funded_rate"]),
-                yuan(x["revenue_fen"]),
-                f"{x['p50_latency_ms']:.0f} ms",
-                x["circuit"],
-            ]
-            for x in lenders
-        ],
+        [lender_row(x, rates=True) for x in lenders],
     )
     return (
         "<section><h2>Partner lenders: deliveries and outcomes</h2>"

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from services.common.cli_client import new_table, print_table
-from services.demo.render.fmt import count, outcomes, pct, points_ci, ratio_ci, verdict, yuan
+from services.demo.render.fmt import channel_row, count, lender_row, pct, points_ci, ratio_ci, verdict, yuan
 
 BAR = 28
 
@@ -54,17 +54,7 @@ def _routing(console: Console, r: dict[str, Any], p: dict[str, Any]) -> None:
         "channel", "applicants", "in-house", "pool", "declined", "sold", "funded", "revenue", "value/lead"
     )
     for c in r["by_channel"]:
-        table.add_row(
-            c["channel"],
-            count(c["applicants"]),
-            count(c["in_house"]),
-            count(c["partner_pool"]),
-            count(c["declined"]),
-            count(c["leads_sold"]),
-            count(c["loans_funded"]),
-            yuan(c["revenue_fen"]),
-            yuan(c["value_per_lead_fen"], 2),
-        )
+        table.add_row(*channel_row(c))
     print_table(console, table)
     ih = r["in_house"]
     console.print(
@@ -77,18 +67,7 @@ def _routing(console: Console, r: dict[str, Any], p: dict[str, Any]) -> None:
     )
     lenders.columns[6].justify = "left"
     for x in p["lenders"]:
-        lenders.add_row(
-            x["partner_id"],
-            count(x["pings"]),
-            pct(x["bid_rate"]),
-            pct(x["win_rate"]),
-            count(x["posts"]),
-            count(x["accepted_leads"]),
-            outcomes(x["outcomes"]),
-            yuan(x["revenue_fen"]),
-            f"{x['p50_latency_ms']:.0f} ms",
-            x["circuit"],
-        )
+        lenders.add_row(*lender_row(x, rates=False))
     print_table(console, lenders)
 
 
