@@ -124,6 +124,7 @@ class PartnerObservation(Base):
     __tablename__ = "partner_observations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    replica: Mapped[str | None] = mapped_column(String(32))  # the process that learned it live
     kind: Mapped[str] = mapped_column(String(8))  # post | outcome
     lead_id: Mapped[str] = mapped_column(String(40))
     partner_id: Mapped[str] = mapped_column(String(40))

@@ -8,12 +8,12 @@ while returned + 1 <= share × accepted.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, and_, bindparam, case, delete, func, insert, select, tuple_, update
+from sqlalchemy import Integer, Table, and_, bindparam, case, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.partners.domain import BetaCounts, Consent, EstimateBook, LeadApplicant, TraceEntry
@@ -449,12 +449,14 @@ async def load_estimates(session: AsyncSession) -> EstimateBook:
     return book
 
 
-async def log_observations(session: AsyncSession, observations: Sequence[Observation]) -> None:
-    """Appends what the estimates learn from, in the transaction that records it (one INSERT)."""
+async def log_observations(session: AsyncSession, observations: Sequence[Observation], replica: str) -> None:
+    """Appends what the estimates learn from, in the transaction that records it (one INSERT), marked with the
+    replica that learned it live (the others take it in from here)."""
     if not observations:
         return
     rows = [
         {
+            "replica": replica,
             "kind": o.kind,
             "lead_id": o.lead_id,
             "partner_id": o.partner_id,
@@ -469,22 +471,32 @@ async def log_observations(session: AsyncSession, observations: Sequence[Observa
     await session.execute(insert(_table(PartnerObservation)), rows)
 
 
-async def load_observations(session: AsyncSession, since: datetime) -> list[Observation]:
-    """Observations logged at or after `since`, in the order they were logged."""
+async def load_observations(
+    session: AsyncSession, since: datetime, *, not_by: str | None = None, skip: Container[int] = ()
+) -> list[tuple[int, Observation]]:
+    """(id, observation) of those observed at or after `since`, in the order they were logged; `not_by` leaves
+    out one replica's, `skip` ids already had (their features are not even parsed)."""
     t = _table(PartnerObservation)
-    rows = await session.execute(select(t).where(t.c.observed_at >= since).order_by(t.c.id))
+    query = select(t).where(t.c.observed_at >= since).order_by(t.c.id)
+    if not_by is not None:
+        query = query.where(or_(t.c.replica.is_(None), t.c.replica != not_by))
+    rows = await session.execute(query)
     return [
-        Observation(
-            r.kind,
-            r.lead_id,
-            r.partner_id,
-            r.success,
-            r.observed_at.timestamp(),
-            tuple((g, v) for g, v in json.loads(r.features)) if r.features else (),
-            r.price_fen,
-            r.decision_ms,
+        (
+            r.id,
+            Observation(
+                r.kind,
+                r.lead_id,
+                r.partner_id,
+                r.success,
+                r.observed_at.timestamp(),
+                tuple((g, v) for g, v in json.loads(r.features)) if r.features else (),
+                r.price_fen,
+                r.decision_ms,
+            ),
         )
         for r in rows
+        if r.id not in skip
     ]
 
 

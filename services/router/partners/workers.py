@@ -14,8 +14,8 @@ log = structlog.get_logger("skylane.router.dispatcher")
 
 
 async def deliver_leads(desk: PartnerDesk, leads: Leads, dispatcher: Dispatcher, refresh_every: int = 50) -> None:
-    """Late selections, then what is due, then a poll interval's pause; every `refresh_every` rounds the
-    learned estimates are reloaded, to learn what other router processes learned."""
+    """Late selections, then what is due, then a poll interval's pause; every `refresh_every` rounds what
+    other router replicas learned is taken in (desk.take_in: their new observations, applied once)."""
     rounds = 0
     while True:
         try:
@@ -23,7 +23,7 @@ async def deliver_leads(desk: PartnerDesk, leads: Leads, dispatcher: Dispatcher,
             await dispatcher.run_once()
             rounds += 1
             if rounds % refresh_every == 0:
-                await desk.load()
+                await desk.take_in()
         except asyncio.CancelledError:
             raise
         except Exception:  # a broken database moment must not kill the loop

@@ -112,7 +112,7 @@ class Dispatcher:
             at = self.desk.clock.now().timestamp()
             answered = [a for a in attempts if a.verdict in (ACCEPTED, REJECTED) and a.item.delivery_id in recorded]
             verdicts = [observation(a, at) for a in answered]
-            await store.log_observations(session, verdicts)
+            await store.log_observations(session, verdicts, self.desk.replica)
         for partner_id, tier, accept_s, accept_f in learned:
             self.desk.estimates.add(partner_id, tier, accept_s=accept_s, accept_f=accept_f)
         self.desk.learn(verdicts)

@@ -96,6 +96,15 @@ def mask(applicant: LeadApplicant) -> partner_pb2.MaskedApplicant:
     )
 
 
+# Another replica's observation whose transaction commits this long after it was observed is still taken in.
+TAKE_IN_LAG_S = 60.0
+PRUNE_EVERY_S = 3600.0  # observations past the learner's memory are deleted about this often
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 class PartnerDesk:
     def __init__(
         self,
@@ -117,6 +126,9 @@ class PartnerDesk:
         self.learner = ContextualEstimator()  # what the learned policy plans on (estimates.py)
         self.pacer = Pacer()  # shadow prices of capped partners
         self.traffic = TrafficShare()  # this replica's share of the leads: the part of shared caps it paces
+        self.replica = uuid.uuid4().hex  # marks the observations this process learned live
+        self.taken: dict[int, float] = {}  # other replicas' observations applied lately: id → observed at
+        self.taken_from = self.pruned_at = 0.0
 
     @property
     def config(self) -> PartnersConfig:
@@ -137,14 +149,43 @@ class PartnerDesk:
         """The persisted estimates; the contextual learner replays its logged observations (those it still
         remembers; older ones are pruned), so a restart keeps what was learned, pending outcomes included."""
         learner = ContextualEstimator()
-        since = datetime.fromtimestamp(self.clock.now().timestamp() - learner.memory_s, UTC)
-        async with self.db.transaction() as session:
-            await store.prune_observations(session, since)
+        now = self.clock.now().timestamp()
+        await self._prune(now, learner.memory_s)
         async with self.db.read() as session:
             self.estimates = await store.load_estimates(session)
-            for o in await store.load_observations(session, since):
-                learner.apply(o)
+            rows = await store.load_observations(session, _utc(now - learner.memory_s))
+        for _id, o in rows:
+            learner.apply(o)
         self.learner = learner
+        self.taken_from = now
+        self.taken = {i: o.at for i, o in rows if o.at >= now - TAKE_IN_LAG_S - 1}
+
+    async def take_in(self) -> int:
+        """What other replicas learned live since the last take-in (their logged observations), into this
+        process's learner, and the persisted per-tier estimates; returns how many observations.
+
+        Incremental: each replica's observations are applied once, by id, so nothing is replayed. Rows are
+        read from `TAKE_IN_LAG_S` before the last take-in, so an observation whose transaction committed up
+        to that long after it was made is still taken in."""
+        now = self.clock.now().timestamp()
+        if now - self.pruned_at >= PRUNE_EVERY_S:
+            await self._prune(now, self.learner.memory_s)
+        async with self.db.read() as session:
+            self.estimates = await store.load_estimates(session)
+            since = _utc(self.taken_from - TAKE_IN_LAG_S)
+            rows = await store.load_observations(session, since, not_by=self.replica, skip=self.taken)
+        for i, o in rows:
+            self.learner.apply(o)
+            self.taken[i] = o.at
+        self.taken_from = now
+        horizon = now - TAKE_IN_LAG_S - 1  # older ids fall before the next read's window
+        self.taken = {i: at for i, at in self.taken.items() if at >= horizon}
+        return len(rows)
+
+    async def _prune(self, now: float, memory_s: float) -> None:
+        async with self.db.transaction() as session:
+            await store.prune_observations(session, _utc(now - memory_s))
+        self.pruned_at = now
 
     def learn(self, observations: Sequence[Observation]) -> None:
         """Feeds committed observations (already logged by the caller's transaction) to the learner."""

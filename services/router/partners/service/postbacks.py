@@ -57,7 +57,7 @@ class ReportOutcome:
             if change.fund_s or change.fund_f:  # a final outcome; until then the lead is pending (censored)
                 at = self.desk.clock.now().timestamp()
                 observed.append(Observation(estimates.OUTCOME, lead.lead_id, caller, bool(change.fund_s), at))
-                await store.log_observations(session, observed)
+                await store.log_observations(session, observed, self.desk.replica)
             return leads_pb2.ReportLeadOutcomeResponse(lead_id=lead.lead_id, outcome=request.outcome)
 
         response = await self.write(METHOD, request, leads_pb2.ReportLeadOutcomeResponse, work)
