@@ -20,6 +20,8 @@ from pydantic import Field, ValidationError, model_validator
 
 from services.common.config import ConfigError, Schema
 from services.router.partners.config import PartnersConfig
+from services.router.partners.domain import age_band
+from services.router.partners.estimates import amount_band
 
 Rate = float | dict[str, float]
 # feature group (tier, score, amount, region, channel, age) → feature value → odds multiplier
@@ -193,7 +195,51 @@ class Scenario(Schema):
             raise ValueError("hourly_profile needs 24 non-negative weights, not all zero")
         if self.start.tzinfo is None:
             raise ValueError("start needs a time zone offset")
+        problems = unknown_values(self)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+
+# A value no applicant of the scenario can have is a typo that would silently change nothing.
+AMOUNT_BANDS = frozenset(amount_band(yuan * 100) for yuan in (0, 10_000, 30_000, 50_000, 100_000))
+AGE_BANDS = frozenset(age_band(age) for age in range(0, 130))
+
+
+def _known_score_band(value: str) -> bool:
+    low, _, high = value.partition("-")
+    return low.isdigit() and high.isdigit() and int(low) % 50 == 0 and int(high) == int(low) + 49
+
+
+def _known(group: str, value: str, known: dict[str, set[str] | frozenset[str]]) -> bool:
+    if value == "*":
+        return True
+    return _known_score_band(value) if group == "score" else value in known[group]
+
+
+def unknown_values(sc: Scenario) -> list[str]:
+    """Tier keys and feature values in the partners' rates and effects that no applicant can have."""
+    tiers = set(sc.tiers) | {"*"}
+    mixes: list[ApplicantMix | ApplicantTierMix] = [sc.mix, *sc.mix.by_tier.values()]
+    known: dict[str, set[str] | frozenset[str]] = {
+        "tier": tiers,
+        "region": {r for m in mixes for r in (m.regions or {})} | {"*"},
+        "channel": {c for m in mixes for c in (m.channels or {})} | {"*"},
+        "amount": AMOUNT_BANDS | {"*"},
+        "age": AGE_BANDS | {"*"},
+    }
+    problems = []
+    for partner in sc.partners:
+        for name in ("bid_fen", "bid_rate", "accept_rate", "fund_rate"):
+            value = getattr(partner, name)
+            if isinstance(value, dict) and set(value) - tiers:
+                problems.append(f"{partner.id}.{name}: unknown tiers {sorted(set(value) - tiers)}")
+        for name in ("accept_effects", "fund_effects", "bid_effects"):
+            for group, values in getattr(partner, name).items():
+                bad = sorted(v for v in values if not _known(group, v, known))
+                if bad:
+                    problems.append(f"{partner.id}.{name}.{group}: no applicant has {bad}")
+    return problems
 
 
 ApplicantMix.model_rebuild()
