@@ -29,6 +29,8 @@ from datetime import datetime
 BASELINE = ""  # the "arm" of no coupon: its cell learns p0 from holdout customers
 BASELINE_PRIOR_WEIGHT = 2.0  # pseudo-trials of the pooled no-coupon prior
 CLAIM_PRIOR = (4.0, 1.0)  # Beta prior of the share of claims that are redeemed, pooled over the campaign
+MATURITY_PRIOR = 10.0  # pseudo-conversions, all reported, behind the share of conversions reported so far
+MATURITY_FLOOR = 0.2  # the share is never taken below this, so a burst of fresh claims cannot blow it up
 NONE = ""  # a Choice with arm NONE offers nothing
 
 
@@ -88,6 +90,7 @@ class _Pooled:
         self.base: dict[str, float] = {}
         self.baseline = 0.0  # every segment's holdout together (the configured prior's mean until then)
         self.redeem_given_claim = CLAIM_PRIOR[0] / sum(CLAIM_PRIOR)  # among claims already resolved
+        self.maturity = 1.0  # share of the eventual conversions of decisions made so far already reported
 
     def mean(self, segment: str, arm: str) -> float:
         weight, uplift = self.prior
@@ -101,11 +104,12 @@ class _Pooled:
         if self.stamp >= 0 and total - self.stamp < max(20, 0.02 * self.stamp):
             return
         self.stamp = total
-        self._baselines(post, params)
         resolved = [(c.successes, c.expired) for (_seg, arm), c in post.cells.items() if arm != BASELINE and c.claims]
         self.redeem_given_claim = (CLAIM_PRIOR[0] + sum(r for r, _e in resolved)) / (
             sum(CLAIM_PRIOR) + sum(r + e for r, e in resolved)
         )
+        self.maturity = reported_share(post, self.redeem_given_claim)
+        self._baselines(post, params)
         sums: dict[str, tuple[float, float]] = {}
         self.own = {}
         for (segment, arm), c in post.cells.items():
@@ -124,14 +128,36 @@ class _Pooled:
 
     def _baselines(self, post: Posteriors, params: PolicyParams) -> None:
         held = [c for (_seg, arm), c in post.cells.items() if arm == BASELINE]
-        self.baseline = (params.baseline_prior_alpha + sum(min(c.successes, c.trials) for c in held)) / (
+        self.baseline = (params.baseline_prior_alpha + sum(self.held_conversions(c) for c in held)) / (
             params.baseline_prior_alpha + params.baseline_prior_beta + sum(c.trials for c in held)
         )
         self.base = {}
         for segment in {seg for seg, _arm in post.cells}:
             c = post.cells.get((segment, BASELINE), Counts())
-            trials, successes = c.trials, min(c.successes, c.trials)
+            trials, successes = c.trials, self.held_conversions(c)
             self.base[segment] = (BASELINE_PRIOR_WEIGHT * self.baseline + successes) / (BASELINE_PRIOR_WEIGHT + trials)
+
+    def held_conversions(self, c: Counts) -> float:
+        """Holdout customers who paid, counting those whose payment is still to come.
+
+        A holdout customer's payment is reported when it happens, days after the customer was counted as
+        a trial, and no claim announces it; counted as reported, the baseline would sit low by the share
+        of payments still to come, and every uplift of the segment high by as much (most where responses
+        are slow). The share still to come is taken from the arms' claims, whose payments take the same
+        kind of delay.
+        """
+        return min(float(c.trials), min(c.successes, c.trials) / self.maturity)
+
+
+def reported_share(post: Posteriors, redeem_given_claim: float) -> float:
+    """Share of the offered arms' eventual redemptions already reported: redemptions so far over
+    redemptions plus the pending claims at the rate claims redeem (1 when nothing is pending)."""
+    reported = expected = MATURITY_PRIOR
+    for (_seg, arm), c in post.cells.items():
+        if arm != BASELINE and c.claims:
+            reported += min(c.successes, c.trials)
+            expected += c.converted(redeem_given_claim)
+    return max(MATURITY_FLOOR, min(1.0, reported / expected))
 
 
 class Posteriors:
@@ -184,6 +210,7 @@ class Posteriors:
         successes = c.converted(self.pooled.redeem_given_claim)
         if arm == BASELINE:
             if pooled and params.pooling:
+                successes = self.pooled.held_conversions(c)
                 # Centred on every segment's holdout together, and weak: a biased baseline biases every
                 # uplift by the same amount, so a segment's own holdout must take over quickly.
                 m = self.pooled.baseline

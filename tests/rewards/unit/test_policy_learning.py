@@ -9,6 +9,7 @@ import pytest
 
 from services.rewards.domain.policy import (
     BASELINE,
+    MATURITY_FLOOR,
     ArmSpec,
     Counts,
     PolicyParams,
@@ -16,6 +17,7 @@ from services.rewards.domain.policy import (
     _outlooks,
     choose,
     expected_cost_per_arrival,
+    reported_share,
 )
 
 ARMS = [ArmSpec("small", 300), ArmSpec("big", 2000)]
@@ -52,6 +54,44 @@ def test_a_cells_own_data_is_not_counted_twice() -> None:
     a, b = post.beta("only", "big", params)
     assert a + b == pytest.approx(100 + 500)
     assert a == pytest.approx(100 * (0.01 + 0.49), rel=0.05)
+
+
+def _slow_payers(pending_claims: int) -> Posteriors:
+    """20% of holdout customers will pay, half of them reported so far; the arm's claims say how many of
+    its redemptions are still to come."""
+    post = Posteriors()
+    post.record_trial("s", BASELINE, 1000)
+    post.record_success("s", BASELINE, 100)
+    post.record_trial("s", "big", 1000)
+    post.record_claim("s", "big", 400 + pending_claims)
+    post.record_success("s", "big", 200)
+    post.record_expiry("s", "big", 200)  # 200 of 400 resolved claims redeemed: claims redeem at about 1/2
+    return post
+
+
+def test_holdout_payments_still_to_come_are_counted_at_the_share_the_arms_claims_show() -> None:
+    # Half of the arm's eventual redemptions are still pending claims (400 pending at ~1/2 = ~200 to come),
+    # so half of the holdout's payments are taken to be still to come as well.
+    post = _slow_payers(pending_claims=400)
+    a, b = post.beta("s", BASELINE, PARAMS)
+    assert a / (a + b) == pytest.approx(0.20, abs=0.015)
+    assert post.pooled.maturity == pytest.approx(0.5, abs=0.03)
+    # Nothing pending: every payment has been reported, and the baseline is what the holdout showed.
+    settled = _slow_payers(pending_claims=0)
+    a, b = settled.beta("s", BASELINE, PARAMS)
+    assert settled.pooled.maturity == 1.0
+    assert a / (a + b) == pytest.approx(0.10, abs=0.01)
+
+
+def test_the_share_reported_never_falls_below_its_floor() -> None:
+    post = Posteriors()
+    post.record_trial("s", BASELINE, 100)
+    post.record_success("s", BASELINE, 10)
+    post.record_trial("s", "big", 5000)
+    post.record_claim("s", "big", 5000)  # a burst of fresh claims, none resolved yet
+    assert reported_share(post, 0.8) == MATURITY_FLOOR
+    a, b = post.beta("s", BASELINE, PARAMS)
+    assert a / (a + b) <= 10 / MATURITY_FLOOR / 100 + 0.01  # never more than the holdout's payments allow
 
 
 def test_exploration_favours_cheap_arms() -> None:
