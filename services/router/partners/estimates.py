@@ -23,6 +23,8 @@ partners are shown) — and the bid's position in the partner's usual range for 
   observed, so one left out of the chains becomes uncertain again and is probed — and a Bernoulli CUSUM per
   partner and outcome forgets most of a partner's history when its outcomes stop matching the estimate,
   so a change of appetite is noticed within a day of traffic while a steady partner keeps a long memory.
+  A partner's level is read as the mixture of a fast level and a slow one (evidence at the effects' pace),
+  weighted by how well each has predicted the partner's recent outcomes (dynamic model averaging).
 * Delayed funding outcomes: an accepted lead is pending until its outcome is reported and teaches
   nothing about funding until then (censored, never a failure).
 
@@ -97,6 +99,8 @@ class Priors:
     min_tau2: float = 0.0005  # floor of a group's lift variance (logit²)
     own_spread_z: float = 2.0  # a partner's own lift spread is used when this significant
     explore: float = 0.4  # scale of the Thompson draw's spread (1 = the posterior's own)
+    level_mix: bool = True  # also keep a slow level (evidence at the effects' pace), mixed in by how it predicts
+    mix_memory: float = 30.0  # observations over which the two levels' predictive records are weighed
     optimistic: bool = True  # a draw never falls below the posterior mean (optimistic Thompson sampling)
 
 
@@ -112,7 +116,7 @@ class _Cell:
 class _Fit:
     """One partner's logistic model, fitted by MAP (coordinate Newton) on its own decayed observations."""
 
-    __slots__ = ("at", "index", "new", "prior", "rows", "theta", "var")
+    __slots__ = ("at", "index", "new", "prior", "rows", "slow", "theta", "var")
 
     def __init__(self) -> None:
         self.index: dict[tuple[str, str], int] = {}  # ("level", tier) or (group, value) → parameter
@@ -120,6 +124,7 @@ class _Fit:
         self.var: list[float] = []
         self.prior: list[tuple[float, float]] = []  # each parameter's prior (mean, variance) at the last fit
         self.rows: list[tuple[tuple[int, ...], float, float]] = []  # (parameters, y, time)
+        self.slow: dict[int, tuple[float, float]] = {}  # level parameter → (mean, variance) on slow evidence
         self.new = 0
         self.at = 0.0  # clock time of the last fit
 
@@ -132,11 +137,14 @@ class _Fit:
             self.prior.append((mean, var))
         return i
 
-    def posterior(self, i: int, rate: float, at: float, prior_mean: float) -> tuple[float, float]:
+    def posterior(
+        self, i: int, rate: float, at: float, prior_mean: float, fitted: tuple[float, float] | None = None
+    ) -> tuple[float, float]:
         """Parameter i's posterior at `at` under its prior now: the evidence of the last fit keeps decaying
         while the partner is not observed (discounted Thompson sampling discounts every arm, not only the
-        one played), so a partner left out of the chains drifts back towards its prior and is explored again."""
-        theta, var = self.theta[i], self.var[i]
+        one played), so a partner left out of the chains drifts back towards its prior and is explored again.
+        `fitted` replaces the fit's own (mean, variance) of the parameter (a level's slow version)."""
+        theta, var = fitted if fitted is not None else (self.theta[i], self.var[i])
         m0, v0 = self.prior[i]
         if v0 <= 0.0 or var <= 0.0:
             return theta, var
@@ -166,6 +174,7 @@ class RateModel:
         self.em: dict[str, float] = {}  # partner|group → EM estimate of its own lift spread
         self.alarmed: dict[str, float] = {}  # partner → the change its last CUSUM alarm dated (post time)
         self.alarms = 0
+        self.mix: dict[str, tuple[float, float]] = {}  # partner → (log-odds of its fast level over its slow, when)
         self._since_refresh = 0
         self._seen = 0
 
@@ -227,11 +236,7 @@ class RateModel:
         fit = self.fits.get(partner_id)
         tier = features[0][1]
         level_var = self.priors.level_var
-        i = fit.index.get(("level", tier)) if fit else None
-        if fit is not None and i is not None:
-            terms = [(*fit.posterior(i, self.level_decay, at, self._level_prior(partner_id, tier, at)), level_var)]
-        else:
-            terms = [(self._level_prior(partner_id, tier, at), level_var, level_var)]
+        terms = [(*self._level(partner_id, tier, at), level_var)]
         for key in features[1:]:
             tau2 = self._tau2(partner_id, key[0])
             if tau2 <= 0.0:
@@ -242,6 +247,50 @@ class RateModel:
             else:
                 terms.append((0.0, tau2, tau2))
         return terms
+
+    def _levels(self, partner_id: str, tier: str, at: float) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """The partner's level in the tier as (mean, variance), fast and slow, or None before its data there."""
+        fit = self.fits.get(partner_id)
+        i = fit.index.get(("level", tier)) if fit else None
+        if fit is None or i is None:
+            return None
+        prior = self._level_prior(partner_id, tier, at)
+        fast = fit.posterior(i, self.level_decay, at, prior)
+        slow = fit.slow.get(i)
+        if slow is None or not self.priors.level_mix:
+            return fast, fast
+        # between fits the slow level's evidence fades at the level's pace too: a partner left out of the
+        # chains becomes uncertain again as fast as without it, a partner observed all along keeps its record
+        return fast, fit.posterior(i, self.level_decay, at, prior, slow)
+
+    def _log_odds_fast(self, partner_id: str, at: float) -> float:
+        """Dynamic model averaging (Raftery, Kárný & Ettler, 2010) of the fast and the slow level: each is
+        weighted by its discounted predictive likelihood on the partner's recent outcomes, so a partner whose
+        appetite moves is read on its recent evidence and a steady one on its long record. The record fades
+        with clock time too (at the level's pace): a partner not observed for a while is back to even odds."""
+        record, since = self.mix.get(partner_id, (0.0, at))
+        return record * math.exp(-self.level_decay * max(0.0, at - since))
+
+    def _level(self, partner_id: str, tier: str, at: float) -> tuple[float, float]:
+        """The level's (mean, variance): the mixture of the fast and the slow level, moment-matched."""
+        pair = self._levels(partner_id, tier, at)
+        if pair is None:
+            return self._level_prior(partner_id, tier, at), self.priors.level_var
+        (mf, vf), (ms, vs) = pair
+        w = sigmoid(self._log_odds_fast(partner_id, at))
+        mean = w * mf + (1.0 - w) * ms
+        return mean, w * vf + (1.0 - w) * vs + w * (1.0 - w) * (mf - ms) ** 2
+
+    def _score_levels(self, partner_id: str, features: Features, at: float, y: float) -> None:
+        """Updates the two levels' discounted log-likelihoods with the outcome each predicted."""
+        pair = self._levels(partner_id, features[0][1], at)
+        if pair is None or pair[0] == pair[1]:
+            return
+        rest = sum(m for m, _, _ in self._terms(partner_id, features, at)[1:])
+        keep = 1.0 - 1.0 / self.priors.mix_memory
+        fast, slow = (min(max(sigmoid(m + rest), 1e-4), 1 - 1e-4) for m, _ in pair)
+        gain = math.log(fast / slow) if y else math.log((1.0 - fast) / (1.0 - slow))
+        self.mix[partner_id] = (keep * self._log_odds_fast(partner_id, at) + gain, at)
 
     def probability(
         self, partner_id: str, features: tuple[tuple[str, str], ...], at: float, rng: random.Random | None
@@ -277,6 +326,7 @@ class RateModel:
         tier = features[0][1]
         y = 1.0 if success else 0.0
         posted = at if posted_at is None else min(posted_at, at)
+        self._score_levels(partner_id, features, at, y)
         self._watch(partner_id, y, self.probability(partner_id, features, at, None), at, posted)
         market = self._market(tier, at)
         e = self.expected.get(partner_id)
@@ -354,9 +404,15 @@ class RateModel:
                     for i in rows_c:
                         scores[i] += step
                         probs[i] = sigmoid(scores[i])
-        # EM step for the spread of the partner's own lifts per group: mean of θ² + its variance over the
-        # values seen. It grows towards a real effect's size over the refits and stays small for a group
-        # that does nothing (its lifts stay shrunk), so it complements the pooled estimate.
+        if self.priors.level_mix:
+            self._fit_slow_levels(fit, members, is_level, mean, var, weights, scores)
+        self._em_spread(partner_id, fit, members, var)
+
+    def _em_spread(self, partner_id: str, fit: _Fit, members: list[list[int]], var: list[float]) -> None:
+        """EM step for the spread of the partner's own lifts per group: mean of θ² + its variance over the
+        values seen. It grows towards a real effect's size over the refits and stays small for a group
+        that does nothing (its lifts stay shrunk), so it complements the pooled estimate."""
+        theta = fit.theta
         spread: dict[str, list[float]] = {}
         for key, c in fit.index.items():
             if key[0] != "level" and members[c] and var[c] > 0:
@@ -366,6 +422,35 @@ class RateModel:
         for group, (total, count) in spread.items():
             if count >= 2:
                 self.em[f"{partner_id}|{group}"] = min(total / count, 2.0)
+
+    @staticmethod
+    def _fit_slow_levels(
+        fit: _Fit,
+        members: list[list[int]],
+        is_level: list[bool],
+        mean: list[float],
+        var: list[float],
+        weights: list[float],
+        scores: list[float],
+    ) -> None:
+        """Each level refitted alone on the slow (effects') weights, the lifts held at the joint fit: the
+        level a steady partner is read at, its long record counted."""
+        rows = fit.rows
+        for c, rows_c in enumerate(members):
+            if not is_level[c] or var[c] <= 0.0:
+                continue
+            rest = [scores[i] - fit.theta[c] for i in rows_c]
+            t = fit.slow[c][0] if c in fit.slow else fit.theta[c]
+            curv = 1.0 / var[c]
+            for _ in range(3):
+                grad = -(t - mean[c]) / var[c]
+                curv = 1.0 / var[c]
+                for i, r in zip(rows_c, rest, strict=True):
+                    p = sigmoid(r + t)
+                    grad += weights[i] * (rows[i][1] - p)
+                    curv += weights[i] * p * (1.0 - p)
+                t += max(-2.0, min(2.0, grad / curv))
+            fit.slow[c] = (t, 1.0 / curv)
 
     def _watch(self, partner_id: str, y: float, predicted: float, at: float, posted: float) -> None:
         """Bernoulli CUSUMs of the log-likelihood ratio of the estimate shifted by ±`cusum_shift` log-odds
@@ -404,6 +489,11 @@ class RateModel:
     def _forget(self, partner_id: str, at: float, since: float) -> None:
         self.alarmed[partner_id] = since
         self.bias[partner_id] = 0.0  # the misfit that built up was the change itself, not a standing bias
+        # the slow level still holds the old appetite: read the partner on its fast level until the slow one
+        # has earned its weight back on outcomes from after the change: odds of 1 against the share of the
+        # old evidence the alarm leaves in the fast level (alarm_keep to the power of the half-lives' ratio)
+        ratio = self.level_decay / self.decay
+        self.mix[partner_id] = (math.log(1.0 / self.priors.alarm_keep) * ratio, at)
         keep = self.priors.alarm_keep
         for key, c in self.cells.items():
             if key[0] == partner_id:

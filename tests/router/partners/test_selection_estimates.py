@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from services.router.partners.config import PartnersConfig
 from services.router.partners.domain import BID, NOT_PLANNED, Candidate, LeadApplicant, PingResult, rank
-from services.router.partners.estimates import DAY, ContextualEstimator
+from services.router.partners.estimates import DAY, ContextualEstimator, Priors, sigmoid
 from services.router.partners.selection import Belief, ChainLimits, plan
 from tests.router.partners.helpers import applicant
 
@@ -167,3 +167,37 @@ def test_exploration_lifts_a_partners_draw_and_never_demotes_its_estimate() -> N
     draws = [est.belief("p", lead(), 3000, t, rng).fund for _ in range(500)]
     assert min(draws) >= mean - 1e-12
     assert sum(d > mean + 0.02 for d in draws) > 100
+
+
+def _spread_of_draws(est: ContextualEstimator, at: float) -> float:
+    draws = random.Random(9)
+    mean = est.belief("p", lead(), 3000, at, None).fund
+    return sum(est.belief("p", lead(), 3000, at, draws).fund - mean for _ in range(2000)) / 2000
+
+
+def test_a_steady_partner_is_read_on_its_long_record_as_well_as_its_recent_one() -> None:
+    # Six days of steady traffic: the slow level (evidence at the effects' pace) keeps half again the fast
+    # level's evidence here, and the mixture of the two explores a steady partner less than the fast level alone.
+    mixed, fast_only = ContextualEstimator(), ContextualEstimator(Priors(level_mix=False))
+    for est in (mixed, fast_only):
+        rng, t = random.Random(10), T0
+        for day in range(6):
+            t = feed(est, "p", lead(), 0.4, 150, rng, T0 + day * DAY)
+    assert abs(mixed.belief("p", lead(), 3000, t, None).fund - 0.4) < 0.06
+    assert _spread_of_draws(mixed, t) < 0.93 * _spread_of_draws(fast_only, t)
+
+
+def test_a_partner_whose_appetite_ramps_up_is_read_on_its_recent_evidence() -> None:
+    # Four steady days at 0.2, then funding ramps to 0.7 over a day: the fast level predicts the new outcomes
+    # better, so the mixture leans on it and the estimate follows the ramp as the fast level alone does.
+    mixed, fast_only = ContextualEstimator(), ContextualEstimator(Priors(level_mix=False))
+    for est in (mixed, fast_only):
+        rng, t = random.Random(11), T0
+        for _ in range(4):
+            t = feed(est, "p", lead(), 0.2, 150, rng, t) + DAY - 150 * 60
+        for hour in range(30):
+            t = feed(est, "p", lead(), 0.2 + 0.5 * min(1.0, hour / 24), 10, rng, t) + 3600 - 600
+    assert sigmoid(mixed.fund._log_odds_fast("p", t)) > 0.6
+    now = mixed.belief("p", lead(), 3000, t, None).fund
+    assert now > 0.5
+    assert abs(now - fast_only.belief("p", lead(), 3000, t, None).fund) < 0.06
