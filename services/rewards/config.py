@@ -263,8 +263,9 @@ class ContactPolicy(Schema):
 class PolicyConfig(Schema):
     """Knobs of the allocation policy (Thompson sampling with λ pacing)."""
 
-    # Share of choices made at random among the affordable arms, weighted by inverse face value.
-    exploration: float = Field(default=0.02, ge=0.0, le=0.5)
+    # Share of choices made at random among the affordable arms, weighted by inverse face value. Small:
+    # Thompson sampling already explores where posteriors overlap, and every random offer spends budget.
+    exploration: float = Field(default=0.005, ge=0.0, le=0.5)
     # A segment's arm starts from its own baseline plus the arm's uplift pooled over every segment, with the
     # prior's weight (prior_alpha + prior_beta); off: every cell starts from the flat prior.
     pooling: bool = True
