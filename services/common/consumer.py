@@ -242,13 +242,20 @@ async def read_peer(settings: Peer, types: Collection[str]) -> list[events_pb2.D
     return found
 
 
+# A consumer's own connection: gRPC shares connections between a process's channels to one address by
+# default, so a consumer that tried its peer before the peer listened (the services of `serve all`, or of
+# the demo, start one after another) would put that shared connection in reconnect backoff, and every other
+# client in the process calling the peer would be refused UNAVAILABLE until the backoff ended.
+_OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
+
+
 @contextlib.asynccontextmanager
 async def _channel(settings: Peer) -> AsyncIterator[grpc.aio.Channel]:
     files = TlsFiles.of(settings.tls_cert, settings.tls_key, settings.tls_ca)
     if files.ca is None and files.cert is None:
-        channel = grpc.aio.insecure_channel(settings.address)
+        channel = grpc.aio.insecure_channel(settings.address, options=_OWN_CONNECTION)
     else:
-        channel = grpc.aio.secure_channel(settings.address, channel_credentials(files))
+        channel = grpc.aio.secure_channel(settings.address, channel_credentials(files), options=_OWN_CONNECTION)
     try:
         yield channel
     finally:
