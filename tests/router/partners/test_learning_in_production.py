@@ -76,7 +76,7 @@ async def test_route_applicant_plans_on_the_learned_funding(db_target: DbTarget,
     sims = [sim("payer", bid_fen=5000), sim("funder", bid_fen=3000)]
     async with partner_stack(db_target, tmp_path, sims) as stack:
         winners = []
-        for _ in range(30):
+        for _ in range(40):
             result = await stack.route(applicant())
             await stack.drain()
             winners.append(result.partner_id)
@@ -87,8 +87,10 @@ async def test_route_applicant_plans_on_the_learned_funding(db_target: DbTarget,
             )
         assert "payer" in winners[:10]  # the higher bid is tried while nothing is known
         # payer's few failures still weigh little against the market's pooled rate, so it is probed now and
-        # then; funder takes most of the late leads (a policy that did not learn would send them to payer)
-        assert winners[-8:].count("funder") >= 6
+        # then; funder takes most of the late leads (a policy that did not learn would send them to payer).
+        # Two thirds of the last 15: the draws are not seeded, and over 15 leads the few probes of payer
+        # that exploration makes seldom add up to a failure, as they now and then did over the last 8.
+        assert winners[-15:].count("funder") >= 10
         at = stack.clock.now().timestamp()
         learner = stack.desk.learner
         funder, payer = learner.belief("funder", PROBE, 3000, at, None), learner.belief("payer", PROBE, 5000, at, None)
