@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+import structlog
 from google.protobuf.message import Message
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +24,24 @@ from services.common.metrics import ServiceMetrics
 from services.common.migrations import upgrade
 
 Worker = Callable[[], Coroutine[Any, Any, None]]
+_log = structlog.get_logger("skylane.workers")
+
+
+def periodic(job_name: str, interval: float, job: Callable[[], Awaitable[object]]) -> Worker:
+    """A worker running `job` every `interval` seconds for as long as the service runs; a failed pass is
+    logged and the next one retries."""
+
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(interval)  # sleep first: start-up and tests stay deterministic
+            try:
+                await job()
+            except Exception:
+                _log.exception("worker_pass_failed", job=job_name)
+
+    return run
+
+
 R = TypeVar("R", bound=Message)
 
 

@@ -16,7 +16,6 @@ single process finds only its own row: share 1, exactly the single-process behav
 
 from __future__ import annotations
 
-import asyncio
 import math
 import uuid
 from datetime import datetime, timedelta
@@ -34,6 +33,7 @@ log = structlog.get_logger("skylane.replicas")
 TABLE = "replica_load"
 PUBLISH_SECONDS = 10.0  # how often a replica publishes its rate and re-reads the others'
 STALE_SECONDS = 60.0  # a replica silent this long is left out of the sum
+STALE = timedelta(seconds=STALE_SECONDS)
 RATE_HALF_LIFE_SECONDS = 120.0  # the published rate is an exponentially weighted average over about this long
 FORGET_AFTER = timedelta(days=1)  # rows of replicas gone this long are deleted
 
@@ -86,7 +86,8 @@ class TrafficShare:
 
 
 class ReplicaLoad:
-    """The periodic pass that publishes this replica's rate and updates its TrafficShare."""
+    """The pass, run every `PUBLISH_SECONDS`, that publishes this replica's rate and updates its
+    TrafficShare."""
 
     def __init__(self, db: Database, clock: Clock, traffic: TrafficShare) -> None:
         self.db, self.clock, self.traffic = db, clock, traffic
@@ -110,15 +111,6 @@ class ReplicaLoad:
             self.rate = keep * self.rate + (1 - keep) * recent
         return self.rate
 
-    async def run(self) -> None:
-        """Publishes every `PUBLISH_SECONDS` for as long as the service runs (a worker)."""
-        while True:
-            await asyncio.sleep(PUBLISH_SECONDS)
-            try:
-                await self.publish()
-            except Exception:  # the database is down: the share stays as it was, the next pass retries
-                log.exception("worker_pass_failed", job="replica_load")
-
     async def publish(self) -> float:
         """Publishes this replica's rate, reads every live replica's, and returns the new share."""
         now = self.clock.now()
@@ -127,7 +119,7 @@ class ReplicaLoad:
         async with self.db.transaction() as session:
             if (await session.execute(_UPDATE, params)).rowcount != 1:  # type: ignore[attr-defined]
                 await session.execute(self._insert, params)
-            rows = (await session.execute(_LIVE, {"since": now - _stale()})).all()
+            rows = (await session.execute(_LIVE, {"since": now - STALE})).all()
             live = {str(row.replica): row.rate for row in rows}
             await session.execute(_FORGET, {"before": now - FORGET_AFTER})
         self._update_share(live)
@@ -144,7 +136,3 @@ class ReplicaLoad:
         self.traffic.share, self.traffic.replicas = share, max(len(live), 1)
         if abs(share - before) >= 0.05:
             log.info("replica_share_changed", replicas=len(live), share=round(share, 3), before=round(before, 3))
-
-
-def _stale() -> timedelta:
-    return timedelta(seconds=STALE_SECONDS)

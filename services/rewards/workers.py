@@ -6,17 +6,17 @@ until its peer's address is configured."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import structlog
 
-from services.common.app import Worker
+from services.common.app import Worker, periodic
 from services.common.batching import WriteBatcher
 from services.common.clock import Clock
 from services.common.config import ConfigStore
 from services.common.consumer import Consumer
 from services.common.db import Database
-from services.common.replica_share import ReplicaLoad
+from services.common.replica_share import PUBLISH_SECONDS, ReplicaLoad
 from services.rewards.config import RewardsConfig
 from services.rewards.domain.journey import listens_to
 from services.rewards.runtime import ConfigView
@@ -101,16 +101,16 @@ class Passes:
         fallback_interval: float,
         flush_interval: float,
         gauge_interval: float,
-        take_in_interval: float = 60.0,
+        take_in_interval: float,
     ) -> list[Worker]:
         return [
-            self.replica_load.run,
-            loop("take_in_learning", take_in_interval, self.take_in_learning),
-            loop("expire", expiry_interval, self.expire),
-            loop("fallback", fallback_interval, self.fallback),
+            periodic("replica_load", PUBLISH_SECONDS, self.publish_load),
+            periodic("take_in_learning", take_in_interval, self.take_in_learning),
+            periodic("expire", expiry_interval, self.expire),
+            periodic("fallback", fallback_interval, self.fallback),
             self.journey_loop,
-            loop("flush_policy", flush_interval, self.flush_policy),
-            loop("gauges", gauge_interval, self.refresh_gauges),
+            periodic("flush_policy", flush_interval, self.flush_policy),
+            periodic("gauges", gauge_interval, self.refresh_gauges),
         ]
 
 
@@ -135,15 +135,3 @@ def consumers(
         )
         for peer in ("growth", "router", "rewards")
     ]
-
-
-def loop(job_name: str, interval: float, job: Callable[[], Awaitable[object]]) -> Worker:
-    async def run() -> None:
-        while True:
-            await asyncio.sleep(interval)  # sleep first: start-up and tests stay deterministic
-            try:
-                await job()
-            except Exception:
-                log.exception("worker_pass_failed", job=job_name)
-
-    return run

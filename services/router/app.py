@@ -8,9 +8,9 @@ from typing import Any
 
 import grpc
 
-from services.common.app import ServiceApp, Worker
+from services.common.app import ServiceApp, Worker, periodic
 from services.common.config import ConfigStore
-from services.common.replica_share import ReplicaLoad
+from services.common.replica_share import PUBLISH_SECONDS, ReplicaLoad
 from services.common.settings import AppSettings
 from services.router.api import RouterOpsServicer, RouterServicer
 from services.router.config import RouterConfig
@@ -108,7 +108,7 @@ class RouterApp(ServiceApp):
         workers: list[Worker] = [
             lambda: refresh_policies(self.policies, POLICY_REFRESH_SECONDS),
             lambda: refresh_gauges(self.partner_telemetry, self.partners, self.gauge_interval),
-            self.replica_load.run,
+            periodic("replica_load", PUBLISH_SECONDS, self.replica_load.publish),
         ]
         if self.config.model.partners.delivery.background:
             workers.append(lambda: deliver_leads(self.partners, self.leads, self.dispatcher))
