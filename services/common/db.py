@@ -17,14 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, event, insert
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 from services.common.after_commit import deferred
 from services.common.after_commit import run as run_after_commit
 from services.common.driver_session import DriverSession
+from services.common.inline_read import InlineReader, ReadSession
 from services.common.sqlite_inline import inline_creator, inline_sqlite
 from services.common.writer_lock import WriterLock
 
@@ -77,14 +79,21 @@ class Database:
             # (services/common/sqlite_inline.py says why and what was measured).
             self.inline = sqlite_inline
             creator = inline_creator(database) if sqlite_inline else None
+            writer = inline_creator(database, commit_off_loop=True) if sqlite_inline else None
             self.write_engine = self._sqlite_engine(
-                url, pool=1, begin="BEGIN IMMEDIATE", synchronous=sqlite_synchronous, creator=creator
+                url, pool=1, begin="BEGIN IMMEDIATE", synchronous=sqlite_synchronous, creator=writer
             )
             self.read_engine = self._sqlite_engine(
                 url, pool=4, begin="BEGIN", synchronous=sqlite_synchronous, creator=creator
             )
             self.report_engine = self._sqlite_engine(
                 url, pool=2, begin="BEGIN", synchronous=sqlite_synchronous, creator=None
+            )
+            # Point reads skip the session altogether (services/common/inline_read.py).
+            self.inline_reader: InlineReader | None = (
+                InlineReader(database, self.read_engine.dialect, _pragmas(sqlite_synchronous))
+                if sqlite_inline
+                else None
             )
         elif self.dialect == "postgresql":
             # A server that cannot be reached fails the call within seconds (asyncpg waits 60 by default).
@@ -100,6 +109,7 @@ class Database:
             )
             self.writer_lock = None
             self.inline = False
+            self.inline_reader = None
             self.read_engine = self.report_engine = self.write_engine
         else:
             raise ValueError(
@@ -122,10 +132,8 @@ class Database:
             # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is DEFERRED).
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=10000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            for pragma in _pragmas(synchronous):
+                cursor.execute(pragma)
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
@@ -150,9 +158,22 @@ class Database:
         run_after_commit(committed)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[DriverSession]:
-        """A short read-only unit of work on a consistent snapshot: key lookups, one page of rows.
-        On SQLite it runs on the loop thread, so it must not scan or aggregate a large table."""
+    async def read(self) -> AsyncIterator[ReadSession]:
+        """A short read-only unit of work: key lookups, one page of rows, Core SELECTs only. On SQLite it
+        is one snapshot, run on the loop thread without a session (inline_read.py), so it must not scan
+        or aggregate a large table; on PostgreSQL a session at READ COMMITTED (each statement sees what
+        was committed before it)."""
+        if self.inline_reader is not None:
+            async with self.inline_reader.unit() as reading:
+                yield reading
+            return
+        async with self._reader() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read_entities(self) -> AsyncIterator[DriverSession]:
+        """A short read-only unit of work whose code loads ORM entities (a session); on SQLite its
+        statements run on the loop thread too."""
         async with self._reader() as session, session.begin():
             yield session
 
@@ -164,12 +185,34 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        if self.inline_reader is not None:
+            self.inline_reader.close()
         await self.write_engine.dispose()
         if self.writer_lock is not None:
             self.writer_lock.close()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
             await self.report_engine.dispose()
+
+
+def _pragmas(synchronous: str) -> list[str]:
+    """Every SQLite connection's settings: WAL, a busy timeout, foreign keys, the durability asked for."""
+    return [
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA busy_timeout=10000",
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA synchronous={synchronous}",
+    ]
+
+
+async def insert_entity(session: AsyncSession, entity: Any) -> None:
+    """INSERTs a new mapped object's row as one Core statement (on the driver), not through the ORM's
+    flush: the object stays out of the session. Only attributes the object was given are written, so
+    column defaults apply to the rest."""
+    mapper = sa_inspect(type(entity))
+    given = entity.__dict__
+    values = {prop.columns[0].key: given[prop.key] for prop in mapper.column_attrs if prop.key in given}
+    await session.execute(insert(mapper.local_table), values)
 
 
 def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:

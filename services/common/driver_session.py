@@ -183,8 +183,16 @@ _MISSING: Any = object()
 MAX_PLANS = 2000
 
 
+def _orm_columns_only(statement: Any) -> bool:
+    """A SELECT of mapped columns and expressions, no entity and no loader options: the ORM would only
+    compile it, and its rows are plain tuples, as a Core statement's are."""
+    if not getattr(statement, "is_select", False) or statement._with_options:
+        return False
+    return not any(raw.is_selectable and "parententity" in raw._annotations for raw in statement._raw_columns)
+
+
 def _compile(statement: ClauseElement, dialect: Dialect, cache_key: Any, keys: tuple[str, ...]) -> _Plan | None:
-    if statement._propagate_attrs.get("compile_state_plugin") == "orm":
+    if statement._propagate_attrs.get("compile_state_plugin") == "orm" and not _orm_columns_only(statement):
         return None  # entities and ORM-enabled DML need the ORM's execution
     compiled = statement.compile(dialect=dialect, cache_key=cache_key, column_keys=list(keys))
     if not isinstance(compiled, SQLCompiler) or not dialect.positional:
@@ -202,7 +210,7 @@ def _compile(statement: ClauseElement, dialect: Dialect, cache_key: Any, keys: t
 _plans: dict[int, _Plans] = {}
 
 
-def _plans_for(dialect: Dialect) -> _Plans:
+def plans_for(dialect: Dialect) -> _Plans:
     found = _plans.get(id(dialect))
     if found is None or found.dialect is not dialect:
         found = _plans[id(dialect)] = _Plans(dialect)
@@ -219,17 +227,17 @@ class _Held:
         self.connection: AsyncConnection = DriverConnection(connection, self)
         self.sqlite: sqlite3.Connection | None = None
         dialect = connection.dialect
-        self.plans = _plans_for(dialect)
+        self.plans = plans_for(dialect)
         adapted = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
         inline = inline_sqlite(adapted)
         self.run: Any = None  # None: SQLAlchemy's execute (e.g. SQLite's threaded driver for reports)
         if inline is not None:
             db = self.sqlite = inline
 
-            async def run_sqlite(plan: _Plan, params: Any, extracted: Any, many: bool) -> DriverResult:
-                return _run_sqlite(db, plan, params, extracted, many)
+            async def run_inline(plan: _Plan, params: Any, extracted: Any, many: bool) -> DriverResult:
+                return run_sqlite(db, plan, params, extracted, many)
 
-            self.run = run_sqlite
+            self.run = run_inline
         elif dialect.name == "postgresql" and hasattr(adapted, "_prepare"):
 
             async def run_asyncpg(plan: _Plan, params: Any, extracted: Any, many: bool) -> DriverResult:
@@ -361,7 +369,7 @@ class DriverSession(AsyncSession):
         return (await self.execute(statement, params, **kw)).scalars()
 
 
-def _run_sqlite(
+def run_sqlite(
     db: sqlite3.Connection, plan: _Plan, params: Any, extracted: Sequence[Any] | None, many: bool
 ) -> DriverResult:
     sql = plan.sql

@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.after_commit import after_commit
 from services.common.db import Database, UTCDateTime, insert_ignoring_conflicts
+from services.common.inline_read import ReadSession
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -247,9 +248,7 @@ async def page(db: Database, after: int, limit: int) -> list[StoredEvent]:
     return [StoredEvent(r.seq, r.pos, r.type, r.customer, r.occurred_at, json.loads(r.data)) for r in rows]
 
 
-async def events_after(
-    session: AsyncSession, after_seq: int, customer: str | None, limit: int
-) -> Sequence[StoredEvent]:
+async def events_after(session: ReadSession, after_seq: int, customer: str | None, limit: int) -> Sequence[StoredEvent]:
     """Events past insertion number `after_seq`, of one customer or of all (growth's ListEvents)."""
     query = select(_C.seq, _C.position, _C.type, _C.customer, _C.occurred_at, _C.data).where(_C.seq > after_seq)
     if customer:

@@ -43,13 +43,21 @@ class _InlineQueue:
 
 
 class InlineConnection(aiosqlite.Connection):
-    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int = 64) -> None:
+    def __init__(
+        self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int = 64, *, commit_off_loop: bool = False
+    ) -> None:
         super().__init__(connector, iter_chunk_size)
         self._tx = _InlineQueue()  # type: ignore[assignment]
+        self.commit_off_loop = commit_off_loop
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
+        if self.commit_off_loop and fn == self._connection.commit:
+            # The writer's COMMIT waits for the disk (fsync): on a thread, which sqlite3 runs without the
+            # GIL, the loop meanwhile takes in the calls of the next batch. Nothing else uses the writer
+            # connection until the commit returns: its unit of work still holds it.
+            return await asyncio.get_running_loop().run_in_executor(None, fn)
         return fn(*args, **kwargs)
 
     async def _connect(self) -> InlineConnection:
@@ -76,10 +84,12 @@ def inline_sqlite(dbapi_connection: Any) -> sqlite3.Connection | None:
     return driver._connection if isinstance(driver, InlineConnection) else None
 
 
-def inline_creator(database: str) -> Callable[[], Any]:
-    """An async_creator for create_async_engine that opens inline connections to database."""
+def inline_creator(database: str, *, commit_off_loop: bool = False) -> Callable[[], Any]:
+    """An async_creator for create_async_engine that opens inline connections to database; the writer's
+    commit off the loop thread when commit_off_loop."""
 
     async def create() -> InlineConnection:
-        return await InlineConnection(lambda: sqlite3.connect(database, check_same_thread=False))
+        connector = lambda: sqlite3.connect(database, check_same_thread=False)  # noqa: E731
+        return await InlineConnection(connector, commit_off_loop=commit_off_loop)
 
     return create

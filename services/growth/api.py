@@ -95,7 +95,7 @@ class GrowthServicer(growth_pb2_grpc.GrowthServiceServicer):
         v.raise_if_any()
         size = page_size(request.page.page_size)
         deps = self.rt.deps()
-        async with self.rt.db.read() as s:
+        async with self.rt.db.read_entities() as s:
             view = await members.statement(s, deps, customer, before, size)
         return convert.statement(view)
 
@@ -105,7 +105,7 @@ class GrowthServicer(growth_pb2_grpc.GrowthServiceServicer):
         v = Violations()
         customer = check.customer(v, request.customer)
         v.raise_if_any()
-        async with self.rt.db.read() as s:
+        async with self.rt.db.read_entities() as s:
             grouped = await members.expiries(s, customer)
         return convert.expiries(grouped)
 
@@ -170,7 +170,7 @@ class GrowthServicer(growth_pb2_grpc.GrowthServiceServicer):
         v = Violations()
         customer = check.optional_customer(v, request.customer)
         v.raise_if_any()
-        async with self.rt.db.read() as s:
+        async with self.rt.db.read_entities() as s:
             views = await Rights(s, self.rt.deps()).catalogue(customer)
         return growth_pb2.ListRightsResponse(rights=[convert.right(rv) for rv in views])
 
@@ -221,7 +221,7 @@ class GrowthServicer(growth_pb2_grpc.GrowthServiceServicer):
         v = Violations()
         check.ident(v, request.redemption_id, "redemption_id")
         v.raise_if_any()
-        async with self.rt.db.read() as s:
+        async with self.rt.db.read_entities() as s:
             return convert.redemption(await Rights(s, self.rt.deps()).get(request.redemption_id))
 
 

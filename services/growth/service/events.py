@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from services.common.inline_read import ReadSession
 from services.common.outbox import StoredEvent, events_after
 
 DEFAULT_LIMIT = 100
 
 
-async def list_events(session: AsyncSession, customer: str | None, after: int, limit: int) -> Sequence[StoredEvent]:
+async def list_events(session: ReadSession, customer: str | None, after: int, limit: int) -> Sequence[StoredEvent]:
     """ListEvents: events past sequence `after` (of one member, or all); a limit of 0 means the default."""
     return await events_after(session, after, customer, limit or DEFAULT_LIMIT)

@@ -26,16 +26,24 @@ class Holds:
         self.tz = deps.tz
         self.ledger = Ledger(session, deps.dialect, deps.now)
 
-    async def spend(self, customer: str, points: int, reason: str) -> int:
-        await get_member(self.s, customer)
-        txn = await self.ledger.spend(customer, points, Provenance(self.version, reason=reason or None))
+    async def spend(self, customer: str, points: int, reason: str) -> Posted:
+        try:
+            txn = await self.ledger.spend(customer, points, Provenance(self.version, reason=reason or None))
+        except FailedPrecondition:
+            await get_member(self.s, customer)  # a stranger is MEMBER_NOT_FOUND, not short of points
+            raise
         self.deps.telemetry.points(SPENT, points)
-        return txn
+        return self.ledger.posted(txn)
 
     async def hold(self, customer: str, points: int, reason: str, ttl_seconds: int, hold_id: str) -> HoldRow:
-        await get_member(self.s, customer)
         ttl = ttl_seconds or self.cfg.holds.default_ttl_seconds
-        txn = await self.ledger.hold_spend(customer, points, Provenance(self.version, reason=reason or None), hold_id)
+        try:
+            txn = await self.ledger.hold_spend(
+                customer, points, Provenance(self.version, reason=reason or None), hold_id
+            )
+        except FailedPrecondition:
+            await get_member(self.s, customer)  # a stranger is MEMBER_NOT_FOUND, not short of points
+            raise
         row = HoldRow(
             id=hold_id,
             member=customer,
@@ -136,8 +144,7 @@ class Holds:
 
 async def spend_points(session: AsyncSession, deps: Deps, customer: str, points: int, reason: str) -> Posted:
     """SpendPoints: points out of the soonest-expiring lots, refused past the available balance."""
-    txn_id = await Holds(session, deps).spend(customer, points, reason)
-    return await transactions.with_entries(session, txn_id)
+    return await Holds(session, deps).spend(customer, points, reason)
 
 
 async def reverse_transaction(session: AsyncSession, deps: Deps, txn_id: int, reason: str, operator: str) -> Posted:

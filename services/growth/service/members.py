@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.inline_read import ReadSession
 from services.growth.domain.standing import Progress, effective_level
 from services.growth.models import EntryRow, HoldRow, LotRow, MemberRow, TransactionRow
 from services.growth.service.context import Deps
@@ -59,7 +60,7 @@ async def enroll(session: AsyncSession, deps: Deps, customer: str, referrer: str
     return row, effective_level(deps.cfg, row, deps.now)
 
 
-async def balance(session: AsyncSession, deps: Deps, customer: str) -> BalanceView:
+async def balance(session: ReadSession, deps: Deps, customer: str) -> BalanceView:
     row = await members.balance(session, customer)
     return BalanceView(
         customer,

@@ -20,7 +20,7 @@ from services.growth.service import outgoing
 from services.growth.service.context import Deps
 from services.growth.service.holds import Holds
 from services.growth.store import rights as store
-from services.growth.store.members import get_member, points_available
+from services.growth.store.members import get_member, points_available, standing
 
 
 class Rights:
@@ -38,8 +38,7 @@ class Rights:
     async def redeem(self, customer: str, right_id: str) -> RedemptionRow:
         """RedeemRight: quota, stock and points held together; the voucher is issued on confirm."""
         right = self._right(right_id)
-        member = await get_member(self.s, customer)
-        level_index = effective_index(self.cfg, member, self.now)
+        level_index = effective_index(self.cfg, await standing(self.s, customer), self.now)
         if not catalogue.level_allows(self.cfg, right, level_index):
             raise PermissionDenied(
                 f"right {right_id} needs level {right.min_level} or above", reason="LEVEL_NOT_ELIGIBLE"

@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import insert_entity
 from services.common.errors import NotFound
 from services.growth.models import HoldRow
 
@@ -16,8 +17,7 @@ _holds = cast(Table, HoldRow.__table__)
 
 
 async def add_hold(session: AsyncSession, row: HoldRow) -> None:
-    session.add(row)
-    await session.flush()
+    await insert_entity(session, row)
 
 
 async def insert_pending(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.inline_read import ReadSession
 
 
-async def key_recorded(session: AsyncSession, table: Table, method: str, key: str) -> bool:
+async def key_recorded(session: ReadSession, table: Table, method: str, key: str) -> bool:
     """Whether a call of `method` under `key` has already been recorded."""
     found = await session.execute(select(table.c.key).where(table.c.method == method, table.c.key == key))
     return found.first() is not None

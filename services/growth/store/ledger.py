@@ -121,6 +121,8 @@ class Ledger:
         self.s, self.dialect, self.now = session, dialect, now
         # Members' all-time growth value after this unit's credits (lets level checks skip a query).
         self.growth_totals: dict[str, int] = {}
+        # What this unit posted, as written: an answer shows it without reading it back.
+        self._posted: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
 
     # ---- member set-up -------------------------------------------------------------------
     async def open_accounts(self, member: str) -> None:
@@ -154,6 +156,11 @@ class Ledger:
         await self._insert_entries(txn_id, lines)
         return txn_id
 
+    def posted(self, txn_id: int) -> tuple[TransactionRow, list[EntryRow]]:
+        """A transaction this unit posted and its lines in posting order, as they were written."""
+        txn, entries = self._posted[txn_id]
+        return TransactionRow(id=txn_id, **txn), [EntryRow(**entry) for entry in entries]
+
     async def _insert_txn(
         self,
         kind: str,
@@ -180,7 +187,9 @@ class Ledger:
             "reverses": reverses,
             "hold_id": hold_id,
         }
-        return int((await self.s.execute(_INSERT_TXN, row)).scalar_one())
+        txn_id = int((await self.s.execute(_INSERT_TXN, row)).scalar_one())
+        self._posted[txn_id] = (row, [])
+        return txn_id
 
     async def _insert_entries(self, txn_id: int, lines: list[Line]) -> None:
         """All entry lines of a transaction in one multi-row INSERT."""
@@ -198,6 +207,7 @@ class Ledger:
         ]
         if rows:
             await self.s.execute(_INSERT_ENTRY, rows)  # executemany of a cached statement
+        self._posted[txn_id][1].extend(rows)
 
     async def _bump(self, member: str, asset: str, **deltas: int) -> int:
         """Adds deltas to the balance row; returns the new available."""

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_ignoring_conflicts
 from services.common.errors import NotFound
+from services.common.inline_read import ReadSession
+from services.growth.domain.standing import Standing
 from services.growth.models import BalanceRow, MemberRow, ReviewRow
 
 
@@ -23,6 +25,21 @@ async def get_member(session: AsyncSession, customer: str, *, lock: bool = False
     if row is None:
         raise member_not_found(customer)
     return row
+
+
+_MEMBERS = cast(Table, MemberRow.__table__)
+_STANDING = select(_MEMBERS.c.level, _MEMBERS.c.override_level, _MEMBERS.c.override_until).where(
+    _MEMBERS.c.customer == bindparam("customer")
+)
+
+
+async def standing(session: AsyncSession, customer: str) -> Standing:
+    """What decides the member's effective level, read as one row (no ORM object); MEMBER_NOT_FOUND
+    when not enrolled."""
+    row = (await session.execute(_STANDING, {"customer": customer})).first()
+    if row is None:
+        raise member_not_found(customer)
+    return cast(Standing, row)  # the row's level, override_level and override_until
 
 
 def member_not_found(customer: str) -> NotFound:
@@ -69,7 +86,7 @@ def _balance_query() -> Select[Any]:
 BALANCE_QUERY = _balance_query()
 
 
-async def balance(session: AsyncSession, customer: str) -> Row[Any]:
+async def balance(session: ReadSession, customer: str) -> Row[Any]:
     """Level standing and balances of a member; MEMBER_NOT_FOUND when not enrolled."""
     row = (await session.execute(BALANCE_QUERY, {"customer": customer})).first()
     if row is None:

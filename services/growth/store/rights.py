@@ -11,7 +11,7 @@ from typing import cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.db import insert_ignoring_conflicts
+from services.common.db import insert_entity, insert_ignoring_conflicts
 from services.common.errors import NotFound
 from services.growth.config import GrowthConfig
 from services.growth.models import QuotaUsageRow, RedemptionRow, RightStockRow
@@ -76,8 +76,7 @@ async def give_back(session: AsyncSession, row: RedemptionRow) -> None:
 
 
 async def add_redemption(session: AsyncSession, row: RedemptionRow) -> None:
-    session.add(row)
-    await session.flush()
+    await insert_entity(session, row)
 
 
 async def get_redemption(session: AsyncSession, ident: str, *, by_code: bool = False) -> RedemptionRow:

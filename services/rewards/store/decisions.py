@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from services.common.inline_read import ReadSession
 from services.rewards.store.tables import assignments, decisions, moment, param
 
 _d, _a = decisions.c, assignments.c
@@ -67,7 +68,7 @@ async def convert_holdout(
     return [(str(c), str(s)) for c, s in (await conn.execute(_CONVERT_HOLDOUT, params)).all()]
 
 
-async def pending_offers(session: AsyncSession, customer: str, now: datetime, limit: int, offset: int) -> list[Any]:
+async def pending_offers(session: ReadSession, customer: str, now: datetime, limit: int, offset: int) -> list[Any]:
     """The customer's offers that can still be claimed, newest first (found through ix_decisions_customer).
 
     A first-wave offer of a campaign whose claims-per-customer the customer has used up is left out by

@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Integer, Table, and_, bindparam, case, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.inline_read import ReadSession
 from services.router.partners.domain import BetaCounts, Consent, EstimateBook, LeadApplicant, TraceEntry
 from services.router.partners.estimates import Observation
 from services.router.partners.models import (
@@ -191,7 +192,7 @@ async def insert_leads(
         await session.execute(insert(_table(PartnerPing)), list(pings))
 
 
-async def pending_leads(session: AsyncSession, limit: int) -> list[tuple[str, str]]:
+async def pending_leads(session: ReadSession, limit: int) -> list[tuple[str, str]]:
     t = _table(PartnerLead)
     rows = await session.execute(
         select(t.c.lead_id, t.c.applicant_json)
@@ -374,7 +375,7 @@ async def reschedule(session: AsyncSession, rows: Sequence[dict[str, Any]], now:
         await session.execute(stmt, list(rows))
 
 
-async def load_lead(session: AsyncSession, lead_id: str, *, for_update: bool = False) -> Any:
+async def load_lead(session: ReadSession, lead_id: str, *, for_update: bool = False) -> Any:
     stmt = select(_table(PartnerLead)).where(_table(PartnerLead).c.lead_id == lead_id)
     if for_update:
         stmt = stmt.with_for_update()
@@ -391,12 +392,12 @@ async def tried_partners(session: AsyncSession, lead_id: str) -> set[str]:
     return set((await session.execute(select(d.c.partner_id).where(d.c.lead_id == lead_id))).scalars())
 
 
-async def deliveries_of(session: AsyncSession, lead_id: str) -> list[Any]:
+async def deliveries_of(session: ReadSession, lead_id: str) -> list[Any]:
     d = _table(PartnerDelivery)
     return list(await session.execute(select(d).where(d.c.lead_id == lead_id).order_by(d.c.seq)))
 
 
-async def dead_letters(session: AsyncSession, partner_id: str, after: str, limit: int) -> list[Any]:
+async def dead_letters(session: ReadSession, partner_id: str, after: str, limit: int) -> list[Any]:
     d = _table(PartnerDelivery)
     stmt = select(d).where(d.c.status == DEAD, d.c.delivery_id > after).order_by(d.c.delivery_id).limit(limit)
     if partner_id:
@@ -441,7 +442,7 @@ async def bump_estimate(session: AsyncSession, dialect: str, partner_id: str, ti
     await session.execute(stmt)
 
 
-async def load_estimates(session: AsyncSession) -> EstimateBook:
+async def load_estimates(session: ReadSession) -> EstimateBook:
     t = _table(PartnerEstimate)
     book = EstimateBook()
     for r in await session.execute(select(t)):
@@ -472,7 +473,7 @@ async def log_observations(session: AsyncSession, observations: Sequence[Observa
 
 
 async def load_observations(
-    session: AsyncSession, since: datetime, *, not_by: str | None = None, skip: Container[int] = ()
+    session: ReadSession, since: datetime, *, not_by: str | None = None, skip: Container[int] = ()
 ) -> list[tuple[int, Observation]]:
     """(id, observation) of those observed at or after `since`, in the order they were logged; `not_by` leaves
     out one replica's, `skip` ids already had (their features are not even parsed)."""
@@ -505,7 +506,7 @@ async def prune_observations(session: AsyncSession, before: datetime) -> None:
     await session.execute(delete(t).where(t.c.observed_at < before))
 
 
-async def cap_used(session: AsyncSession, windows: Sequence[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
+async def cap_used(session: ReadSession, windows: Sequence[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
     """Leads used in each (partner, window key) of `windows` [(partner, key, cap)] (no lock: a read for
     planning; choose() enforces the caps)."""
     if not windows:

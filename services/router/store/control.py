@@ -11,6 +11,7 @@ from sqlalchemy import Row, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_ignoring_conflicts
+from services.common.inline_read import ReadSession
 from services.router.domain.control import ControlState, HistoryEvent
 from services.router.domain.model import Mode
 from services.router.models import PolicyControlRow, PolicyHistoryRow, PolicyVersionRow
@@ -44,7 +45,7 @@ async def load_version(session: AsyncSession, version: str) -> Row[Any] | None:
     return (await session.execute(select(versions).where(versions.c.version == version))).first()
 
 
-async def load_control(session: AsyncSession, dialect: str, *, for_update: bool = False) -> ControlState | None:
+async def load_control(session: ReadSession, dialect: str, *, for_update: bool = False) -> ControlState | None:
     query = select(control).where(control.c.id == CONTROL_ID)
     if for_update and dialect == "postgresql":
         query = query.with_for_update()
@@ -62,7 +63,7 @@ async def load_control(session: AsyncSession, dialect: str, *, for_update: bool 
     )
 
 
-async def load_revision(session: AsyncSession) -> int:
+async def load_revision(session: ReadSession) -> int:
     value = (await session.execute(select(control.c.revision).where(control.c.id == CONTROL_ID))).scalar()
     return int(value or 0)
 

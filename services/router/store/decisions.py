@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, and_, bindparam, func, literal, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.inline_read import ReadSession
 from services.router.models import CapacityCounter, DecisionRow
 
 decisions = cast(Table, DecisionRow.__table__)
@@ -112,7 +113,7 @@ async def insert_decisions(session: AsyncSession, rows: list[dict[str, Any]]) ->
         await session.execute(decisions.insert(), rows)
 
 
-async def get_with_shadow(session: AsyncSession, decision_id: str) -> tuple[Row[Any] | None, Row[Any] | None]:
+async def get_with_shadow(session: ReadSession, decision_id: str) -> tuple[Row[Any] | None, Row[Any] | None]:
     d = decisions.c
     rows = (
         await session.execute(

@@ -33,7 +33,7 @@ def _route_request(stack: Stack, note: str) -> router_pb2.RouteApplicantRequest:
 
 
 async def _lead_row_text(stack: Stack, lead_id: str) -> tuple[str, partner_pb2.MaskedApplicant]:
-    async with stack.app.db.read() as session:
+    async with stack.app.db.read_entities() as session:
         row = (await session.execute(select(PartnerLead).where(PartnerLead.lead_id == lead_id))).scalar_one()
     columns = {c.key: getattr(row, c.key) for c in PartnerLead.__mapper__.column_attrs}
     masked = partner_pb2.MaskedApplicant.FromString(base64.b64decode(row.masked_applicant))
@@ -82,5 +82,5 @@ async def test_the_leak_in_a_categorical_tag_is_refused_before_any_lead(db_targe
             await stack.router.RouteApplicant(request)
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert stack.sims["alpha"].sim.record.ping_calls == 0
-        async with stack.app.db.read() as session:
+        async with stack.app.db.read_entities() as session:
             assert (await session.execute(select(PartnerLead))).first() is None
