@@ -26,7 +26,7 @@ from sqlalchemy.types import TypeDecorator
 from services.common.after_commit import deferred
 from services.common.after_commit import run as run_after_commit
 from services.common.driver_session import DriverSession
-from services.common.inline_read import InlineReader, ReadSession
+from services.common.point_reads import InlineReader, PostgresReader, ReadSession
 from services.common.sqlite_inline import inline_creator, inline_sqlite
 from services.common.writer_lock import WriterLock
 
@@ -89,7 +89,8 @@ class Database:
             self.report_engine = self._sqlite_engine(
                 url, pool=2, begin="BEGIN", synchronous=sqlite_synchronous, creator=None
             )
-            # Point reads skip the session altogether (services/common/inline_read.py).
+            # Point reads skip the session altogether (services/common/point_reads.py).
+            self.postgres_reader: PostgresReader | None = None
             self.inline_reader: InlineReader | None = (
                 InlineReader(database, self.read_engine.dialect, _pragmas(sqlite_synchronous))
                 if sqlite_inline
@@ -110,6 +111,7 @@ class Database:
             self.writer_lock = None
             self.inline = False
             self.inline_reader = None
+            self.postgres_reader = PostgresReader(self.write_engine)
             self.read_engine = self.report_engine = self.write_engine
         else:
             raise ValueError(
@@ -159,16 +161,19 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[ReadSession]:
-        """A short read-only unit of work: key lookups, one page of rows, Core SELECTs only. On SQLite it
-        is one snapshot, run on the loop thread without a session (inline_read.py), so it must not scan
-        or aggregate a large table; on PostgreSQL a session at READ COMMITTED (each statement sees what
-        was committed before it)."""
+        """A short read-only unit of work without a session (point_reads.py): key lookups, one page of
+        rows, Core SELECTs only. On SQLite it is one snapshot, run on the loop thread, so it must not scan
+        or aggregate a large table; on PostgreSQL each statement runs on its own (READ COMMITTED: each
+        sees what was committed before it)."""
         if self.inline_reader is not None:
             async with self.inline_reader.unit() as reading:
                 yield reading
-            return
-        async with self._reader() as session, session.begin():
-            yield session
+        elif self.postgres_reader is not None:
+            async with self.postgres_reader.unit() as statements:
+                yield statements
+        else:
+            async with self._reader() as session, session.begin():
+                yield session
 
     @asynccontextmanager
     async def read_entities(self) -> AsyncIterator[DriverSession]:

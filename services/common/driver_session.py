@@ -240,10 +240,10 @@ class _Held:
             self.run = run_inline
         elif dialect.name == "postgresql" and hasattr(adapted, "_prepare"):
 
-            async def run_asyncpg(plan: _Plan, params: Any, extracted: Any, many: bool) -> DriverResult:
-                return await _run_asyncpg(adapted, plan, params, extracted, many)
+            async def run_pooled(plan: _Plan, params: Any, extracted: Any, many: bool) -> DriverResult:
+                return await run_asyncpg(adapted, plan, params, extracted, many)
 
-            self.run = run_asyncpg
+            self.run = run_pooled
 
     async def execute(self, statement: Any, params: Any) -> DriverResult | None:
         """Runs statement on the driver; None when SQLAlchemy must run it (see the module docstring)."""
@@ -393,13 +393,14 @@ def run_sqlite(
         raise sa_exc.DBAPIError.instance(sql, params, error, sqlite3.Error) from error
 
 
-async def _run_asyncpg(
-    adapted: Any, plan: _Plan, params: Any, extracted: Sequence[Any] | None, many: bool
+async def run_asyncpg(
+    adapted: Any, plan: _Plan, params: Any, extracted: Sequence[Any] | None, many: bool, *, begin: bool = True
 ) -> DriverResult:
-    """The adapter's own steps (its transaction, its prepared-statement cache), without the cursor."""
+    """The adapter's own steps (its transaction, its prepared-statement cache), without the cursor; with
+    begin=False a statement outside a transaction runs on its own (autocommit)."""
     sql = plan.sql
     async with adapted._execute_mutex:
-        if adapted._transaction is None:
+        if begin and adapted._transaction is None:
             await adapted._start_transaction()
         try:
             if many:

@@ -1,4 +1,4 @@
-"""Database.read on SQLite runs without a session (services/common/inline_read.py): it answers what a
+"""Database.read on SQLite runs without a session (services/common/point_reads.py): it answers what a
 session answers, sees one snapshot, refuses what needs the ORM, and cannot write. On PostgreSQL read()
 is a session, and the same reads answer the same."""
 
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import Database, insert_entity
-from services.common.inline_read import InlineReadSession
+from services.common.point_reads import InlineReadSession, PostgresReadSession
 from tests.helpers import DbTarget
 
 
@@ -48,9 +48,9 @@ async def test_reads_answer_what_a_session_answers(db_target: DbTarget) -> None:
             assert rows == [tuple(row) for row in await plain.execute(columns)] == [("one", 7), ("two", 2)]
             assert summed == await plain.scalar(total) == 9
         assert raw == "two"
-        if db_target.engine == "sqlite":
-            async with db.read() as reading:
-                assert isinstance(reading, InlineReadSession)
+        async with db.read() as reading:
+            expected = InlineReadSession if db_target.engine == "sqlite" else PostgresReadSession
+            assert isinstance(reading, expected)
     finally:
         await db.dispose()
 
@@ -71,7 +71,6 @@ async def test_a_read_sees_one_snapshot_while_a_write_commits(db_target: DbTarge
         await db.dispose()
 
 
-@pytest.mark.parametrize("engine", ["sqlite"])
 async def test_entities_and_writes_are_refused_and_change_nothing(db_target: DbTarget) -> None:
     db = await _database(db_target)
     try:
@@ -80,11 +79,23 @@ async def test_entities_and_writes_are_refused_and_change_nothing(db_target: DbT
                 await reading.execute(select(Gadget))
             with pytest.raises(TypeError, match="does not write"):
                 await reading.execute(insert(Gadget.__table__).values(id=3, name="three", count=3))
-        with pytest.raises(Exception, match="readonly"):
-            async with db.read() as reading:
+            with pytest.raises(TypeError, match="does not write"):
                 await reading.execute(text("UPDATE gadgets SET count = 0"))
         async with db.read_entities() as session:
             gadgets = (await session.execute(select(Gadget).order_by(Gadget.id))).scalars().all()
         assert [(g.name, g.count) for g in gadgets] == [("one", 7), ("two", 2)]
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("engine", ["sqlite"])
+async def test_sqlite_read_connections_cannot_write(db_target: DbTarget) -> None:
+    db = await _database(db_target)
+    try:
+        assert db.inline_reader is not None
+        with db.inline_reader._snapshot() as connection, pytest.raises(Exception, match="readonly"):
+            connection.execute("UPDATE gadgets SET count = 0")
+        async with db.read() as reading:
+            assert await reading.scalar(select(func.sum(Gadget.count))) == 9
     finally:
         await db.dispose()
