@@ -51,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.after_commit import after_commit
 from services.common.db import Database, UTCDateTime, insert_ignoring_conflicts
-from services.common.inline_read import ReadSession
+from services.common.point_reads import ReadSession
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")

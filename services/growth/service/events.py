@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.common.inline_read import ReadSession
 from services.common.outbox import StoredEvent, events_after
+from services.common.point_reads import ReadSession
 
 DEFAULT_LIMIT = 100
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.inline_read import ReadSession
+from services.common.point_reads import ReadSession
 from services.growth.domain.standing import Progress, effective_level
 from services.growth.models import EntryRow, HoldRow, LotRow, MemberRow, TransactionRow
 from services.growth.service.context import Deps

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Table, select
 
-from services.common.inline_read import ReadSession
+from services.common.point_reads import ReadSession
 
 
 async def key_recorded(session: ReadSession, table: Table, method: str, key: str) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_ignoring_conflicts
 from services.common.errors import NotFound
-from services.common.inline_read import ReadSession
+from services.common.point_reads import ReadSession
 from services.growth.domain.standing import Standing
 from services.growth.models import BalanceRow, MemberRow, ReviewRow
 

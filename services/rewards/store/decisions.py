@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.common.inline_read import ReadSession
+from services.common.point_reads import ReadSession
 from services.rewards.store.tables import assignments, decisions, moment, param
 
 _d, _a = decisions.c, assignments.c

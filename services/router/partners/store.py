@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Integer, Table, and_, bindparam, case, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.inline_read import ReadSession
+from services.common.point_reads import ReadSession
 from services.router.partners.domain import BetaCounts, Consent, EstimateBook, LeadApplicant, TraceEntry
 from services.router.partners.estimates import Observation
 from services.router.partners.models import (

@@ -11,7 +11,7 @@ from sqlalchemy import Row, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_ignoring_conflicts
-from services.common.inline_read import ReadSession
+from services.common.point_reads import ReadSession
 from services.router.domain.control import ControlState, HistoryEvent
 from services.router.domain.model import Mode
 from services.router.models import PolicyControlRow, PolicyHistoryRow, PolicyVersionRow

@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, and_, bindparam, func, literal, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.inline_read import ReadSession
+from services.common.point_reads import ReadSession
 from services.router.models import CapacityCounter, DecisionRow
 
 decisions = cast(Table, DecisionRow.__table__)
