@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -489,22 +490,52 @@ class Pacer:
     Every ``interval_seconds`` it re-solves λ so that the expected spend of the *next* arrivals, under
     the current posteriors, spreads what is left of the budget evenly over the time that is left (the
     linear budget curve; the daily cap bounds today's share). Overspending so far leaves less per
-    arrival, which raises λ; underspending lowers it. The arrival rate is measured as it goes.
+    arrival, which raises λ; underspending lowers it.
+
+    The arrival rate and the segment mix are those of the last ``rate_window_seconds`` (a week: whole
+    weeks average out weekday peaks). Arrivals the pacer sees are customers the contact caps still let
+    through; as returning customers use up their caps, fewer get through than in the first days, and a
+    rate measured since the start would promise arrivals that never come and hold λ too high.
     """
 
     lam: float
     lam_min: float
     lam_max: float
     interval_seconds: float
-    arrivals: dict[str, int] = field(default_factory=dict)  # per segment, since first_seen
+    arrivals: dict[str, int] = field(default_factory=dict)  # per segment, within the rate window
     first_seen: datetime | None = None
     last_update: datetime | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(0))  # the forecast's draws
+    rate_window_seconds: float = 7 * 86_400.0
+    # Arrivals per hour and segment, oldest first, so those older than the window can be taken out.
+    hours: deque[tuple[int, dict[str, int]]] = field(default_factory=deque)
 
     def arrive(self, now: datetime, segment: str) -> None:
         if self.first_seen is None:
             self.first_seen = now
         self.arrivals[segment] = self.arrivals.get(segment, 0) + 1
+        hour = int(now.timestamp() // 3600)
+        if not self.hours or self.hours[-1][0] != hour:
+            self.hours.append((hour, {}))
+        bucket = self.hours[-1][1]
+        bucket[segment] = bucket.get(segment, 0) + 1
+
+    def traffic(self, now: datetime) -> tuple[int, float]:
+        """Arrivals within the rate window and the seconds they were counted over (older hours dropped)."""
+        seconds = self._forget_before(now)
+        return sum(self.arrivals.values()), seconds
+
+    def _forget_before(self, now: datetime) -> float:
+        """Drops the hours that left the window; returns the seconds the window covers."""
+        start = now.timestamp() - self.rate_window_seconds
+        while self.hours and (self.hours[0][0] + 1) * 3600 <= start:
+            _hour, bucket = self.hours.popleft()
+            for segment, n in bucket.items():
+                self.arrivals[segment] -= n
+        first = self.first_seen.timestamp() if self.first_seen else now.timestamp()
+        # The counts cover every arrival since the oldest hour kept (or the first arrival, if later).
+        window_start = max(first, self.hours[0][0] * 3600) if self.hours else first
+        return now.timestamp() - window_start
 
     def due(self, now: datetime) -> bool:
         return self.last_update is None or (now - self.last_update).total_seconds() >= self.interval_seconds
@@ -522,8 +553,7 @@ class Pacer:
         params: PolicyParams,
     ) -> float:
         self.last_update = now
-        n = sum(self.arrivals.values())
-        elapsed = (now - self.first_seen).total_seconds() if self.first_seen else 0.0
+        n, elapsed = self.traffic(now)
         if n < 20 or elapsed <= 0:
             return self.lam  # too little traffic seen to know the arrival rate
         rate = n / elapsed

@@ -107,3 +107,16 @@ def test_the_pacer_is_due_at_start_and_then_once_per_interval() -> None:
     pacer.update(NOW, Posteriors(), ARMS, {"mass": 10_000.0}, 1e6, 86_400, 1e5, 3_600, GREEDY)
     assert not pacer.due(NOW + timedelta(seconds=59))
     assert pacer.due(NOW + timedelta(seconds=60))
+
+
+def test_the_pacer_measures_arrivals_over_the_last_week_only() -> None:
+    # A busy first week of segment "a", then a quiet one of segment "b" (returning customers using up
+    # their contact caps): the rate and the mix the pacer plans with are the quiet week's.
+    pacer = Pacer(lam=1.0, lam_min=0.05, lam_max=50.0, interval_seconds=60)
+    for day in range(14):
+        per_day, segment = (100, "a") if day < 7 else (10, "b")
+        for i in range(per_day):
+            pacer.arrive(NOW + timedelta(days=day, seconds=i * 86_400 / per_day), segment)
+    n, seconds = pacer.traffic(NOW + timedelta(days=14))
+    assert abs(n / seconds * 86_400 - 10) < 0.5
+    assert pacer.arrivals.get("a", 0) == 0 and pacer.arrivals["b"] == 70
