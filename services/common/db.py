@@ -105,8 +105,11 @@ class Database:
             # makes SQLAlchemy invalidate the whole pool, but that first call would still fail; the ping
             # (one round trip per checkout) finds the dead connection and reconnects before the unit of
             # work starts, so the first calls after a restart succeed (tests/common/test_postgres_restart.py).
+            # 2 x pool_size connections kept, none made and closed per burst: a connection opened for a
+            # burst (an overflow) would be closed on return, and its successor pays the connect, the
+            # authentication and every statement's PREPARE again.
             self.write_engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
+                url, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=True, connect_args=connect_args
             )
             self.writer_lock = None
             self.inline = False

@@ -108,6 +108,23 @@ _TAKE = (
     .values(available=_balances.c.available - bindparam("n"))
 )
 _TAKE_TO_HELD = _TAKE.values(held=_balances.c.held + bindparam("n"))
+_BUMPS: dict[tuple[str, ...], Any] = {}
+
+
+def _bump_statement(columns: tuple[str, ...]) -> Any:
+    """UPDATE balances adding to `columns`, RETURNING available: built once per set of columns, so the
+    driver session finds it by object rather than compiling a cache key per call."""
+    statement = _BUMPS.get(columns)
+    if statement is None:
+        statement = _BUMPS[columns] = (
+            update(_balances)
+            .where(_balances.c.member == bindparam("b_member"), _balances.c.asset == bindparam("b_asset"))
+            .values({name: getattr(_balances.c, name) + bindparam(f"b_{name}") for name in columns})
+            .returning(_balances.c.available)
+        )
+    return statement
+
+
 _LOT_VIEWS = select(_lots.c.id, _lots.c.remaining, _lots.c.expires_at, _lots.c.created_at).where(
     _lots.c.member == bindparam("m"), _lots.c.remaining > 0
 )
@@ -211,13 +228,8 @@ class Ledger:
 
     async def _bump(self, member: str, asset: str, **deltas: int) -> int:
         """Adds deltas to the balance row; returns the new available."""
-        values = {name: getattr(_balances.c, name) + delta for name, delta in deltas.items()}
-        result = await self.s.execute(
-            update(_balances)
-            .where(_balances.c.member == member, _balances.c.asset == asset)
-            .values(**values)
-            .returning(_balances.c.available)
-        )
+        params = {"b_member": member, "b_asset": asset, **{f"b_{name}": delta for name, delta in deltas.items()}}
+        result = await self.s.execute(_bump_statement(tuple(sorted(deltas))), params)
         return int(result.scalar_one())
 
     async def lock_balance(self, member: str) -> None:
