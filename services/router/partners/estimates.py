@@ -23,6 +23,8 @@ partners are shown) — and the bid's position in the partner's usual range for 
   observed, so one left out of the chains becomes uncertain again and is probed — and a Bernoulli CUSUM per
   partner and outcome forgets most of a partner's history when its outcomes stop matching the estimate,
   so a change of appetite is noticed within a day of traffic while a steady partner keeps a long memory.
+  The CUSUM runs over outcomes in the order of their posts (late reports of leads posted before a change
+  do not hide it), and an acceptance alarm forgets the partner's funding evidence from before it too.
   A partner's level is read as the mixture of a fast level and a slow one (evidence at the effects' pace),
   weighted by how well each has predicted the partner's recent outcomes (dynamic model averaging).
 * Delayed funding outcomes: an accepted lead is pending until its outcome is reported and teaches
@@ -33,6 +35,7 @@ docs/router-decisions.md § 2 gives the reasons and the measurements behind thes
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from collections.abc import Mapping
@@ -102,6 +105,9 @@ class Priors:
     level_mix: bool = True  # also keep a slow level (evidence at the effects' pace), mixed in by how it predicts
     mix_memory: float = 30.0  # observations over which the two levels' predictive records are weighed
     optimistic: bool = True  # a draw never falls below the posterior mean (optimistic Thompson sampling)
+    post_order_cusum: bool = True  # the CUSUM runs over outcomes in the order of their posts, not their reports
+    cusum_window: int = 400  # outcomes per partner the post-ordered CUSUM keeps
+    coupled_alarms: bool = True  # an acceptance alarm also forgets the partner's funding evidence before it
 
 
 class _Cell:
@@ -170,6 +176,7 @@ class RateModel:
         self.tau2: dict[str, float] = {}
         self.cusum: dict[str, tuple[float, float]] = {}
         self.cusum_start: dict[str, tuple[float, float]] = {}  # post time each CUSUM last left zero
+        self.cusum_log: dict[str, list[tuple[float, int, float, float]]] = {}  # (posted, seq, up, down) by post
         self.bias: dict[str, float] = {}
         self.em: dict[str, float] = {}  # partner|group → EM estimate of its own lift spread
         self.alarmed: dict[str, float] = {}  # partner → the change its last CUSUM alarm dated (post time)
@@ -177,6 +184,7 @@ class RateModel:
         self.mix: dict[str, tuple[float, float]] = {}  # partner → (log-odds of its fast level over its slow, when)
         self._since_refresh = 0
         self._seen = 0
+        self._reports = 0
 
     # --- counts (market level, partner lift, spread of lifts) ---
 
@@ -469,6 +477,9 @@ class RateModel:
             inc_up, inc_down = math.log(hi / q), math.log(lo / q)
         else:
             inc_up, inc_down = math.log((1 - hi) / (1 - q)), math.log((1 - lo) / (1 - q))
+        if p.post_order_cusum:
+            self._watch_in_post_order(partner_id, inc_up, inc_down, at, posted)
+            return
         up, down = self.cusum.get(partner_id, (0.0, 0.0))
         start_up, start_down = self.cusum_start.get(partner_id, (posted, posted))
         up, down = max(0.0, up + inc_up), max(0.0, down + inc_down)
@@ -482,9 +493,42 @@ class RateModel:
         self.cusum[partner_id] = (up, down)
         self.cusum_start[partner_id] = (start_up, start_down)
 
+    def _watch_in_post_order(self, partner_id: str, inc_up: float, inc_down: float, at: float, posted: float) -> None:
+        """The two CUSUMs over the partner's outcomes in the order of their posts. A funding outcome comes
+        hours after its post: in the order of the reports, outcomes of leads posted before a change keep
+        arriving after it and pull the statistic back to zero while the first outcomes of the new appetite
+        come in. Page's CUSUM is the largest sum of increments over a suffix of the sequence, so it is
+        recomputed over the post-ordered log whenever an outcome is inserted in its place; on a stream
+        reported in post order this is the usual recursion. The maximising suffix dates the change."""
+        p = self.priors
+        log = self.cusum_log.setdefault(partner_id, [])
+        self._reports += 1  # ties of post time keep the order of the reports
+        bisect.insort(log, (posted, self._reports, inc_up, inc_down))
+        if len(log) > p.cusum_window:
+            del log[0]
+        up = down = best_up = best_down = 0.0
+        start_up = start_down = posted
+        for when, _, u, d in reversed(log):
+            up += u
+            down += d
+            if up > best_up:
+                best_up, start_up = up, when
+            if down > best_down:
+                best_down, start_down = down, when
+        if best_up > p.cusum_threshold or best_down > p.cusum_threshold:
+            self.alarms += 1
+            self._forget(partner_id, at, start_up if best_up > p.cusum_threshold else start_down)
+            log.clear()
+
     def _alarm_age(self) -> float:
         """How much older evidence from before an alarm is made: its weight drops to `alarm_keep`."""
         return math.log(1 / self.priors.alarm_keep) / self.decay
+
+    def forget(self, partner_id: str, at: float, since: float) -> None:
+        """Forgets most of the partner's evidence posted before `since` (a change the other outcome saw)."""
+        if partner_id in self.fits:
+            self.alarms += 1
+            self._forget(partner_id, at, since)
 
     def _forget(self, partner_id: str, at: float, since: float) -> None:
         self.alarmed[partner_id] = since
@@ -668,7 +712,12 @@ class ContextualEstimator:
         """observe_post for a lead known by its bands (`band_features`), as the dispatcher knows it."""
         tier = lead[0][1]
         features = (*lead, ("bid", self._bid_band(partner_id, tier, price_fen, True)))
+        alarmed = self.accept.alarmed.get(partner_id)
         self.accept.observe(partner_id, features, at, accepted)
+        since = self.accept.alarmed.get(partner_id)
+        if self.priors.coupled_alarms and since is not None and since != alarmed:
+            # a partner whose acceptance moved has most likely changed its funding policy with it
+            self.fund.forget(partner_id, at, since)
         if decision_ms is not None:
             old = self.post_ms.get(partner_id)
             self.post_ms[partner_id] = decision_ms if old is None else old + 0.05 * (decision_ms - old)

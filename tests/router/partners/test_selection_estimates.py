@@ -201,3 +201,87 @@ def test_a_partner_whose_appetite_ramps_up_is_read_on_its_recent_evidence() -> N
     now = mixed.belief("p", lead(), 3000, t, None).fund
     assert now > 0.5
     assert abs(now - fast_only.belief("p", lead(), 3000, t, None).fund) < 0.06
+
+
+def late_collapse(priors: Priors, seed: int, *, spread: bool) -> tuple[ContextualEstimator, float, list[float]]:
+    """One accepted post a minute; funding reported 4-12 hours after the post (or 8 hours flat without
+    `spread`) and collapsing from 0.62 to 0.15 at `change`. Returns the estimator, the change and the clock
+    times of its funding alarms."""
+    est, rng = ContextualEstimator(priors), random.Random(seed)
+    change = T0 + 2 * DAY
+    reports: list[tuple[float, str, bool]] = []
+    alarms: list[float] = []
+    t = T0
+    while t < change + 16 * 3600:
+        reports.sort()
+        while reports and reports[0][0] <= t:
+            at, lead_id, funded = reports.pop(0)
+            before = est.fund.alarms
+            est.observe_outcome(lead_id, funded=funded, at=at)
+            if est.fund.alarms > before:
+                alarms.append(at)
+        lead_id = f"lead-{t}"
+        est.observe_post(lead_id, "p", lead(), 3000, accepted=True, at=t)
+        delay = rng.uniform(4, 12) * 3600 if spread else 8 * 3600.0
+        reports.append((t + delay, lead_id, rng.random() < (0.62 if t < change else 0.15)))
+        t += 60
+    return est, change, alarms
+
+
+def test_a_change_is_watched_in_the_order_of_the_posts_so_late_reports_of_old_leads_do_not_hide_it() -> None:
+    # Outcomes of leads posted before the collapse keep arriving for up to 12 hours after it, interleaved with
+    # the first outcomes of the new appetite. Watched in the order of the reports they pull the CUSUM back
+    # to zero; in the order of the posts they sit before the change and the alarm comes with the ~20
+    # outcomes of the new appetite it needs.
+    first_post_order, first_report_order = [], []
+    for seed in range(3):
+        _, change, alarms = late_collapse(Priors(), seed, spread=True)
+        first_post_order.append(min(a for a in alarms if a > change) - change)
+        _, _, alarms = late_collapse(Priors(post_order_cusum=False), seed, spread=True)
+        first_report_order.append(min(a for a in alarms if a > change) - change)
+    assert max(first_post_order) < 10 * 3600
+    assert sum(first_post_order) < sum(first_report_order)
+
+
+def test_reported_in_the_order_of_the_posts_the_cusum_is_the_usual_recursion() -> None:
+    # a flat reporting delay keeps the reports in post order: both ways of watching alarm at the same outcome
+    est, change, alarms = late_collapse(Priors(), 7, spread=False)
+    _, _, recursion_alarms = late_collapse(Priors(post_order_cusum=False), 7, spread=False)
+    after = [a for a in alarms if a > change]
+    assert after and after[0] == min(a for a in recursion_alarms if a > change)
+    assert abs(est.fund.alarmed["p"] - change) < 2 * 3600
+
+
+def policy_change(priors: Priors) -> tuple[ContextualEstimator, float, float]:
+    """A partner accepts 90% and funds 70% for three days, then accepts 20% and funds 15%; one post a minute,
+    verdicts at once, funding reported 12 hours late. Runs until 3 hours after the change."""
+    est, rng = ContextualEstimator(priors), random.Random(8)
+    change, delay = T0 + 3 * DAY, 12 * 3600.0
+    reports: list[tuple[float, str, bool]] = []
+    t = T0
+    while t < change + 3 * 3600:
+        while reports and reports[0][0] <= t:
+            at, lead_id, funded = reports.pop(0)
+            est.observe_outcome(lead_id, funded=funded, at=at)
+        old = t < change
+        accepted = rng.random() < (0.9 if old else 0.2)
+        lead_id = f"lead-{t}"
+        est.observe_post(lead_id, "p", lead(), 3000, accepted=accepted, at=t)
+        if accepted:
+            reports.append((t + delay, lead_id, rng.random() < (0.7 if old else 0.15)))
+        t += 60
+    return est, change, t
+
+
+def test_an_acceptance_alarm_also_forgets_the_funding_evidence_from_before_the_change() -> None:
+    # The acceptance alarm dates the change hours before any funding outcome of the new policy is in; the
+    # funding estimate stops leaning on the old record (its level is uncertain again) instead of waiting
+    # 12 hours and more for its own alarm.
+    est, change, t = policy_change(Priors())
+    assert abs(est.accept.alarmed["p"] - change) < 3600
+    assert est.fund.alarmed.get("p") == est.accept.alarmed["p"]
+    alone, _, _ = policy_change(Priors(coupled_alarms=False))
+    assert alone.fund.alarmed.get("p", T0) < change  # without the coupling nothing about funding saw it
+    assert est.fund.fits["p"].var[0] > 2 * alone.fund.fits["p"].var[0]
+    # forgotten, not contradicted: no funding outcome says the rate moved yet
+    assert abs(est.belief("p", lead(), 3000, t, None).fund - alone.belief("p", lead(), 3000, t, None).fund) < 0.15
