@@ -11,6 +11,7 @@ when a URL says so; there `read` and `report` share the writer's pool.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, event, insert
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -101,16 +103,13 @@ class Database:
             connect_args: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT_S}
             if schema:
                 connect_args["server_settings"] = {"search_path": schema}
-            # Pre-ping: a restarted server leaves every pooled connection dead. The first error on one
-            # makes SQLAlchemy invalidate the whole pool, but that first call would still fail; the ping
-            # (one round trip per checkout) finds the dead connection and reconnects before the unit of
-            # work starts, so the first calls after a restart succeed (tests/common/test_postgres_restart.py).
             # 2 x pool_size connections kept, none made and closed per burst: a connection opened for a
             # burst (an overflow) would be closed on return, and its successor pays the connect, the
             # authentication and every statement's PREPARE again.
             self.write_engine = create_async_engine(
-                url, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=True, connect_args=connect_args
+                url, pool_size=2 * pool_size, max_overflow=0, connect_args=connect_args
             )
+            _ping_when_idle(self.write_engine)
             self.writer_lock = None
             self.inline = False
             self.inline_reader = None
@@ -201,6 +200,42 @@ class Database:
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
             await self.report_engine.dispose()
+
+
+PING_IDLE_S = 1.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Pings a pooled PostgreSQL connection at checkout when it has been idle for PING_IDLE_S or more.
+
+    A restarted server leaves every pooled connection dead. A connection the server closed is known
+    closed to the driver at once and is replaced at checkout without a round trip; one idle for a
+    second or more is pinged, which finds a server that went away unseen (a network cut). Either way
+    the pool reconnects before a unit of work starts, so the calls after a restart succeed
+    (tests/common/test_postgres_restart.py). Statements run past SQLAlchemy's execution
+    (driver_session.py), so its own disconnect handling never sees them fail: this is the check. A
+    ping on every checkout was one round trip per point read, half of its round trips
+    (docs/benchmarks.md)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is not None and driver.is_closed():  # the server closed it (a crash, a restart)
+            raise sa_exc.DisconnectionError("pooled connection was closed by the server")
+        if time.monotonic() - record.info.get("idle_since", float("-inf")) < PING_IDLE_S:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:  # the pool drops this connection and checks out a fresh one
+            raise sa_exc.DisconnectionError(f"pooled connection failed its ping: {type(error).__name__}") from error
 
 
 def _pragmas(synchronous: str) -> list[str]:
