@@ -8,7 +8,7 @@ two more round trips than the SELECT itself. A read unit here keeps only what it
 - `InlineReader` (SQLite): an idle stdlib `sqlite3` connection (WAL, the engine's pragmas, `query_only`),
   BEGIN, the statements, COMMIT, the connection back to the idle list. Nothing in it awaits, so a read
   never yields the loop half-way; one snapshot for the unit, and WAL readers never wait for the writer.
-- `PostgresReader`: a connection from the engine's pool (pre-pinged, as every checkout), each statement
+- `PostgresReader`: a connection from the engine's pool (checked at checkout, as every one), each statement
   a prepared statement of the asyncpg adapter's cache run on its own, outside a transaction: READ
   COMMITTED, as the session's transaction was (each statement sees what was committed before it).
 
