@@ -251,11 +251,25 @@ class _Held:
             return None
         many = isinstance(params, list)
         keys = tuple(sorted(params[0] if many and params else params or ())) if statement.is_dml else ()
+        if many and statement.is_insert and not statement._returning:
+            statement = _inline_twin(statement)
         plan, extracted = self.plans.plan(statement, keys)
         if plan is None or (many and (plan.returns_rows or plan.expands)):
             return None
         result: DriverResult = await self.run(plan, params, extracted, many)
         return result
+
+
+_INLINE_TWINS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _inline_twin(insert: Any) -> Any:
+    """The INSERT without the RETURNING of its generated key that PostgreSQL's dialect adds for one row:
+    many rows are sent as one executemany, and nobody asked for their keys."""
+    twin = _INLINE_TWINS.get(insert)
+    if twin is None:
+        twin = _INLINE_TWINS[insert] = insert.inline()
+    return twin
 
 
 def _root(transaction: Any) -> Any:
