@@ -19,6 +19,9 @@ from services.rewards.config import Campaign, PolicyConfig, RewardsConfig
 from services.rewards.domain.policy import ArmSpec, Pacer, PolicyParams, Posteriors, PropensityCache
 from services.rewards.domain.profile import OTHER_SEGMENT
 
+# (kind, segment, arm, n, when the claim was made, when it happened): what a journal entry replays
+Entry = tuple[str, str, str, int, datetime | None, datetime | None]
+
 
 class SharedPosteriors(Posteriors):
     """The running policy's posteriors, with a journal of what this process learned since the replicas'
@@ -26,52 +29,56 @@ class SharedPosteriors(Posteriors):
 
     def __init__(self) -> None:
         super().__init__()
-        self.journal: list[tuple[str, str, str, int]] = []  # (kind, segment, arm, n)
+        self.journal: list[Entry] = []
 
     def record_trial(self, segment: str, arm: str, n: int = 1) -> None:
         super().record_trial(segment, arm, n)
-        self.journal.append(("trial", segment, arm, n))
+        self.journal.append(("trial", segment, arm, n, None, None))
 
-    def record_success(self, segment: str, arm: str, n: int = 1) -> None:
-        super().record_success(segment, arm, n)
-        self.journal.append(("success", segment, arm, n))
+    def record_success(
+        self, segment: str, arm: str, n: int = 1, claimed_at: datetime | None = None, at: datetime | None = None
+    ) -> None:
+        super().record_success(segment, arm, n, claimed_at, at)
+        self.journal.append(("success", segment, arm, n, claimed_at, at))
 
-    def record_claim(self, segment: str, arm: str, n: int = 1) -> None:
-        super().record_claim(segment, arm, n)
-        self.journal.append(("claim", segment, arm, n))
+    def record_claim(self, segment: str, arm: str, n: int = 1, at: datetime | None = None) -> None:
+        super().record_claim(segment, arm, n, at)
+        self.journal.append(("claim", segment, arm, n, None, at))
 
-    def record_expiry(self, segment: str, arm: str, n: int = 1) -> None:
-        super().record_expiry(segment, arm, n)
-        self.journal.append(("expiry", segment, arm, n))
+    def record_expiry(self, segment: str, arm: str, n: int = 1, claimed_at: datetime | None = None) -> None:
+        super().record_expiry(segment, arm, n, claimed_at)
+        self.journal.append(("expiry", segment, arm, n, claimed_at, None))
 
     def retract_success(self, segment: str, arm: str) -> None:
         super().retract_success(segment, arm)
-        self.journal.append(("retract", segment, arm, 1))
+        self.journal.append(("retract", segment, arm, 1, None, None))
 
     def replace_counts(self, fresh: Posteriors, since: int) -> None:
         """Takes `fresh`'s counts (what every replica recorded) plus this process's journal from position
         `since` on (learned after `fresh` was read), and empties the journal."""
-        for kind, segment, arm, n in self.journal[since:]:
-            replay(fresh, kind, segment, arm, n)
+        for entry in self.journal[since:]:
+            replay(fresh, entry)
         self.cells = fresh.cells
+        self.clock = fresh.clock
         for segment in {s for s, _arm in self.cells} | set(self.evidence):
             self._stamp(segment, 1 + fresh.evidence.get(segment, 0))  # change stamps only grow
         self.pooled.stamp = -1  # the pooled curve is rebuilt on the next read
         self.journal.clear()
 
 
-def replay(posteriors: Posteriors, kind: str, segment: str, arm: str, n: int) -> None:
+def replay(posteriors: Posteriors, entry: Entry) -> None:
+    kind, segment, arm, n, claimed_at, at = entry
     if kind == "retract":
         for _ in range(n):
             posteriors.retract_success(segment, arm)
-        return
-    record = {
-        "trial": posteriors.record_trial,
-        "success": posteriors.record_success,
-        "claim": posteriors.record_claim,
-        "expiry": posteriors.record_expiry,
-    }[kind]
-    record(segment, arm, n)
+    elif kind == "trial":
+        posteriors.record_trial(segment, arm, n)
+    elif kind == "success":
+        posteriors.record_success(segment, arm, n, claimed_at, at)
+    elif kind == "claim":
+        posteriors.record_claim(segment, arm, n, at)
+    else:
+        posteriors.record_expiry(segment, arm, n, claimed_at)
 
 
 @dataclass

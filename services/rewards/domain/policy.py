@@ -25,11 +25,13 @@ import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 BASELINE = ""  # the "arm" of no coupon: its cell learns p0 from holdout customers
 BASELINE_PRIOR_WEIGHT = 2.0  # pseudo-trials of the pooled no-coupon prior
 CLAIM_PRIOR = (4.0, 1.0)  # Beta prior of the share of claims that are redeemed, pooled over the campaign
+CLAIM_DELAY_PRIOR = (1.0, 24.0)  # (redemptions, hours of waiting) behind the rate at which redeemers redeem
+CLAIM_EM_ROUNDS = 30  # expectation-maximisation rounds of the claim clock's fit
 MATURITY_PRIOR = 10.0  # pseudo-conversions, all reported, behind the share of conversions reported so far
 MATURITY_FLOOR = 0.2  # the share is never taken below this, so a burst of fresh claims cannot blow it up
 NONE = ""  # a Choice with arm NONE offers nothing
@@ -49,7 +51,7 @@ class Counts:
     expired: int = 0  # claimed coupons that expired unredeemed
 
     def converted(self, redeem_given_claim: float) -> float:
-        """Conversions, counting each claim still pending at the rate claims redeem: a pending claim is
+        """Conversions, counting each claim still pending at the chance it still redeems: a pending claim is
         neither a success nor a failure yet (delayed feedback), and counting it as a failure would make
         every arm look worse for as long as redemptions take."""
         successes = min(self.successes, self.trials)
@@ -57,6 +59,79 @@ class Counts:
             return float(successes)
         pending = max(0, self.claims - self.successes - self.expired)
         return min(float(self.trials), successes + pending * redeem_given_claim)
+
+
+def _hours(at: datetime) -> float:
+    """Hours since the epoch; a time without a zone is UTC (SQLite hands stored times back without one)."""
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp() / 3600.0
+
+
+class ClaimClock:
+    """When a campaign's claims were made and how long redemptions took, pooled over its arms: the share
+    of claims that redeem, estimated with the pending ones censored at their age.
+
+    Redemptions come days before expiries, so the share redeemed among claims already settled reads
+    high for as long as the validity lasts. Here a claim redeems with chance p after an exponential delay
+    of rate mu; an expired claim did not, a redeemed one did after its delay, and a claim still pending at
+    age t redeems later with chance p e^(-mu t) / (1 - p + p e^(-mu t)). p and mu are fitted together by
+    expectation-maximisation over pending claims aggregated by the hour they were made (the fit runs when
+    the pooled curve is refreshed, never per offer).
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[int, int] = {}  # hour the claim was made (since the epoch) -> claims still pending
+        self.redeemed = 0
+        self.delay_hours = 0.0  # sum over redeemed claims of hours from claim to redemption
+        self.expired = 0
+        self.latest = 0.0  # latest moment recorded, hours since the epoch: the clock's "now"
+
+    @property
+    def timed(self) -> bool:
+        return bool(self.pending) or self.redeemed + self.expired > 0
+
+    def _tick(self, at: datetime) -> float:
+        hours = _hours(at)
+        self.latest = max(self.latest, hours)
+        return hours
+
+    def claim(self, at: datetime, n: int = 1) -> None:
+        hour = int(self._tick(at))
+        self.pending[hour] = self.pending.get(hour, 0) + n
+
+    def _settle(self, claimed_at: datetime, n: int) -> None:
+        hour = int(_hours(claimed_at))
+        left = self.pending.get(hour, 0) - n
+        if left > 0:
+            self.pending[hour] = left
+        else:
+            self.pending.pop(hour, None)
+
+    def redeem(self, claimed_at: datetime, at: datetime, n: int = 1) -> None:
+        self._settle(claimed_at, n)
+        self.redeemed += n
+        self.delay_hours += n * max(0.0, self._tick(at) - _hours(claimed_at))
+
+    def expire(self, claimed_at: datetime, n: int = 1) -> None:
+        self._settle(claimed_at, n)
+        self.expired += n
+
+    def pending_rate(self) -> float:
+        """The chance a claim still pending redeems, averaged over the pending claims (p itself when none is)."""
+        ages = [(max(0.0, self.latest - hour - 0.5), n) for hour, n in self.pending.items()]
+        waiting = sum(n for _a, n in ages)
+        p = CLAIM_PRIOR[0] / sum(CLAIM_PRIOR)
+        mu = CLAIM_DELAY_PRIOR[0] / CLAIM_DELAY_PRIOR[1]
+        later = 0.0
+        for _ in range(CLAIM_EM_ROUNDS):
+            later, exposure = 0.0, 0.0
+            for age, n in ages:
+                survive = p * math.exp(-mu * age)
+                w = survive / (1.0 - p + survive)  # chance this pending claim is a redeemer still to come
+                later += w * n
+                exposure += w * n * age
+            p = (CLAIM_PRIOR[0] + self.redeemed + later) / (sum(CLAIM_PRIOR) + self.redeemed + self.expired + waiting)
+            mu = (CLAIM_DELAY_PRIOR[0] + self.redeemed) / (CLAIM_DELAY_PRIOR[1] + self.delay_hours + exposure)
+        return later / waiting if waiting else p
 
 
 @dataclass(frozen=True)
@@ -105,10 +180,7 @@ class _Pooled:
         if self.stamp >= 0 and total - self.stamp < max(20, 0.02 * self.stamp):
             return
         self.stamp = total
-        resolved = [(c.successes, c.expired) for (_seg, arm), c in post.cells.items() if arm != BASELINE and c.claims]
-        self.redeem_given_claim = (CLAIM_PRIOR[0] + sum(r for r, _e in resolved)) / (
-            sum(CLAIM_PRIOR) + sum(r + e for r, e in resolved)
-        )
+        self.redeem_given_claim = redeem_given_claim(post)
         self.maturity = reported_share(post, self.redeem_given_claim)
         self._baselines(post, params)
         sums: dict[str, tuple[float, float]] = {}
@@ -150,9 +222,18 @@ class _Pooled:
         return min(float(c.trials), min(c.successes, c.trials) / self.maturity)
 
 
+def redeem_given_claim(post: Posteriors) -> float:
+    """The chance a pending claim redeems: from the claim clock when claims come with their times, else the
+    share redeemed among the claims already settled (high while expiries are still to come)."""
+    if post.clock.timed:
+        return post.clock.pending_rate()
+    resolved = [(c.successes, c.expired) for (_seg, arm), c in post.cells.items() if arm != BASELINE and c.claims]
+    return (CLAIM_PRIOR[0] + sum(r for r, _e in resolved)) / (sum(CLAIM_PRIOR) + sum(r + e for r, e in resolved))
+
+
 def reported_share(post: Posteriors, redeem_given_claim: float) -> float:
     """Share of the offered arms' eventual redemptions already reported: redemptions so far over
-    redemptions plus the pending claims at the rate claims redeem (1 when nothing is pending)."""
+    redemptions plus the pending claims at the chance they still redeem (1 when nothing is pending)."""
     reported = expected = MATURITY_PRIOR
     for (_seg, arm), c in post.cells.items():
         if arm != BASELINE and c.claims:
@@ -169,6 +250,7 @@ class Posteriors:
         self.evidence: dict[str, int] = {}  # per segment: trials + successes recorded (a change stamp)
         self.total_evidence = 0  # the same over all segments: when the pooled curve is due a refresh
         self.pooled = _Pooled()
+        self.clock = ClaimClock()  # when the arms' claims were made and redeemed
 
     def cell(self, segment: str, arm: str) -> Counts:
         key = (segment, arm)
@@ -185,17 +267,27 @@ class Posteriors:
         self.cell(segment, arm).trials += n
         self._stamp(segment, n)
 
-    def record_success(self, segment: str, arm: str, n: int = 1) -> None:
+    def record_success(
+        self, segment: str, arm: str, n: int = 1, claimed_at: datetime | None = None, at: datetime | None = None
+    ) -> None:
+        """A redemption (a holdout payment for BASELINE); with the claim's and the redemption's times the
+        claim clock learns the delay."""
         self.cell(segment, arm).successes += n
         self._stamp(segment, n)
+        if arm != BASELINE and claimed_at is not None and at is not None:
+            self.clock.redeem(claimed_at, at, n)
 
-    def record_claim(self, segment: str, arm: str, n: int = 1) -> None:
+    def record_claim(self, segment: str, arm: str, n: int = 1, at: datetime | None = None) -> None:
         self.cell(segment, arm).claims += n
         self._stamp(segment, n)
+        if at is not None:
+            self.clock.claim(at, n)
 
-    def record_expiry(self, segment: str, arm: str, n: int = 1) -> None:
+    def record_expiry(self, segment: str, arm: str, n: int = 1, claimed_at: datetime | None = None) -> None:
         self.cell(segment, arm).expired += n
         self._stamp(segment, n)
+        if claimed_at is not None:
+            self.clock.expire(claimed_at, n)
 
     def retract_success(self, segment: str, arm: str) -> None:
         """A refunded redemption was not a conversion after all."""

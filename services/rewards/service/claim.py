@@ -95,7 +95,7 @@ class Claim:
         await coupons.insert_coupon(conn, values)
         await outgoing.coupon_claimed(conn, self.dialect, values, now)
         if wave == 0:  # the policy learns from its own offers only
-            learning.claimed(learned, self.runtime, view.cfg, campaign.id, segment, arm.id)
+            learning.claimed(learned, self.runtime, view.cfg, campaign.id, segment, arm.id, now)
         return rewards_pb2.ClaimResponse(coupon=coupon_pb(_Values(values)))
 
 

@@ -1,7 +1,8 @@
 """What the running policy learns from committed calls: trials from its offers, claims, successes from
 their redemptions (taken back by a refund) or expiries, and holdout customers who paid anyway. Claims are
-known at once where redemptions come days later, so a pending claim counts at the rate claims redeem
-(domain/policy.py, ``Counts.converted``).
+known at once where redemptions come days later, so a pending claim counts at the chance it still
+redeems, which the campaign's claim clock estimates from each claim's age (domain/policy.py,
+``ClaimClock``): claims, redemptions and expiries come with their times.
 
 The policy learns from its own offers only (wave 0): fallback waves are a fixed arm whose trials it never
 recorded, and the posteriors rebuilt at start-up count wave 0 alone. Each function appends to `learned`;
@@ -10,6 +11,7 @@ the unit of work applies it once committed (service/unit.py).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from services.rewards.config import RewardsConfig
@@ -24,28 +26,43 @@ def trial(learned: Learned, posteriors: Posteriors, segment: str, arm: str) -> N
 
 
 def claimed(
-    learned: Learned, runtime: PolicyRuntime, cfg: RewardsConfig, campaign_id: str, segment: str, arm: str
+    learned: Learned,
+    runtime: PolicyRuntime,
+    cfg: RewardsConfig,
+    campaign_id: str,
+    segment: str,
+    arm: str,
+    at: datetime,
 ) -> None:
-    """An offer of the policy's own (wave 0) was claimed."""
+    """An offer of the policy's own (wave 0) was claimed at `at` (the claim clock ages it from then)."""
     posteriors = runtime.campaign(cfg, campaign_id).posteriors
-    learned.append(lambda: posteriors.record_claim(segment, arm))
+    learned.append(lambda: posteriors.record_claim(segment, arm, at=at))
 
 
-def expired(runtime: PolicyRuntime, cfg: RewardsConfig, cells: list[tuple[str, str, str]]) -> None:
-    """Claimed coupons of the policy's own offers expired unredeemed: (campaign, segment, arm) each.
-    Called once the expiry has committed."""
-    for campaign_id, segment, arm in cells:
-        runtime.campaign(cfg, campaign_id).posteriors.record_expiry(segment, arm)
+def expired(runtime: PolicyRuntime, cfg: RewardsConfig, cells: list[tuple[str, str, str, datetime]]) -> None:
+    """Claimed coupons of the policy's own offers expired unredeemed: (campaign, segment, arm, claimed at)
+    each. Called once the expiry has committed."""
+    for campaign_id, segment, arm, claimed_at in cells:
+        runtime.campaign(cfg, campaign_id).posteriors.record_expiry(segment, arm, claimed_at=claimed_at)
 
 
-def conversion(learned: Learned, runtime: PolicyRuntime, cfg: RewardsConfig, coupon: Any, *, converted: bool) -> None:
-    """A redemption teaches the coupon's cell a success; its refund takes it back."""
+def conversion(
+    learned: Learned,
+    runtime: PolicyRuntime,
+    cfg: RewardsConfig,
+    coupon: Any,
+    *,
+    converted: bool,
+    at: datetime | None = None,
+) -> None:
+    """A redemption at `at` teaches the coupon's cell a success, and the claim clock how long it took;
+    its refund takes the success back."""
     if coupon.is_fallback:
         return
     posteriors = runtime.campaign(cfg, coupon.campaign_id).posteriors
-    segment, arm_id = coupon.segment, coupon.arm_id
+    segment, arm_id, claimed_at = coupon.segment, coupon.arm_id, coupon.claimed_at
     if converted:
-        learned.append(lambda: posteriors.record_success(segment, arm_id))
+        learned.append(lambda: posteriors.record_success(segment, arm_id, claimed_at=claimed_at, at=at))
     else:
         learned.append(lambda: posteriors.retract_success(segment, arm_id))
 

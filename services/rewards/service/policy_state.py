@@ -9,12 +9,24 @@ this process learned while they were read. A lone process skips the read."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from services.common.db import Database
 from services.rewards.config import RewardsConfig
 from services.rewards.domain.policy import BASELINE, Posteriors
 from services.rewards.runtime import PolicyRuntime
 from services.rewards.store import policy_state
+
+
+def _set_claim_clocks(fresh: dict[str, Posteriors], pending: list[Any], redeemed: list[Any], lapsed: list[Any]) -> None:
+    """The claim clocks as the running policy keeps them: pending claims by when they were made, the
+    delays of redemptions, the count of expiries (store/policy_state.py, ``claim_clocks``)."""
+    for campaign_id, claimed_at in pending:
+        fresh.setdefault(campaign_id, Posteriors()).clock.claim(claimed_at)
+    for campaign_id, claimed_at, redeemed_at in redeemed:
+        fresh.setdefault(campaign_id, Posteriors()).clock.redeem(claimed_at, redeemed_at)
+    for campaign_id, n in lapsed:
+        fresh.setdefault(campaign_id, Posteriors()).clock.expired += int(n)
 
 
 class PolicyState:
@@ -43,6 +55,7 @@ class PolicyState:
         fresh: dict[str, Posteriors] = {cid: Posteriors() for cid in since}
         async with self.db.report() as session:
             rows = await policy_state.learned_outcomes(session)
+            pending, redeemed, lapsed = await policy_state.claim_clocks(session)
         for campaign_id, segment, arm, outcome, n, wins, claims, expired in rows:
             posteriors = fresh.setdefault(campaign_id, Posteriors())
             key = BASELINE if outcome == "HOLDOUT" else arm
@@ -51,6 +64,7 @@ class PolicyState:
             if key != BASELINE:
                 posteriors.record_claim(segment, key, int(claims or 0))
                 posteriors.record_expiry(segment, key, int(expired or 0))
+        _set_claim_clocks(fresh, pending, redeemed, lapsed)
         for campaign_id, posteriors in fresh.items():
             # What this process learned while the rows were read is not in them: it is kept (a campaign
             # first seen meanwhile keeps its whole journal).

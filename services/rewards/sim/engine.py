@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from services.rewards.domain.policy import NONE, Pacer, Posteriors, PropensityCache, choose
 from services.rewards.runtime import policy_params
@@ -115,15 +115,21 @@ class LearnedPolicy:
         )
         return choice.arm
 
-    def learn(self, kind: str, segment: str, arm: str) -> None:
-        record = {
-            "trial": self.posteriors.record_trial,
-            "claim": self.posteriors.record_claim,
-            "success": self.posteriors.record_success,
-            "expire": self.posteriors.record_expiry,
-            "retract": self.posteriors.retract_success,
-        }[kind]
-        record(segment, arm)
+    def learn(
+        self, kind: str, segment: str, arm: str, claimed_at: datetime | None = None, at: datetime | None = None
+    ) -> None:
+        """What production's learning (service/learning.py) records, with the claim's and the event's times."""
+        post = self.posteriors
+        if kind == "trial":
+            post.record_trial(segment, arm)
+        elif kind == "claim":
+            post.record_claim(segment, arm, at=at)
+        elif kind == "success":
+            post.record_success(segment, arm, claimed_at=claimed_at, at=at)
+        elif kind == "expire":
+            post.record_expiry(segment, arm, claimed_at=claimed_at)
+        else:
+            post.retract_success(segment, arm)
 
 
 def simulate(sc: Scenario, tick: Callable[[], None] = lambda: None) -> SimulationReport:

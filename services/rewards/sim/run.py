@@ -22,7 +22,9 @@ from services.rewards.domain.policy import BASELINE, NONE
 from services.rewards.sim.market import SIM_START, Arrival, Market, may_touch
 
 Chooser = Callable[[Arrival, int, int], str]  # arrival, total headroom, today's headroom -> arm or NONE
-Learn = Callable[[str, str, str], None]  # kind (trial | claim | success | expire | retract), segment, arm
+# kind (trial | claim | success | expire | retract), segment, arm, when the claim was made, when it happened
+Learn = Callable[[str, str, str, datetime | None, datetime | None], None]
+Lesson = tuple[str, str, str, datetime | None, datetime | None]
 
 
 @dataclass
@@ -78,8 +80,8 @@ class Run:
         self.rng = random.Random(outcome_seed)  # the same draws for every policy
         self.res = RunResult(name)
         self.ledger = _Ledger(self.sc.budget.total_fen, self.sc.budget.daily_fen)
-        self.events: list[tuple[datetime, int, str, tuple[str, str, int]]] = []
-        self.lessons: list[tuple[str, str, str]] = []
+        self.events: list[tuple[datetime, int, str, tuple[str, str, int, datetime]]] = []
+        self.lessons: list[Lesson] = []
         self.customers: dict[str, _Customer] = {}
         self.seq = 0
 
@@ -134,12 +136,12 @@ class Run:
         self._account(a, arm)
         cust.claims += 1
         self.res.claims += 1
-        self._lesson("claim", a.segment, arm)
+        self._lesson("claim", a.segment, arm, a.at, a.at)
         validity = timedelta(days=self.m.validity[arm])
         if u < self.m.rate(a.day, a.segment, arm):
-            self._at(a.at + self._delay(validity), "redeem", (a.segment, arm, a.day))
+            self._at(a.at + self._delay(validity), "redeem", (a.segment, arm, a.day, a.at))
         else:
-            self._at(a.at + validity, "expire", (a.segment, arm, a.day))
+            self._at(a.at + validity, "expire", (a.segment, arm, a.day, a.at))
 
     def _account(self, a: Arrival, arm: str) -> None:
         self.res.incremental_value += self.m.uplift_value(a.day, a.segment, arm)
@@ -148,7 +150,7 @@ class Run:
     def _hold_out(self, a: Arrival, u: float) -> None:
         self._lesson("trial", a.segment, BASELINE)
         if u < self.m.rate(a.day, a.segment, NONE):
-            self._at(a.at + self._delay(timedelta(days=7)), "baseline", (a.segment, BASELINE, a.day))
+            self._at(a.at + self._delay(timedelta(days=7)), "baseline", (a.segment, BASELINE, a.day, a.at))
 
     def _delay(self, validity: timedelta) -> timedelta:
         """Claim → redemption: exponential with the scenario's mean, truncated to the validity."""
@@ -161,39 +163,42 @@ class Run:
 
     # --- what happens later ---------------------------------------------------------------------------
 
-    def _at(self, when: datetime, kind: str, what: tuple[str, str, int]) -> None:
+    def _at(self, when: datetime, kind: str, what: tuple[str, str, int, datetime]) -> None:
         self.seq += 1
         heapq.heappush(self.events, (when, self.seq, kind, what))
 
     def _settle(self, until: datetime) -> None:
         while self.events and self.events[0][0] <= until:
-            when, _seq, kind, (segment, arm, day) = heapq.heappop(self.events)
+            when, _seq, kind, (segment, arm, day, claimed_at) = heapq.heappop(self.events)
             if kind == "baseline":
                 self._lesson("success", segment, BASELINE)
                 continue
             face = self.m.face[arm]
             if kind == "expire":
                 self.ledger.reserved -= face
-                self._lesson("expire", segment, arm)
+                self._lesson("expire", segment, arm, claimed_at, when)
             elif kind == "redeem":
                 self.ledger.reserved -= face
                 self.ledger.spent += face
                 self.res.redemptions += 1
-                self._lesson("success", segment, arm)
+                self._lesson("success", segment, arm, claimed_at, when)
                 if self.rng.random() < self.sc.refund_rate:
-                    self._at(when + timedelta(days=self.sc.refund_delay_days), "refund", (segment, arm, day))
+                    refund_at = when + timedelta(days=self.sc.refund_delay_days)
+                    self._at(refund_at, "refund", (segment, arm, day, claimed_at))
             elif kind == "refund":
                 self.ledger.spent -= face
                 self._lesson("retract", segment, arm)
 
-    def _lesson(self, kind: str, segment: str, arm: str) -> None:
+    def _lesson(
+        self, kind: str, segment: str, arm: str, claimed_at: datetime | None = None, at: datetime | None = None
+    ) -> None:
         if self.learn is not None:
-            self.lessons.append((kind, segment, arm))
+            self.lessons.append((kind, segment, arm, claimed_at, at))
 
     def _teach(self, on_batch: Callable[[], None] | None) -> None:
         if self.learn is not None:
-            for kind, segment, arm in self.lessons:
-                self.learn(kind, segment, arm)
+            for kind, segment, arm, claimed_at, at in self.lessons:
+                self.learn(kind, segment, arm, claimed_at, at)
             self.lessons.clear()
         if on_batch is not None:
             on_batch()

@@ -93,7 +93,7 @@ class Expired(NamedTuple):
     due: int  # coupons past their validity this call looked at
     budget: list[tuple[str, str, int]]  # (campaign id, claim day, face value) of those it expired
     gone: list[tuple[str, str, str]]  # (coupon id, customer, campaign id)
-    learned: list[tuple[str, str, str]]  # (campaign id, segment, arm) of the policy's own offers (wave 0)
+    learned: list[tuple[str, str, str, datetime]]  # (campaign, segment, arm, claimed at) of wave-0 offers
 
 
 async def expire_due(session: AsyncSession, now: datetime, limit: int) -> Expired:
@@ -110,7 +110,15 @@ async def expire_due(session: AsyncSession, now: datetime, limit: int) -> Expire
         .where(_k.id.in_(ids), _k.state == CLAIMED)
         .values(state=EXPIRED)
         .returning(
-            _k.campaign_id, _k.claim_day, _k.discount_fen, _k.id, _k.customer_ref, _k.segment, _k.arm_id, _k.is_fallback
+            _k.campaign_id,
+            _k.claim_day,
+            _k.discount_fen,
+            _k.id,
+            _k.customer_ref,
+            _k.segment,
+            _k.arm_id,
+            _k.is_fallback,
+            _k.claimed_at,
         )
     )
     expired = rows.all()
@@ -118,7 +126,7 @@ async def expire_due(session: AsyncSession, now: datetime, limit: int) -> Expire
         len(ids),
         [(str(r[0]), str(r[1]), int(r[2])) for r in expired],
         [(str(r[3]), str(r[4]), str(r[0])) for r in expired],
-        [(str(r[0]), str(r[5]), str(r[6])) for r in expired if not r[7]],
+        [(str(r[0]), str(r[5]), str(r[6]), r[8]) for r in expired if not r[7]],
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_ignoring_conflicts
-from services.rewards.models import Coupon, Decision, PolicyStateRow
+from services.rewards.models import Coupon, Decision, PolicyStateRow, Redemption
 
 
 async def learned_outcomes(session: AsyncSession) -> list[Any]:
@@ -38,6 +38,23 @@ async def learned_outcomes(session: AsyncSession) -> list[Any]:
         .group_by(Decision.campaign_id, Decision.segment, Decision.arm_id, Decision.outcome)
     )
     return list(rows.all())
+
+
+async def claim_clocks(session: AsyncSession) -> tuple[list[Any], list[Any], list[Any]]:
+    """What the claim clocks are rebuilt from, for the policy's own coupons (not fallback ones):
+    (campaign, claimed at) of each coupon still claimed, (campaign, claimed at, redeemed at) of each
+    redemption not refunded, and (campaign, count) of the coupons expired."""
+    own = Coupon.is_fallback.is_(False)
+    pending = await session.execute(select(Coupon.campaign_id, Coupon.claimed_at).where(own, Coupon.state == "CLAIMED"))
+    redeemed = await session.execute(
+        select(Coupon.campaign_id, Coupon.claimed_at, Redemption.redeemed_at)
+        .join(Redemption, Redemption.coupon_id == Coupon.id)
+        .where(own, Coupon.state == "REDEEMED", Redemption.refunded.is_(False))
+    )
+    expired = await session.execute(
+        select(Coupon.campaign_id, func.count()).where(own, Coupon.state == "EXPIRED").group_by(Coupon.campaign_id)
+    )
+    return list(pending.all()), list(redeemed.all()), list(expired.all())
 
 
 async def lambdas(session: AsyncSession) -> list[tuple[str, float]]:

@@ -75,3 +75,32 @@ async def test_a_claim_teaches_at_once_and_its_expiry_when_it_comes(db_target: D
         assert live[cell] == (1, 0, 1, 1)
     async with rewards_service(db_target, tmp_path) as restarted:
         assert _learned(restarted) == live
+
+
+def _clock(h: Harness) -> tuple[dict[int, int], int, float, int]:
+    """Campaign 'mall''s claim clock: pending claims by hour made, redemptions, their delays, expiries."""
+    c = h.app.runtime.campaign(h.app.config.model, "mall").posteriors.clock
+    return dict(c.pending), c.redeemed, round(c.delay_hours, 6), c.expired
+
+
+async def test_the_claim_clock_learns_each_claims_age_live_and_a_restart_rebuilds_it(
+    db_target: DbTarget, tmp_path: Path
+) -> None:
+    """A claim redeemed 5 hours after it was made, one that expires, one claimed later and still pending:
+    the running policy's claim clock and the one rebuilt at start from the coupons agree."""
+    async with rewards_service(db_target, tmp_path) as h:
+        s = stub(h)
+        offers = [(n, made) for n in range(1, 12) if (made := await offer(s, n)).arm.id][:2]
+        assert len(offers) == 2
+        coupons = [(await claim(s, n, made.offer_id)).coupon for n, made in offers]
+        h.clock.advance(hours=5)
+        await redeem(s, offers[0][0], coupons[0].coupon_id, "order-1")
+        h.clock.advance(days=offers[1][1].arm.validity_days + 1)
+        assert await h.app.passes.expire() == 1
+        (n, made), *_ = [(n, made) for n in range(20, 32) if (made := await offer(s, n)).arm.id]
+        await claim(s, n, made.offer_id)  # claimed days after the others, still pending
+        live = _clock(h)
+        pending, redeemed, delay, expired = live
+        assert (sum(pending.values()), redeemed, delay, expired) == (1, 1, 5.0, 1)
+    async with rewards_service(db_target, tmp_path) as restarted:
+        assert _clock(restarted) == live

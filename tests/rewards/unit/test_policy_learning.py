@@ -3,7 +3,9 @@ exploration by face value, and the pacer's forecast of what the sampling policy 
 
 from __future__ import annotations
 
+import math
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,6 +19,7 @@ from services.rewards.domain.policy import (
     _outlooks,
     choose,
     expected_cost_per_arrival,
+    redeem_given_claim,
     reported_share,
 )
 
@@ -114,3 +117,43 @@ def test_the_pacers_forecast_counts_what_sampling_spends_and_falls_as_lambda_ris
     costs = [expected_cost_per_arrival(outlooks, ARMS, lam, PARAMS) for lam in (0.05, 1.0, 5.0, 50.0)]
     assert costs == sorted(costs, reverse=True)
     assert costs[0] > costs[-1]
+
+
+def _claims_with_delayed_redemptions(days: int) -> tuple[Posteriors, float]:
+    """Claims every hour for `days` days; 70% redeem after an exponential delay (mean 36 h, within a
+    7-day validity), the rest expire after 7 days. Returns the posteriors as of the end, told what has
+    happened by then with the times, and the share of the still-pending claims that will redeem."""
+    rng, post = random.Random(5), Posteriors()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    now = start + timedelta(days=days)
+    pending = later = 0
+    for hour in range(days * 24):
+        for _ in range(20):
+            claimed = start + timedelta(hours=hour, minutes=rng.random() * 60)
+            post.record_trial("s", "big")
+            post.record_claim("s", "big", at=claimed)
+            redeems = rng.random() < 0.7
+            delay = timedelta(hours=min(-36 * math.log(1 - rng.random()), 7 * 24 - 1))
+            done = claimed + (delay if redeems else timedelta(days=7))
+            if done > now:
+                pending += 1
+                later += redeems
+            elif redeems:
+                post.record_success("s", "big", claimed_at=claimed, at=done)
+            else:
+                post.record_expiry("s", "big", claimed_at=claimed)
+    return post, later / pending
+
+
+def test_a_pending_claim_counts_at_its_chance_of_redeeming_not_at_the_share_settled_so_far() -> None:
+    # Four days in, no claim has expired yet: the claims settled so far are all redemptions, so the share
+    # redeemed among them reads near 1, where fewer than half of the claims still pending will redeem.
+    post, truth = _claims_with_delayed_redemptions(days=4)
+    assert truth < 0.6
+    untimed = Posteriors()
+    untimed.cells = post.cells
+    assert redeem_given_claim(untimed) > 0.95  # the settled share, without the claims' times
+    assert redeem_given_claim(post) == pytest.approx(truth, abs=0.05)
+    # Later in the run, with expiries coming in, the estimate still follows the pending claims.
+    post, truth = _claims_with_delayed_redemptions(days=12)
+    assert redeem_given_claim(post) == pytest.approx(truth, abs=0.05)
