@@ -214,8 +214,7 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
     the pool reconnects before a unit of work starts, so the calls after a restart succeed
     (tests/common/test_postgres_restart.py). Statements run past SQLAlchemy's execution
     (driver_session.py), so its own disconnect handling never sees them fail: this is the check. A
-    ping on every checkout was one round trip per point read, half of its round trips
-    (docs/benchmarks.md)."""
+    ping on every checkout would be one of a point read's two round trips (docs/benchmarks.md)."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connected(_dbapi_connection: Any, record: Any) -> None:

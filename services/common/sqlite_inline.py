@@ -89,7 +89,8 @@ def inline_creator(database: str, *, commit_off_loop: bool = False) -> Callable[
     commit off the loop thread when commit_off_loop."""
 
     async def create() -> InlineConnection:
-        connector = lambda: sqlite3.connect(database, check_same_thread=False)  # noqa: E731
-        return await InlineConnection(connector, commit_off_loop=commit_off_loop)
+        return await InlineConnection(
+            lambda: sqlite3.connect(database, check_same_thread=False), commit_off_loop=commit_off_loop
+        )
 
     return create

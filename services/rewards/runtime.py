@@ -57,28 +57,13 @@ class SharedPosteriors(Posteriors):
         """Takes `fresh`'s counts (what every replica recorded) plus this process's journal from position
         `since` on (learned after `fresh` was read), and empties the journal."""
         for entry in self.journal[since:]:
-            replay(fresh, entry)
+            fresh.record(*entry)
         self.cells = fresh.cells
         self.clock = fresh.clock
         for segment in {s for s, _arm in self.cells} | set(self.evidence):
             self._stamp(segment, 1 + fresh.evidence.get(segment, 0))  # change stamps only grow
         self.pooled.stamp = -1  # the pooled curve is rebuilt on the next read
         self.journal.clear()
-
-
-def replay(posteriors: Posteriors, entry: Entry) -> None:
-    kind, segment, arm, n, claimed_at, at = entry
-    if kind == "retract":
-        for _ in range(n):
-            posteriors.retract_success(segment, arm)
-    elif kind == "trial":
-        posteriors.record_trial(segment, arm, n)
-    elif kind == "success":
-        posteriors.record_success(segment, arm, n, claimed_at, at)
-    elif kind == "claim":
-        posteriors.record_claim(segment, arm, n, at)
-    else:
-        posteriors.record_expiry(segment, arm, n, claimed_at)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,24 +27,26 @@ class Holds:
         self.tz = deps.tz
         self.ledger = Ledger(session, deps.dialect, deps.now)
 
-    async def spend(self, customer: str, points: int, reason: str) -> Posted:
+    async def _taken(self, customer: str, take: Awaitable[int]) -> int:
+        """The transaction of a points take; when the take is refused, a stranger is MEMBER_NOT_FOUND, not
+        short of points (the member is looked up on the refusal path only)."""
         try:
-            txn = await self.ledger.spend(customer, points, Provenance(self.version, reason=reason or None))
+            return await take
         except FailedPrecondition:
-            await get_member(self.s, customer)  # a stranger is MEMBER_NOT_FOUND, not short of points
+            await get_member(self.s, customer)
             raise
+
+    async def spend(self, customer: str, points: int, reason: str) -> Posted:
+        txn = await self._taken(
+            customer, self.ledger.spend(customer, points, Provenance(self.version, reason=reason or None))
+        )
         self.deps.telemetry.points(SPENT, points)
         return self.ledger.posted(txn)
 
     async def hold(self, customer: str, points: int, reason: str, ttl_seconds: int, hold_id: str) -> HoldRow:
         ttl = ttl_seconds or self.cfg.holds.default_ttl_seconds
-        try:
-            txn = await self.ledger.hold_spend(
-                customer, points, Provenance(self.version, reason=reason or None), hold_id
-            )
-        except FailedPrecondition:
-            await get_member(self.s, customer)  # a stranger is MEMBER_NOT_FOUND, not short of points
-            raise
+        prov = Provenance(self.version, reason=reason or None)
+        txn = await self._taken(customer, self.ledger.hold_spend(customer, points, prov, hold_id))
         row = HoldRow(
             id=hold_id,
             member=customer,

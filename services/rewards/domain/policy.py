@@ -295,6 +295,31 @@ class Posteriors:
         cell.successes = max(0, cell.successes - 1)
         self._stamp(segment, 1)  # a change stamp: it only grows
 
+    def record(
+        self,
+        kind: str,
+        segment: str,
+        arm: str,
+        n: int = 1,
+        claimed_at: datetime | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """One lesson by name (trial, claim, success, expiry, retract), as a replicas' journal replays it and
+        the simulator teaches it: `claimed_at` when the claim was made, `at` when the lesson happened."""
+        if kind == "trial":
+            self.record_trial(segment, arm, n)
+        elif kind == "claim":
+            self.record_claim(segment, arm, n, at)
+        elif kind == "success":
+            self.record_success(segment, arm, n, claimed_at, at)
+        elif kind == "expiry":
+            self.record_expiry(segment, arm, n, claimed_at)
+        elif kind == "retract":
+            for _ in range(n):
+                self.retract_success(segment, arm)
+        else:
+            raise ValueError(f"unknown lesson {kind!r}")
+
     def beta(self, segment: str, arm: str, params: PolicyParams, pooled: bool = True) -> tuple[float, float]:
         c = self.cells.get((segment, arm)) or Counts()
         trials = c.trials

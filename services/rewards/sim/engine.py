@@ -119,17 +119,7 @@ class LearnedPolicy:
         self, kind: str, segment: str, arm: str, claimed_at: datetime | None = None, at: datetime | None = None
     ) -> None:
         """What production's learning (service/learning.py) records, with the claim's and the event's times."""
-        post = self.posteriors
-        if kind == "trial":
-            post.record_trial(segment, arm)
-        elif kind == "claim":
-            post.record_claim(segment, arm, at=at)
-        elif kind == "success":
-            post.record_success(segment, arm, claimed_at=claimed_at, at=at)
-        elif kind == "expire":
-            post.record_expiry(segment, arm, claimed_at=claimed_at)
-        else:
-            post.retract_success(segment, arm)
+        self.posteriors.record(kind, segment, arm, 1, claimed_at, at)
 
 
 def simulate(sc: Scenario, tick: Callable[[], None] = lambda: None) -> SimulationReport:

@@ -22,7 +22,7 @@ from services.rewards.domain.policy import BASELINE, NONE
 from services.rewards.sim.market import SIM_START, Arrival, Market, may_touch
 
 Chooser = Callable[[Arrival, int, int], str]  # arrival, total headroom, today's headroom -> arm or NONE
-# kind (trial | claim | success | expire | retract), segment, arm, when the claim was made, when it happened
+# kind (trial | claim | success | expiry | retract), segment, arm, when the claim was made, when it happened
 Learn = Callable[[str, str, str, datetime | None, datetime | None], None]
 Lesson = tuple[str, str, str, datetime | None, datetime | None]
 
@@ -176,7 +176,7 @@ class Run:
             face = self.m.face[arm]
             if kind == "expire":
                 self.ledger.reserved -= face
-                self._lesson("expire", segment, arm, claimed_at, when)
+                self._lesson("expiry", segment, arm, claimed_at, when)
             elif kind == "redeem":
                 self.ledger.reserved -= face
                 self.ledger.spent += face
