@@ -115,6 +115,23 @@ class ClaimClock:
         self._settle(claimed_at, n)
         self.expired += n
 
+    def add_pending(self, hour: int, n: int, latest: datetime) -> None:
+        """Claims still pending, made in `hour` (hours since the epoch), the latest of them at `latest`: a
+        rebuild from stored coupons aggregated by claim hour."""
+        self._tick(latest)
+        self.pending[hour] = self.pending.get(hour, 0) + n
+
+    def add_redeemed(self, n: int, delay_hours: float, latest: datetime) -> None:
+        """Redemptions that took `delay_hours` together, the latest at `latest` (a rebuild, aggregated)."""
+        self._tick(latest)
+        self.redeemed += n
+        self.delay_hours += delay_hours
+
+    def add_expired(self, n: int, latest_claim: datetime) -> None:
+        """Claims that expired, the latest of them made at `latest_claim` (a rebuild, aggregated)."""
+        self._tick(latest_claim)
+        self.expired += n
+
     def pending_rate(self) -> float:
         """The chance a claim still pending redeems, averaged over the pending claims (p itself when none is)."""
         ages = [(max(0.0, self.latest - hour - 0.5), n) for hour, n in self.pending.items()]

@@ -19,14 +19,15 @@ from services.rewards.store import policy_state
 
 
 def _set_claim_clocks(fresh: dict[str, Posteriors], pending: list[Any], redeemed: list[Any], lapsed: list[Any]) -> None:
-    """The claim clocks as the running policy keeps them: pending claims by when they were made, the
-    delays of redemptions, the count of expiries (store/policy_state.py, ``claim_clocks``)."""
-    for campaign_id, claimed_at in pending:
-        fresh.setdefault(campaign_id, Posteriors()).clock.claim(claimed_at)
-    for campaign_id, claimed_at, redeemed_at in redeemed:
-        fresh.setdefault(campaign_id, Posteriors()).clock.redeem(claimed_at, redeemed_at)
-    for campaign_id, n in lapsed:
-        fresh.setdefault(campaign_id, Posteriors()).clock.expired += int(n)
+    """The claim clocks as the running policy keeps them: pending claims by the hour they were made, the
+    redemptions and their delays, the count of expiries (store/policy_state.py, ``claim_clocks``, already
+    aggregated per campaign and claim hour)."""
+    for campaign_id, hour, n, latest in pending:
+        fresh.setdefault(campaign_id, Posteriors()).clock.add_pending(int(hour), int(n), latest)
+    for campaign_id, n, hours, latest in redeemed:
+        fresh.setdefault(campaign_id, Posteriors()).clock.add_redeemed(int(n), float(hours or 0.0), latest)
+    for campaign_id, n, latest in lapsed:
+        fresh.setdefault(campaign_id, Posteriors()).clock.add_expired(int(n), latest)
 
 
 class PolicyState:
@@ -55,7 +56,7 @@ class PolicyState:
         fresh: dict[str, Posteriors] = {cid: Posteriors() for cid in since}
         async with self.db.report() as session:
             rows = await policy_state.learned_outcomes(session)
-            pending, redeemed, lapsed = await policy_state.claim_clocks(session)
+            pending, redeemed, lapsed = await policy_state.claim_clocks(session, self.db.dialect)
         for campaign_id, segment, arm, outcome, n, wins, claims, expired in rows:
             posteriors = fresh.setdefault(campaign_id, Posteriors())
             key = BASELINE if outcome == "HOLDOUT" else arm

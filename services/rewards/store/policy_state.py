@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import BigInteger, Integer, and_, case, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_ignoring_conflicts
@@ -40,19 +40,53 @@ async def learned_outcomes(session: AsyncSession) -> list[Any]:
     return list(rows.all())
 
 
-async def claim_clocks(session: AsyncSession) -> tuple[list[Any], list[Any], list[Any]]:
-    """What the claim clocks are rebuilt from, for the policy's own coupons (not fallback ones):
-    (campaign, claimed at) of each coupon still claimed, (campaign, claimed at, redeemed at) of each
-    redemption not refunded, and (campaign, count) of the coupons expired."""
+def _epoch_hours(dialect: str, at: Any) -> Any:
+    """Hours since the epoch of a stored UTC time, as SQL (times are stored without a zone on both engines)."""
+    if dialect == "postgresql":
+        return func.extract("epoch", at) / 3600.0
+    return (func.julianday(at) - 2440587.5) * 24.0
+
+
+def _claim_hour(dialect: str, at: Any) -> Any:
+    """The whole hour since the epoch a stored UTC time falls in, as SQL: the claim clock's bucket.
+
+    Whole seconds first, so a time on the hour lands in that hour exactly as ``int(hours)`` does in Python
+    (a floating julianday can sit a hair below it)."""
+    if dialect == "postgresql":
+        return cast(func.floor(func.extract("epoch", at) / 3600), BigInteger)
+    return cast(func.strftime("%s", at), Integer) / 3600  # integer division: seconds are never negative here
+
+
+async def claim_clocks(session: AsyncSession, dialect: str) -> tuple[list[Any], list[Any], list[Any]]:
+    """What the claim clocks are rebuilt from, for the policy's own coupons (not fallback ones), aggregated
+    in SQL so the read costs one row per campaign and claim hour whatever the number of coupons:
+    (campaign, claim hour, claims still pending, latest claim time) of the coupons still claimed,
+    (campaign, redemptions not refunded, hours they took together, latest redemption time), and
+    (campaign, coupons expired, latest claim time among them): the latest times set the clock's "now"."""
     own = Coupon.is_fallback.is_(False)
-    pending = await session.execute(select(Coupon.campaign_id, Coupon.claimed_at).where(own, Coupon.state == "CLAIMED"))
+    hour = _claim_hour(dialect, Coupon.claimed_at)
+    pending = await session.execute(
+        select(Coupon.campaign_id, hour, func.count(), func.max(Coupon.claimed_at))
+        .where(own, Coupon.state == "CLAIMED")
+        .group_by(Coupon.campaign_id, hour)
+    )
+    # A redemption stamped before its claim (clock skew) took no time, as the live clock counts it.
+    took = _epoch_hours(dialect, Redemption.redeemed_at) - _epoch_hours(dialect, Coupon.claimed_at)
     redeemed = await session.execute(
-        select(Coupon.campaign_id, Coupon.claimed_at, Redemption.redeemed_at)
+        select(
+            Coupon.campaign_id,
+            func.count(),
+            func.sum(case((took > 0, took), else_=0.0)),
+            func.max(Redemption.redeemed_at),
+        )
         .join(Redemption, Redemption.coupon_id == Coupon.id)
         .where(own, Coupon.state == "REDEEMED", Redemption.refunded.is_(False))
+        .group_by(Coupon.campaign_id)
     )
     expired = await session.execute(
-        select(Coupon.campaign_id, func.count()).where(own, Coupon.state == "EXPIRED").group_by(Coupon.campaign_id)
+        select(Coupon.campaign_id, func.count(), func.max(Coupon.claimed_at))
+        .where(own, Coupon.state == "EXPIRED")
+        .group_by(Coupon.campaign_id)
     )
     return list(pending.all()), list(redeemed.all()), list(expired.all())
 

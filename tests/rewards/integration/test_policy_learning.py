@@ -77,30 +77,37 @@ async def test_a_claim_teaches_at_once_and_its_expiry_when_it_comes(db_target: D
         assert _learned(restarted) == live
 
 
-def _clock(h: Harness) -> tuple[dict[int, int], int, float, int]:
-    """Campaign 'mall''s claim clock: pending claims by hour made, redemptions, their delays, expiries."""
+def _clock(h: Harness) -> tuple[dict[int, int], int, float, int, float]:
+    """Campaign 'mall''s claim clock: pending claims by hour made, redemptions, their delays, expiries, and
+    its "now" (the latest time it has seen)."""
     c = h.app.runtime.campaign(h.app.config.model, "mall").posteriors.clock
-    return dict(c.pending), c.redeemed, round(c.delay_hours, 6), c.expired
+    return dict(c.pending), c.redeemed, round(c.delay_hours, 6), c.expired, round(c.latest, 6)
 
 
 async def test_the_claim_clock_learns_each_claims_age_live_and_a_restart_rebuilds_it(
     db_target: DbTarget, tmp_path: Path
 ) -> None:
-    """A claim redeemed 5 hours after it was made, one that expires, one claimed later and still pending:
-    the running policy's claim clock and the one rebuilt at start from the coupons agree."""
+    """A claim redeemed 5 hours and a fraction of a second after it was made, one that expires, then three
+    claims still pending: two within one hour (one on the hour exactly, one a fraction of a second before
+    the next) and one in the next hour. The running policy's claim clock and the one rebuilt at start from
+    the coupons (aggregated by claim hour in SQL) agree, bucket by bucket."""
     async with rewards_service(db_target, tmp_path) as h:
         s = stub(h)
         offers = [(n, made) for n in range(1, 12) if (made := await offer(s, n)).arm.id][:2]
         assert len(offers) == 2
         coupons = [(await claim(s, n, made.offer_id)).coupon for n, made in offers]
-        h.clock.advance(hours=5)
+        h.clock.advance(hours=5, microseconds=250_000)
         await redeem(s, offers[0][0], coupons[0].coupon_id, "order-1")
-        h.clock.advance(days=offers[1][1].arm.validity_days + 1)
+        h.clock.advance(days=offers[1][1].arm.validity_days + 1, microseconds=-250_000)  # on the hour again
         assert await h.app.passes.expire() == 1
-        (n, made), *_ = [(n, made) for n in range(20, 32) if (made := await offer(s, n)).arm.id]
-        await claim(s, n, made.offer_id)  # claimed days after the others, still pending
+        later = [(n, made) for n in range(20, 40) if (made := await offer(s, n)).arm.id][:3]
+        assert len(later) == 3
+        for (n, made), step in zip(later, [0.0, 3599.5, 0.75], strict=True):
+            h.clock.advance(seconds=step)
+            await claim(s, n, made.offer_id)  # claimed days after the others, still pending
         live = _clock(h)
-        pending, redeemed, delay, expired = live
-        assert (sum(pending.values()), redeemed, delay, expired) == (1, 1, 5.0, 1)
+        pending, redeemed, delay, expired, _now = live
+        assert sorted(pending.values()) == [1, 2]
+        assert (redeemed, delay, expired) == (1, round(5 + 0.25 / 3600, 6), 1)
     async with rewards_service(db_target, tmp_path) as restarted:
         assert _clock(restarted) == live
