@@ -42,12 +42,23 @@ def evaluate_arms(
     return ArmEvaluations(champion_eval, Arm.CHAMPION, candidate_eval, Arm.CANDIDATE, False)
 
 
+@dataclass(frozen=True)
+class CounterClaim:
+    """What a batch took from one counter: `taken` slots, valid as long as the counter still reads at most
+    `slack` when they are added (every grant k of the batch needed used + k <= its cap)."""
+
+    taken: int
+    slack: int
+
+
 @dataclass
 class CapacityLedger:
-    """In-house slots per (product, local day); `used` starts from the locked counter rows."""
+    """In-house slots per (product, local day); `used` starts from the counter rows as read (locked, or
+    read unlocked and claimed at commit: see `claims`)."""
 
     used: dict[tuple[str, str], int] = field(default_factory=dict)
     start: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    slack: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.start = dict(self.used)
@@ -60,11 +71,20 @@ class CapacityLedger:
             return False
         key = (claim.product_id, day)
         self.used[key] = self.used.get(key, 0) + 1
+        # Champion and candidate may cap a product differently: keep the tightest room any grant needed.
+        taken = self.used[key] - self.start.get(key, 0)
+        self.slack[key] = min(self.slack.get(key, claim.daily_cap), claim.daily_cap - taken)
         return True
 
     def changes(self) -> dict[tuple[str, str], tuple[int, int]]:
         """(old, new) per counter that moved."""
         return {k: (self.start.get(k, 0), v) for k, v in self.used.items() if v != self.start.get(k, 0)}
+
+    def claims(self) -> dict[tuple[str, str], CounterClaim]:
+        """Per counter that moved, the slots taken and the highest reading under which every grant still
+        holds. Counters only grow, so a reading taken earlier can only have granted too much, never
+        refused wrongly: the batch stands exactly when the counter now reads <= slack."""
+        return {k: CounterClaim(new - old, self.slack[k]) for k, (old, new) in self.changes().items()}
 
 
 def settle(arms: ArmEvaluations, ledger: CapacityLedger, day: str) -> tuple[PolicyDecision, PolicyDecision | None]:

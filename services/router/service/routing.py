@@ -2,7 +2,8 @@
 
 Requests are queued and a single writer task decides them in batches: one write transaction per
 batch does the idempotency and stickiness/velocity lookup (one SELECT), the in-house capacity
-counters (locked, moved once), and one multi-row INSERT of the decisions. Durable records then cost
+counters (read, then claimed in one conditional statement at the end), and one multi-row INSERT of the
+decisions. Durable records then cost
 one commit (one fsync) per batch instead of per request, and the decisions inside a batch are taken
 in arrival order exactly as if they had been serial (the steps are in batch.py).
 
@@ -38,6 +39,10 @@ MAX_BATCH = 256
 MAX_ATTEMPTS = 3
 
 
+class CapacityMoved(Exception):
+    """A counter read unlocked moved past what the batch's grants allow; the transaction rolls back."""
+
+
 class RoutingService:
     def __init__(
         self,
@@ -58,6 +63,11 @@ class RoutingService:
             ["kind", "arm", "destination"],
         )
         self._batch_sizes = metrics.counter("skylane_router_batches_total", "Write batches committed", [])
+        self._capacity_retries = metrics.counter(
+            "skylane_router_capacity_retries_total",
+            "Batches decided again under the counters' lock: another process filled a counter they read",
+            [],
+        )
 
     async def route(self, command: RouteCommand) -> router_pb2.RoutingDecision:
         snapshot = self.policies.snapshot
@@ -97,16 +107,21 @@ class RoutingService:
             self._window.committed()
 
     async def _decide_batch(self, plans: list[Plan]) -> None:
+        lock_first = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             for plan in plans:
                 plan.reset()
             try:
-                await self._decide_once(plans)
+                await self._decide_once(plans, lock_first)
                 break
             except IntegrityError:
                 # Another process committed one of our keys first; the next attempt's lookup sees it.
                 if attempt == MAX_ATTEMPTS:
                     raise
+            except CapacityMoved:
+                # Another process filled a counter this batch read nearly full: decide again under its lock.
+                self._capacity_retries.inc()
+                lock_first = True
         self._batch_sizes.inc()
         for plan in plans:
             if plan.future.done():
@@ -117,20 +132,29 @@ class RoutingService:
                 assert plan.response is not None
                 plan.future.set_result(plan.response)
 
-    async def _decide_once(self, plans: list[Plan]) -> None:
-        """One attempt at the batch, in one write transaction (see batch.py for the steps)."""
+    async def _decide_once(self, plans: list[Plan], lock_first: bool) -> None:
+        """One attempt at the batch, in one write transaction (see batch.py for the steps).
+
+        The in-house counters are read unlocked and claimed as the transaction's last statement, so
+        processes sharing a database queue on a counter's row lock for a commit, not for a whole batch;
+        if a counter moved too far meanwhile, the batch raises CapacityMoved and is decided again with the
+        counters locked before it settles (`lock_first`)."""
         snap = self.policies.snapshot
         now = self.clock.now()
         async with self.db.transaction() as session:
             batch = Batch(plans, snap, now, await self._history(session, plans, snap, now))
             for plan in plans:
                 batch.take(plan)
-            ledger = CapacityLedger(await store.lock_counters(session, batch.wanted))
+            read = store.lock_counters if lock_first else store.read_counters
+            ledger = CapacityLedger(await read(session, batch.wanted))
             outcomes = batch.settle(ledger)
-            await store.save_counters(session, ledger.changes())
             for hook in self.hooks:
                 await hook.in_transaction(session, outcomes)
             await store.insert_decisions(session, batch.answers_and_rows())
+            if lock_first:
+                await store.save_counters(session, ledger.changes())
+            elif not await store.claim_counters(session, ledger.claims()):
+                raise CapacityMoved()
         self._count(plans)
 
     async def _history(self, session: AsyncSession, plans: list[Plan], snap: Snapshot, now: datetime) -> History:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -10,6 +10,7 @@ from sqlalchemy import Row, Table, and_, bindparam, func, literal, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.point_reads import ReadSession
+from services.router.domain.routing import CounterClaim
 from services.router.models import CapacityCounter, DecisionRow
 
 decisions = cast(Table, DecisionRow.__table__)
@@ -92,6 +93,37 @@ async def lock_counters(session: AsyncSession, wanted: Iterable[tuple[str, str]]
         result = await session.execute(_LOCK_COUNTER, {"product_id": product, "day": day})
         used[(product, day)] = int(result.scalar_one())
     return used
+
+
+_READ_COUNTER = text("SELECT used FROM capacity_counters WHERE product_id = :product_id AND day = :day")
+
+
+async def read_counters(session: AsyncSession, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Each counter as it reads now, without a lock (a missing row reads 0); see `claim_counters`."""
+    used: dict[tuple[str, str], int] = {}
+    for product, day in sorted(set(wanted)):
+        result = await session.execute(_READ_COUNTER, {"product_id": product, "day": day})
+        used[(product, day)] = int(result.scalar_one_or_none() or 0)
+    return used
+
+
+_CLAIM_COUNTER = text(
+    "INSERT INTO capacity_counters (product_id, day, used) VALUES (:product_id, :day, :taken) "
+    "ON CONFLICT (product_id, day) DO UPDATE SET used = capacity_counters.used + excluded.used "
+    "WHERE capacity_counters.used <= :slack RETURNING used"
+)
+
+
+async def claim_counters(session: AsyncSession, claims: Mapping[tuple[str, str], CounterClaim]) -> bool:
+    """Adds each claim's slots to its counter if the counter still reads at most the claim's slack, as
+    the transaction's last statements: the row lock is then held for the commit only, not for the whole
+    batch. False when a counter moved too far since it was read (the caller rolls back and retries with
+    `lock_counters`). Sorted order, as `lock_counters`."""
+    for (product, day), claim in sorted(claims.items()):
+        params = {"product_id": product, "day": day, "taken": claim.taken, "slack": claim.slack}
+        if (await session.execute(_CLAIM_COUNTER, params)).first() is None:
+            return False
+    return True
 
 
 _MOVE_COUNTER = text(

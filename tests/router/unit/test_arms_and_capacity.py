@@ -8,7 +8,7 @@ import dataclasses
 from services.router.domain import control as ctl
 from services.router.domain.model import Arm, CapacityClaim, Destination, Mode
 from services.router.domain.policy import CompiledPolicy
-from services.router.domain.routing import CapacityLedger, evaluate_arms, settle
+from services.router.domain.routing import CapacityLedger, CounterClaim, evaluate_arms, settle
 from tests.router.unit.helpers import compiled, facts
 
 DAY = "2026-01-05"
@@ -74,3 +74,12 @@ def test_days_and_products_have_their_own_counters() -> None:
     assert ledger.take(claim, DAY) and not ledger.take(claim, DAY)
     assert ledger.take(claim, "2026-01-06")
     assert ledger.take(dataclasses.replace(claim, product_id="other"), DAY)
+
+
+def test_a_claim_holds_while_the_counter_reads_at_most_the_tightest_room_any_grant_needed() -> None:
+    ledger = CapacityLedger({("travel_loan", DAY): 2})
+    loose, tight = CapacityClaim("travel_loan", 10), CapacityClaim("travel_loan", 5)
+    assert ledger.take(loose, DAY) and ledger.take(tight, DAY) and ledger.take(loose, DAY)
+    # Three slots taken; the second grant (cap 5, two taken by then) needed the counter at <= 3 before them.
+    assert ledger.claims() == {("travel_loan", DAY): CounterClaim(taken=3, slack=3)}
+    assert CapacityLedger({("travel_loan", DAY): 4}).claims() == {}
