@@ -3,6 +3,8 @@ generators, counted by the server. Nothing here asserts on speed (the machine ma
 
 from __future__ import annotations
 
+import pytest
+
 from bench import h2load
 from bench.harness import NOOP_METHOD, drive_processes, noop, parse_request_counts
 from bench.suite import markdown, summarize
@@ -98,3 +100,16 @@ def test_summary_takes_medians_and_ratios_per_run() -> None:
     }
     table = markdown(list(summary.values()), meta)
     assert "| GetBalance | h2load -c 1 -m 32 | 500 | 0.60 (0.50–0.70) |" in table
+
+
+def test_per_call_cpu_splits_the_servers_cpu_by_thread() -> None:
+    import os
+
+    from bench.per_call_cpu import per_call, thread_cpu
+
+    with noop() as server:
+        threads = thread_cpu(server.pid)
+        split = per_call(server, NOOP_METHOD, b"", "Call", rate=200, seconds=0.5)
+    assert "main" in threads and len(threads) > 1 and all(v >= 0 for v in threads.values())
+    assert split["main"] > 0 and split["all"] == pytest.approx(split["main"] + split["others"])
+    assert thread_cpu(os.getpid())["main"] > 0  # the caller's own main thread is found by its pid
