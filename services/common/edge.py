@@ -4,8 +4,9 @@ Each unary method's handler is replaced by a wrapper that receives the raw reque
 edge — not the framework — decides what an undecodable body means (INVALID_ARGUMENT, logged), and
 does in one coroutine frame what would otherwise be a chain of interceptors:
 
-1. binds the request id (the caller's `x-request-id`, or a new one), the method and the service's name into
-   structlog's context, so every line logged during the call names its service (`serve all` runs three);
+1. sets the request id (the caller's `x-request-id`, or a new one), the method and the service's name as
+   the call's log context (`call_log_var`, added to every line by logging.add_call_context), so every
+   line logged during the call names its service (`serve all` runs three);
 2. parses the body and checks it against request_rules (every method, before any handler runs);
 3. refuses ops methods to callers that are not ops clients, when an allowlist is set (authz.py);
 4. runs the handler, and maps what it raises: a DomainError to its status with google.rpc details,
@@ -27,9 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import itertools
+import os
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,7 @@ from grpc_status import rpc_status
 
 from services.common.authz import OpsGuard
 from services.common.batching import CallsInFlight
+from services.common.call_context import call_log_var
 from services.common.db_errors import UNAVAILABLE_MESSAGE, is_database_unavailable
 from services.common.errors import DomainError, InvalidArgument
 from services.common.metrics import ServiceMetrics
@@ -49,6 +52,24 @@ from services.common.tracing import end_server_span, server_span, tracer_for
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class _RequestIds:
+    """Generated request ids: a random per-process prefix and a counter, 32 hex digits like a uuid4's hex,
+    unique across processes without a system call per call (a forked child draws its own prefix)."""
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self.prefix, self.counter = os.urandom(10).hex(), itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+_request_ids = _RequestIds()
 
 log = structlog.get_logger("skylane.grpc")
 
@@ -69,6 +90,8 @@ class Edge:
         self.metrics, self.calls, self.access_log, self.ops_guard = metrics, calls, access_log, ops_guard
         self.service = metrics.service
         self.tracer = tracer_for(self.service)  # None unless tracing was configured before registration
+        # Read at scrape time from the count the write batchers already keep: nothing to move per call.
+        metrics.in_flight.labels(metrics.service).set_function(lambda: calls.count)
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_stream is not None:
@@ -99,7 +122,6 @@ class _EdgeCall:
         self.guard = edge.ops_guard.for_method(method) if edge.ops_guard is not None else None
         metrics = edge.metrics
         self.latency = metrics.latency.labels(metrics.service, self.short)
-        self.in_flight = metrics.in_flight.labels(metrics.service)
         self.counter = lambda code: metrics.requests.labels(metrics.service, self.short, code)
         self.counters: dict[str, Any] = {}
         self.unlogged = 0  # successful calls since the last sampled access-log line
@@ -108,16 +130,15 @@ class _EdgeCall:
         started = time.perf_counter()
         rid = _request_id(context)
         token = request_id_var.set(rid)
-        bound = structlog.contextvars.bind_contextvars(request_id=rid, method=self.method, service=self.service)
+        logged = call_log_var.set((rid, self.method, self.service))
         self.calls.count += 1
-        self.in_flight.inc()
         outcome = _Outcome()
         try:
             return await self._run(raw, context, outcome)
         finally:
             self.calls.count -= 1
             self._observe(outcome, time.perf_counter() - started)
-            structlog.contextvars.reset_contextvars(**bound)
+            call_log_var.reset(logged)
             request_id_var.reset(token)
 
     async def _run(self, raw: bytes, context: grpc.aio.ServicerContext, outcome: _Outcome) -> bytes:
@@ -142,7 +163,6 @@ class _EdgeCall:
             ) from exc
 
     def _observe(self, outcome: _Outcome, elapsed: float) -> None:
-        self.in_flight.dec()
         self.latency.observe(elapsed)
         counter = self.counters.get(outcome.code)
         if counter is None:
@@ -193,7 +213,7 @@ class _EdgeStream:
         started = time.perf_counter()
         rid = _request_id(context)
         token = request_id_var.set(rid)
-        bound = structlog.contextvars.bind_contextvars(request_id=rid, method=self.method, service=self.service)
+        logged = call_log_var.set((rid, self.method, self.service))
         outcome = _Outcome()
         try:
             check_request(request)
@@ -208,7 +228,7 @@ class _EdgeStream:
             self.counter(outcome.code).inc()
             log.info("rpc", code=outcome.code, reason=outcome.reason, stream_s=round(time.perf_counter() - started, 3))
             with contextlib.suppress(ValueError):  # a generator closed from another context
-                structlog.contextvars.reset_contextvars(**bound)
+                call_log_var.reset(logged)
                 request_id_var.reset(token)
 
 
@@ -271,8 +291,8 @@ class _Outcome:
 def _request_id(context: grpc.aio.ServicerContext) -> str:
     for k, value in context.invocation_metadata() or ():
         if k == "x-request-id":
-            return value if isinstance(value, str) and _REQUEST_ID.match(value) else uuid.uuid4().hex
-    return uuid.uuid4().hex
+            return value if isinstance(value, str) and _REQUEST_ID.match(value) else _request_ids.next()
+    return _request_ids.next()
 
 
 class EdgeRegistrar:

@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from services.common.call_context import call_log_var
 from services.common.personal_data import is_card_number
 
 # Mainland mobile numbers: 11 digits starting 13-19, optionally prefixed +86/86.
@@ -94,6 +95,17 @@ def service_context(service: str) -> Iterator[None]:
         structlog.contextvars.reset_contextvars(**tokens)
 
 
+def add_call_context(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """structlog processor: the request id, method and service of the gRPC call being handled (set by the
+    request edge in `call_log_var`), unless the line names them itself."""
+    call = call_log_var.get()
+    if call is not None:
+        event_dict.setdefault("request_id", call[0])
+        event_dict.setdefault("method", call[1])
+        event_dict.setdefault("service", call[2])
+    return event_dict
+
+
 def _mask_frame(frame: Any) -> Any:
     if not isinstance(frame, Mapping):
         return mask_value(None, frame)
@@ -108,6 +120,7 @@ def configure_logging(level: str = "info", stream: Any = None, *, cache: bool | 
         cache = os.environ.get("SKYLANE_LOG_CACHE", "1") != "0"
     structlog.configure(
         processors=[
+            add_call_context,  # before the bound context: a call's service wins over the task's
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),

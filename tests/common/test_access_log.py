@@ -63,3 +63,23 @@ def test_sample_shares() -> None:
     assert AccessLogPolicy.sampled(0.0).every == 0
     with pytest.raises(ValueError):
         AccessLogPolicy.sampled(1.5)
+
+
+async def test_every_line_of_a_call_names_its_request_id_method_and_service(
+    db_target: DbTarget, tmp_path: Path
+) -> None:
+    config = tmp_path / "growth.yaml"
+    config.write_text(growth_config(), encoding="utf-8")
+    stream = io.StringIO()
+    configure_logging("info", stream=stream, cache=False)
+    try:
+        async with running_service(build, db_target, config, options=ServerOptions(config_poll_seconds=None)) as h:
+            admin = admin_pb2_grpc.AdminStub(h.channel)
+            generated = [(await admin.Probe(admin_pb2.ProbeRequest())).request_id for _ in range(3)]
+            given = await admin.Probe(admin_pb2.ProbeRequest(), metadata=(("x-request-id", "req-7"),))
+    finally:
+        configure_logging("warning", cache=False)
+    lines = rpc_lines(stream)
+    assert [line["request_id"] for line in lines] == [*generated, "req-7"] and given.request_id == "req-7"
+    assert len(set(generated)) == 3 and all(len(r) == 32 and int(r, 16) >= 0 for r in generated)
+    assert {(line["method"], line["service"]) for line in lines} == {("/skylane.common.v1.Admin/Probe", "growth")}
