@@ -90,6 +90,12 @@ async def test_rows_defaults_and_rowcounts_match_sqlalchemy(db_target: DbTarget)
             per_call = select(things.c.count).where(things.c.name == name)
             fast, slow = await _both(db, per_call)
             assert fast == slow == [(count,)]
+        # Two statement objects of one shape, each reused: the one the plan was compiled from reads its own
+        # values from the plan, the other brings its own, whichever runs first.
+        kept = {name: select(things.c.count).where(things.c.name == name) for name in ("n1", "other")}
+        for name, count in (("other", 7), ("n1", 0), ("other", 7), ("n1", 0)):
+            fast, slow = await _both(db, kept[name])
+            assert fast == slow == [(count,)]
         fast, slow = await _both(db, select(func.count()).select_from(things).where(things.c.kind.in_(["a", "c"])))
         assert fast == slow == [(3,)]
     finally:
