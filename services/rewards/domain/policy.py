@@ -337,6 +337,16 @@ class Posteriors:
         else:
             raise ValueError(f"unknown lesson {kind!r}")
 
+    def betas(self, segment: str, keys: Sequence[str], params: PolicyParams) -> list[tuple[float, float]]:
+        """The posteriors of BASELINE and the arms in `keys` (sorted by discount), an arm's prior centred no
+        lower than what the segment's cheaper arms show: a bigger coupon is expected to do at least as well,
+        until its own data say otherwise."""
+        out = [self.beta(segment, k, params) for k in keys]
+        if not params.pooling or len(keys) < 3:
+            return out
+        centres = [0.0, *(min(0.99, max(0.001, self.pooled.mean(segment, k))) for k in keys[1:])]
+        return _lift(out, centres, params.prior_alpha + params.prior_beta)
+
     def beta(self, segment: str, arm: str, params: PolicyParams, pooled: bool = True) -> tuple[float, float]:
         c = self.cells.get((segment, arm)) or Counts()
         trials = c.trials
@@ -356,6 +366,19 @@ class Posteriors:
         mean = min(0.99, max(0.001, self.pooled.mean(segment, arm)))
         k = params.prior_alpha + params.prior_beta
         return k * mean + successes, k * (1 - mean) + trials - successes
+
+
+def _lift(betas: list[tuple[float, float]], centres: list[float], weight: float) -> list[tuple[float, float]]:
+    """Each arm's prior (centre `centres[i]`, `weight` pseudo-trials) moved up to the best posterior mean
+    among the segment's cheaper arms; index 0 is the baseline, left as it is. Only the prior moves, so the
+    arm's own data overrule it as they come."""
+    out = list(betas[:2])
+    floor = betas[1][0] / sum(betas[1]) if len(betas) > 1 else 0.0
+    for (a, b), m in zip(betas[2:], centres[2:], strict=True):
+        shift = max(0.0, min(0.99, floor) - m) * weight
+        out.append((a + shift, b - shift))
+        floor = max(floor, a / (a + b))
+    return out
 
 
 def isotonic(values: Sequence[float], weights: Sequence[float]) -> list[float]:
@@ -429,7 +452,7 @@ def choose(
     """
     affordable = [a for a in arms if budget_left_fen is None or a.discount_fen <= budget_left_fen]
     keys = [BASELINE, *(a.id for a in affordable)]
-    betas = [posteriors.beta(segment, k, params) for k in keys]
+    betas = posteriors.betas(segment, keys, params)
     weights = [a + b for a, b in betas]
     means = _responses([a / (a + b) for a, b in betas], weights, params.monotone)
     base_mean = means[0]
@@ -555,7 +578,7 @@ def _outlooks(
     keys = [BASELINE, *(a.id for a in arms)]
     out = []
     for seg, share, value in segments:
-        betas = [posteriors.beta(seg, k, params) for k in keys]
+        betas = posteriors.betas(seg, keys, params)
         weights = [a + b for a, b in betas]
         raw = [a / (a + b) for a, b in betas]
         means = _responses(raw, weights, params.monotone)

@@ -49,6 +49,34 @@ def test_a_new_segment_starts_from_the_uplift_the_other_segments_showed() -> Non
     assert flat[0] / sum(flat) <= 0.1  # without pooling it starts from the flat prior (1 in 10)
 
 
+def test_a_dearer_arm_starts_no_lower_than_the_segments_cheaper_arms_and_its_data_overrule_that() -> None:
+    """A small segment responds far more than the big one the pool is made of: its bigger coupon's prior is
+    lifted to what its smaller coupon showed, instead of the pool's near-zero uplift; and where the bigger
+    coupon's own offers say it does worse, they win."""
+    arms = [BASELINE, "small", "big"]
+    post = Posteriors()
+    post.record_trial("big-segment", BASELINE, 5000)
+    post.record_success("big-segment", BASELINE, 1000)  # 20% pay anyway
+    for arm in ("small", "big"):
+        post.record_trial("big-segment", arm, 5000)
+        post.record_success("big-segment", arm, 1010)  # +0.2 points: coupons barely move it
+    post.record_trial("gem", BASELINE, 100)
+    post.record_success("gem", BASELINE, 10)  # 10% pay anyway
+    post.record_trial("gem", "small", 300)
+    post.record_success("gem", "small", 120)  # 40% with the small coupon
+    pooled_only = post.beta("gem", "big", PARAMS)
+    assert pooled_only[0] / sum(pooled_only) < 0.15  # the pool says the big coupon adds almost nothing
+    _base, small, big = post.betas("gem", arms, PARAMS)
+    assert big[0] / sum(big) == pytest.approx(small[0] / sum(small), abs=0.01)
+    assert sum(big) == pytest.approx(sum(pooled_only))  # the prior moved; it weighs no more than before
+    post.record_trial("gem", "big", 400)
+    post.record_success("gem", "big", 40)  # its own offers: 10%, no better than nothing
+    _base, _small, big = post.betas("gem", arms, PARAMS)
+    assert big[0] / sum(big) < 0.15
+    unpooled = PolicyParams(pooling=False)
+    assert post.betas("gem", arms, unpooled) == [post.beta("gem", k, unpooled) for k in arms]
+
+
 def test_a_cells_own_data_is_not_counted_twice() -> None:
     """With one segment there is nobody to pool from: the prior stays the configured one."""
     post = Posteriors()
