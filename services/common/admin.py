@@ -8,8 +8,8 @@ import grpc
 import yaml
 
 from services.common.app import ServiceApp
+from services.common.call_context import current_request_id
 from services.common.config import ConfigError
-from services.common.edge import request_id_var
 from services.common.errors import FailedPrecondition, Violations
 from services.common.logging import mask_value
 from services.registry import nothing_live
@@ -69,4 +69,4 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         v.raise_if_any()
         if request.hold_ms:
             await asyncio.sleep(request.hold_ms / 1000)
-        return admin_pb2.ProbeResponse(service=self.app.name, request_id=request_id_var.get())
+        return admin_pb2.ProbeResponse(service=self.app.name, request_id=current_request_id())

@@ -1,10 +1,17 @@
-"""The gRPC call being handled, as the log lines written during it name it.
+"""The gRPC call being handled: its request id, method and service.
 
-The request edge sets it once per call (request id, method, service); the logging configuration adds it
-to every line (`logging.add_call_context`). One context variable, so neither module imports the other."""
+The request edge sets it once per call; the logging configuration adds it to every line
+(`logging.add_call_context`), and Admin.Probe and error answers quote its request id. One context
+variable, so neither the edge nor logging imports the other."""
 
 from __future__ import annotations
 
 import contextvars
 
 call_log_var: contextvars.ContextVar[tuple[str, str, str] | None] = contextvars.ContextVar("call_log", default=None)
+
+
+def current_request_id() -> str:
+    """The request id of the call being handled ("" outside a call)."""
+    call = call_log_var.get()
+    return call[0] if call is not None else ""

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import itertools
 import os
 import re
@@ -43,14 +42,13 @@ from grpc_status import rpc_status
 
 from services.common.authz import OpsGuard
 from services.common.batching import CallsInFlight
-from services.common.call_context import call_log_var
+from services.common.call_context import call_log_var, current_request_id
 from services.common.db_errors import UNAVAILABLE_MESSAGE, is_database_unavailable
 from services.common.errors import DomainError, InvalidArgument
 from services.common.metrics import ServiceMetrics
 from services.common.request_rules import check_request
 from services.common.tracing import end_server_span, server_span, tracer_for
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -129,7 +127,6 @@ class _EdgeCall:
     async def handle(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
         started = time.perf_counter()
         rid = _request_id(context)
-        token = request_id_var.set(rid)
         logged = call_log_var.set((rid, self.method, self.service))
         self.calls.count += 1
         outcome = _Outcome()
@@ -139,7 +136,6 @@ class _EdgeCall:
             self.calls.count -= 1
             self._observe(outcome, time.perf_counter() - started)
             call_log_var.reset(logged)
-            request_id_var.reset(token)
 
     async def _run(self, raw: bytes, context: grpc.aio.ServicerContext, outcome: _Outcome) -> bytes:
         try:
@@ -193,7 +189,7 @@ class _TracedEdgeCall(_EdgeCall):
 
     def _observe(self, outcome: _Outcome, elapsed: float) -> None:
         super()._observe(outcome, elapsed)
-        end_server_span(outcome.code, outcome.reason, request_id_var.get())
+        end_server_span(outcome.code, outcome.reason, current_request_id())
 
 
 class _EdgeStream:
@@ -212,7 +208,6 @@ class _EdgeStream:
     async def handle(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started = time.perf_counter()
         rid = _request_id(context)
-        token = request_id_var.set(rid)
         logged = call_log_var.set((rid, self.method, self.service))
         outcome = _Outcome()
         try:
@@ -229,7 +224,6 @@ class _EdgeStream:
             log.info("rpc", code=outcome.code, reason=outcome.reason, stream_s=round(time.perf_counter() - started, 3))
             with contextlib.suppress(ValueError):  # a generator closed from another context
                 call_log_var.reset(logged)
-                request_id_var.reset(token)
 
 
 async def _answer_failure(exc: BaseException, context: grpc.aio.ServicerContext, outcome: _Outcome) -> None:
@@ -254,7 +248,7 @@ async def _answer_failure(exc: BaseException, context: grpc.aio.ServicerContext,
         await context.abort(grpc.StatusCode.UNAVAILABLE, UNAVAILABLE_MESSAGE)
     outcome.set("INTERNAL", "")
     log.exception("unhandled_error")
-    await context.abort(grpc.StatusCode.INTERNAL, f"internal error; quote request id {request_id_var.get()}")
+    await context.abort(grpc.StatusCode.INTERNAL, f"internal error; quote request id {current_request_id()}")
 
 
 def _identity(response: Any) -> Any:

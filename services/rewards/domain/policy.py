@@ -339,15 +339,33 @@ class Posteriors:
 
     def betas(self, segment: str, keys: Sequence[str], params: PolicyParams) -> list[tuple[float, float]]:
         """The posteriors of BASELINE and the arms in `keys` (sorted by discount), an arm's prior centred no
-        lower than what the segment's cheaper arms show: a bigger coupon is expected to do at least as well,
-        until its own data say otherwise."""
-        out = [self.beta(segment, k, params) for k in keys]
+        lower than the best posterior mean among the segment's cheaper arms: a bigger coupon is expected to
+        do at least as well, until its own data say otherwise (only the prior moves, not its weight)."""
         if not params.pooling or len(keys) < 3:
-            return out
-        centres = [0.0, *(min(0.99, max(0.001, self.pooled.mean(segment, k))) for k in keys[1:])]
-        return _lift(out, centres, params.prior_alpha + params.prior_beta)
+            return [self.beta(segment, k, params) for k in keys]
+        out = [self.beta(segment, keys[0], params)]
+        k = params.prior_alpha + params.prior_beta
+        floor: float | None = None  # best posterior mean so far, each arm read on its own prior
+        for arm in keys[1:]:
+            centre, successes, trials = self._pooled_terms(segment, arm, params)
+            lifted = centre if floor is None else max(centre, min(0.99, floor))
+            out.append((k * lifted + successes, k * (1 - lifted) + trials - successes))
+            own = (k * centre + successes) / (k + trials)
+            floor = own if floor is None else max(floor, own)
+        return out
+
+    def _pooled_terms(self, segment: str, arm: str, params: PolicyParams) -> tuple[float, float, int]:
+        """An arm's pooled prior centre, its conversions and its trials (pooling on)."""
+        self.pooled.refresh(self, params)
+        c = self.cells.get((segment, arm)) or Counts()
+        centre = min(0.99, max(0.001, self.pooled.mean(segment, arm)))
+        return centre, c.converted(self.pooled.redeem_given_claim), c.trials
 
     def beta(self, segment: str, arm: str, params: PolicyParams, pooled: bool = True) -> tuple[float, float]:
+        if arm != BASELINE and pooled and params.pooling:
+            centre, successes, trials = self._pooled_terms(segment, arm, params)
+            k = params.prior_alpha + params.prior_beta
+            return k * centre + successes, k * (1 - centre) + trials - successes
         c = self.cells.get((segment, arm)) or Counts()
         trials = c.trials
         if pooled and params.pooling:
@@ -361,24 +379,7 @@ class Posteriors:
                 m = self.pooled.baseline
                 return BASELINE_PRIOR_WEIGHT * m + successes, BASELINE_PRIOR_WEIGHT * (1 - m) + trials - successes
             return params.baseline_prior_alpha + successes, params.baseline_prior_beta + trials - successes
-        if not pooled or not params.pooling:
-            return params.prior_alpha + successes, params.prior_beta + trials - successes
-        mean = min(0.99, max(0.001, self.pooled.mean(segment, arm)))
-        k = params.prior_alpha + params.prior_beta
-        return k * mean + successes, k * (1 - mean) + trials - successes
-
-
-def _lift(betas: list[tuple[float, float]], centres: list[float], weight: float) -> list[tuple[float, float]]:
-    """Each arm's prior (centre `centres[i]`, `weight` pseudo-trials) moved up to the best posterior mean
-    among the segment's cheaper arms; index 0 is the baseline, left as it is. Only the prior moves, so the
-    arm's own data overrule it as they come."""
-    out = list(betas[:2])
-    floor = betas[1][0] / sum(betas[1]) if len(betas) > 1 else 0.0
-    for (a, b), m in zip(betas[2:], centres[2:], strict=True):
-        shift = max(0.0, min(0.99, floor) - m) * weight
-        out.append((a + shift, b - shift))
-        floor = max(floor, a / (a + b))
-    return out
+        return params.prior_alpha + successes, params.prior_beta + trials - successes
 
 
 def isotonic(values: Sequence[float], weights: Sequence[float]) -> list[float]:
