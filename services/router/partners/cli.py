@@ -164,6 +164,20 @@ def load_registry(scenario: Any, config_path: str | None) -> Any:
     return PartnersConfig.model_validate(document.get("partners") or {})
 
 
+def unmatched_partners(scenario: Any, registry: Any) -> list[str]:
+    """The simulated partners no registry lender names (they are never pinged). None matching at all is a
+    scenario that routes nothing: refused, naming the lenders it could use."""
+    lenders = {lender.id for lender in registry.lenders}
+    unmatched = [p.id for p in scenario.partners if p.id not in lenders]
+    if len(unmatched) == len(scenario.partners):
+        raise ValueError(
+            f"no simulated partner ({', '.join(unmatched)}) is a lender of the registry, so no lead would be "
+            "routed: give the scenario a `registry:` block or use its lenders' ids "
+            f"({', '.join(sorted(lenders)) or 'none'})"
+        )
+    return unmatched
+
+
 def run_simulate(args: argparse.Namespace) -> int:
     import json
 
@@ -180,6 +194,8 @@ def run_simulate(args: argparse.Namespace) -> int:
             raise ValueError("--seeds and --applicants must be at least 1")
         scenario = load_scenario(Path(args.scenario))
         registry = load_registry(scenario, args.config)
+        for partner in unmatched_partners(scenario, registry):
+            print(f"router simulate: partner {partner} is no lender of the registry: never pinged", file=sys.stderr)
     except (ConfigError, OSError, ValueError, yaml.YAMLError) as exc:
         print(f"router simulate: {exc}", file=sys.stderr)
         return 2

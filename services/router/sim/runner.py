@@ -117,8 +117,8 @@ def summary(results: list[SeedResult]) -> Summary:
         gaps.append((r.per_lead(LEARNED) - r.per_lead(STATIC)) / gap if gap > 0 else 1.0)
     b, s_, lrn = (rows[n]["value_per_lead_yuan"].mean for n in (BOUND, STATIC, LEARNED))
     pooled = (lrn - s_) / (b - s_) if b > s_ else None
-    ratio = Spread.of([r.per_lead(LEARNED) / r.per_lead(STATIC) for r in results])
-    return Summary(rows, ratio, Spread.of(gaps), pooled)
+    ratios = [r.per_lead(LEARNED) / r.per_lead(STATIC) for r in results if r.per_lead(STATIC) > 0]
+    return Summary(rows, Spread.of(ratios) if ratios else None, Spread.of(gaps), pooled)
 
 
 def curves(results: list[SeedResult], points: int = 40) -> dict[str, list[float]]:

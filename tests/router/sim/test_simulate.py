@@ -76,3 +76,26 @@ def test_router_simulate_refuses_a_bad_scenario(tmp_path: Path, capsys: object, 
     bad.write_text(text, encoding="utf-8")
     assert main(["router", "simulate", "--scenario", str(bad), "--no-progress"]) == 2
     assert "partners" in capsys.readouterr().err  # type: ignore[attr-defined]
+
+
+def test_router_simulate_refuses_partners_no_lender_of_the_registry_names(tmp_path: Path, capsys: object) -> None:
+    """Without a `registry:` block the router config's lenders are used: partners none of them names would
+    never be pinged, so the run is refused with the lenders it could use, not divided by zero."""
+    from services.cli import main
+
+    scenario = tmp_path / "unmatched.yaml"
+    scenario.write_text("applicants: 50\npartners: [{id: solo, bid_fen: 1500}]\n", encoding="utf-8")
+    assert main(["router", "simulate", "--scenario", str(scenario), "--no-progress", "--no-svg"]) == 2
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "solo" in err and "quickcash" in err
+
+
+def test_router_simulate_names_a_partner_it_never_pings(tmp_path: Path, capsys: object) -> None:
+    from services.cli import main
+
+    scenario = tmp_path / "partly.yaml"
+    scenario.write_text(
+        "applicants: 60\npartners: [{id: quickcash, bid_fen: 1500}, {id: solo, bid_fen: 1500}]\n", encoding="utf-8"
+    )
+    assert main(["router", "simulate", "--scenario", str(scenario), "--no-progress", "--no-svg", "--seeds", "1"]) == 0
+    assert "partner solo is no lender of the registry" in capsys.readouterr().err  # type: ignore[attr-defined]
