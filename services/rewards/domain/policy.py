@@ -33,6 +33,7 @@ CLAIM_PRIOR = (4.0, 1.0)  # Beta prior of the share of claims that are redeemed,
 CLAIM_DELAY_PRIOR = (1.0, 24.0)  # (redemptions, hours of waiting) behind the rate at which redeemers redeem
 CLAIM_EM_ROUNDS = 30  # expectation-maximisation rounds of the claim clock's fit
 MATURITY_PRIOR = 10.0  # pseudo-conversions, all reported, behind the share of conversions reported so far
+CLAIMS_PER_REDEMPTION_PRIOR = 10.0  # pseudo-claims, all redeemed, behind the claims-per-redemption factor
 MATURITY_FLOOR = 0.2  # the share is never taken below this, so a burst of fresh claims cannot blow it up
 NONE = ""  # a Choice with arm NONE offers nothing
 
@@ -257,6 +258,21 @@ def reported_share(post: Posteriors, redeem_given_claim: float) -> float:
             reported += min(c.successes, c.trials)
             expected += c.converted(redeem_given_claim)
     return max(MATURITY_FLOOR, min(1.0, reported / expected))
+
+
+def claims_per_redemption(post: Posteriors) -> float:
+    """Coupons claimed per coupon that will be redeemed, over the campaign's claims so far: what converts
+    the forecast's expected redemptions into the claimed face value a daily budget counts. 1 while every
+    claimant redeems (or nothing is claimed yet: the prior counts CLAIMS_PER_REDEMPTION_PRIOR claims, all
+    redeemed); pending claims count at the chance they still redeem."""
+    pending_rate = redeem_given_claim(post)
+    claims = eventual = CLAIMS_PER_REDEMPTION_PRIOR
+    for (_seg, arm), c in post.cells.items():
+        if arm != BASELINE and c.claims:
+            redeemed = min(c.successes, c.claims)
+            claims += c.claims
+            eventual += redeemed + max(0, c.claims - redeemed - c.expired) * pending_rate
+    return max(1.0, claims / eventual)
 
 
 class Posteriors:
@@ -715,9 +731,11 @@ class Pacer:
         if n < 20 or elapsed <= 0:
             return self.lam  # too little traffic seen to know the arrival rate
         rate = n / elapsed
+        # The forecast is in redeemed face value; the day's budget counts claimed face value, of which a
+        # claim that is never redeemed takes as much: today's share is scaled down by the claims per redemption.
         per_arrival = min(
             budget_left_fen / max(rate * seconds_left, 1.0),
-            today_left_fen / max(rate * seconds_left_today, 1.0),
+            today_left_fen / max(claims_per_redemption(posteriors) * rate * seconds_left_today, 1.0),
         )
         segments = [(s, c / n, values[s]) for s, c in self.arrivals.items() if s in values]
         self.lam = solve_lambda(posteriors, arms, segments, per_arrival, self.lam_min, self.lam_max, params, self.rng)

@@ -160,6 +160,8 @@ class Market:
                         self.expected_spend(day, seg, arm.id),
                         self.claim_rate(day, seg, arm.id) * arm.discount_fen,
                         self.uplift_value(day, seg, arm.id),
+                        (self.claim_rate(day, seg, arm.id) - self.rate(day, seg, arm.id)) * arm.discount_fen,
+                        self.validity[arm.id],
                     )
                     for arm in self.arms
                 ]

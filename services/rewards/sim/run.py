@@ -33,6 +33,7 @@ class RunResult:
     offers: int = 0
     claims: int = 0
     refused_claims: int = 0  # claims the budget refused
+    unfunded_offers: int = 0  # offers of a coupon the budget could no longer hold (credited no value)
     capped: int = 0  # arrivals the contact caps kept from an offer
     redemptions: int = 0
     incremental_value: float = 0.0  # expected, under the true responses, fen
@@ -126,13 +127,19 @@ class Run:
         cust.touches.append(a.at)
         self.res.offers += 1
         self._lesson("trial", a.segment, arm)
-        if u >= self.m.claim_rate(a.day, a.segment, arm):
+        face = self.m.face[arm]
+        claims = u < self.m.claim_rate(a.day, a.segment, arm)
+        if face > min(total_left, today_left):
+            # A coupon the budget cannot hold is worth nothing, whether or not this customer claims it: the
+            # uplift it is credited with is its claimants', and every one of them would be refused.
+            self.res.unfunded_offers += 1
+            self.res.refused_claims += claims
+            return
+        if not claims:
             self._account(a, arm)
             return
-        face = self.m.face[arm]
         if not self.ledger.reserve(a.day, face):
-            self.res.refused_claims += 1
-            return
+            raise RuntimeError("a claim within the headroom was refused")
         self._account(a, arm)
         cust.claims += 1
         self.res.claims += 1

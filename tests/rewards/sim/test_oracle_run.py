@@ -74,3 +74,63 @@ def test_the_bound_is_never_below_the_best_integer_plan(seed: int) -> None:
     groups = [DayGroup(g.label, g.day, g.segment, 1, g.options) for g in _random_groups(seed, days=2)]
     budget, cap = 400.0, 250.0
     assert solve_run(groups, budget, cap).value >= _brute_force(groups, budget, cap) - 1e-9
+
+
+def _holding_groups(seed: int, days: int = 3) -> list[DayGroup]:
+    """Groups whose claimants do not all redeem: part of each claim is held until the coupon expires."""
+    rng = random.Random(seed)
+    groups = []
+    for day in range(days):
+        for seg in range(2):
+            options = []
+            for i, face in enumerate((300, 800, 2000)):
+                p = rng.uniform(0.05, 0.4)
+                claimed = min(1.0, p / rng.choice([1.0, 0.7, 0.4]))
+                options.append(
+                    DayOption(f"a{i}", p * face, claimed * face, rng.uniform(0, 500), (claimed - p) * face, i + 1)
+                )
+            groups.append(DayGroup(f"{day}/{seg}", day, f"s{seg}", 1, options))
+    return groups
+
+
+def _held_at_end_of(t: int, chosen: list[tuple[DayGroup, DayOption]]) -> float:
+    return sum(o.spend + (o.unredeemed if g.day + o.validity_days > t else 0.0) for g, o in chosen if g.day <= t)
+
+
+def _brute_force_holding(groups: list[DayGroup], budget: float) -> float:
+    best = 0.0
+    for pick in itertools.product(range(-1, 3), repeat=len(groups)):
+        chosen = [(g, g.options[j]) for g, j in zip(groups, pick, strict=True) if j >= 0]
+        if all(_held_at_end_of(t, chosen) <= budget for t in range(3)):
+            best = max(best, sum(o.value for _g, o in chosen))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_with_reservations_held_the_bound_is_never_below_the_best_integer_plan(seed: int) -> None:
+    groups = _holding_groups(seed)
+    budget = 900.0
+    assert solve_run(groups, budget, None).value >= _brute_force_holding(groups, budget) - 1e-9
+
+
+def test_reservations_held_until_expiry_lower_the_bound_only_when_claims_go_unredeemed() -> None:
+    groups = _holding_groups(5)
+    spend_only = [
+        DayGroup(
+            g.label, g.day, g.segment, g.weight, [DayOption(o.label, o.spend, o.claim, o.value) for o in g.options]
+        )
+        for g in groups
+    ]
+    budget = 900.0
+    assert solve_run(groups, budget, None).value < solve_run(spend_only, budget, None).value
+    nothing_held = [
+        DayGroup(
+            g.label,
+            g.day,
+            g.segment,
+            g.weight,
+            [DayOption(o.label, o.spend, o.claim, o.value, 0.0, 3) for o in g.options],
+        )
+        for g in groups
+    ]
+    assert solve_run(nothing_held, budget, None).value == pytest.approx(solve_run(spend_only, budget, None).value)

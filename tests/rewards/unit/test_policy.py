@@ -15,6 +15,7 @@ from services.rewards.domain.policy import (
     PolicyParams,
     Posteriors,
     choose,
+    claims_per_redemption,
     isotonic,
 )
 
@@ -120,3 +121,34 @@ def test_the_pacer_measures_arrivals_over_the_last_week_only() -> None:
     n, seconds = pacer.traffic(NOW + timedelta(days=14))
     assert abs(n / seconds * 86_400 - 10) < 0.5
     assert pacer.arrivals.get("a", 0) == 0 and pacer.arrivals["b"] == 70
+
+
+def _claimed(redeemed_share: float) -> Posteriors:
+    """'mass' as learned(), every arm's offers claimed at 40%, of which `redeemed_share` redeemed and the
+    rest expired unredeemed."""
+    p = learned()
+    for arm in ARMS:
+        p.record_claim("mass", arm.id, 400)
+        p.record_expiry("mass", arm.id, round(400 * (1 - redeemed_share)))
+    for arm in ARMS:  # learned() counted 400 successes per arm: keep only the redeemed ones
+        p.cells[("mass", arm.id)].successes = round(400 * redeemed_share)
+    return p
+
+
+def test_claims_per_redemption_counts_the_claims_that_never_redeem() -> None:
+    assert claims_per_redemption(Posteriors()) == 1.0
+    assert abs(claims_per_redemption(_claimed(1.0)) - 1.0) < 1e-9
+    assert abs(claims_per_redemption(_claimed(0.5)) - (1200 + 10) / (600 + 10)) < 1e-9
+
+
+def test_a_daily_budget_counted_in_claims_raises_lambda_when_claimants_do_not_all_redeem() -> None:
+    # The same traffic and posteriors' responses, a day's budget that binds: where half the claimants never
+    # redeem, each offer takes twice its expected redemption from the day's budget, so λ must be higher.
+    def lam(redeemed_share: float) -> float:
+        pacer = Pacer(lam=0.05, lam_min=0.05, lam_max=50.0, interval_seconds=60)
+        for i in range(200):
+            pacer.arrive(NOW + timedelta(seconds=18 * i), "mass")
+        at = NOW + timedelta(seconds=3_600)
+        return pacer.update(at, _claimed(redeemed_share), ARMS, {"mass": 10_000.0}, 1e9, 86_400, 40_000, 3_600, GREEDY)
+
+    assert lam(0.5) > lam(1.0)
