@@ -269,9 +269,8 @@ def claims_per_redemption(post: Posteriors) -> float:
     claims = eventual = CLAIMS_PER_REDEMPTION_PRIOR
     for (_seg, arm), c in post.cells.items():
         if arm != BASELINE and c.claims:
-            redeemed = min(c.successes, c.claims)
             claims += c.claims
-            eventual += redeemed + max(0, c.claims - redeemed - c.expired) * pending_rate
+            eventual += c.converted(pending_rate)
     return max(1.0, claims / eventual)
 
 
