@@ -155,11 +155,13 @@ class _Decision:
         if snap.grp == holdout.HOLDOUT:
             learning.trial(self.learned, self.policy.posteriors, self.segment, BASELINE)
             return await self._record(rewards_pb2.HOLDOUT, "HOLDOUT")
-        self.policy.pacer.arrive(self.now, self.segment)
         self.traffic.note()
         refused = self._refusal(snap)
         if refused:
             return await self._record(rewards_pb2.NOT_OFFERED, refused)
+        # The pacer forecasts spend per arrival it may offer to: a visit the caps or the campaign's rules
+        # refuse spends nothing whatever λ is, and counted as an arrival it would hold λ too high.
+        self.policy.pacer.arrive(self.now, self.segment)
         choice = self._choose(snap)
         if not choice.arm:
             return await self._record(rewards_pb2.NOT_OFFERED, choice.reason, propensity=choice.propensity)

@@ -136,3 +136,15 @@ async def test_the_day_is_the_customers_own_when_their_events_give_a_zone(db_tar
         h.clock.set(datetime(2026, 1, 5, 23, 0, tzinfo=UTC))
         assert (await offer(s, 1, "restaurant")).outcome == OFFERED
         assert (await offer(s, 2, "restaurant")).reason == "CONTACT_CAP_DAY"
+
+
+async def test_a_visit_the_caps_refuse_is_not_an_arrival_for_the_pacer(db_target: DbTarget, tmp_path: Path) -> None:
+    """The pacer spreads the budget over the arrivals it may offer to; a refused visit spends nothing."""
+    async with rewards_service(db_target, tmp_path) as h:
+        s = stub(h)
+        h.clock.set(datetime(2026, 1, 10, 1, 0, tzinfo=UTC))  # Saturday 09:00 in Shanghai
+        got = [await offer(s, 1, scene) for scene in ("mall", "restaurant", "mall", "restaurant", "mall")]
+        assert [r.outcome for r in got] == [OFFERED, OFFERED, OFFERED, NOT_OFFERED, NOT_OFFERED]
+        cfg = h.app.config.model
+        seen = {cid: sum(h.app.runtime.campaign(cfg, cid).pacer.arrivals.values()) for cid in ("mall", "food")}
+        assert seen == {"mall": 2, "food": 1}
