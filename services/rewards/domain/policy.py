@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from services.rewards.domain import pooling
+
 BASELINE = ""  # the "arm" of no coupon: its cell learns p0 from holdout customers
 BASELINE_PRIOR_WEIGHT = 2.0  # pseudo-trials of the pooled no-coupon prior
 CLAIM_PRIOR = (4.0, 1.0)  # Beta prior of the share of claims that are redeemed, pooled over the campaign
@@ -36,6 +38,9 @@ MATURITY_PRIOR = 10.0  # pseudo-conversions, all reported, behind the share of c
 CLAIMS_PER_REDEMPTION_PRIOR = 10.0  # pseudo-claims, all redeemed, behind the claims-per-redemption factor
 MATURITY_FLOOR = 0.2  # the share is never taken below this, so a burst of fresh claims cannot blow it up
 NONE = ""  # a Choice with arm NONE offers nothing
+MIN_SEGMENTS_FOR_SPREAD = 8  # segments whose uplift of an arm must be known before its spread τ² is used
+MAX_PRIOR_WEIGHT = 2000.0  # pseudo-trials a pooled prior may weigh at most: a cell's own data always count
+TAU2_FLOOR = 2.5e-5  # the least spread of segments' uplifts assumed (half a point): pooling is never total
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,14 @@ class _Pooled:
     prior_beta trials; so a small or new segment starts from what the others have shown, and its own data
     take over as they come. With no other segment's data the centre is the configured priors' difference
     (optimistic enough that a cold campaign tries coupons). Refreshed as evidence grows.
+
+    Where at least MIN_SEGMENTS_FOR_SPREAD segments have shown an arm's uplift over their holdout, how far
+    segments' uplifts of that arm spread (τ², domain/pooling.py) is known well enough to use: the arm's
+    cells are pooled by empirical Bayes — a prior weighing as many trials as its centre is certain, so
+    segments that respond alike share one curve — and the segment's offers of such arms also inform its
+    baseline (each one's response less the arm's pooled uplift), so the no-coupon response is learned from
+    all of a segment's traffic, not from its holdout (a tenth of it) alone. With fewer segments τ² is
+    too uncertain to trust, and a few segments that differ would pull each other's baselines.
     """
 
     def __init__(self) -> None:
@@ -185,6 +198,55 @@ class _Pooled:
         self.baseline = 0.0  # every segment's holdout together (the configured prior's mean until then)
         self.redeem_given_claim = CLAIM_PRIOR[0] / sum(CLAIM_PRIOR)  # among claims already resolved
         self.maturity = 1.0  # share of the eventual conversions of decisions made so far already reported
+        self.hold: dict[str, pooling.Estimate] = {}  # each segment's holdout response
+        self.cells: dict[tuple[str, str], pooling.Estimate] = {}  # each offered cell's own response
+        self.arms_of: dict[str, list[str]] = {}  # the arms each segment was offered
+        self.spread: dict[str, pooling.RandomEffects] = {}  # arms enough segments have shown
+        self.priors: dict[tuple[str, str], tuple[float, float]] = {}  # (segment, arm) → (centre, weight)
+
+    def cell_prior(self, segment: str, arm: str) -> tuple[float, float]:
+        """The prior (centre, pseudo-trials) of a cell; BASELINE for the segment's no-coupon response."""
+        key = (segment, arm)
+        found = self.priors.get(key)
+        if found is None:
+            if arm == BASELINE:
+                found = self._baseline_prior(segment)
+            elif arm in self.spread:
+                found = self._spread_prior(segment, arm)
+            else:
+                found = (min(0.99, max(0.001, self.mean(segment, arm))), self.prior[0])
+            self.priors[key] = found
+        return found
+
+    def _implied_baselines(self, segment: str, leave_out: str) -> list[pooling.Estimate]:
+        """The segment's baseline as each of its offered arms implies it (response less pooled uplift)."""
+        out = []
+        for arm in self.arms_of.get(segment, ()):
+            effect = self.spread.get(arm)
+            if arm == leave_out or effect is None or not effect.informed_without(segment):
+                continue
+            own, uplift = self.cells[(segment, arm)], effect.mean_without(segment)
+            out.append(pooling.Estimate(own.mean - uplift.mean, own.var + effect.tau2 + uplift.var))
+        return out
+
+    def _market_baseline(self) -> pooling.Estimate:
+        m = min(0.99, max(0.001, self.baseline))
+        return pooling.Estimate(m, m * (1 - m) / BASELINE_PRIOR_WEIGHT)
+
+    def _baseline_prior(self, segment: str) -> tuple[float, float]:
+        implied = self._implied_baselines(segment, BASELINE)
+        if not implied:
+            return self.baseline, BASELINE_PRIOR_WEIGHT
+        b = pooling.combine([self._market_baseline(), *implied])
+        return b.mean, pooling.beta_weight(b.mean, b.var, BASELINE_PRIOR_WEIGHT, MAX_PRIOR_WEIGHT)
+
+    def _spread_prior(self, segment: str, arm: str) -> tuple[float, float]:
+        hold = self.hold.get(segment, pooling.NOTHING)
+        b = pooling.combine([self._market_baseline(), hold, *self._implied_baselines(segment, arm)])
+        effect = self.spread[arm]
+        u = effect.mean_without(segment)
+        centre = min(0.99, max(0.001, b.mean + u.mean))
+        return centre, pooling.beta_weight(centre, effect.tau2 + b.var + u.var, self.prior[0], MAX_PRIOR_WEIGHT)
 
     def mean(self, segment: str, arm: str) -> float:
         weight, uplift = self.prior
@@ -216,6 +278,28 @@ class _Pooled:
             params.prior_alpha / weight
             - params.baseline_prior_alpha / (params.baseline_prior_alpha + params.baseline_prior_beta),
         )
+        self._spreads(post)
+
+    def _spreads(self, post: Posteriors) -> None:
+        """Each segment's holdout and offered cells as estimates, and τ² of the arms enough segments showed."""
+        self.cells, self.arms_of, self.priors = {}, {}, {}
+        raw: dict[str, dict[str, pooling.Estimate]] = {}
+        for (segment, arm), c in post.cells.items():
+            if arm == BASELINE or c.trials <= 0:
+                continue
+            own = self.cells[(segment, arm)] = pooling.proportion(c.converted(self.redeem_given_claim), c.trials)
+            self.arms_of.setdefault(segment, []).append(arm)
+            hold = self.hold.get(segment)
+            if hold is not None:
+                raw.setdefault(arm, {})[segment] = pooling.Estimate(own.mean - hold.mean, own.var + hold.var)
+        weight, uplift = self.prior
+        m = min(0.99, max(0.001, uplift + self.baseline))
+        configured = pooling.Estimate(uplift, m * (1 - m) / weight)
+        self.spread = {
+            arm: pooling.random_effects(parts, configured, TAU2_FLOOR)
+            for arm, parts in raw.items()
+            if len(parts) >= MIN_SEGMENTS_FOR_SPREAD
+        }
 
     def _baselines(self, post: Posteriors, params: PolicyParams) -> None:
         held = [c for (_seg, arm), c in post.cells.items() if arm == BASELINE]
@@ -227,6 +311,11 @@ class _Pooled:
             c = post.cells.get((segment, BASELINE), Counts())
             trials, successes = c.trials, self.held_conversions(c)
             self.base[segment] = (BASELINE_PRIOR_WEIGHT * self.baseline + successes) / (BASELINE_PRIOR_WEIGHT + trials)
+        self.hold = {
+            segment: pooling.proportion(self.held_conversions(c), c.trials)
+            for (segment, arm), c in post.cells.items()
+            if arm == BASELINE and c.trials > 0
+        }
 
     def held_conversions(self, c: Counts) -> float:
         """Holdout customers who paid, counting those whose payment is still to come.
@@ -355,31 +444,32 @@ class Posteriors:
     def betas(self, segment: str, keys: Sequence[str], params: PolicyParams) -> list[tuple[float, float]]:
         """The posteriors of BASELINE and the arms in `keys` (sorted by discount), an arm's prior centred no
         lower than the best posterior mean among the segment's cheaper arms: a bigger coupon is expected to
-        do at least as well, until its own data say otherwise (only the prior moves, not its weight)."""
+        do at least as well, until its own data say otherwise (only the prior moves, and it weighs no more
+        than the configured prior: the lift is a rule of thumb, not evidence)."""
         if not params.pooling or len(keys) < 3:
             return [self.beta(segment, k, params) for k in keys]
         out = [self.beta(segment, keys[0], params)]
-        k = params.prior_alpha + params.prior_beta
         floor: float | None = None  # best posterior mean so far, each arm read on its own prior
         for arm in keys[1:]:
-            centre, successes, trials = self._pooled_terms(segment, arm, params)
+            centre, k, successes, trials = self._pooled_terms(segment, arm, params)
             lifted = centre if floor is None else max(centre, min(0.99, floor))
+            if lifted > centre:
+                k = min(k, self.pooled.prior[0])
             out.append((k * lifted + successes, k * (1 - lifted) + trials - successes))
             own = (k * centre + successes) / (k + trials)
             floor = own if floor is None else max(floor, own)
         return out
 
-    def _pooled_terms(self, segment: str, arm: str, params: PolicyParams) -> tuple[float, float, int]:
-        """An arm's pooled prior centre, its conversions and its trials (pooling on)."""
+    def _pooled_terms(self, segment: str, arm: str, params: PolicyParams) -> tuple[float, float, float, int]:
+        """An arm's pooled prior centre and weight, its conversions and its trials (pooling on)."""
         self.pooled.refresh(self, params)
         c = self.cells.get((segment, arm)) or Counts()
-        centre = min(0.99, max(0.001, self.pooled.mean(segment, arm)))
-        return centre, c.converted(self.pooled.redeem_given_claim), c.trials
+        centre, k = self.pooled.cell_prior(segment, arm)
+        return centre, k, c.converted(self.pooled.redeem_given_claim), c.trials
 
     def beta(self, segment: str, arm: str, params: PolicyParams, pooled: bool = True) -> tuple[float, float]:
         if arm != BASELINE and pooled and params.pooling:
-            centre, successes, trials = self._pooled_terms(segment, arm, params)
-            k = params.prior_alpha + params.prior_beta
+            centre, k, successes, trials = self._pooled_terms(segment, arm, params)
             return k * centre + successes, k * (1 - centre) + trials - successes
         c = self.cells.get((segment, arm)) or Counts()
         trials = c.trials
@@ -390,9 +480,10 @@ class Posteriors:
             if pooled and params.pooling:
                 successes = self.pooled.held_conversions(c)
                 # Centred on every segment's holdout together, and weak: a biased baseline biases every
-                # uplift by the same amount, so a segment's own holdout must take over quickly.
-                m = self.pooled.baseline
-                return BASELINE_PRIOR_WEIGHT * m + successes, BASELINE_PRIOR_WEIGHT * (1 - m) + trials - successes
+                # uplift by the same amount, so a segment's own holdout must take over quickly (unless the
+                # segment's offers of arms many segments have shown say more of it: _Pooled).
+                m, k = self.pooled.cell_prior(segment, BASELINE)
+                return k * m + successes, k * (1 - m) + trials - successes
             return params.baseline_prior_alpha + successes, params.baseline_prior_beta + trials - successes
         return params.prior_alpha + successes, params.prior_beta + trials - successes
 
