@@ -15,8 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from services.common.config import ConfigError, Schema
 from services.router.partners.config import PartnersConfig
@@ -27,6 +26,30 @@ Rate = float | dict[str, float]
 # feature group (tier, score, amount, region, channel, age) → feature value → odds multiplier
 Effects = dict[str, dict[str, float]]
 FEATURE_GROUPS = ("tier", "score", "amount", "region", "channel", "age")
+
+
+class SimSchema(Schema):
+    """A scenario section: as a config schema, and NaN or infinity is refused where a number is expected
+    (a NaN rate passes every range check and poisons the yardsticks)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def rate_problems(name: str, rate: Rate | None) -> list[str]:
+    """A rate (P(bid), P(accept), P(fund)) outside [0, 1], per tier where it is given per tier."""
+    values = {} if rate is None else rate if isinstance(rate, dict) else {"": rate}
+    bad = {tier: v for tier, v in values.items() if not 0.0 <= v <= 1.0}
+    if not bad:
+        return []
+    where = ", ".join(f"{tier}={v}" if tier else str(v) for tier, v in bad.items())
+    return [f"{name} must be a probability in [0, 1], got {where}"]
+
+
+def bid_problems(bid: int | dict[str, int] | None) -> list[str]:
+    values = {} if bid is None else bid if isinstance(bid, dict) else {"": bid}
+    bad = {tier: v for tier, v in values.items() if v < 0}
+    where = ", ".join(f"{tier}={v}" if tier else str(v) for tier, v in bad.items())
+    return [f"bid_fen must not be negative, got {where}"] if bad else []
 
 
 def rate_for(rate: Rate, tier: str, default: float = 0.0) -> float:
@@ -43,7 +66,7 @@ def with_odds(p: float, multiplier: float) -> float:
     return odds / (1 + odds)
 
 
-class Change(Schema):
+class Change(SimSchema):
     """A change of one partner's appetite: from `at_day` (a step) or ramped linearly until `until_day`."""
 
     partner: str
@@ -58,10 +81,14 @@ class Change(Schema):
     def _ordered(self) -> Change:
         if self.until_day is not None and self.until_day <= self.at_day:
             raise ValueError("until_day must be after at_day")
+        problems = [p for n in ("accept_rate", "fund_rate", "bid_rate") for p in rate_problems(n, getattr(self, n))]
+        problems += bid_problems(self.bid_fen)
+        if problems:
+            raise ValueError(f"schedule change of {self.partner}: " + "; ".join(problems))
         return self
 
 
-class SimPartner(Schema):
+class SimPartner(SimSchema):
     """One simulated partner lender."""
 
     id: str
@@ -96,6 +123,15 @@ class SimPartner(Schema):
             unknown = sorted(set(getattr(self, name)) - set(FEATURE_GROUPS))
             if unknown:
                 raise ValueError(f"{name}: unknown feature groups {unknown} (known: {', '.join(FEATURE_GROUPS)})")
+            negative = sorted(
+                f"{g}.{v}" for g, values in getattr(self, name).items() for v, m in values.items() if m < 0
+            )
+            if negative:
+                raise ValueError(f"{name}: multipliers must not be negative: {negative}")
+        problems = [p for n in ("accept_rate", "fund_rate", "bid_rate") for p in rate_problems(n, getattr(self, n))]
+        problems += bid_problems(self.bid_fen)
+        if problems:
+            raise ValueError(f"partner {self.id}: " + "; ".join(problems))
         return self
 
     def mean_bid(self, tier: str) -> int:
@@ -120,19 +156,33 @@ def sim_ping(spec: SimPartner, tier: str, rng: random.Random) -> tuple[bool, int
     return True, max(1, round(mean * (1 + spec.bid_spread * rng.uniform(-1, 1)))), False
 
 
-class Band(Schema):
-    low: float
-    high: float
+class Band(SimSchema):
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
     weight: float = Field(default=1.0, ge=0)
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Band:
+        if self.low > self.high:
+            raise ValueError(f"band low ({self.low}) is above high ({self.high})")
+        return self
 
-class ApplicantMix(Schema):
+
+def share_problems(name: str, shares: dict[str, float] | None) -> list[str]:
+    if shares is None:
+        return []
+    if not shares or any(v < 0 for v in shares.values()) or sum(shares.values()) <= 0:
+        return [f"{name} must map values to non-negative shares, not all zero"]
+    return []
+
+
+class ApplicantMix(SimSchema):
     """What applicants look like besides their tier (defaults: the first format's fixed applicant)."""
 
     score: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {"*": (600.0, 0.0)}, description="tier → (mean, sd) of the score, '*' = others"
     )
-    age: tuple[int, int] = (22, 55)
+    age: tuple[int, int] = Field(default=(22, 55), description="(low, high), within 0-120")
     regions: dict[str, float] = Field(default_factory=lambda: {"CN-31": 1.0})
     channels: dict[str, float] = Field(default_factory=lambda: {"simulation": 1.0})
     amount_yuan: list[Band] = Field(default_factory=lambda: [Band(low=5_000, high=50_000)])
@@ -140,24 +190,35 @@ class ApplicantMix(Schema):
 
     @model_validator(mode="after")
     def _shares(self) -> ApplicantMix:
-        for name in ("regions", "channels"):
-            shares = getattr(self, name)
-            if not shares or any(v < 0 for v in shares.values()) or sum(shares.values()) <= 0:
-                raise ValueError(f"{name} must map values to positive shares")
+        problems = share_problems("regions", self.regions) + share_problems("channels", self.channels)
+        if problems:
+            raise ValueError("; ".join(problems))
         if not self.amount_yuan or sum(b.weight for b in self.amount_yuan) <= 0:
             raise ValueError("amount_yuan needs at least one band with weight")
-        if self.age[0] > self.age[1]:
-            raise ValueError("age is (low, high)")
+        if not 0 <= self.age[0] <= self.age[1] <= 120:
+            raise ValueError("age is (low, high) with 0 <= low <= high <= 120")
+        bad_sd = sorted(tier for tier, (_mean, sd) in self.score.items() if sd < 0)
+        if bad_sd:
+            raise ValueError(f"score: the sd must not be negative (tiers {bad_sd})")
         return self
 
 
-class ApplicantTierMix(Schema):
+class ApplicantTierMix(SimSchema):
     regions: dict[str, float] | None = None
     channels: dict[str, float] | None = None
     amount_yuan: list[Band] | None = None
 
+    @model_validator(mode="after")
+    def _shares(self) -> ApplicantTierMix:
+        problems = share_problems("regions", self.regions) + share_problems("channels", self.channels)
+        if self.amount_yuan is not None and self.amount_yuan and sum(b.weight for b in self.amount_yuan) <= 0:
+            problems.append("amount_yuan needs at least one band with weight")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
-class Chain(Schema):
+
+class Chain(SimSchema):
     """What limits one lead's chain of posts (the router knows these: config and contracts)."""
 
     max_posts: int | None = Field(default=None, ge=1, description="posts per lead at most (absent = no limit)")
@@ -167,7 +228,7 @@ class Chain(Schema):
     post_cost_fen: float = Field(default=0.0, ge=0, description="what each post costs (fee, goodwill)")
 
 
-class Scenario(Schema):
+class Scenario(SimSchema):
     seed: int = 7
     applicants: int = Field(default=5000, ge=1)
     tiers: dict[str, float] = Field(default_factory=lambda: {"near_prime": 0.5, "tail": 0.5})
@@ -187,7 +248,11 @@ class Scenario(Schema):
     def _shares(self) -> Scenario:
         if not self.tiers or any(v < 0 for v in self.tiers.values()) or sum(self.tiers.values()) <= 0:
             raise ValueError("tiers must map tier names to positive shares")
-        ids = {p.id for p in self.partners}
+        listed = [p.id for p in self.partners]
+        twice = sorted({i for i in listed if listed.count(i) > 1})
+        if twice:
+            raise ValueError(f"partners: duplicate ids {', '.join(twice)}")
+        ids = set(listed)
         unknown = sorted({c.partner for c in self.schedule} - ids)
         if unknown:
             raise ValueError(f"schedule names unknown partners: {', '.join(unknown)}")
@@ -229,11 +294,15 @@ def unknown_values(sc: Scenario) -> list[str]:
         "age": AGE_BANDS | {"*"},
     }
     problems = []
-    for partner in sc.partners:
+    for who, spec in [(p.id, p) for p in sc.partners] + [(f"schedule.{i}", c) for i, c in enumerate(sc.schedule)]:
         for name in ("bid_fen", "bid_rate", "accept_rate", "fund_rate"):
-            value = getattr(partner, name)
+            value = getattr(spec, name)
             if isinstance(value, dict) and set(value) - tiers:
-                problems.append(f"{partner.id}.{name}: unknown tiers {sorted(set(value) - tiers)}")
+                problems.append(f"{who}.{name}: unknown tiers {sorted(set(value) - tiers)}")
+    for where, keys in (("mix.by_tier", sc.mix.by_tier), ("mix.score", sc.mix.score)):
+        if set(keys) - tiers:
+            problems.append(f"{where}: unknown tiers {sorted(set(keys) - tiers)}")
+    for partner in sc.partners:
         for name in ("accept_effects", "fund_effects", "bid_effects"):
             for group, values in getattr(partner, name).items():
                 bad = sorted(v for v in values if not _known(group, v, known))
@@ -285,15 +354,11 @@ def lognormal(rng: random.Random, sigma: float) -> float:
 
 
 def load_scenario(path: Path) -> Scenario:
+    from services.common.config import parse_document
+
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
-    try:
-        return Scenario.model_validate(document)
-    except ValidationError as exc:
-        raise ConfigError(
-            str(path), [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        ) from None
+    # The config loader's reading: each refusal as "field.path: reason", "(top level)" for the whole file.
+    return parse_document(text, Scenario, str(path)).model

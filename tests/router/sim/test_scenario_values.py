@@ -62,3 +62,73 @@ def test_a_value_no_applicant_can_have_is_refused_by_name(tmp_path: Path, partne
 def test_every_example_scenario_names_only_values_its_applicants_can_have() -> None:
     for path in sorted((Path(__file__).resolve().parents[3] / "config" / "scenarios").glob("*.yaml")):
         load_scenario(path)
+
+
+def _load_document(tmp_path: Path, document: dict[str, Any]) -> Scenario:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # Rates are probabilities: a rate above 1 or below 0 made values the bound cannot reach (price ×
+        # acceptance 1.5) or that no partner can produce, and a NaN passed every range check.
+        (
+            {"partners": [{"id": "a", "bid_fen": 3000, "accept_rate": 1.5}]},
+            "partners.0: partner a: accept_rate must be a probability in [0, 1], got 1.5",
+        ),
+        (
+            {"partners": [{"id": "a", "bid_fen": 3000, "fund_rate": {"tail": -0.1}}]},
+            "fund_rate must be a probability in [0, 1], got tail=-0.1",
+        ),
+        (
+            {"partners": [{"id": "a", "bid_fen": 3000, "bid_rate": 2}]},
+            "bid_rate must be a probability in [0, 1], got 2",
+        ),
+        (
+            {"partners": [{"id": "a", "bid_fen": 3000, "accept_rate": float("nan")}]},
+            "partners.0.accept_rate.float: Input should be a finite number",
+        ),
+        ({"partners": [{"id": "a", "bid_fen": -300}]}, "partners.0: partner a: bid_fen must not be negative, got -300"),
+        (
+            {"partners": [{"id": "a", "bid_fen": 3000, "fund_effects": {"tier": {"tail": -2}}}]},
+            "fund_effects: multipliers must not be negative: ['tier.tail']",
+        ),
+        (
+            {"partners": [{"id": "a", "bid_fen": 3000}, {"id": "a", "bid_fen": 2000}]},
+            "(top level): partners: duplicate ids a",
+        ),
+        (
+            {"schedule": [{"partner": "a", "at_day": 1, "fund_rate": 1.7}]},
+            "schedule.0: schedule change of a: fund_rate must be a probability in [0, 1], got 1.7",
+        ),
+        (
+            {"schedule": [{"partner": "a", "at_day": 1, "accept_rate": {"gold": 0.2}}]},
+            "schedule.0.accept_rate: unknown tiers ['gold']",
+        ),
+        ({"schedule": [{"partner": "a", "at_day": 1, "bid_fen": -5}]}, "bid_fen must not be negative, got -5"),
+        (
+            {"mix": {"amount_yuan": [{"low": 5000, "high": 100}]}},
+            "mix.amount_yuan.0: band low (5000.0) is above high (100.0)",
+        ),
+        (
+            {"mix": {"amount_yuan": [{"low": -5000, "high": 100}]}},
+            "mix.amount_yuan.0.low: Input should be greater than or equal to 0",
+        ),
+        ({"mix": {"score": {"*": [600, -10]}}}, "score: the sd must not be negative"),
+        ({"mix": {"age": [-5, 40]}}, "age is (low, high) with 0 <= low <= high <= 120"),
+        ({"mix": {"by_tier": {"gold": {"regions": {"CN-31": 1}}}}}, "mix.by_tier: unknown tiers ['gold']"),
+        (
+            {"mix": {"by_tier": {"tail": {"regions": {"CN-31": 0}}}}},
+            "regions must map values to non-negative shares, not all zero",
+        ),
+        ({"days": float("inf")}, "days: Input should be a finite number"),
+    ],
+)
+def test_an_invalid_scenario_is_refused_naming_the_field(tmp_path: Path, change: dict[str, Any], named: str) -> None:
+    document = {**BASE, **change}
+    with pytest.raises(ConfigError) as caught:
+        _load_document(tmp_path, document)
+    assert any(named in e for e in caught.value.errors), caught.value.errors
