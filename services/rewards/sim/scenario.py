@@ -11,13 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from services.common.config import ConfigError, Schema
 from services.rewards.config import Arm, Budget, ContactPolicy, PolicyConfig
 
 
-class TrueSegment(Schema):
+class SimSchema(Schema):
+    """A scenario section: as a config schema, and NaN or infinity is refused where a number is expected
+    (an infinite weekday factor or touch rate would never finish drawing arrivals)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class TrueSegment(SimSchema):
     id: str
     share: float = Field(gt=0)  # relative weight among arrivals (normalised over segments)
     value_fen: int = Field(gt=0)  # value of one incremental conversion for this segment
@@ -25,7 +32,7 @@ class TrueSegment(Schema):
     rates: dict[str, float]  # arm id -> P(convert) when offered that arm
 
 
-class Drift(Schema):
+class Drift(SimSchema):
     """From the start of ``day`` (0-based) on, a segment responds differently: the fields given replace
     its base rate and the named arms' rates; the rest stay as they were."""
 
@@ -36,7 +43,7 @@ class Drift(Schema):
     share: float | None = Field(default=None, gt=0)  # its weight among arrivals from then on
 
 
-class Scenario(Schema):
+class Scenario(SimSchema):
     name: str = "scenario"
     seed: int = 1
     days: int = Field(default=28, ge=1, le=366)
@@ -68,6 +75,13 @@ class Scenario(Schema):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        for what, listed in (("arm", [a.id for a in self.arms]), ("segment", [s.id for s in self.segments])):
+            twice = sorted({i for i in listed if listed.count(i) > 1})
+            if twice:
+                raise ValueError(f"{what} ids must be unique: {', '.join(twice)} given twice")
+        # As production refuses a campaign whose daily budget cannot hold even its cheapest coupon.
+        if min(a.discount_fen for a in self.arms) > self.budget.daily_fen:
+            raise ValueError("budget.daily_fen is smaller than the cheapest arm's discount")
         ids = {a.id for a in self.arms}
         if self.flat_arm is not None and self.flat_arm not in ids:
             raise ValueError(f"flat_arm {self.flat_arm!r} is not one of the arms")
