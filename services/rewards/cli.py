@@ -224,6 +224,11 @@ def _print_campaign(console: PipeSafeConsole, d: dict[str, Any], by_segment: boo
 # --- rewards simulate ------------------------------------------------------------------------------------
 
 
+def _cell(x: float | None) -> str:
+    # n/a: a ratio to a yardstick that gained nothing on every seed (the seeds' yuan figures follow the table)
+    return "n/a" if x is None else f"{x:.3f}"
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from services.rewards.sim.chart import svg
     from services.rewards.sim.engine import runs_per_seed
@@ -259,7 +264,7 @@ def _simulate(args: argparse.Namespace) -> int:
         table.add_column(column, justify="left" if column == "measure" else "right")
     for name, measure in MEASURES.items():
         got = summary.spread(measure)
-        table.add_row(name, f"{got.mean:.3f}", f"{got.sd:.3f}", f"{got.low:.3f}", f"{got.high:.3f}")
+        table.add_row(name, *(_cell(x) for x in (got.mean, got.sd, got.low, got.high)))
     print_table(console, table)
     for r in summary.reports:
         console.print(

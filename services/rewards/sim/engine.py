@@ -27,6 +27,18 @@ from services.rewards.sim.scenario import Scenario
 LEARNED, BEST_SINGLE, RANDOM, NO_COUPON = "learned", "best_single", "random_arm", "no_coupon"
 
 
+def ratio(value: float, yardstick: float) -> float | None:
+    """value / yardstick where the yardstick gained something; 1.0 where neither gained anything (a market
+    where no coupon pays, or no budget to spend); None where the ratio says nothing (a yardstick at or
+    below zero against a value that is not): the yuan figures tell those apart, a ratio of infinity or one
+    that flips its sign would not."""
+    if yardstick > 0:
+        return value / yardstick
+    if value == yardstick == 0:
+        return 1.0
+    return None
+
+
 @dataclass
 class SimulationReport:
     scenario: str
@@ -39,13 +51,16 @@ class SimulationReport:
     final_lambda: float = 0.0
 
     @property
-    def learned_vs_oracle(self) -> float:
-        return self.results[LEARNED].incremental_value / self.oracle.value if self.oracle.value > 0 else 1.0
+    def learned_vs_oracle(self) -> float | None:
+        return ratio(self.results[LEARNED].incremental_value, self.oracle.value)
 
     @property
-    def learned_vs_best_single(self) -> float:
-        best = self.results[BEST_SINGLE].incremental_value
-        return self.results[LEARNED].incremental_value / best if best > 0 else float("inf")
+    def learned_vs_best_single(self) -> float | None:
+        return ratio(self.results[LEARNED].incremental_value, self.results[BEST_SINGLE].incremental_value)
+
+    @property
+    def learned_vs_random(self) -> float | None:
+        return ratio(self.results[LEARNED].incremental_value, self.results[RANDOM].incremental_value)
 
     @property
     def budget_utilisation(self) -> float:

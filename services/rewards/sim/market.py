@@ -148,6 +148,9 @@ class Market:
     def oracle_groups(self) -> list[DayGroup]:
         """Per day and segment, the customers any policy could offer to, with every arm's true economics."""
         groups = []
+        # A coupon dearer than the day's budget (or the total) can never be claimed, so no policy gains from
+        # offering it; the LP, which would hold a fraction of one, leaves it out.
+        held_at_most = min(self.sc.budget.daily_fen, self.sc.budget.total_fen)
         for day, arrivals in enumerate(self.days):
             counts: dict[str, int] = {}
             for a in arrivals:
@@ -164,6 +167,7 @@ class Market:
                         self.validity[arm.id],
                     )
                     for arm in self.arms
+                    if arm.discount_fen <= held_at_most
                 ]
                 groups.append(DayGroup(f"{day}/{seg}", day, seg, n, options))
         return groups

@@ -13,15 +13,21 @@ from services.rewards.sim.scenario import Scenario
 
 @dataclass(frozen=True)
 class Spread:
-    mean: float
-    sd: float
-    low: float
-    high: float
+    """Over the seeds where the measure is defined (a ratio to a yardstick that gained nothing is not);
+    every field None where it is defined on none."""
+
+    mean: float | None
+    sd: float | None
+    low: float | None
+    high: float | None
 
     @staticmethod
-    def of(values: list[float]) -> Spread:
-        sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        return Spread(statistics.fmean(values), sd, min(values), max(values))
+    def of(values: list[float | None]) -> Spread:
+        kept = [v for v in values if v is not None]
+        if not kept:
+            return Spread(None, None, None, None)
+        sd = statistics.stdev(kept) if len(kept) > 1 else 0.0
+        return Spread(statistics.fmean(kept), sd, min(kept), max(kept))
 
 
 @dataclass
@@ -30,7 +36,7 @@ class SeedsSummary:
     seeds: list[int]
     reports: list[SimulationReport]
 
-    def spread(self, measure: Callable[[SimulationReport], float]) -> Spread:
+    def spread(self, measure: Callable[[SimulationReport], float | None]) -> Spread:
         return Spread.of([measure(r) for r in self.reports])
 
     def curves(self) -> dict[str, list[float]]:
@@ -52,12 +58,10 @@ def run_seeds(sc: Scenario, seeds: int, tick: Callable[[], None] = lambda: None)
     return SeedsSummary(sc.name, chosen, [simulate(sc.model_copy(update={"seed": s}), tick) for s in chosen])
 
 
-MEASURES: dict[str, Callable[[SimulationReport], float]] = {
+MEASURES: dict[str, Callable[[SimulationReport], float | None]] = {
     "learned / oracle": lambda r: r.learned_vs_oracle,
     "learned / best single amount": lambda r: r.learned_vs_best_single,
-    "learned / random arm": lambda r: (
-        r.results[LEARNED].incremental_value / max(r.results[RANDOM].incremental_value, 1e-9)
-    ),
+    "learned / random arm": lambda r: r.learned_vs_random,
     "budget utilisation": lambda r: r.budget_utilisation,
     "overspend ¥": lambda r: r.results[LEARNED].overspend / 100,
     "days over the daily cap": lambda r: float(r.results[LEARNED].days_over_cap),
@@ -67,8 +71,8 @@ MEASURES: dict[str, Callable[[SimulationReport], float]] = {
 def document(summary: SeedsSummary) -> dict[str, Any]:
     """The summary as JSON values: every measure's spread, and per seed the yuan figures."""
 
-    def spread(s: Spread) -> dict[str, float]:
-        return {"mean": round(s.mean, 6), "sd": round(s.sd, 6), "min": round(s.low, 6), "max": round(s.high, 6)}
+    def spread(s: Spread) -> dict[str, float | None]:
+        return {"mean": _round(s.mean), "sd": _round(s.sd), "min": _round(s.low), "max": _round(s.high)}
 
     return {
         "scenario": summary.scenario,
@@ -87,3 +91,7 @@ def document(summary: SeedsSummary) -> dict[str, Any]:
         ],
         "curves_value_per_yuan": {k: [round(v, 4) for v in c] for k, c in summary.curves().items()},
     }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)

@@ -1,0 +1,96 @@
+"""Valid but unusual scenarios keep the yardsticks possible and the output finite, and invalid ones are
+refused by name: found by running random scenarios through `skylane rewards simulate`."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from services.common.config import ConfigError
+from services.rewards.sim.engine import ratio, simulate
+from services.rewards.sim.market import Market
+from services.rewards.sim.scenario import Scenario, load_scenario
+from services.rewards.sim.seeds import document, run_seeds
+
+
+def _scenario(**over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": "unusual",
+        "seed": 3,
+        "days": 2,
+        "arrivals_per_day": 60,
+        "budget": {"total_fen": 20_000, "daily_fen": 10_000},
+        "arms": [
+            {"id": "cheap", "threshold_fen": 1000, "discount_fen": 200},
+            {"id": "dear", "threshold_fen": 30_000, "discount_fen": 15_000},
+        ],
+        "segments": [
+            {"id": "s0", "share": 1.0, "value_fen": 5000, "base_rate": 0.1, "rates": {"cheap": 0.1, "dear": 0.9}}
+        ],
+    }
+    base.update(over)
+    return base
+
+
+def _load(tmp_path: Path, document: dict[str, Any]) -> Scenario:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return load_scenario(path)
+
+
+def test_an_arm_dearer_than_the_days_budget_is_not_in_the_oracle(tmp_path: Path) -> None:
+    # Only the ¥150 coupon lifts payments and the day's budget is ¥100: no claim of it can ever be held, so
+    # nothing can be gained. The LP used to hold a fraction of one a day and report value no policy can get.
+    sc = _load(tmp_path, _scenario())
+    assert [o.label for g in Market(sc).oracle_groups() for o in g.options] == ["cheap"] * 2
+    report = simulate(sc)
+    assert report.oracle.value == pytest.approx(0.0, abs=1e-6)
+    assert report.learned_vs_oracle == 1.0
+
+
+def test_ratios_to_a_yardstick_that_gained_nothing_are_not_infinite(tmp_path: Path) -> None:
+    sc = _load(tmp_path, _scenario())
+    doc = document(run_seeds(sc, 2))
+    text = json.dumps(doc, allow_nan=False)  # raises on NaN or infinity
+    assert json.loads(text)["measures"]["learned / best single amount"]["mean"] in (1.0, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "yardstick", "expected"),
+    [(5.0, 10.0, 0.5), (-5.0, 10.0, -0.5), (0.0, 0.0, 1.0), (3.0, 0.0, None), (-3.0, 0.0, None), (1.0, -2.0, None)],
+)
+def test_ratio_is_defined_only_against_a_yardstick_that_gained_something(
+    value: float, yardstick: float, expected: float | None
+) -> None:
+    assert ratio(value, yardstick) == expected
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"budget": {"total_fen": 20_000, "daily_fen": 150}}, "budget.daily_fen is smaller than the cheapest arm"),
+        (
+            {"arms": [{"id": "a", "threshold_fen": 900, "discount_fen": 100}] * 2},
+            "arm ids must be unique: a given twice",
+        ),
+        (
+            {
+                "segments": [{"id": "s0", "share": 1, "value_fen": 1, "base_rate": 0, "rates": {"cheap": 0, "dear": 0}}]
+                * 2
+            },
+            "segment ids must be unique: s0 given twice",
+        ),
+        ({"weekday_factors": [1, 1, 1, math.inf, 1, 1, 1]}, "weekday_factors.3: Input should be a finite number"),
+        ({"other_touches_per_day": math.inf}, "other_touches_per_day: Input should be a finite number"),
+        ({"redeem_delay_days": math.nan}, "redeem_delay_days: Input should be a finite number"),
+    ],
+)
+def test_an_invalid_scenario_is_refused_naming_the_field(tmp_path: Path, change: dict[str, Any], named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, _scenario(**change))
+    assert any(named in e for e in caught.value.errors), caught.value.errors
