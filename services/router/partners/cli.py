@@ -180,12 +180,14 @@ def unmatched_partners(scenario: Any, registry: Any) -> list[str]:
 
 def run_simulate(args: argparse.Namespace) -> int:
     import json
+    from zoneinfo import ZoneInfo
 
     import yaml
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from services.router.sim import runner
     from services.router.sim.chart import svg
+    from services.router.sim.market import arrival_hours_problem
     from services.router.sim.scenario import load_scenario
 
     console = PipeSafeConsole()
@@ -194,6 +196,9 @@ def run_simulate(args: argparse.Namespace) -> int:
             raise ValueError("--seeds and --applicants must be at least 1")
         scenario = load_scenario(Path(args.scenario))
         registry = load_registry(scenario, args.config)
+        problem = arrival_hours_problem(scenario, ZoneInfo(registry.caps_timezone))
+        if problem:
+            raise ValueError(problem)
         for partner in unmatched_partners(scenario, registry):
             print(f"router simulate: partner {partner} is no lender of the registry: never pinged", file=sys.stderr)
     except (ConfigError, OSError, ValueError, yaml.YAMLError) as exc:

@@ -66,6 +66,31 @@ def _amount(rng: random.Random, bands: list[Band]) -> int:
     return max(100, int(round(yuan / 100) * 100) * 100)
 
 
+def run_hours(scenario: Scenario, zone: ZoneInfo) -> set[int]:
+    """The local hours of the day the run covers (all 24 for a run of a day or more)."""
+    span = scenario.days * DAY
+    local = scenario.start.astimezone(zone)
+    into_hour = local.minute * 60 + local.second + local.microsecond / 1e6
+    # the start, then the start of every local hour within the run (at most a day of them matters)
+    moments = [0.0, *(3600 - into_hour + 3600 * k for k in range(25))]
+    return {(scenario.start + timedelta(seconds=t)).astimezone(zone).hour for t in moments if t < span}
+
+
+def arrival_hours_problem(scenario: Scenario, zone: ZoneInfo) -> str | None:
+    """Why no applicant could arrive, if the hourly profile weighs none of the local hours the run covers
+    (a run of hours at night with a daytime profile): drawing arrivals would never end."""
+    profile = scenario.hourly_profile
+    if profile is None:
+        return None
+    hours = run_hours(scenario, zone)
+    if any(profile[h] > 0 for h in hours):
+        return None
+    return (
+        f"hourly_profile weighs none of the hours the run covers ({', '.join(f'{h:02d}h' for h in sorted(hours))} "
+        f"in {zone.key}): no applicant could arrive"
+    )
+
+
 class Market:
     def __init__(self, scenario: Scenario, registry: PartnersConfig, seed: int, applicants: int | None = None) -> None:
         self.scenario, self.registry, self.seed = scenario, registry, seed
@@ -87,10 +112,15 @@ class Market:
         return self.start + timedelta(seconds=t)
 
     def _arrivals(self, rng: random.Random) -> list[float]:
+        problem = arrival_hours_problem(self.scenario, self.zone)
+        if problem:
+            raise ValueError(problem)
         span = self.scenario.days * DAY
         profile = self.scenario.hourly_profile
         out: list[float] = []
-        top = max(profile) if profile else 1.0
+        # Rejection sampling against the heaviest hour the run covers, not of the whole day: a short run in
+        # the profile's quiet hours would otherwise draw many times for each arrival.
+        top = max(profile[h] for h in run_hours(self.scenario, self.zone)) if profile else 1.0
         while len(out) < self.total:
             t = rng.uniform(0, span)
             if profile is not None:

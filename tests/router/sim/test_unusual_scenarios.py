@@ -1,0 +1,75 @@
+"""Valid but unusual router scenarios, found by running random ones through `skylane router simulate`."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from services.router.sim.market import Market, run_hours
+from services.router.sim.scenario import Scenario
+
+LENDER = {"id": "alpha", "endpoint": "127.0.0.1:51001", "tiers": ["near_prime"], "annual_cost_rate": 0.1}
+
+
+def _scenario(**over: Any) -> Scenario:
+    document: dict[str, Any] = {
+        "applicants": 50,
+        "days": 0.1,  # 09:00-11:24 in Asia/Shanghai
+        "start": "2026-01-05T09:00:00+08:00",
+        "tiers": {"near_prime": 1},
+        "partners": [{"id": "alpha", "bid_fen": 3000}],
+        "registry": {"lenders": [{**LENDER, "allow_listed": True}]},
+    }
+    document.update(over)
+    return Scenario.model_validate(document)
+
+
+def _night_only() -> list[float]:
+    return [5.0 if hour < 6 else 0.0 for hour in range(24)]
+
+
+def test_a_profile_that_weighs_none_of_the_runs_hours_is_refused_instead_of_drawing_forever() -> None:
+    sc = _scenario(hourly_profile=_night_only())
+    assert sc.registry is not None
+    with pytest.raises(ValueError, match=r"weighs none of the hours the run covers \(09h, 10h, 11h in Asia/Shanghai\)"):
+        Market(sc, sc.registry, 1)
+
+
+def test_a_short_run_in_the_profiles_quiet_hours_draws_its_applicants_there() -> None:
+    profile = _night_only()
+    profile[10] = 0.01  # the run's only weighted hour is a hundredth of the night's
+    sc = _scenario(hourly_profile=profile)
+    assert sc.registry is not None
+    market = Market(sc, sc.registry, 1)
+    hours = {market.time(lead.at).astimezone(ZoneInfo("Asia/Shanghai")).hour for lead in market.leads}
+    assert len(market.leads) == 50 and hours == {10}
+
+
+@pytest.mark.parametrize(
+    "start", ["2026-01-05T09:00:00+08:00", "2026-01-05T09:50:00+08:00", "2026-03-08T01:30:00-05:00"]
+)
+def test_run_hours_are_the_local_hours_a_run_touches(start: str) -> None:
+    rng = random.Random(start)
+    for _ in range(50):
+        days = rng.uniform(0.001, 1.2)
+        sc = _scenario(start=start, days=days)
+        zone = ZoneInfo("America/New_York")
+        # every local hour some minute of the run falls in (New York's clock skips 02h on 2026-03-08)
+        seen = {(sc.start + timedelta(seconds=s)).astimezone(zone).hour for s in range(0, int(days * 86_400), 60)}
+        assert seen <= run_hours(sc, zone)
+
+
+def test_the_cli_refuses_the_scenario_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from services.cli import main
+
+    document = _scenario(hourly_profile=_night_only()).model_dump(mode="json", exclude_defaults=True)
+    path = tmp_path / "night.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    assert main(["router", "simulate", "--scenario", str(path), "--no-svg", "--no-progress"]) == 2
+    assert "no applicant could arrive" in capsys.readouterr().err
