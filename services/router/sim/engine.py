@@ -217,11 +217,19 @@ class _Chain:
 
 
 def chain_limits(market: Market) -> ChainLimits:
-    """What the router knows of the chain: config and contract terms (never rates)."""
-    sc = market.scenario
-    budget = sc.chain.time_budget_s if sc.chain.time_budget_s is not None else market.registry.offer_window_seconds
-    windows = {p.id: p.accept_window_s * 1000 for p in sc.partners if p.accept_window_s is not None}
-    return ChainLimits(sc.chain.max_posts, budget * 1000, sc.chain.post_cost_fen, windows)
+    """What the router knows of the chain: config and contract terms (never rates). The registry's limits,
+    as production reads them (`ChainLimits.of`), where the scenario's `chain:` and its partners'
+    `accept_window_s` do not set their own: a registry's `max_posts_per_lead`, `post_cost_fen` and lenders'
+    `accept_window_seconds` bind the simulated router as they bind the real one."""
+    sc, registry = market.scenario, ChainLimits.of(market.registry)
+    budget = registry.time_budget_ms if sc.chain.time_budget_s is None else sc.chain.time_budget_s * 1000
+    windows = {**registry.windows_ms, **{p.id: p.accept_window_s * 1000 for p in sc.partners if p.accept_window_s}}
+    return ChainLimits(
+        registry.max_posts if sc.chain.max_posts is None else sc.chain.max_posts,
+        budget,
+        registry.post_cost_fen if sc.chain.post_cost_fen is None else sc.chain.post_cost_fen,
+        windows,
+    )
 
 
 class _Run:

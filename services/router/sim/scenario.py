@@ -221,11 +221,15 @@ class ApplicantTierMix(SimSchema):
 class Chain(SimSchema):
     """What limits one lead's chain of posts (the router knows these: config and contracts)."""
 
-    max_posts: int | None = Field(default=None, ge=1, description="posts per lead at most (absent = no limit)")
+    max_posts: int | None = Field(
+        default=None, ge=1, description="posts per lead at most (absent = the registry's max_posts_per_lead)"
+    )
     time_budget_s: float | None = Field(
         default=None, gt=0, description="a post starts only within this long of the lead (default: offer window)"
     )
-    post_cost_fen: float = Field(default=0.0, ge=0, description="what each post costs (fee, goodwill)")
+    post_cost_fen: float | None = Field(
+        default=None, ge=0, description="what each post costs (fee, goodwill); absent = the registry's post_cost_fen"
+    )
 
 
 class Scenario(SimSchema):

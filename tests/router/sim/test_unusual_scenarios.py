@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from services.router.partners.selection import ChainLimits
+from services.router.sim.engine import chain_limits
 from services.router.sim.market import Market, run_hours
 from services.router.sim.scenario import Scenario
 
@@ -73,3 +75,23 @@ def test_the_cli_refuses_the_scenario_with_the_reason(tmp_path: Path, capsys: py
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
     assert main(["router", "simulate", "--scenario", str(path), "--no-svg", "--no-progress"]) == 2
     assert "no applicant could arrive" in capsys.readouterr().err
+
+
+def test_the_registrys_chain_limits_bind_the_simulated_router_as_they_bind_the_real_one() -> None:
+    # A registry with max_posts_per_lead, post_cost_fen and a lender's accept_window_seconds: production's
+    # desk plans and delivers under them (ChainLimits.of); the simulator used to read only the scenario's
+    # `chain:` and partners' accept_window_s, and ran (and bounded) an unlimited chain.
+    lenders = [{**LENDER, "allow_listed": True, "accept_window_seconds": 90}]
+    registry = {"lenders": lenders, "max_posts_per_lead": 1, "post_cost_fen": 40, "offer_window_seconds": 600}
+    sc = _scenario(registry=registry)
+    assert sc.registry is not None
+    limits = chain_limits(Market(sc, sc.registry, 1))
+    assert limits == ChainLimits(1, 600_000.0, 40.0, {"alpha": 90_000.0})
+    # the scenario's own chain and partner terms still set theirs
+    own = _scenario(
+        registry=registry,
+        chain={"max_posts": 3, "post_cost_fen": 0, "time_budget_s": 60},
+        partners=[{"id": "alpha", "bid_fen": 3000, "accept_window_s": 5}],
+    )
+    assert own.registry is not None
+    assert chain_limits(Market(own, own.registry, 1)) == ChainLimits(3, 60_000.0, 0.0, {"alpha": 5_000.0})
