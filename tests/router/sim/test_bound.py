@@ -10,7 +10,7 @@ import random
 import pytest
 
 from services.router.partners.selection import ChainLimits, Offer, best_chain
-from services.router.sim.bound import _search, order_value, upper_bound
+from services.router.sim.bound import _Dual, _search, order_value, upper_bound
 
 CAPPED = "c"
 
@@ -112,3 +112,39 @@ def test_hindsight_search_finds_the_best_static_order() -> None:
     found = order_value(sample, _search(sample, limits), limits)
     best = max(order_value(sample, order, limits) for order in itertools.permutations(names))
     assert found >= best * 0.999
+
+
+def test_a_cap_of_zero_prices_its_partner_out_of_every_chain() -> None:
+    rng = random.Random(7)
+    limits = ChainLimits(max_posts=2)
+    leads = case(rng, 8)
+    without = sum(best_chain([o for o in offers if o.partner_id != CAPPED], limits).value for offers in leads)
+    assert bound_of(leads, 0, limits) == pytest.approx(without, rel=1e-9)
+
+
+def test_hour_caps_left_slack_by_a_binding_week_cap_are_never_searched(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Six hours of six leads each; the partner may take 1 an hour but only 2 in the week. Every hour binds
+    # on its own (six leads want it), but at the week's price at most one still does: the search prices the
+    # longest window first.
+    rng = random.Random(11)
+    limits = ChainLimits(max_posts=2)
+    leads = case(rng, 36)
+    hourly = [
+        [[f"c|hour:{i // 6}", "c|week:1"] if o.partner_id == CAPPED else [] for o in offers]
+        for i, offers in enumerate(leads)
+    ]
+    caps = {**{f"c|hour:{h}": 1 for h in range(6)}, "c|week:1": 2}
+    searched: list[str] = []
+    line_search = _Dual.line_search
+
+    def counted(self: _Dual, k: str, cap: int, steps: int) -> bool:
+        searched.append(k)
+        return line_search(self, k, cap, steps)
+
+    monkeypatch.setattr(_Dual, "line_search", counted)
+    both = upper_bound(limits, hourly, caps, leads).value_fen
+    # a line search of each hour costs as much as the week's, and a long run has hundreds of hours
+    assert "c|week:1" in searched and len({k for k in searched if "hour" in k}) <= 1
+    week_only = [[["c|week:1"] if o.partner_id == CAPPED else [] for o in offers] for offers in leads]
+    alone = upper_bound(limits, week_only, {"c|week:1": 2}, leads).value_fen
+    assert both == pytest.approx(alone, rel=1e-3)
