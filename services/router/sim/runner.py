@@ -110,12 +110,20 @@ class Summary:
     gap_closed_of_means: float | None
 
 
+def _of_bound(value: float, bound: float) -> float:
+    """value / bound; where nothing could be sold (bound 0) a policy that sold nothing got all there was
+    (1.0, not the 0% that read as a total failure), one that paid post costs for nothing got 0."""
+    if bound > 0:
+        return value / bound
+    return 1.0 if value >= 0 else 0.0
+
+
 def summary(results: list[SeedResult]) -> Summary:
     """Mean and spread over seeds of value per lead (yuan) and of the ratios the targets are set on."""
     rows: dict[str, dict[str, Spread]] = {}
     for name in [BOUND, *results[0].runs]:
         per = [r.per_lead(name) / 100 for r in results]
-        vs_bound = [r.per_lead(name) / r.per_lead(BOUND) if r.per_lead(BOUND) else 0.0 for r in results]
+        vs_bound = [_of_bound(r.per_lead(name), r.per_lead(BOUND)) for r in results]
         rows[name] = {"value_per_lead_yuan": Spread.of(per), "of_bound": Spread.of(vs_bound)}
         if name != BOUND:
             rows[name]["realized_per_lead_yuan"] = Spread.of([r.runs[name].realized_per_lead / 100 for r in results])

@@ -12,8 +12,10 @@ import pytest
 import yaml
 
 from services.router.partners.selection import ChainLimits
-from services.router.sim.engine import chain_limits
+from services.router.sim.bound import Bound
+from services.router.sim.engine import RunResult, chain_limits
 from services.router.sim.market import Market, run_hours
+from services.router.sim.runner import LEARNED, SeedResult, summary
 from services.router.sim.scenario import Scenario
 
 LENDER = {"id": "alpha", "endpoint": "127.0.0.1:51001", "tiers": ["near_prime"], "annual_cost_rate": 0.1}
@@ -95,3 +97,11 @@ def test_the_registrys_chain_limits_bind_the_simulated_router_as_they_bind_the_r
     )
     assert own.registry is not None
     assert chain_limits(Market(own, own.registry, 1)) == ChainLimits(3, 60_000.0, 0.0, {"alpha": 5_000.0})
+
+
+def test_where_nothing_can_be_sold_a_policy_that_sold_nothing_has_all_of_the_bound() -> None:
+    # every partner's bid below the tier minimum, or never bidding: bound 0 and every policy 0
+    nothing = SeedResult(1, 10, Bound(0.0, [0.0] * 10), {LEARNED: RunResult(LEARNED, leads=10)})
+    assert summary([nothing]).rows[LEARNED]["of_bound"].mean == 1.0
+    costly = SeedResult(1, 10, Bound(0.0, [0.0] * 10), {LEARNED: RunResult(LEARNED, leads=10, expected_fen=-50.0)})
+    assert summary([costly]).rows[LEARNED]["of_bound"].mean == 0.0
