@@ -828,5 +828,17 @@ class Pacer:
             today_left_fen / max(claims_per_redemption(posteriors) * rate * seconds_left_today, 1.0),
         )
         segments = [(s, c / n, values[s]) for s, c in self.arrivals.items() if s in values]
-        self.lam = solve_lambda(posteriors, arms, segments, per_arrival, self.lam_min, self.lam_max, params, self.rng)
+        ceiling = max(self.lam_max, no_offer_price(values, arms))
+        self.lam = solve_lambda(posteriors, arms, segments, per_arrival, self.lam_min, ceiling, params, self.rng)
         return self.lam
+
+
+def no_offer_price(values: dict[str, float], arms: Sequence[ArmSpec]) -> float:
+    """A λ at which no arm scores above "no coupon" in any segment: (p − p0)·V − λ·p·Y < p·(V − λ·Y) ≤ 0
+    once λ ≥ V / Y. The pacer's search reaches at least this far, whatever `lambda_max` says: where a
+    conversion is worth a thousand times a coupon, a ceiling set for ordinary campaigns would leave λ pinned
+    below the price that fits the budget and the budget spent on the dearest coupons."""
+    faces = [a.discount_fen for a in arms if a.discount_fen > 0]
+    if not faces or not values:
+        return 0.0
+    return max(values.values()) / min(faces)

@@ -17,6 +17,7 @@ from services.rewards.domain.policy import (
     choose,
     claims_per_redemption,
     isotonic,
+    no_offer_price,
 )
 
 ARMS = [ArmSpec("m50-5", 500), ArmSpec("m100-10", 1000), ArmSpec("m200-30", 3000)]
@@ -152,3 +153,15 @@ def test_a_daily_budget_counted_in_claims_raises_lambda_when_claimants_do_not_al
         return pacer.update(at, _claimed(redeemed_share), ARMS, {"mass": 10_000.0}, 1e9, 86_400, 40_000, 3_600, GREEDY)
 
     assert lam(0.5) > lam(1.0)
+
+
+def test_lambda_rises_past_its_configured_ceiling_when_conversions_dwarf_the_coupons() -> None:
+    # A conversion worth ¥10,000 against coupons of ¥5-30 and a budget of a few coupons a day: the price
+    # that fits the budget is far above lambda_max (50); pinned there, every arm would still look worth it.
+    pacer = Pacer(lam=1.0, lam_min=0.05, lam_max=50.0, interval_seconds=60)
+    for i in range(200):
+        pacer.arrive(NOW + timedelta(seconds=18 * i), "mass")
+    at = NOW + timedelta(seconds=3_600)
+    lam = pacer.update(at, learned(), ARMS, {"mass": 1_000_000.0}, 2_000, 86_400, 2_000, 3_600, GREEDY)
+    assert 50.0 < lam <= 1_000_000.0 / 500
+    assert no_offer_price({"mass": 1_000_000.0, "other": 10.0}, ARMS) == 2_000.0
