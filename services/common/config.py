@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,31 @@ class Schema(BaseModel):
     """Base for config schemas: unknown keys are errors, values are immutable once loaded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StrictSchema(Schema):
+    """A schema that also refuses NaN and infinity where a number is expected: a simulator scenario's NaN
+    rate passes every range check and poisons the yardsticks, an infinite rate never finishes drawing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def duplicated(ids: Sequence[str]) -> list[str]:
+    """The ids listed more than once, sorted."""
+    return sorted({i for i in ids if ids.count(i) > 1})
+
+
+def read_text(path: Path) -> str:
+    """A config-like file's text; unreadable, a ConfigError naming the file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from None
+
+
+def load_file(path: Path, schema: type[M]) -> M:
+    """A file read and validated as the config loader does: each refusal "field.path: reason"."""
+    return parse_document(read_text(path), schema, str(path)).model
 
 
 def _known_zone(value: str) -> str:
@@ -185,10 +210,7 @@ class ConfigStore(Generic[M]):
         return True, previous, candidate.version
 
     def _read(self) -> str:
-        try:
-            return self.path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(str(self.path), [f"cannot read file: {exc.strerror}"]) from None
+        return read_text(self.path)
 
     async def watch(self, interval: float = 1.0) -> None:
         """Poll the file and reload when its content changes; invalid edits are logged and ignored."""

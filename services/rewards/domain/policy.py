@@ -282,7 +282,9 @@ class _Pooled:
 
     def _spreads(self, post: Posteriors) -> None:
         """Each segment's holdout and offered cells as estimates, and τ² of the arms enough segments showed."""
-        self.cells, self.arms_of, self.priors = {}, {}, {}
+        self.cells, self.arms_of, self.priors, self.spread = {}, {}, {}, {}
+        if len(self.hold) < MIN_SEGMENTS_FOR_SPREAD:
+            return  # no arm can have been shown by enough segments
         raw: dict[str, dict[str, pooling.Estimate]] = {}
         for (segment, arm), c in post.cells.items():
             if arm == BASELINE or c.trials <= 0:

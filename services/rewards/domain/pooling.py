@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from services.common.random_effects import heterogeneity
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -78,15 +80,7 @@ class RandomEffects:
 def random_effects(parts: dict[str, Estimate], prior: Estimate, tau2_floor: float) -> RandomEffects:
     """DerSimonian–Laird over the segments' raw uplifts of one arm; `prior` joins the pooled mean as one
     more observation (without it a campaign with no data would have no centre)."""
-    tau2 = tau2_floor
-    if len(parts) >= 2:
-        w = {s: 1.0 / e.var for s, e in parts.items()}
-        sw = sum(w.values())
-        mean = sum(w[s] * e.mean for s, e in parts.items()) / sw
-        q = sum(w[s] * (e.mean - mean) ** 2 for s, e in parts.items())
-        c = sw - sum(x * x for x in w.values()) / sw
-        if c > 0:
-            tau2 = max(tau2_floor, (q - (len(parts) - 1)) / c)
+    tau2 = heterogeneity([(e.mean, 1.0 / e.var) for e in parts.values()]).tau2(tau2_floor)
     weight = prior.precision + sum(1.0 / (e.var + tau2) for e in parts.values())
     total = prior.mean * prior.precision + sum(e.mean / (e.var + tau2) for e in parts.values())
     return RandomEffects(tau2, weight, total, dict(parts))

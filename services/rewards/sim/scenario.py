@@ -11,20 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from services.common.config import ConfigError, Schema
+from services.common.config import StrictSchema, duplicated, load_file
 from services.rewards.config import Arm, Budget, ContactPolicy, PolicyConfig
 
 
-class SimSchema(Schema):
-    """A scenario section: as a config schema, and NaN or infinity is refused where a number is expected
-    (an infinite weekday factor or touch rate would never finish drawing arrivals)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class TrueSegment(SimSchema):
+class TrueSegment(StrictSchema):
     id: str
     share: float = Field(gt=0)  # relative weight among arrivals (normalised over segments)
     value_fen: int = Field(gt=0)  # value of one incremental conversion for this segment
@@ -32,7 +25,7 @@ class TrueSegment(SimSchema):
     rates: dict[str, float]  # arm id -> P(convert) when offered that arm
 
 
-class Drift(SimSchema):
+class Drift(StrictSchema):
     """From the start of ``day`` (0-based) on, a segment responds differently: the fields given replace
     its base rate and the named arms' rates; the rest stay as they were."""
 
@@ -43,7 +36,7 @@ class Drift(SimSchema):
     share: float | None = Field(default=None, gt=0)  # its weight among arrivals from then on
 
 
-class Scenario(SimSchema):
+class Scenario(StrictSchema):
     name: str = "scenario"
     seed: int = 1
     days: int = Field(default=28, ge=1, le=366)
@@ -76,7 +69,7 @@ class Scenario(SimSchema):
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         for what, listed in (("arm", [a.id for a in self.arms]), ("segment", [s.id for s in self.segments])):
-            twice = sorted({i for i in listed if listed.count(i) > 1})
+            twice = duplicated(listed)
             if twice:
                 raise ValueError(f"{what} ids must be unique: {', '.join(twice)} given twice")
         # As production refuses a campaign whose daily budget cannot hold even its cheapest coupon.
@@ -109,13 +102,7 @@ class Scenario(SimSchema):
 
 
 def load_scenario(path: Path) -> Scenario:
-    from services.common.config import parse_document
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from None
-    return parse_document(text, Scenario, str(path)).model
+    return load_file(path, Scenario)
 
 
 def dump_example(scenario: Scenario) -> str:

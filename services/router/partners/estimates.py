@@ -41,6 +41,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from services.common.random_effects import NO_HETEROGENEITY, Heterogeneity, heterogeneity
 from services.router.partners.domain import LeadApplicant, age_band, score_band
 from services.router.partners.selection import Belief
 
@@ -567,28 +568,22 @@ class RateModel:
                 continue
             rate = (s + 0.5) / (n + 1.0)
             cells.setdefault(key[:3], []).append((logit(rate), (n + 1.0) * rate * (1 - rate)))
-        stats: dict[tuple[str, str], list[float]] = {}  # (partner or "*", group) → [Q, df, C]
+        stats: dict[tuple[str, str], Heterogeneity] = {}  # (partner or "*", group) → Q, df, C summed
         for (partner_id, _, group), xs in cells.items():
             if len(xs) < 2:
                 continue
-            w_total = sum(w for _, w in xs)
-            mean = sum(x * w for x, w in xs) / w_total
-            q = sum(w * (x - mean) ** 2 for x, w in xs)
-            c = w_total - sum(w * w for _, w in xs) / w_total
+            terms = heterogeneity(xs)
             for owner in (partner_id, "*"):
-                acc = stats.setdefault((owner, group), [0.0, 0.0, 0.0])
-                acc[0] += q
-                acc[1] += len(xs) - 1
-                acc[2] += c
+                stats[(owner, group)] = stats.get((owner, group), NO_HETEROGENEITY).plus(terms)
         floor = self.priors.min_tau2
-        pooled = {g: max(floor, (q - df) / c) if c > 0 else floor for (o, g), (q, df, c) in stats.items() if o == "*"}
+        pooled = {g: h.tau2(floor) for (o, g), h in stats.items() if o == "*"}
         self.tau2 = dict(pooled)
-        for (owner, group), (q, df, c) in stats.items():
+        for (owner, group), h in stats.items():
             # A partner's own spread replaces the pooled one only when its heterogeneity is significant (Q − df
             # beyond two standard deviations of its null distribution): one partner's strong effect is not
             # diluted by partners on which the group does nothing, and noise does not pass for an effect.
-            if owner != "*" and c > 0 and q - df > self.priors.own_spread_z * math.sqrt(2.0 * df):
-                self.tau2[f"{owner}|{group}"] = max(pooled.get(group, floor), (q - df) / c)
+            if owner != "*" and h.c > 0 and h.q - h.df > self.priors.own_spread_z * math.sqrt(2.0 * h.df):
+                self.tau2[f"{owner}|{group}"] = max(pooled.get(group, floor), (h.q - h.df) / h.c)
 
 
 POST, OUTCOME = "post", "outcome"

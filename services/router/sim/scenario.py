@@ -15,9 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from services.common.config import ConfigError, Schema
+from services.common.config import StrictSchema, duplicated, load_file
 from services.router.partners.config import PartnersConfig
 from services.router.partners.domain import age_band
 from services.router.partners.estimates import amount_band
@@ -26,13 +26,6 @@ Rate = float | dict[str, float]
 # feature group (tier, score, amount, region, channel, age) → feature value → odds multiplier
 Effects = dict[str, dict[str, float]]
 FEATURE_GROUPS = ("tier", "score", "amount", "region", "channel", "age")
-
-
-class SimSchema(Schema):
-    """A scenario section: as a config schema, and NaN or infinity is refused where a number is expected
-    (a NaN rate passes every range check and poisons the yardsticks)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def rate_problems(name: str, rate: Rate | None) -> list[str]:
@@ -66,7 +59,7 @@ def with_odds(p: float, multiplier: float) -> float:
     return odds / (1 + odds)
 
 
-class Change(SimSchema):
+class Change(StrictSchema):
     """A change of one partner's appetite: from `at_day` (a step) or ramped linearly until `until_day`."""
 
     partner: str
@@ -88,7 +81,7 @@ class Change(SimSchema):
         return self
 
 
-class SimPartner(SimSchema):
+class SimPartner(StrictSchema):
     """One simulated partner lender."""
 
     id: str
@@ -156,7 +149,7 @@ def sim_ping(spec: SimPartner, tier: str, rng: random.Random) -> tuple[bool, int
     return True, max(1, round(mean * (1 + spec.bid_spread * rng.uniform(-1, 1)))), False
 
 
-class Band(SimSchema):
+class Band(StrictSchema):
     low: float = Field(ge=0)
     high: float = Field(ge=0)
     weight: float = Field(default=1.0, ge=0)
@@ -176,7 +169,7 @@ def share_problems(name: str, shares: dict[str, float] | None) -> list[str]:
     return []
 
 
-class ApplicantMix(SimSchema):
+class ApplicantMix(StrictSchema):
     """What applicants look like besides their tier (defaults: the first format's fixed applicant)."""
 
     score: dict[str, tuple[float, float]] = Field(
@@ -203,7 +196,7 @@ class ApplicantMix(SimSchema):
         return self
 
 
-class ApplicantTierMix(SimSchema):
+class ApplicantTierMix(StrictSchema):
     regions: dict[str, float] | None = None
     channels: dict[str, float] | None = None
     amount_yuan: list[Band] | None = None
@@ -218,7 +211,7 @@ class ApplicantTierMix(SimSchema):
         return self
 
 
-class Chain(SimSchema):
+class Chain(StrictSchema):
     """What limits one lead's chain of posts (the router knows these: config and contracts)."""
 
     max_posts: int | None = Field(
@@ -232,7 +225,7 @@ class Chain(SimSchema):
     )
 
 
-class Scenario(SimSchema):
+class Scenario(StrictSchema):
     seed: int = 7
     applicants: int = Field(default=5000, ge=1)
     tiers: dict[str, float] = Field(default_factory=lambda: {"near_prime": 0.5, "tail": 0.5})
@@ -253,7 +246,7 @@ class Scenario(SimSchema):
         if not self.tiers or any(v < 0 for v in self.tiers.values()) or sum(self.tiers.values()) <= 0:
             raise ValueError("tiers must map tier names to positive shares")
         listed = [p.id for p in self.partners]
-        twice = sorted({i for i in listed if listed.count(i) > 1})
+        twice = duplicated(listed)
         if twice:
             raise ValueError(f"partners: duplicate ids {', '.join(twice)}")
         ids = set(listed)
@@ -358,11 +351,5 @@ def lognormal(rng: random.Random, sigma: float) -> float:
 
 
 def load_scenario(path: Path) -> Scenario:
-    from services.common.config import parse_document
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from None
-    # The config loader's reading: each refusal as "field.path: reason", "(top level)" for the whole file.
-    return parse_document(text, Scenario, str(path)).model
+    """The scenario file, each refusal as the config loader words it ("field.path: reason")."""
+    return load_file(path, Scenario)
