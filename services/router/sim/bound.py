@@ -11,11 +11,14 @@ on every policy's expected value (weak duality; a policy's realized acceptances 
 neither do their expectations); the minimum over λ equals the LP optimum. λ is searched coordinate by
 coordinate (the dual is convex), and the smallest D found is reported.
 
-Best static waterfall in hindsight: for each tier, the fixed partner order that would have earned the most
-on this run's leads of that tier, given the true rates (chain limits applied, caps ignored): every order
-when a tier has at most 5 partners, otherwise local search (moves of one partner) from the orders sorted
-by mean true value and by mean true expected value, on a sample of the tier's leads (1,000, fewer for
-pools of more than 8 partners).
+Best static waterfall in hindsight: for each tier, the fixed partner list that would have earned the most
+on this run's leads of that tier, given the true rates (chain limits and the cost of a post applied, caps
+ignored). A desk may leave a partner out of a tier (its lender entry's `tiers`), and where every post
+costs something it would leave out a partner whose posts lose money, so the search ranges over ordered
+subsets: every ordered subset when a tier has at most 5 partners, otherwise local search (moving, leaving
+out or putting back one partner) from the orders sorted by mean true value and by mean true expected
+value, on a sample of the tier's leads (1,000, fewer for pools of more than 8 partners). Among lists that
+earn the same, the longer one is kept, so with free posts the list names every partner.
 """
 
 from __future__ import annotations
@@ -185,19 +188,29 @@ def _static_value(offers: list[Offer], position: dict[str, int], limits: ChainLi
     return chain_value(offers, [j for _, j in listed], limits).value
 
 
+@dataclass(frozen=True)
+class StaticWaterfall:
+    """One tier's hindsight waterfall: the partners posted, in order, and those it leaves out of the tier."""
+
+    order: list[str]
+    left_out: list[str]
+
+
 def best_static_orders(
     leads: Sequence[SimLead], offers: Sequence[list[Offer]], limits: ChainLimits
-) -> dict[str, list[str]]:
-    """The best fixed partner order per tier for this run, from the true values (see the module doc)."""
+) -> dict[str, StaticWaterfall]:
+    """The best fixed partner list per tier for this run, from the true values (see the module doc)."""
     by_tier: dict[str, list[int]] = defaultdict(list)
     for i, lead in enumerate(leads):
         by_tier[lead.applicant.tier].append(i)
-    orders: dict[str, list[str]] = {}
+    orders: dict[str, StaticWaterfall] = {}
     for tier, idx in sorted(by_tier.items()):
         partners = len({o.partner_id for i in idx for o in offers[i]})
         step = max(1, len(idx) // max(200, min(SEARCH_SAMPLE, SEARCH_BUDGET // max(partners, 1))))
         sample = [offers[i] for i in idx[::step]]
-        orders[tier] = _search(sample, limits)
+        order = _search(sample, limits)
+        seen = {o.partner_id for os_ in sample for o in os_}
+        orders[tier] = StaticWaterfall(order, sorted(seen - set(order)))
     return orders
 
 
@@ -214,38 +227,51 @@ def _search(sample: list[list[Offer]], limits: ChainLimits) -> list[str]:
     if not partners:
         return []
     if len(partners) <= BRUTE_FORCE_PARTNERS:
-        best = max(itertools.permutations(partners), key=lambda order: order_value(sample, order, limits))
-        return list(best)
+        # Longest lists first: max keeps the first of equal values.
+        lists: list[tuple[str, ...]] = [
+            order for k in range(len(partners), -1, -1) for order in itertools.permutations(partners, k)
+        ]
+        values = [order_value(sample, order, limits) for order in lists]
+        return list(lists[values.index(max(values))])
     starts = [
         sorted(partners, key=lambda p: -value[p] / len(seen[p])),
         sorted(partners, key=lambda p: -expected[p] / len(seen[p])),
     ]
     best_order, best_value = starts[0], order_value(sample, starts[0], limits)
     for start in starts:
-        order = list(start)
-        current = order_value(sample, order, limits)
-        improved, passes = True, 0
-        while improved and passes < MAX_PASSES:
-            improved, passes = False, passes + 1
-            for p in list(order):
-                # moving p changes only the leads p bid on: compare on those
-                affected = [sample[i] for i in seen[p]]
-                base_order = order
-                base = order_value(affected, base_order, limits)
-                rest = [q for q in order if q != p]
-                best_gain, best_trial = 1e-9, None
-                for j in range(len(order)):
-                    trial = [*rest[:j], p, *rest[j:]]
-                    if trial == base_order:
-                        continue
-                    gain = order_value(affected, trial, limits) - base
-                    if gain > best_gain:
-                        best_gain, best_trial = gain, trial
-                if best_trial is not None:
-                    order, current, improved = best_trial, current + best_gain, True
+        order, current = _local_search(sample, seen, list(start), limits)
         if current > best_value:
             best_order, best_value = order, current
     return best_order
+
+
+def _local_search(
+    sample: list[list[Offer]], seen: dict[str, list[int]], order: list[str], limits: ChainLimits
+) -> tuple[list[str], float]:
+    """Improves `order` by the best single move of one partner at a time: to another place, out of the list,
+    or back into it."""
+    current = order_value(sample, order, limits)
+    improved, passes = True, 0
+    while improved and passes < MAX_PASSES:
+        improved, passes = False, passes + 1
+        for p in [*order, *(q for q in sorted(seen) if q not in order)]:
+            # moving p changes only the leads p bid on: compare on those
+            affected = [sample[i] for i in seen[p]]
+            base = order_value(affected, order, limits)
+            rest = [q for q in order if q != p]
+            trials = [[*rest[:j], p, *rest[j:]] for j in range(len(rest) + 1)]
+            if p in order:
+                trials.append(rest)
+            best_gain, best_trial = 1e-9, None
+            for trial in trials:
+                if trial == order:
+                    continue
+                gain = order_value(affected, trial, limits) - base
+                if gain > best_gain:
+                    best_gain, best_trial = gain, trial
+            if best_trial is not None:
+                order, current, improved = best_trial, current + best_gain, True
+    return order, current
 
 
 def cap_structure(

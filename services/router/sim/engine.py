@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,12 +126,21 @@ class Policy:
 
 
 class StaticPolicy(Policy):
-    def __init__(self, name: str, registry: PartnersConfig, scorer_for: Callable[[str], Scorer]) -> None:
+    def __init__(
+        self,
+        name: str,
+        registry: PartnersConfig,
+        scorer_for: Callable[[str], Scorer],
+        left_out: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
         self.name, self.partners, self.scorer_for = name, registry.by_id(), scorer_for
+        self.left_out = left_out or {}  # per tier: partners never posted (not in the tier's lender entry)
 
     def order(self, lead: SimLead, t: float, caps: CapBook) -> list[Candidate]:
-        ranked, _ = rank(lead.applicant, self.partners, lead.pings, self.scorer_for(lead.applicant.tier))
-        return ranked
+        tier = lead.applicant.tier
+        ranked, _ = rank(lead.applicant, self.partners, lead.pings, self.scorer_for(tier))
+        left_out = self.left_out.get(tier, ())
+        return [c for c in ranked if c.partner_id not in left_out] if left_out else ranked
 
 
 def highest_bid(registry: PartnersConfig) -> StaticPolicy:
@@ -144,8 +153,12 @@ def configured_waterfall(registry: PartnersConfig) -> StaticPolicy:
     )
 
 
-def static_orders(name: str, registry: PartnersConfig, orders: dict[str, list[str]]) -> StaticPolicy:
-    return StaticPolicy(name, registry, lambda tier: waterfall_scorer(orders.get(tier, [])))
+def static_orders(
+    name: str, registry: PartnersConfig, orders: dict[str, list[str]], left_out: Mapping[str, Collection[str]]
+) -> StaticPolicy:
+    """Each tier's partners in the given order, those left out of the tier never posted (bidders the list
+    neither names nor leaves out come after, by price, as a waterfall ranks them)."""
+    return StaticPolicy(name, registry, lambda tier: waterfall_scorer(orders.get(tier, [])), left_out)
 
 
 class LearnedPolicy(Policy):

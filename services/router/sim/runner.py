@@ -40,6 +40,7 @@ class SeedResult:
     bound: Bound
     runs: dict[str, RunResult]
     static_orders: dict[str, list[str]] = field(default_factory=dict)
+    static_left_out: dict[str, list[str]] = field(default_factory=dict)  # per tier: never posted by it
 
     def per_lead(self, name: str) -> float:
         if name == BOUND:
@@ -65,13 +66,16 @@ def simulate_seed(
     bound = upper_bound(limits, keys, caps, offers)
     runs: dict[str, RunResult] = {}
     orders: dict[str, list[str]] = {}
+    left_out: dict[str, list[str]] = {}
     for name in policies:
         policy: Policy
         if name == LEARNED:
             policy = LearnedPolicy(registry, limits, market.start.timestamp(), seed, estimator=estimator, priors=priors)
         elif name == STATIC:
-            orders = best_static_orders(market.leads, offers, limits)
-            policy = static_orders(STATIC, registry, orders)
+            waterfalls = best_static_orders(market.leads, offers, limits)
+            orders = {tier: w.order for tier, w in waterfalls.items()}
+            left_out = {tier: w.left_out for tier, w in waterfalls.items() if w.left_out}
+            policy = static_orders(STATIC, registry, orders, left_out)
         elif name == CONFIGURED:
             policy = configured_waterfall(registry)
         else:
@@ -83,8 +87,8 @@ def simulate_seed(
         # rates); where the configured waterfall, itself a static order, earned more on this run, hindsight
         # would have chosen it.
         runs[STATIC] = replace(runs[CONFIGURED], name=STATIC)
-        orders = configured_orders(registry, orders)
-    return SeedResult(seed, len(market.leads), bound, runs, orders)
+        orders, left_out = configured_orders(registry, orders), {}
+    return SeedResult(seed, len(market.leads), bound, runs, orders, left_out)
 
 
 def configured_orders(registry: PartnersConfig, tiers: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -178,5 +182,6 @@ def as_json(scenario: str, results: list[SeedResult]) -> dict[str, Any]:
         "caps_bind": any(r.bound.caps_bind for r in results),
         "bound_exact": all(r.bound.exact for r in results),
         "best_static_orders": {str(r.seed): r.static_orders for r in results},
+        "best_static_left_out": {str(r.seed): r.static_left_out for r in results},
         "curves_yuan_per_lead": {k: [round(x, 4) for x in v] for k, v in curves(results).items()},
     }

@@ -114,6 +114,40 @@ def test_hindsight_search_finds_the_best_static_order() -> None:
     assert found >= best * 0.999
 
 
+def _costly_sample(rng: random.Random, names: list[str]) -> list[list[Offer]]:
+    # Half the partners earn less per post than a post costs (price × P(accept) × P(fund) below 600).
+    base = {n: (rng.uniform(1000, 5000), rng.uniform(0.2, 1.0), rng.uniform(0.05, 0.6)) for n in names}
+    sample = []
+    for _ in range(60):
+        present = [n for n in names if rng.random() < 0.8]
+        sample.append([Offer(n, base[n][0] * rng.uniform(0.8, 1.2), base[n][1], base[n][2]) for n in present])
+    return sample
+
+
+def _every_ordered_subset(names: list[str]) -> list[tuple[str, ...]]:
+    return [order for k in range(len(names) + 1) for order in itertools.permutations(names, k)]
+
+
+@pytest.mark.parametrize("partners", [4, 6])
+def test_where_posts_cost_money_the_hindsight_waterfall_leaves_out_the_partners_that_lose_it(partners: int) -> None:
+    rng = random.Random(5)
+    names = [chr(ord("a") + i) for i in range(partners)]
+    limits = ChainLimits(max_posts=3, post_cost_fen=600)
+    sample = _costly_sample(rng, names)
+    found = _search(sample, limits)
+    best = max(order_value(sample, order, limits) for order in _every_ordered_subset(names))
+    assert order_value(sample, found, limits) >= best * 0.999
+    full = max(order_value(sample, order, limits) for order in itertools.permutations(names))
+    assert len(found) < partners and order_value(sample, found, limits) > full
+
+
+def test_with_free_posts_the_hindsight_waterfall_names_every_partner() -> None:
+    rng = random.Random(5)
+    names = ["a", "b", "c", "d"]
+    sample = _costly_sample(rng, names)
+    assert sorted(_search(sample, ChainLimits(max_posts=3))) == names
+
+
 def test_a_cap_of_zero_prices_its_partner_out_of_every_chain() -> None:
     rng = random.Random(7)
     limits = ChainLimits(max_posts=2)

@@ -131,3 +131,15 @@ def test_the_best_static_waterfall_is_never_below_the_configured_one(tmp_path: P
     for seed in (5, 6):
         result = simulate_seed(scenario, scenario.registry, seed, policies=(STATIC, CONFIGURED, HIGHEST))
         assert result.per_lead(STATIC) >= result.per_lead(CONFIGURED)
+
+
+def test_where_posts_cost_more_than_some_partners_earn_the_best_static_waterfall_never_posts_them() -> None:
+    """A desk leaves a money-losing partner out of the tier: the hindsight baseline may too, and its run
+    then never posts to it (without that, every static waterfall paid for posts that lose money)."""
+    base = load_scenario(SCENARIOS / "router-tiers.yaml")
+    scenario = base.model_copy(update={"chain": base.chain.model_copy(update={"post_cost_fen": 1200})})
+    assert scenario.registry is not None
+    result = simulate_seed(scenario, scenario.registry, 11, applicants=600, policies=(STATIC, HIGHEST))
+    assert any(result.static_left_out.values())
+    assert result.per_lead(STATIC) > 0 > result.per_lead(HIGHEST)
+    assert result.per_lead(STATIC) <= result.per_lead(BOUND) * 1.02
