@@ -115,15 +115,20 @@ class Market:
         return cust
 
     def _touch_elsewhere(self, rng: random.Random, touches: list[datetime], until: datetime) -> None:
-        """Other campaigns touch the customer as a Poisson process, drawn lazily up to this arrival."""
-        last = touches[-1] if touches else SIM_START
+        """Other campaigns touch the customer as a Poisson process, drawn lazily up to this arrival.
+
+        The process starts a contact window before the campaign: other campaigns were running before this
+        one began, so on its first day a customer's week already holds their touches, as in production.
+        Started with the campaign, every customer would begin with an empty week, the first days would let
+        through far more visits than any later week, and a pacer would be judged on a surge no market has."""
+        last = touches[-1] if touches else SIM_START - timedelta(days=contact.WINDOW_DAYS)
         rate = self.sc.other_touches_per_day
-        while True:
-            nxt = last + timedelta(days=rng.expovariate(rate))
-            if nxt > until:
-                break
-            touches.append(nxt)
-            last = nxt
+        # The first touch after `until` is kept (the counts take touches up to the visit only): drawn again
+        # from the last touch at the next visit, the gap could land before this visit, in time already
+        # known to hold no touch, and a customer who visits often would be touched more than the rate says.
+        while last <= until:
+            last += timedelta(days=rng.expovariate(rate))
+            touches.append(last)
         del touches[:-64]
 
     def rate(self, day: int, segment: str, arm: str) -> float:

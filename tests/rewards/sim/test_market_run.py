@@ -74,6 +74,19 @@ def test_other_campaigns_touches_count_against_the_contact_caps() -> None:
     assert busy.offers < quiet.offers
 
 
+def test_other_campaigns_were_touching_customers_before_the_campaign_began() -> None:
+    """On the first day a customer's week already holds other campaigns' touches, as many as in any later
+    week: started with the campaign, the first week would let through visits no later week does."""
+    market = Market(_scenario(days=14, customers=2000, other_touches_per_day=0.5))
+
+    def mean_week(day: int) -> float:
+        return sum(a.touched_elsewhere_week for a in market.days[day]) / len(market.days[day])
+
+    first, later = mean_week(0), sum(mean_week(d) for d in range(7, 14)) / 7
+    assert later == pytest.approx(0.5 * 6.5, rel=0.1)  # six whole days and, on average, half of today
+    assert first == pytest.approx(later, rel=0.1)
+
+
 def test_a_repeat_customer_is_touched_at_most_the_daily_cap_in_a_day() -> None:
     sc = _scenario(customers=20, contact={"per_day": 2, "per_week": 5})
     run = Run(Market(sc), "x", lambda a, t, d: "small", None, 1)
