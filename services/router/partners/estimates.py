@@ -3,6 +3,7 @@
 One model per outcome (acceptance of a post; funding of an accepted lead), in log-odds:
 
     logit P(y | partner p, lead x) = level(p, tier) + Σ_groups lift(p, group = value of x)
+    level(p, tier) = partner level(p, at the post's time) + tier offset(p, tier)
 
 over what the router knows of a lead — score band, amount band, region, channel, age band (the bands
 partners are shown) — and the bid's position in the partner's usual range for the tier.
@@ -27,6 +28,11 @@ partners are shown) — and the bid's position in the partner's usual range for 
   do not hide it), and an acceptance alarm forgets the partner's funding evidence from before it too.
   A partner's level is read as the mixture of a fast level and a slow one (evidence at the effects' pace),
   weighted by how well each has predicted the partner's recent outcomes (dynamic model averaging).
+* A partner-wide level: a change of a partner's appetite or funding hits all its tiers, so the level is
+  shared by the partner's tiers and moves over time (a path fitted by a Kalman smoother: evidence fading at
+  the level's pace, a small steady drift, a jump at an alarm's dated change), learned from the outcomes of
+  all its tiers at once; each tier's offset from it moves at the effects' pace and is fitted against the
+  level that held when each outcome's lead was posted.
 * Delayed funding outcomes: an accepted lead is pending until its outcome is reported and teaches
   nothing about funding until then (censored, never a failure).
 
@@ -109,6 +115,11 @@ class Priors:
     post_order_cusum: bool = True  # the CUSUM runs over outcomes in the order of their posts, not their reports
     cusum_window: int = 400  # outcomes per partner the post-ordered CUSUM keeps
     coupled_alarms: bool = True  # an acceptance alarm also forgets the partner's funding evidence before it
+    partner_level: bool = True  # a level shared by all the partner's tiers (fast) + per-tier offsets (slow)
+    tier_offset_var: float = 0.25  # prior variance of a partner's tier offset around the market's tier level
+    level_path: bool = True  # the partner-wide level as a state over time (Kalman smoother), tiers fitted on it
+    path_step_hours: float = 3.0  # time step of the partner-wide level's path
+    path_drift: float = 0.03  # variance (log-odds²) the partner-wide level drifts per day (0: evidence fades)
 
 
 class _Cell:
@@ -123,14 +134,19 @@ class _Cell:
 class _Fit:
     """One partner's logistic model, fitted by MAP (coordinate Newton) on its own decayed observations."""
 
-    __slots__ = ("at", "index", "new", "prior", "rows", "slow", "theta", "var")
+    __slots__ = ("at", "index", "jumps", "new", "path", "prior", "rows", "slow", "theta", "var")
 
     def __init__(self) -> None:
-        self.index: dict[tuple[str, str], int] = {}  # ("level", tier) or (group, value) → parameter
+        # ("partner", "*") the partner-wide level, ("level", tier) the tier's level (its offset beside a
+        # partner-wide level), (group, value) a lift → parameter
+        self.index: dict[tuple[str, str], int] = {}
         self.theta: list[float] = []
         self.var: list[float] = []
         self.prior: list[tuple[float, float]] = []  # each parameter's prior (mean, variance) at the last fit
-        self.rows: list[tuple[tuple[int, ...], float, float]] = []  # (parameters, y, time)
+        # (parameters, y, time the weight is aged from, post time)
+        self.rows: list[tuple[tuple[int, ...], float, float, float]] = []
+        self.path: dict[int, float] = {}  # time step → the partner-wide level then (smoothed)
+        self.jumps: list[float] = []  # post times of the changes the partner's alarms dated
         self.slow: dict[int, tuple[float, float]] = {}  # level parameter → (mean, variance) on slow evidence
         self.new = 0
         self.at = 0.0  # clock time of the last fit
@@ -218,8 +234,14 @@ class RateModel:
     def _level_prior(self, partner_id: str, tier: str, at: float) -> float:
         """Log-odds the partner is expected at in a tier before its own data there: the market's tier rate
         shifted by the partner's lift over the market across all its tiers (shrunk while it is young)."""
+        return self._level_prior_at(partner_id, logit(self._market(tier, at)), at)
+
+    def _partner_prior(self, partner_id: str, at: float) -> float:
+        """The partner-wide level's prior mean: the partner's lift over the market across all its tiers."""
+        return self._level_prior_at(partner_id, 0.0, at)
+
+    def _level_prior_at(self, partner_id: str, market: float, at: float) -> float:
         p = self.priors
-        market = logit(self._market(tier, at))
         s_all, n_all = self._read((partner_id,), at)
         e = self.expected.get(partner_id)
         if e is None or n_all <= 0:
@@ -227,6 +249,19 @@ class RateModel:
         expect = e.s * math.exp(-self.decay * max(0.0, at - e.t))
         raw = logit((s_all + 0.5) / (n_all + 1.0)) - logit((expect + 0.5) / (n_all + 1.0))
         return market + raw * n_all / (n_all + p.partner_lift_prior)
+
+    def _param_prior(self, partner_id: str, key: tuple[str, str], at: float) -> tuple[float, float]:
+        """A parameter's prior (mean, variance). With a partner-wide level, that level carries the partner's
+        lift over the market and each tier's level is an offset around the market's level of the tier."""
+        p = self.priors
+        if key[0] == "partner":
+            # the level of a partner in a tier keeps its prior variance, split between the two parts
+            return self._partner_prior(partner_id, at), p.level_var - p.tier_offset_var
+        if key[0] == "level":
+            if p.partner_level:
+                return logit(self._market(key[1], at)), p.tier_offset_var
+            return self._level_prior(partner_id, key[1], at), p.level_var
+        return 0.0, self._tau2(partner_id, key[0])
 
     @staticmethod
     def _raw_lift(s: float, n: float, parent_n: float, base: float) -> tuple[float, float]:
@@ -244,8 +279,7 @@ class RateModel:
         """(mean, variance, prior variance) of the lead's level and of each of its lifts, log-odds."""
         fit = self.fits.get(partner_id)
         tier = features[0][1]
-        level_var = self.priors.level_var
-        terms = [(*self._level(partner_id, tier, at), level_var)]
+        terms = [(*self._level(partner_id, tier, at), self._level_var())]
         for key in features[1:]:
             tau2 = self._tau2(partner_id, key[0])
             if tau2 <= 0.0:
@@ -257,8 +291,36 @@ class RateModel:
                 terms.append((0.0, tau2, tau2))
         return terms
 
+    def _level_var(self) -> float:
+        """Prior variance of a partner's level in a tier (the partner-wide level's and the tier offset's)."""
+        return self.priors.level_var
+
+    def _shared_levels(
+        self, partner_id: str, tier: str, at: float
+    ) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """The partner-wide level (fast evidence, and its slow version) plus the tier's offset (slow
+        evidence), or None before the partner's first outcome."""
+        fit = self.fits.get(partner_id)
+        i = fit.index.get(("partner", "*")) if fit else None
+        if fit is None or i is None:
+            return None
+        j = fit.index.get(("level", tier))
+        if j is None:
+            mb, vb = self._param_prior(partner_id, ("level", tier), at)
+        else:
+            mb, vb = fit.posterior(j, self.decay, at, logit(self._market(tier, at)))
+        prior = self._partner_prior(partner_id, at)
+        mf, vf = fit.posterior(i, self.level_decay, at, prior)
+        slow = fit.slow.get(i)
+        if slow is None or not self.priors.level_mix:
+            return (mf + mb, vf + vb), (mf + mb, vf + vb)
+        ms, vs = fit.posterior(i, self.level_decay, at, prior, slow)
+        return (mf + mb, vf + vb), (ms + mb, vs + vb)
+
     def _levels(self, partner_id: str, tier: str, at: float) -> tuple[tuple[float, float], tuple[float, float]] | None:
         """The partner's level in the tier as (mean, variance), fast and slow, or None before its data there."""
+        if self.priors.partner_level:
+            return self._shared_levels(partner_id, tier, at)
         fit = self.fits.get(partner_id)
         i = fit.index.get(("level", tier)) if fit else None
         if fit is None or i is None:
@@ -284,7 +346,7 @@ class RateModel:
         """The level's (mean, variance): the mixture of the fast and the slow level, moment-matched."""
         pair = self._levels(partner_id, tier, at)
         if pair is None:
-            return self._level_prior(partner_id, tier, at), self.priors.level_var
+            return self._level_prior(partner_id, tier, at), self._level_var()
         (mf, vf), (ms, vs) = pair
         w = sigmoid(self._log_odds_fast(partner_id, at))
         mean = w * mf + (1.0 - w) * ms
@@ -350,12 +412,16 @@ class RateModel:
         for group, value in features[1:]:
             self._add((partner_id, tier, group, value), at, y, 1.0)
         fit = self.fits.setdefault(partner_id, _Fit())
-        params = [fit.param(("level", tier), self._level_prior(partner_id, tier, at), self.priors.level_var)]
-        params += [fit.param(key, 0.0, self._tau2(partner_id, key[0])) for key in features[1:]]
+        keys = [("level", tier), *features[1:]]
+        if self.priors.partner_level:
+            keys.insert(0, ("partner", "*"))
+        params = [fit.param(key, *self._param_prior(partner_id, key, at)) for key in keys]
+        if self._uses_path():
+            params = params[1:]  # the partner-wide level enters each row through its path, by time
         when = posted
         if when < self.alarmed.get(partner_id, -math.inf):
             when -= self._alarm_age()
-        fit.rows.append((tuple(params), y, when))
+        fit.rows.append((tuple(params), y, when, posted))
         fit.new += 1
         if fit.new >= max(4, 0.1 * len(fit.rows)):
             self._fit(partner_id, fit, at)
@@ -371,31 +437,37 @@ class RateModel:
         decay = self.decay
         fit.rows = [r for r in fit.rows if decay * (at - r[2]) < 4.0]  # weight below 2% is dropped
         rows = fit.rows
-        weights = [math.exp(-decay * (at - t)) for _, _, t in rows]
-        # levels move faster than effects: their evidence halves in `level_half_life_days`
-        fast = [math.exp(-self.level_decay * (at - t)) for _, _, t in rows]
-        is_level = [key[0] == "level" for key, _ in sorted(fit.index.items(), key=lambda kv: kv[1])]
+        weights = [math.exp(-decay * (at - r[2])) for r in rows]
+        # levels move faster than effects: their evidence halves in `level_half_life_days`; with a partner-wide
+        # level only that one is fast (a change of the partner's appetite hits all its tiers), the tiers'
+        # offsets from it move at the effects' pace
+        fast = [math.exp(-self.level_decay * (at - r[2])) for r in rows]
+        fast_key = "partner" if self.priors.partner_level else "level"
+        is_level = [key[0] == fast_key for key, _ in sorted(fit.index.items(), key=lambda kv: kv[1])]
         members: list[list[int]] = [[] for _ in fit.theta]
-        for i, (params, _, _) in enumerate(rows):
-            for c in params:
+        for i, row in enumerate(rows):
+            for c in row[0]:
                 members[c].append(i)
         mean: list[float] = []
         var: list[float] = []
         for key, _ in sorted(fit.index.items(), key=lambda kv: kv[1]):
-            if key[0] == "level":
-                mean.append(self._level_prior(partner_id, key[1], at))
-                var.append(self.priors.level_var)
-            else:
-                mean.append(0.0)
-                var.append(self._tau2(partner_id, key[0]))
+            m, v = self._param_prior(partner_id, key, at)
+            mean.append(m)
+            var.append(v)
         fit.prior = list(zip(mean, var, strict=True))
         fit.at = at
         theta = fit.theta
-        scores = [sum(theta[c] for c in params) for params, _, _ in rows]
+        path = self._uses_path()
+        offsets = self._path_offsets(fit, at) if path else [0.0] * len(rows)
+        scores = [sum(theta[c] for c in row[0]) + o for row, o in zip(rows, offsets, strict=True)]
         probs = [sigmoid(x) for x in scores]
         for _ in range(sweeps):
+            if path:
+                self._fit_path(partner_id, fit, at, scores, probs)
             for c, rows_c in enumerate(members):
                 wts = fast if is_level[c] else weights
+                if path and is_level[c]:
+                    continue  # fitted as a path over time (_fit_path)
                 if var[c] <= 0.0:
                     theta[c], fit.var[c] = 0.0, 0.0
                     continue
@@ -413,9 +485,111 @@ class RateModel:
                     for i in rows_c:
                         scores[i] += step
                         probs[i] = sigmoid(scores[i])
-        if self.priors.level_mix:
+        if path:
+            self._fit_path(partner_id, fit, at, scores, probs)
+        elif self.priors.level_mix:
             self._fit_slow_levels(fit, members, is_level, mean, var, weights, scores)
         self._em_spread(partner_id, fit, members, var)
+
+    def _uses_path(self) -> bool:
+        return self.priors.partner_level and self.priors.level_path
+
+    def _step(self, t: float) -> int:
+        return math.floor(t / (self.priors.path_step_hours * 3600.0))
+
+    def _path_offsets(self, fit: _Fit, at: float) -> list[float]:
+        """Each row's partner-wide level at its post time (the last fitted path; its last value after it)."""
+        i = fit.index[("partner", "*")]
+        last = fit.theta[i]
+        return [fit.path.get(self._step(r[3]), last) for r in fit.rows]
+
+    def _fit_path(self, partner_id: str, fit: _Fit, at: float, scores: list[float], probs: list[float]) -> None:
+        """The partner-wide level as a state that moves over time: one Gauss-Newton step of its path
+        (each time step's outcomes linearised at the current path, a Kalman filter forward and a
+        Rauch-Tung-Striebel smoother back). Between steps the state's evidence fades at the level's pace and
+        an alarm's dated change fades it further, as the rows' weights do; the tier offsets and lifts are
+        then fitted against the level that held when each row was observed, so an old row tells how the
+        partner's tiers differ, not where the partner is now."""
+        i = fit.index[("partner", "*")]
+        rows = fit.rows
+        if not rows:
+            return
+        grad: dict[int, float] = {}
+        curv: dict[int, float] = {}
+        for r, p in zip(rows, probs, strict=True):
+            k = self._step(r[3])
+            grad[k] = grad.get(k, 0.0) + r[1] - p
+            curv[k] = curv.get(k, 0.0) + p * (1.0 - p)
+        first, last = min(grad), max(self._step(at), max(grad))
+        old = {k: fit.path.get(k, fit.theta[i]) for k in range(first, last + 1)}
+        obs = {k: (old[k] + grad[k] / curv[k], curv[k]) for k in grad if curv[k] > 1e-9}
+        m0, v0 = fit.prior[i]
+        step_s = self.priors.path_step_hours * 3600.0
+        fit.jumps = [t for t in fit.jumps if self._step(t) >= first]  # changes older than every row
+        jumps = {self._step(t) for t in fit.jumps}
+        keep = self.priors.alarm_keep
+        ratio = self.level_decay / self.decay
+        drift = self.priors.path_drift * step_s / DAY
+        fade = math.exp(-self.level_decay * step_s)
+        smooth, end = self._smooth(obs, first, last, m0, v0, (fade, drift), jumps, keep**ratio)
+        new = {k: old[k] + max(-2.0, min(2.0, smooth[k] - old[k])) for k in smooth}
+        fit.path = new
+        for n, r in enumerate(rows):
+            k = self._step(r[3])
+            d = new[k] - old[k]
+            if d:
+                scores[n] += d
+                probs[n] = sigmoid(scores[n])
+        fit.theta[i], fit.var[i] = end
+        slow = (math.exp(-self.decay * step_s), drift * (self.level_decay / self.decay) ** -2)
+        _, slow_end = self._smooth(obs, first, last, m0, v0, slow, jumps, keep)
+        fit.slow[i] = slow_end
+
+    @staticmethod
+    def _smooth(
+        obs: Mapping[int, tuple[float, float]],
+        first: int,
+        last: int,
+        m0: float,
+        v0: float,
+        move: tuple[float, float],
+        jumps: set[int],
+        jump_keep: float,
+    ) -> tuple[dict[int, float], tuple[float, float]]:
+        """Kalman filter and RTS smoother of a level whose evidence (precision beyond the prior N(m0, v0))
+        is multiplied by `fade` each step (by `jump_keep` more at a dated change) while its mean is the
+        prior combined with that evidence; obs: step → (pseudo-observation, precision). Returns the smoothed
+        path and the last step's filtered (mean, variance)."""
+        p0 = 1.0 / v0
+        m, prec = m0, p0
+        filt: list[tuple[float, float]] = []
+        pred: list[tuple[float, float, float]] = []  # (predicted mean, predicted variance, transition gain)
+        for k in range(first, last + 1):
+            if k > first:
+                fade, drift = move
+                jump = jump_keep if k in jumps else 1.0
+                if drift > 0.0:  # mean-reverting random walk, stationary at the prior
+                    gain = math.sqrt(max(0.0, 1.0 - drift / v0))
+                    p_pred = 1.0 / min(v0, (gain * gain / prec + (1.0 - gain * gain) * v0) / jump)
+                else:
+                    lam = fade * jump
+                    p_pred = p0 + lam * max(prec - p0, 0.0)
+                    gain = lam * prec / p_pred  # the predicted mean is m0 + gain (m - m0)
+                m = m0 + gain * (m - m0)
+                prec = p_pred
+                pred.append((m, 1.0 / p_pred, gain))
+            z = obs.get(k)
+            if z is not None:
+                m = (m * prec + z[0] * z[1]) / (prec + z[1])
+                prec += z[1]
+            filt.append((m, 1.0 / prec))
+        path = [filt[-1][0]]
+        for n in range(len(filt) - 2, -1, -1):
+            mf, vf = filt[n]
+            mp, vp, gain = pred[n]
+            path.append(mf + vf * gain / vp * (path[-1] - mp))
+        path.reverse()
+        return {first + n: x for n, x in enumerate(path)}, filt[-1]
 
     def _em_spread(self, partner_id: str, fit: _Fit, members: list[list[int]], var: list[float]) -> None:
         """EM step for the spread of the partner's own lifts per group: mean of θ² + its variance over the
@@ -424,7 +598,7 @@ class RateModel:
         theta = fit.theta
         spread: dict[str, list[float]] = {}
         for key, c in fit.index.items():
-            if key[0] != "level" and members[c] and var[c] > 0:
+            if key[0] not in ("level", "partner") and members[c] and var[c] > 0:
                 acc = spread.setdefault(key[0], [0.0, 0.0])
                 acc[0] += theta[c] ** 2 + fit.var[c]
                 acc[1] += 1
@@ -551,7 +725,8 @@ class RateModel:
         fit = self.fits.get(partner_id)
         if fit is not None:
             age = self._alarm_age()  # as if the rows were that much older
-            fit.rows = [(params, y, t - age if t < since else t) for params, y, t in fit.rows]
+            fit.rows = [(params, y, t - age if t < since else t, s) for params, y, t, s in fit.rows]
+            fit.jumps.append(since)
             self._fit(partner_id, fit, at)
 
     def _refresh_tau2(self, at: float) -> None:

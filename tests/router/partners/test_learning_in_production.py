@@ -50,7 +50,7 @@ async def test_verdicts_and_outcomes_are_learned_logged_and_replayed_after_a_res
         await stack.leads.ReportLeadOutcome(rejected, metadata=auth("alpha"))
         await stack.leads.ReportLeadOutcome(rejected, metadata=auth("alpha"))  # an idempotent replay teaches nothing
         assert dict(learner.pending_by_partner()) == {"alpha": 3}
-        assert sorted(y for _, y, _ in learner.fund.fits["alpha"].rows) == [0.0, 1.0, 1.0]
+        assert sorted(row[1] for row in learner.fund.fits["alpha"].rows) == [0.0, 1.0, 1.0]
         assert learner.accept.fits["beta"].rows and learner.post_ms["alpha"] > 0
         at = stack.clock.now().timestamp()
         before = beliefs(learner, at)
