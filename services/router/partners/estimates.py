@@ -48,6 +48,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.common.random_effects import NO_HETEROGENEITY, Heterogeneity, heterogeneity
+from services.router.partners import level_path
 from services.router.partners.domain import LeadApplicant, age_band, score_band
 from services.router.partners.selection import Belief
 
@@ -531,7 +532,7 @@ class RateModel:
         ratio = self.level_decay / self.decay
         drift = self.priors.path_drift * step_s / DAY
         fade = math.exp(-self.level_decay * step_s)
-        smooth, end = self._smooth(obs, first, last, m0, v0, (fade, drift), jumps, keep**ratio)
+        smooth, end = level_path.smooth(obs, first, last, m0, v0, (fade, drift), jumps, keep**ratio)
         new = {k: old[k] + max(-2.0, min(2.0, smooth[k] - old[k])) for k in smooth}
         fit.path = new
         for n, r in enumerate(rows):
@@ -542,54 +543,8 @@ class RateModel:
                 probs[n] = sigmoid(scores[n])
         fit.theta[i], fit.var[i] = end
         slow = (math.exp(-self.decay * step_s), drift * (self.level_decay / self.decay) ** -2)
-        _, slow_end = self._smooth(obs, first, last, m0, v0, slow, jumps, keep)
+        _, slow_end = level_path.smooth(obs, first, last, m0, v0, slow, jumps, keep)
         fit.slow[i] = slow_end
-
-    @staticmethod
-    def _smooth(
-        obs: Mapping[int, tuple[float, float]],
-        first: int,
-        last: int,
-        m0: float,
-        v0: float,
-        move: tuple[float, float],
-        jumps: set[int],
-        jump_keep: float,
-    ) -> tuple[dict[int, float], tuple[float, float]]:
-        """Kalman filter and RTS smoother of a level whose evidence (precision beyond the prior N(m0, v0))
-        is multiplied by `fade` each step (by `jump_keep` more at a dated change) while its mean is the
-        prior combined with that evidence; obs: step → (pseudo-observation, precision). Returns the smoothed
-        path and the last step's filtered (mean, variance)."""
-        p0 = 1.0 / v0
-        m, prec = m0, p0
-        filt: list[tuple[float, float]] = []
-        pred: list[tuple[float, float, float]] = []  # (predicted mean, predicted variance, transition gain)
-        for k in range(first, last + 1):
-            if k > first:
-                fade, drift = move
-                jump = jump_keep if k in jumps else 1.0
-                if drift > 0.0:  # mean-reverting random walk, stationary at the prior
-                    gain = math.sqrt(max(0.0, 1.0 - drift / v0))
-                    p_pred = 1.0 / min(v0, (gain * gain / prec + (1.0 - gain * gain) * v0) / jump)
-                else:
-                    lam = fade * jump
-                    p_pred = p0 + lam * max(prec - p0, 0.0)
-                    gain = lam * prec / p_pred  # the predicted mean is m0 + gain (m - m0)
-                m = m0 + gain * (m - m0)
-                prec = p_pred
-                pred.append((m, 1.0 / p_pred, gain))
-            z = obs.get(k)
-            if z is not None:
-                m = (m * prec + z[0] * z[1]) / (prec + z[1])
-                prec += z[1]
-            filt.append((m, 1.0 / prec))
-        path = [filt[-1][0]]
-        for n in range(len(filt) - 2, -1, -1):
-            mf, vf = filt[n]
-            mp, vp, gain = pred[n]
-            path.append(mf + vf * gain / vp * (path[-1] - mp))
-        path.reverse()
-        return {first + n: x for n, x in enumerate(path)}, filt[-1]
 
     def _em_spread(self, partner_id: str, fit: _Fit, members: list[list[int]], var: list[float]) -> None:
         """EM step for the spread of the partner's own lifts per group: mean of θ² + its variance over the
