@@ -71,6 +71,24 @@ class Draw:
             "rates": self.rates(arms, base, scale, dip),
         }
 
+    def segments(
+        self,
+        ids: range | tuple[int, ...],
+        arms: list[dict[str, Any]],
+        share: tuple[float, float],
+        values: list[int],
+        scale: tuple[float, float],
+        dips: list[float] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Segments whose share, value per conversion, responsiveness and (given `dips`) dearest-arm dip are
+        drawn from these ranges, in that order."""
+        out = []
+        for i in ids:
+            drawn = (self.rng.uniform(*share), self.rng.choice(values), self.rng.uniform(*scale))
+            dip = self.rng.choice(dips) if dips else 0.0
+            out.append(self.segment(i, arms, *drawn, dip))
+        return out
+
     def common(self, name: str, days: int, per_day: int) -> Market:
         return {
             "name": f"{name}-{self.seed}",
@@ -101,10 +119,7 @@ def budget(market: Market, share: float, daily_factor: float) -> dict[str, int]:
 def alike(d: Draw) -> Market:
     m = d.common("alike", 28, 2000)
     a = m["arms"] = d.arms(5)
-    m["segments"] = [
-        d.segment(i, a, d.rng.uniform(0.5, 1.5), d.rng.choice([4000, 5000, 6000]), d.rng.uniform(0.8, 1.2))
-        for i in range(10)
-    ]
+    m["segments"] = d.segments(range(10), a, (0.5, 1.5), [4000, 5000, 6000], (0.8, 1.2))
     m["budget"] = budget(m, d.rng.uniform(0.2, 0.4), 1.5)
     return m
 
@@ -112,17 +127,7 @@ def alike(d: Draw) -> Market:
 def differ(d: Draw) -> Market:
     m = d.common("differ", 28, 2000)
     a = m["arms"] = d.arms(5)
-    m["segments"] = [
-        d.segment(
-            i,
-            a,
-            d.rng.uniform(0.3, 1.5),
-            d.rng.choice([1500, 5000, 8000, 12000]),
-            d.rng.uniform(0.2, 3),
-            d.rng.choice([0, 0, 0.5]),
-        )
-        for i in range(10)
-    ]
+    m["segments"] = d.segments(range(10), a, (0.3, 1.5), [1500, 5000, 8000, 12000], (0.2, 3), [0, 0, 0.5])
     m["budget"] = budget(m, d.rng.uniform(0.2, 0.4), 1.5)
     return m
 
@@ -131,12 +136,7 @@ def dominant(d: Draw) -> Market:
     m = d.common("dominant", 21, 800)
     a = m["arms"] = d.arms(4)
     segments = [d.segment(0, a, 8.0, 1500, d.rng.uniform(0.1, 0.4))]
-    segments += [
-        d.segment(
-            i, a, d.rng.uniform(0.4, 1.2), d.rng.choice([8000, 12000]), d.rng.uniform(1.5, 3), d.rng.choice([0, 0.5])
-        )
-        for i in (1, 2)
-    ]
+    segments += d.segments((1, 2), a, (0.4, 1.2), [8000, 12000], (1.5, 3), [0, 0.5])
     m["segments"] = segments
     m["budget"] = budget(m, d.rng.uniform(0.25, 0.45), 1.5)
     return m
@@ -145,17 +145,7 @@ def dominant(d: Draw) -> Market:
 def tight(d: Draw) -> Market:
     m = d.common("tight", 28, 800)
     a = m["arms"] = d.arms(4)
-    m["segments"] = [
-        d.segment(
-            i,
-            a,
-            d.rng.uniform(0.5, 1.5),
-            d.rng.choice([3000, 8000, 12000]),
-            d.rng.uniform(0.5, 2.5),
-            d.rng.choice([0, 0.4]),
-        )
-        for i in range(3)
-    ]
+    m["segments"] = d.segments(range(3), a, (0.5, 1.5), [3000, 8000, 12000], (0.5, 2.5), [0, 0.4])
     m["budget"] = budget(m, d.rng.uniform(0.06, 0.12), 1.5)
     return m
 
@@ -163,10 +153,7 @@ def tight(d: Draw) -> Market:
 def cannibal(d: Draw) -> Market:
     m = d.common("cannibal", 28, 800)
     a = m["arms"] = d.arms(4)
-    segments = [
-        d.segment(i, a, d.rng.uniform(0.5, 1.5), d.rng.choice([5000, 8000, 12000]), d.rng.uniform(0.8, 2))
-        for i in range(3)
-    ]
+    segments = d.segments(range(3), a, (0.5, 1.5), [5000, 8000, 12000], (0.8, 2))
     pays = round(d.rng.uniform(0.4, 0.6), 4)
     share = d.rng.uniform(1, 2)
     rates = {x["id"]: round(pays + d.rng.uniform(0, 0.01), 4) for x in a}  # a coupon changes nothing
@@ -180,10 +167,7 @@ def long(d: Draw) -> Market:
     m = d.common("long", 60, 400)
     del m["customers"]  # a new customer every visit: only the daily cap paces
     a = m["arms"] = d.arms(4)
-    m["segments"] = [
-        d.segment(i, a, d.rng.uniform(0.4, 1.0), d.rng.choice([1500, 8000, 12000]), d.rng.uniform(0.5, 2.5))
-        for i in range(3)
-    ]
+    m["segments"] = d.segments(range(3), a, (0.4, 1.0), [1500, 8000, 12000], (0.5, 2.5))
     m["budget"] = budget(m, d.rng.uniform(0.25, 0.4), 1.15)
     return m
 

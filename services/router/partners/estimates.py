@@ -280,7 +280,7 @@ class RateModel:
         """(mean, variance, prior variance) of the lead's level and of each of its lifts, log-odds."""
         fit = self.fits.get(partner_id)
         tier = features[0][1]
-        terms = [(*self._level(partner_id, tier, at), self._level_var())]
+        terms = [(*self._level(partner_id, tier, at), self.priors.level_var)]
         for key in features[1:]:
             tau2 = self._tau2(partner_id, key[0])
             if tau2 <= 0.0:
@@ -291,10 +291,6 @@ class RateModel:
             else:
                 terms.append((0.0, tau2, tau2))
         return terms
-
-    def _level_var(self) -> float:
-        """Prior variance of a partner's level in a tier (the partner-wide level's and the tier offset's)."""
-        return self.priors.level_var
 
     def _shared_levels(
         self, partner_id: str, tier: str, at: float
@@ -347,7 +343,7 @@ class RateModel:
         """The level's (mean, variance): the mixture of the fast and the slow level, moment-matched."""
         pair = self._levels(partner_id, tier, at)
         if pair is None:
-            return self._level_prior(partner_id, tier, at), self._level_var()
+            return self._level_prior(partner_id, tier, at), self.priors.level_var
         (mf, vf), (ms, vs) = pair
         w = sigmoid(self._log_odds_fast(partner_id, at))
         mean = w * mf + (1.0 - w) * ms
@@ -459,16 +455,16 @@ class RateModel:
         fit.at = at
         theta = fit.theta
         path = self._uses_path()
-        offsets = self._path_offsets(fit, at) if path else [0.0] * len(rows)
+        offsets = self._path_offsets(fit) if path else [0.0] * len(rows)
         scores = [sum(theta[c] for c in row[0]) + o for row, o in zip(rows, offsets, strict=True)]
         probs = [sigmoid(x) for x in scores]
         for _ in range(sweeps):
             if path:
-                self._fit_path(partner_id, fit, at, scores, probs)
+                self._fit_path(fit, at, scores, probs)
             for c, rows_c in enumerate(members):
-                wts = fast if is_level[c] else weights
                 if path and is_level[c]:
                     continue  # fitted as a path over time (_fit_path)
+                wts = fast if is_level[c] else weights
                 if var[c] <= 0.0:
                     theta[c], fit.var[c] = 0.0, 0.0
                     continue
@@ -487,7 +483,7 @@ class RateModel:
                         scores[i] += step
                         probs[i] = sigmoid(scores[i])
         if path:
-            self._fit_path(partner_id, fit, at, scores, probs)
+            self._fit_path(fit, at, scores, probs)
         elif self.priors.level_mix:
             self._fit_slow_levels(fit, members, is_level, mean, var, weights, scores)
         self._em_spread(partner_id, fit, members, var)
@@ -498,13 +494,13 @@ class RateModel:
     def _step(self, t: float) -> int:
         return math.floor(t / (self.priors.path_step_hours * 3600.0))
 
-    def _path_offsets(self, fit: _Fit, at: float) -> list[float]:
+    def _path_offsets(self, fit: _Fit) -> list[float]:
         """Each row's partner-wide level at its post time (the last fitted path; its last value after it)."""
         i = fit.index[("partner", "*")]
         last = fit.theta[i]
         return [fit.path.get(self._step(r[3]), last) for r in fit.rows]
 
-    def _fit_path(self, partner_id: str, fit: _Fit, at: float, scores: list[float], probs: list[float]) -> None:
+    def _fit_path(self, fit: _Fit, at: float, scores: list[float], probs: list[float]) -> None:
         """The partner-wide level as a state that moves over time: one Gauss-Newton step of its path
         (each time step's outcomes linearised at the current path, a Kalman filter forward and a
         Rauch-Tung-Striebel smoother back). Between steps the state's evidence fades at the level's pace and

@@ -140,7 +140,7 @@ class StaticPolicy(Policy):
         tier = lead.applicant.tier
         ranked, _ = rank(lead.applicant, self.partners, lead.pings, self.scorer_for(tier))
         left_out = self.left_out.get(tier, ())
-        return [c for c in ranked if c.partner_id not in left_out] if left_out else ranked
+        return [c for c in ranked if c.partner_id not in left_out]
 
 
 def highest_bid(registry: PartnersConfig) -> StaticPolicy:
