@@ -1,0 +1,61 @@
+"""scripts/router_markets.py: random markets of every kind load as scenarios, ping the partners they
+define, and a seed gives the same ones."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+from services.router.partners.cli import load_registry, unmatched_partners
+from services.router.sim.scenario import load_scenario
+
+REPO = Path(__file__).resolve().parents[3]
+KINDS = {"tiers", "features", "drift", "caps", "chain", "delays", "many"}
+
+
+def _write(seed: int, out: Path) -> list[Path]:
+    done = subprocess.run(
+        [sys.executable, "scripts/router_markets.py", "--seed", str(seed), "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [Path(line) for line in done.stdout.split()]
+
+
+def test_every_kind_is_a_valid_scenario_and_a_seed_draws_the_same_markets(tmp_path: Path) -> None:
+    first = _write(7, tmp_path / "a")
+    again = _write(7, tmp_path / "b")
+    other = _write(8, tmp_path / "c")
+    assert {p.name.rsplit("-", 1)[0] for p in first} == KINDS
+    for p, q, r in zip(first, again, other, strict=True):
+        assert p.read_text(encoding="utf-8") == q.read_text(encoding="utf-8")
+        assert p.read_text(encoding="utf-8") != r.read_text(encoding="utf-8")
+        scenario = load_scenario(p)
+        registry = load_registry(scenario, None)
+        assert unmatched_partners(scenario, registry) == []  # every simulated partner is a lender
+        assert len(scenario.partners) >= 4
+
+
+def test_each_kind_has_what_names_it(tmp_path: Path) -> None:
+    markets = {p.name.rsplit("-", 1)[0]: load_scenario(p) for p in _write(11, tmp_path)}
+    assert markets["drift"].schedule
+    assert any(p.fund_effects for p in markets["features"].partners)
+    assert any(lender.caps.limits() for lender in load_registry(markets["caps"], None).lenders)
+    assert markets["chain"].chain.time_budget_s is not None
+    assert min(p.fund_delay_hours for p in markets["delays"].partners) >= 24
+    assert len(markets["many"].partners) >= 12
+
+
+def test_the_markets_of_many_seeds_all_load(tmp_path: Path) -> None:
+    """Every drawn rate stays a probability and every drawn value is one the loader accepts."""
+    spec = importlib.util.spec_from_file_location("router_markets", REPO / "scripts" / "router_markets.py")
+    assert spec is not None and spec.loader is not None
+    markets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(markets)
+    for seed in range(40):
+        for path in markets.write_markets(seed, tmp_path / str(seed)):
+            load_scenario(path)
