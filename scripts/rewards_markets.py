@@ -18,13 +18,12 @@ touches, weekday peaks, refunds and a redemption delay of 0-2 days.
 
 from __future__ import annotations
 
-import argparse
 import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
+import market_files
 
 # (discount, threshold, validity days) of the coupons a market's arms are drawn from
 COUPONS = [(200, 1000, 3), (500, 2500, 14), (1000, 5000, 7), (1500, 7500, 3), (2000, 10000, 7), (3000, 15000, 7)]
@@ -177,25 +176,8 @@ KINDS: tuple[Callable[[Draw], Market], ...] = (alike, differ, dominant, tight, c
 
 def write_markets(seed: int, out: Path) -> list[Path]:
     """One file per kind, all drawn from one stream seeded with `seed`."""
-    out.mkdir(parents=True, exist_ok=True)
-    d = Draw(seed)
-    written = []
-    for kind in KINDS:
-        market = kind(d)
-        path = out / f"{market['name']}.yaml"
-        path.write_text(yaml.safe_dump(market, sort_keys=False), encoding="utf-8")
-        written.append(path)
-    return written
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    for path in write_markets(args.seed, args.out):
-        print(path)
+    return market_files.write_markets(Draw(seed), KINDS, out, lambda _kind, market: market["name"])
 
 
 if __name__ == "__main__":
-    main()
+    market_files.main(__doc__, write_markets)

@@ -19,13 +19,12 @@ waterfall is the partners by mean bid, as a desk that read only the bids would s
 
 from __future__ import annotations
 
-import argparse
 import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
+import market_files
 
 Market = dict[str, Any]
 TIERS = ("near_prime", "tail", "thin_file")
@@ -230,25 +229,8 @@ KINDS: tuple[Callable[[Draw], Market], ...] = (tiers, features, drift, caps, cha
 
 def write_markets(seed: int, out: Path) -> list[Path]:
     """One file per kind, all drawn from one stream seeded with `seed`."""
-    out.mkdir(parents=True, exist_ok=True)
-    d = Draw(seed)
-    written = []
-    for kind in KINDS:
-        market = kind(d)
-        path = out / f"{kind.__name__}-{seed}.yaml"
-        path.write_text(yaml.safe_dump(market, sort_keys=False), encoding="utf-8")
-        written.append(path)
-    return written
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    for path in write_markets(args.seed, args.out):
-        print(path)
+    return market_files.write_markets(Draw(seed), KINDS, out, lambda kind, _market: f"{kind}-{seed}")
 
 
 if __name__ == "__main__":
-    main()
+    market_files.main(__doc__, write_markets)

@@ -212,3 +212,28 @@ def serve_args(tmp_path: Path, service: str, port: int, *extra: str) -> list[str
         "0",
         *extra,
     ]
+
+
+def write_markets(script: str, seed: int, out: Path) -> list[Path]:
+    """Runs scripts/<script> --seed SEED --out OUT as a user would and returns the files it wrote."""
+    done = subprocess.run(
+        [sys.executable, f"scripts/{script}", "--seed", str(seed), "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [Path(line) for line in done.stdout.split()]
+
+
+def reproducible_markets(script: str, tmp_path: Path, kinds: set[str]) -> list[Path]:
+    """The markets of one seed, after checking that the script writes one file per kind, the same files
+    again for the same seed and other files for another seed."""
+    first = write_markets(script, 7, tmp_path / "a")
+    again = write_markets(script, 7, tmp_path / "b")
+    other = write_markets(script, 8, tmp_path / "c")
+    assert {p.name.rsplit("-", 1)[0] for p in first} == kinds
+    for p, q, r in zip(first, again, other, strict=True):
+        assert p.read_text(encoding="utf-8") == q.read_text(encoding="utf-8")
+        assert p.read_text(encoding="utf-8") != r.read_text(encoding="utf-8")
+    return first

@@ -4,36 +4,23 @@ define, and a seed gives the same ones."""
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
 from pathlib import Path
+
+import pytest
 
 from services.router.partners.cli import load_registry, unmatched_partners
 from services.router.sim.scenario import load_scenario
+from tests.helpers import REPO, reproducible_markets, write_markets
 
-REPO = Path(__file__).resolve().parents[3]
 KINDS = {"tiers", "features", "drift", "caps", "chain", "delays", "many"}
 
 
 def _write(seed: int, out: Path) -> list[Path]:
-    done = subprocess.run(
-        [sys.executable, "scripts/router_markets.py", "--seed", str(seed), "--out", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [Path(line) for line in done.stdout.split()]
+    return write_markets("router_markets.py", seed, out)
 
 
 def test_every_kind_is_a_valid_scenario_and_a_seed_draws_the_same_markets(tmp_path: Path) -> None:
-    first = _write(7, tmp_path / "a")
-    again = _write(7, tmp_path / "b")
-    other = _write(8, tmp_path / "c")
-    assert {p.name.rsplit("-", 1)[0] for p in first} == KINDS
-    for p, q, r in zip(first, again, other, strict=True):
-        assert p.read_text(encoding="utf-8") == q.read_text(encoding="utf-8")
-        assert p.read_text(encoding="utf-8") != r.read_text(encoding="utf-8")
+    for p in reproducible_markets("router_markets.py", tmp_path, KINDS):
         scenario = load_scenario(p)
         registry = load_registry(scenario, None)
         assert unmatched_partners(scenario, registry) == []  # every simulated partner is a lender
@@ -50,8 +37,9 @@ def test_each_kind_has_what_names_it(tmp_path: Path) -> None:
     assert len(markets["many"].partners) >= 12
 
 
-def test_the_markets_of_many_seeds_all_load(tmp_path: Path) -> None:
+def test_the_markets_of_many_seeds_all_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every drawn rate stays a probability and every drawn value is one the loader accepts."""
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))  # as running the script puts its folder first
     spec = importlib.util.spec_from_file_location("router_markets", REPO / "scripts" / "router_markets.py")
     assert spec is not None and spec.loader is not None
     markets = importlib.util.module_from_spec(spec)
