@@ -74,14 +74,27 @@ class Floor:
         return growth_pb2.Balance(customer=request.customer, points_available=points, level="blue")
 
 
+def statement_tables(statements: int) -> list[str]:
+    """The tables of a --statements K floor: one per statement, each keyed by the event and indexed by
+    customer, as a service's rows are (a primary key and a secondary index per table)."""
+    return [f"unit_{i}" for i in range(statements)]
+
+
 class SqliteFloor(Floor):
-    def __init__(self, path: str, unique: bool, window_s: float) -> None:
+    def __init__(self, path: str, unique: bool, window_s: float, statements: int = 0) -> None:
         super().__init__(unique)
+        self.statements = statement_tables(statements)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(CREATE_ACTIVITIES)
         self.db.execute(CREATE_BALANCES)
+        for table in self.statements:
+            self.db.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (source TEXT, event_id TEXT, customer TEXT, "
+                "type TEXT, key TEXT, points INTEGER, PRIMARY KEY (source, event_id))"
+            )
+            self.db.execute(f"CREATE INDEX IF NOT EXISTS {table}_customer ON {table} (customer)")
         self.pending: list[tuple[Row, asyncio.Future[None]]] = []
         self.scheduled = False
         self.window_s = window_s
@@ -93,7 +106,10 @@ class SqliteFloor(Floor):
         batch, self.pending, self.scheduled = self.pending, [], False
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany("INSERT OR IGNORE INTO activities VALUES (?, ?, ?, ?, ?, ?)", [p for p, _ in batch])
+            if self.statements:
+                self.units([p for p, _ in batch])
+            else:
+                self.db.executemany("INSERT OR IGNORE INTO activities VALUES (?, ?, ?, ?, ?, ?)", [p for p, _ in batch])
             self.db.execute("COMMIT")  # synchronous=FULL: fsync of the WAL before anyone is answered
         except Exception as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -107,6 +123,17 @@ class SqliteFloor(Floor):
         for _, fut in batch:
             if not fut.done():  # a caller that went away (cancelled) is skipped
                 fut.set_result(None)
+
+    def units(self, rows: list[Row]) -> None:
+        """Each call as a service writes it: its own savepoint in the shared transaction, one statement
+        per table (K round trips into SQLite), so one failing call would roll back only itself."""
+        execute = self.db.execute
+        inserts = [f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?, ?, ?)" for table in self.statements]
+        for row in rows:
+            execute("SAVEPOINT unit")
+            for insert in inserts:
+                execute(insert, row)
+            execute("RELEASE unit")
 
     async def record(
         self, request: growth_pb2.RecordActivityRequest, context: Any
@@ -231,7 +258,7 @@ async def serve(args: argparse.Namespace) -> None:
     if args.pg:
         floor = PostgresFloor(args.pg, args.unique, window_s, args.pg_mode, args.pg_writers)
     else:
-        floor = SqliteFloor(args.db, args.unique, window_s)
+        floor = SqliteFloor(args.db, args.unique, window_s, args.statements)
     await floor.start()
     counter = CallCounter("floor")
     server = grpc.aio.server()
@@ -278,6 +305,9 @@ def main() -> None:
     parser.add_argument("--pg-mode", choices=["batch", "pool"], default="batch")
     parser.add_argument("--pg-writers", type=int, default=1, help="batch mode: writer connections (pipelining)")
     parser.add_argument("--unique", action="store_true")
+    parser.add_argument(
+        "--statements", type=int, default=0, help="SQLite: K statements per call, each call in its own savepoint"
+    )
     parser.add_argument("--window-ms", type=float, default=1.0, help="group-commit arrival window (0: next loop turn)")
     asyncio.run(serve(parser.parse_args()))
 
