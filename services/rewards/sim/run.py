@@ -5,8 +5,9 @@ a claim reserves its face value against the campaign total and the day's budget 
 short, as Claim refuses); the coupon is then redeemed within its validity (the reservation becomes spend)
 or expires (the reservation is given back); a redemption may be refunded later (the spend is given back).
 What the learner is told follows production: a trial when an offer is shown, a claim, a success when its
-coupon is redeemed (taken back by a refund) or an expiry, and holdout customers' own payments — each
-reaching it in batches.
+coupon is redeemed (taken back by a refund) or an expiry, and holdout customers' own payments; a visit
+passed over while the customer was never offered a coupon, its payment, and its censoring at the
+customer's first offer — each reaching it in batches.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from services.rewards.domain.policy import BASELINE, NONE
 from services.rewards.sim.market import SIM_START, Arrival, Market, may_touch
 
 Chooser = Callable[[Arrival, int, int], str]  # arrival, total headroom, today's headroom -> arm or NONE
-# kind (trial | claim | success | expiry | retract), segment, arm, when the claim was made, when it happened
+# kind (trial | claim | success | expiry | retract | pass | pass_payment | censor), segment, arm, when the claim
+# was made (the visit passed over, for censor), when it happened
 Learn = Callable[[str, str, str, datetime | None, datetime | None], None]
 Lesson = tuple[str, str, str, datetime | None, datetime | None]
 BASELINE_WINDOW_DAYS = 7  # a no-coupon payment this soon after the visit counts (production's baseline_window_days)
