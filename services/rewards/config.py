@@ -283,6 +283,9 @@ class PolicyConfig(Schema):
     pacing_interval_seconds: int = Field(default=60, ge=1)  # how often λ is re-solved
     propensity_draws: int = Field(default=32, ge=4, le=1000)
     baseline_window_days: int = Field(default=7, ge=1)  # a holdout payment this soon counts as converted
+    # Visits of customers the campaign never offered a coupon that the policy passes over teach the
+    # no-coupon response too, each censored at the customer's first offer (docs/rewards-decisions.md).
+    passed_over: bool = True
 
 
 class RewardsConfig(Schema):

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from services.common.replica_share import TrafficShare
 from services.rewards.config import Campaign, PolicyConfig, RewardsConfig
-from services.rewards.domain.policy import ArmSpec, Pacer, PolicyParams, Posteriors, PropensityCache
+from services.rewards.domain.policy import BASELINE, ArmSpec, Pacer, PolicyParams, Posteriors, PropensityCache
 from services.rewards.domain.profile import OTHER_SEGMENT
 
 # (kind, segment, arm, n, when the claim was made, when it happened): what a journal entry replays
@@ -53,6 +53,18 @@ class SharedPosteriors(Posteriors):
         super().retract_success(segment, arm)
         self.journal.append(("retract", segment, arm, 1, None, None))
 
+    def record_pass(self, segment: str, n: int = 1) -> None:
+        super().record_pass(segment, n)
+        self.journal.append(("pass", segment, BASELINE, n, None, None))
+
+    def record_pass_payment(self, segment: str, n: int = 1) -> None:
+        super().record_pass_payment(segment, n)
+        self.journal.append(("pass_payment", segment, BASELINE, n, None, None))
+
+    def record_censor(self, segment: str, passed_at: datetime, at: datetime, n: int = 1) -> None:
+        super().record_censor(segment, passed_at, at, n)
+        self.journal.append(("censor", segment, BASELINE, n, passed_at, at))
+
     def replace_counts(self, fresh: Posteriors, since: int) -> None:
         """Takes `fresh`'s counts (what every replica recorded) plus this process's journal from position
         `since` on (learned after `fresh` was read), and empties the journal."""
@@ -60,7 +72,8 @@ class SharedPosteriors(Posteriors):
             fresh.record(*entry)
         self.cells = fresh.cells
         self.clock = fresh.clock
-        for segment in {s for s, _arm in self.cells} | set(self.evidence):
+        self.untreated = fresh.untreated
+        for segment in {s for s, _arm in self.cells} | set(self.untreated) | set(self.evidence):
             self._stamp(segment, 1 + fresh.evidence.get(segment, 0))  # change stamps only grow
         self.pooled.stamp = -1  # the pooled curve is rebuilt on the next read
         self.journal.clear()
@@ -144,6 +157,8 @@ def policy_params(p: PolicyConfig) -> PolicyParams:
         p.baseline_prior_alpha,
         p.baseline_prior_beta,
         p.pooling,
+        passed_over=p.passed_over,
+        baseline_window_days=float(p.baseline_window_days),
     )
 
 

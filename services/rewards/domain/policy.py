@@ -4,8 +4,8 @@ Pure and deterministic given its inputs: randomness comes in as a ``random.Rando
 The Offer RPC and ``skylane rewards simulate`` run exactly this code.
 
 Model. For a segment s, the chance a customer converts (pays in the scene within the coupon's validity)
-without a coupon is p0(s) — learned from the holdout — and with arm a it is p(s, a) — learned from
-redemptions of offered coupons. Both have Beta posteriors. An arm's score is
+without a coupon is p0(s) — learned from the holdout and the visits the policy passed over (Untreated) —
+and with arm a it is p(s, a) — learned from redemptions of offered coupons. Both have Beta posteriors. An arm's score is
 
     (p(s, a) - p0(s)) * V(s)  -  λ * p(s, a) * Y(a)
 
@@ -67,6 +67,34 @@ class Counts:
         return min(float(self.trials), successes + pending * redeem_given_claim)
 
 
+@dataclass
+class Untreated:
+    """Visits of customers the campaign never offered a coupon that the policy passed over (no arm worth
+    it, or none the budget could still pay for): trials of the no-coupon response besides the holdout.
+
+    Which visits of a segment the policy passes over depends on its draws and the budget, not on the
+    customer, so such a visit is as good a trial of the no-coupon response as a holdout visit; under a
+    tight budget there are several times as many. A customer offered a coupon later may pay because of it,
+    so the visit's window is censored at that offer: a payment after it does not count, and a visit
+    censored at age t before paying counts as the share F(t) of a trial that a no-coupon payment would
+    have been reported by then (F from the claim clock's delay; 1 where payments come at once).
+    """
+
+    trials: int = 0
+    successes: int = 0
+    censored: dict[int, int] = field(default_factory=dict)  # whole hours of age at censoring -> visits
+
+    def exposure(self, rate_per_hour: float, window_hours: float) -> float:
+        """Trials, each censored visit counted at the share of its window's payments it could have seen."""
+        lost = 0.0
+        full = 1.0 - math.exp(-rate_per_hour * window_hours)
+        for hour, n in self.censored.items():
+            age = hour + 0.5
+            seen = 1.0 if full <= 0 else min(1.0, (1.0 - math.exp(-rate_per_hour * age)) / full)
+            lost += n * (1.0 - seen)
+        return max(float(min(self.successes, self.trials)), self.trials - lost)
+
+
 def _hours(at: datetime) -> float:
     """Hours since the epoch; a time without a zone is UTC (SQLite hands stored times back without one)."""
     return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp() / 3600.0
@@ -90,6 +118,7 @@ class ClaimClock:
         self.delay_hours = 0.0  # sum over redeemed claims of hours from claim to redemption
         self.expired = 0
         self.latest = 0.0  # latest moment recorded, hours since the epoch: the clock's "now"
+        self.rate_per_hour = CLAIM_DELAY_PRIOR[0] / CLAIM_DELAY_PRIOR[1]  # mu of the last fit
 
     @property
     def timed(self) -> bool:
@@ -154,6 +183,7 @@ class ClaimClock:
                 exposure += w * n * age
             p = (CLAIM_PRIOR[0] + self.redeemed + later) / (sum(CLAIM_PRIOR) + self.redeemed + self.expired + waiting)
             mu = (CLAIM_DELAY_PRIOR[0] + self.redeemed) / (CLAIM_DELAY_PRIOR[1] + self.delay_hours + exposure)
+        self.rate_per_hour = mu
         return later / waiting if waiting else p
 
 
@@ -168,6 +198,8 @@ class PolicyParams:
     baseline_prior_beta: float = 9.0
     pooling: bool = True  # a cell's prior is centred on the pooled curve, with the configured prior's weight
     sampling_scale: float = 1.0  # Thompson draws' spread around the posterior mean (1: the posterior's own)
+    passed_over: bool = True  # visits the policy passed over also teach the no-coupon response (Untreated)
+    baseline_window_days: float = 7.0  # a no-coupon payment this soon after the visit counts as converted
 
 
 class _Pooled:
@@ -203,6 +235,7 @@ class _Pooled:
         self.arms_of: dict[str, list[str]] = {}  # the arms each segment was offered
         self.spread: dict[str, pooling.RandomEffects] = {}  # arms enough segments have shown
         self.priors: dict[tuple[str, str], tuple[float, float]] = {}  # (segment, arm) → (centre, weight)
+        self.passed: dict[str, tuple[float, float]] = {}  # each segment's passed-over (successes, trials)
 
     def cell_prior(self, segment: str, arm: str) -> tuple[float, float]:
         """The prior (centre, pseudo-trials) of a cell; BASELINE for the segment's no-coupon response."""
@@ -304,31 +337,40 @@ class _Pooled:
         }
 
     def _baselines(self, post: Posteriors, params: PolicyParams) -> None:
-        held = [c for (_seg, arm), c in post.cells.items() if arm == BASELINE]
-        self.baseline = (params.baseline_prior_alpha + sum(self.held_conversions(c) for c in held)) / (
-            params.baseline_prior_alpha + params.baseline_prior_beta + sum(c.trials for c in held)
+        self.passed = {}
+        if params.passed_over:
+            window = 24.0 * params.baseline_window_days
+            for segment, u in post.untreated.items():
+                self.passed[segment] = (float(min(u.successes, u.trials)), u.exposure(post.clock.rate_per_hour, window))
+        segments = {seg for seg, _arm in post.cells} | set(self.passed)
+        counts = {segment: self.untreated(post.cells.get((segment, BASELINE)), segment) for segment in segments}
+        self.baseline = (params.baseline_prior_alpha + sum(s for s, _t in counts.values())) / (
+            params.baseline_prior_alpha + params.baseline_prior_beta + sum(t for _s, t in counts.values())
         )
-        self.base = {}
-        for segment in {seg for seg, _arm in post.cells}:
-            c = post.cells.get((segment, BASELINE), Counts())
-            trials, successes = c.trials, self.held_conversions(c)
-            self.base[segment] = (BASELINE_PRIOR_WEIGHT * self.baseline + successes) / (BASELINE_PRIOR_WEIGHT + trials)
+        self.base = {
+            segment: (BASELINE_PRIOR_WEIGHT * self.baseline + successes) / (BASELINE_PRIOR_WEIGHT + trials)
+            for segment, (successes, trials) in counts.items()
+        }
         self.hold = {
-            segment: pooling.proportion(self.held_conversions(c), c.trials)
-            for (segment, arm), c in post.cells.items()
-            if arm == BASELINE and c.trials > 0
+            segment: pooling.proportion(successes, trials)
+            for segment, (successes, trials) in counts.items()
+            if trials > 0
         }
 
-    def held_conversions(self, c: Counts) -> float:
-        """Holdout customers who paid, counting those whose payment is still to come.
+    def untreated(self, c: Counts | None, segment: str) -> tuple[float, float]:
+        """A segment's no-coupon conversions and trials: its holdout customers (`c`), and the visits the
+        policy passed over (as of the last refresh; Untreated).
 
-        A holdout customer's payment is reported when it happens, days after the customer was counted as
-        a trial, and no claim announces it; counted as reported, the baseline would sit low by the share
-        of payments still to come, and every uplift of the segment high by as much (most where responses
-        are slow). The share still to come is taken from the arms' claims, whose payments take the same
-        kind of delay.
+        A customer counts as a trial when seen and as a success only when they pay, days later, with no
+        claim to announce it; counted as reported, the baseline would sit low by the share of payments
+        still to come, and every uplift of the segment high by as much (most where responses are slow).
+        The conversions are divided by the share of the arms' eventual redemptions already reported,
+        whose payments take the same kind of delay.
         """
-        return min(float(c.trials), min(c.successes, c.trials) / self.maturity)
+        successes, trials = (min(c.successes, c.trials), float(c.trials)) if c is not None else (0, 0.0)
+        passed_successes, passed_trials = self.passed.get(segment, (0.0, 0.0))
+        trials += passed_trials
+        return min(trials, (successes + passed_successes) / self.maturity), trials
 
 
 def redeem_given_claim(post: Posteriors) -> float:
@@ -374,6 +416,7 @@ class Posteriors:
         self.total_evidence = 0  # the same over all segments: when the pooled curve is due a refresh
         self.pooled = _Pooled()
         self.clock = ClaimClock()  # when the arms' claims were made and redeemed
+        self.untreated: dict[str, Untreated] = {}  # per segment: visits passed over (Untreated)
 
     def cell(self, segment: str, arm: str) -> Counts:
         key = (segment, arm)
@@ -412,6 +455,33 @@ class Posteriors:
         if claimed_at is not None:
             self.clock.expire(claimed_at, n)
 
+    def _untreated(self, segment: str) -> Untreated:
+        found = self.untreated.get(segment)
+        if found is None:
+            found = self.untreated[segment] = Untreated()
+        return found
+
+    def record_pass(self, segment: str, n: int = 1) -> None:
+        """A visit of a customer the campaign never offered a coupon, passed over by the policy."""
+        self._untreated(segment).trials += n
+        self._stamp(segment, n)
+
+    def record_pass_payment(self, segment: str, n: int = 1) -> None:
+        """A passed-over customer paid within the window, before any offer of the campaign."""
+        self._untreated(segment).successes += n
+        self._stamp(segment, n)
+
+    def record_censor(self, segment: str, passed_at: datetime, at: datetime, n: int = 1) -> None:
+        """A passed-over customer was offered a coupon at `at`, `passed_at` their visit, before paying and
+        within the window: the visit no longer tells the no-coupon response after `at`."""
+        self.add_censored(segment, int(max(0.0, _hours(at) - _hours(passed_at))), n)
+
+    def add_censored(self, segment: str, age_hours: int, n: int = 1) -> None:
+        """Passed-over visits censored at `age_hours` whole hours after the visit (a rebuild, aggregated)."""
+        u = self._untreated(segment)
+        u.censored[age_hours] = u.censored.get(age_hours, 0) + n
+        self._stamp(segment, n)
+
     def retract_success(self, segment: str, arm: str) -> None:
         """A refunded redemption was not a conversion after all."""
         cell = self.cell(segment, arm)
@@ -427,8 +497,9 @@ class Posteriors:
         claimed_at: datetime | None = None,
         at: datetime | None = None,
     ) -> None:
-        """One lesson by name (trial, claim, success, expiry, retract), as a replicas' journal replays it and
-        the simulator teaches it: `claimed_at` when the claim was made, `at` when the lesson happened."""
+        """One lesson by name (trial, claim, success, expiry, retract; pass, pass_payment, censor), as a
+        replicas' journal replays it and the simulator teaches it: `claimed_at` when the claim was made (the
+        passed-over visit, for censor), `at` when the lesson happened."""
         if kind == "trial":
             self.record_trial(segment, arm, n)
         elif kind == "claim":
@@ -440,6 +511,19 @@ class Posteriors:
         elif kind == "retract":
             for _ in range(n):
                 self.retract_success(segment, arm)
+        else:
+            self._record_untreated(kind, segment, n, claimed_at, at)
+
+    def _record_untreated(
+        self, kind: str, segment: str, n: int, passed_at: datetime | None, at: datetime | None
+    ) -> None:
+        """The passed-over lessons (pass, pass_payment, censor: `claimed_at` the visit, `at` the offer)."""
+        if kind == "pass":
+            self.record_pass(segment, n)
+        elif kind == "pass_payment":
+            self.record_pass_payment(segment, n)
+        elif kind == "censor" and passed_at is not None and at is not None:
+            self.record_censor(segment, passed_at, at, n)
         else:
             raise ValueError(f"unknown lesson {kind!r}")
 
@@ -480,12 +564,12 @@ class Posteriors:
         successes = c.converted(self.pooled.redeem_given_claim)
         if arm == BASELINE:
             if pooled and params.pooling:
-                successes = self.pooled.held_conversions(c)
+                successes, weight = self.pooled.untreated(c, segment)
                 # Centred on every segment's holdout together, and weak: a biased baseline biases every
                 # uplift by the same amount, so a segment's own holdout must take over quickly (unless the
                 # segment's offers of arms many segments have shown say more of it: _Pooled).
                 m, k = self.pooled.cell_prior(segment, BASELINE)
-                return k * m + successes, k * (1 - m) + trials - successes
+                return k * m + successes, k * (1 - m) + weight - successes
             return params.baseline_prior_alpha + successes, params.baseline_prior_beta + trials - successes
         return params.prior_alpha + successes, params.prior_beta + trials - successes
 

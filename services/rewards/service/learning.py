@@ -73,3 +73,27 @@ def holdout_conversion(
     """A holdout customer paid soon after their (non-)offer: a success of the no-coupon baseline."""
     posteriors = runtime.campaign(cfg, campaign_id).posteriors
     learned.append(lambda: posteriors.record_success(segment, BASELINE))
+
+
+def passed(learned: Learned, posteriors: Posteriors, segment: str) -> None:
+    """A visit the policy passed over, of a customer the campaign never offered a coupon: a no-coupon trial."""
+    learned.append(lambda: posteriors.record_pass(segment))
+
+
+def pass_conversion(
+    learned: Learned, runtime: PolicyRuntime, cfg: RewardsConfig, campaign_id: str, segment: str
+) -> None:
+    """A passed-over customer paid within the window, never offered a coupon by the campaign meanwhile."""
+    posteriors = runtime.campaign(cfg, campaign_id).posteriors
+    learned.append(lambda: posteriors.record_pass_payment(segment))
+
+
+def censored(learned: Learned, posteriors: Posteriors, passes: list[tuple[str, datetime]], at: datetime) -> None:
+    """The customer's first offer at `at` censors their passed-over visits (segment, when) that have not paid."""
+
+    def censor() -> None:
+        for segment, passed_at in passes:
+            posteriors.record_censor(segment, passed_at, at)
+
+    if passes:
+        learned.append(censor)

@@ -164,8 +164,28 @@ class _Decision:
         self.policy.pacer.arrive(self.now, self.segment)
         choice = self._choose(snap)
         if not choice.arm:
+            await self._passed_over(choice.reason)
             return await self._record(rewards_pb2.NOT_OFFERED, choice.reason, propensity=choice.propensity)
         return await self._show(choice)
+
+    async def _passed_over(self, reason: str) -> None:
+        """A visit the policy passed over teaches the no-coupon response while the campaign never offered
+        this customer a coupon (one offered earlier may hold it): domain/policy.py, Untreated."""
+        if (
+            self.view.params.passed_over
+            and reason in decisions.PASSED_OVER
+            and not await decisions.offered_before(self.conn, self.campaign.id, self.customer)
+        ):
+            learning.passed(self.learned, self.policy.posteriors, self.segment)
+
+    async def _censor_passes(self) -> None:
+        """The campaign's first offer to this customer ends the windows of their passed-over visits that
+        have not paid: a payment from now on may be the coupon's doing."""
+        if not self.view.params.passed_over:
+            return
+        since = self.now - timedelta(days=self.view.params.baseline_window_days)
+        passes = await decisions.open_passes(self.conn, self.campaign.id, self.customer, since)
+        learning.censored(self.learned, self.policy.posteriors, [(str(s), at) for s, at in passes], self.now)
 
     async def _peer_inputs(self) -> None:
         """The growth level and the router's verdict kept from the peers' events, for the rules that use them."""
@@ -248,6 +268,7 @@ class _Decision:
             return await self._record(rewards_pb2.NOT_OFFERED, refused)
         arm = self.campaign.arm(choice.arm)
         assert arm is not None
+        await self._censor_passes()
         self.response.arm.CopyFrom(arm_pb(arm))
         learning.trial(self.learned, self.policy.posteriors, self.segment, arm.id)
         return await self._record(rewards_pb2.OFFERED, choice.reason, arm.id, choice.propensity)

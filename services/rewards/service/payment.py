@@ -1,6 +1,7 @@
 """RecordPayment: a payment in a scene, counted once per order for the customer's assignments in the
 campaigns running there — the outcome the uplift report compares between treated and holdout. A holdout
-customer who pays soon after their (non-)offer is also a conversion of the no-coupon baseline."""
+customer who pays soon after their (non-)offer is also a conversion of the no-coupon baseline, and so is a
+customer the policy passed over whom the campaign never offered a coupon (domain/policy.py, Untreated)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ class RecordPayment:
             since = now - timedelta(days=view.cfg.policy.baseline_window_days)
             for campaign_id, segment in await decisions.convert_holdout(conn, customer, counted, since):
                 learning.holdout_conversion(learned, self.runtime, view.cfg, campaign_id, segment)
+            if view.cfg.policy.passed_over:
+                for campaign_id, segment in await decisions.convert_passed(conn, customer, counted, since):
+                    learning.pass_conversion(learned, self.runtime, view.cfg, campaign_id, segment)
             return rewards_pb2.RecordPaymentResponse(campaign_ids=counted, recorded=True)
 
         return await self.calls.run("RewardsService.RecordPayment", request, rewards_pb2.RecordPaymentResponse, step)

@@ -30,6 +30,16 @@ def _set_claim_clocks(fresh: dict[str, Posteriors], pending: list[Any], redeemed
         fresh.setdefault(campaign_id, Posteriors()).clock.add_expired(int(n), latest)
 
 
+def _set_passes(fresh: dict[str, Posteriors], passes: list[Any], censored: list[Any]) -> None:
+    """The passed-over visits as the running policy keeps them (store/policy_state.py, ``passed_over``)."""
+    for campaign_id, segment, n, paid in passes:
+        posteriors = fresh.setdefault(campaign_id, Posteriors())
+        posteriors.record_pass(segment, int(n))
+        posteriors.record_pass_payment(segment, int(paid or 0))
+    for campaign_id, segment, hour, n in censored:
+        fresh.setdefault(campaign_id, Posteriors()).add_censored(segment, int(hour), int(n))
+
+
 class PolicyState:
     def __init__(self, db: Database, runtime: PolicyRuntime) -> None:
         self.db, self.runtime = db, runtime
@@ -57,6 +67,11 @@ class PolicyState:
         async with self.db.report() as session:
             rows = await policy_state.learned_outcomes(session)
             pending, redeemed, lapsed = await policy_state.claim_clocks(session, self.db.dialect)
+            passes, censored = (
+                await policy_state.passed_over(session, self.db.dialect, cfg.policy.baseline_window_days)
+                if cfg.policy.passed_over
+                else ([], [])
+            )
         for campaign_id, segment, arm, outcome, n, wins, claims, expired in rows:
             posteriors = fresh.setdefault(campaign_id, Posteriors())
             key = BASELINE if outcome == "HOLDOUT" else arm
@@ -66,6 +81,7 @@ class PolicyState:
                 posteriors.record_claim(segment, key, int(claims or 0))
                 posteriors.record_expiry(segment, key, int(expired or 0))
         _set_claim_clocks(fresh, pending, redeemed, lapsed)
+        _set_passes(fresh, passes, censored)
         for campaign_id, posteriors in fresh.items():
             # What this process learned while the rows were read is not in them: it is kept (a campaign
             # first seen meanwhile keeps its whole journal).

@@ -5,8 +5,9 @@ a claim reserves its face value against the campaign total and the day's budget 
 short, as Claim refuses); the coupon is then redeemed within its validity (the reservation becomes spend)
 or expires (the reservation is given back); a redemption may be refunded later (the spend is given back).
 What the learner is told follows production: a trial when an offer is shown, a claim, a success when its
-coupon is redeemed (taken back by a refund) or an expiry, and holdout customers' own payments — each
-reaching it in batches.
+coupon is redeemed (taken back by a refund) or an expiry, and holdout customers' own payments; a visit
+passed over while the customer was never offered a coupon, its payment, and its censoring at the
+customer's first offer — each reaching it in batches.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from services.rewards.domain.policy import BASELINE, NONE
 from services.rewards.sim.market import SIM_START, Arrival, Market, may_touch
 
 Chooser = Callable[[Arrival, int, int], str]  # arrival, total headroom, today's headroom -> arm or NONE
-# kind (trial | claim | success | expiry | retract), segment, arm, when the claim was made, when it happened
+# kind (trial | claim | success | expiry | retract | pass | pass_payment | censor), segment, arm, when the claim
+# was made (the visit passed over, for censor), when it happened
 Learn = Callable[[str, str, str, datetime | None, datetime | None], None]
 Lesson = tuple[str, str, str, datetime | None, datetime | None]
+BASELINE_WINDOW_DAYS = 7  # a no-coupon payment this soon after the visit counts (production's baseline_window_days)
 
 
 @dataclass
@@ -72,6 +75,9 @@ class _Ledger:
 class _Customer:
     claims: int = 0
     touches: list[datetime] = field(default_factory=list)
+    # Visits passed over before the campaign first offered this customer a coupon: (visit, its payment's
+    # event number or 0 when the visit does not pay), censored at that first offer.
+    passed: list[tuple[datetime, int]] = field(default_factory=list)
 
 
 class Run:
@@ -85,6 +91,9 @@ class Run:
         self.lessons: list[Lesson] = []
         self.customers: dict[str, _Customer] = {}
         self.seq = 0
+        self.pass_rng = random.Random(outcome_seed + 17)  # passed-over payments' delays (offers' draws untouched)
+        self.cancelled: set[int] = set()  # passed-over payments censored by an offer before they came
+        self.paid: set[int] = set()  # passed-over payments already reported
 
     def run(self, on_batch: Callable[[], None] | None = None) -> RunResult:
         batches = self.sc.feedback_batches_per_day
@@ -123,7 +132,9 @@ class Run:
         total_left, today_left = self.ledger.headroom(a.day)
         arm = self.chooser(a, total_left, today_left)
         if arm == NONE:
+            self._pass_over(a, cust, u)
             return
+        self._censor(a, cust)
         cust.touches.append(a.at)
         self.res.offers += 1
         self._lesson("trial", a.segment, arm)
@@ -157,15 +168,43 @@ class Run:
     def _hold_out(self, a: Arrival, u: float) -> None:
         self._lesson("trial", a.segment, BASELINE)
         if u < self.m.rate(a.day, a.segment, NONE):
-            self._at(a.at + self._delay(timedelta(days=7)), "baseline", (a.segment, BASELINE, a.day, a.at))
+            self._at(
+                a.at + self._delay(timedelta(days=BASELINE_WINDOW_DAYS)), "baseline", (a.segment, BASELINE, a.day, a.at)
+            )
 
-    def _delay(self, validity: timedelta) -> timedelta:
+    def _pass_over(self, a: Arrival, cust: _Customer, u: float) -> None:
+        """A visit the policy offered nothing: a no-coupon trial while the campaign never offered this
+        customer a coupon (one offered earlier may hold it), its payment reported as production's
+        RecordPayment would see it (the holdout's delays and window)."""
+        if cust.touches or self.learn is None:
+            return
+        self._lesson("pass", a.segment, BASELINE)
+        token = 0
+        if u < self.m.rate(a.day, a.segment, NONE):
+            pay_at = a.at + self._delay(timedelta(days=BASELINE_WINDOW_DAYS), self.pass_rng)
+            self._at(pay_at, "pass_payment", (a.segment, BASELINE, a.day, a.at))
+            token = self.seq
+        cust.passed.append((a.at, token))
+
+    def _censor(self, a: Arrival, cust: _Customer) -> None:
+        """The customer's first offer ends the windows of their passed-over visits that have not paid yet."""
+        for passed_at, token in cust.passed:
+            if a.at - passed_at >= timedelta(days=BASELINE_WINDOW_DAYS):
+                continue
+            if token and token not in self.paid:
+                self.cancelled.add(token)
+            elif token:
+                continue  # paid before the offer: a success already reported
+            self._lesson("censor", a.segment, BASELINE, passed_at, a.at)
+        cust.passed.clear()
+
+    def _delay(self, validity: timedelta, rng: random.Random | None = None) -> timedelta:
         """Claim → redemption: exponential with the scenario's mean, truncated to the validity."""
         mean = self.sc.redeem_delay_days
         if mean <= 0:
             return timedelta(0)
         span = validity.total_seconds() / 86400
-        v = self.rng.random()
+        v = (rng or self.rng).random()
         return timedelta(days=-mean * math.log(1 - v * (1 - math.exp(-span / mean))))
 
     # --- what happens later ---------------------------------------------------------------------------
@@ -176,9 +215,14 @@ class Run:
 
     def _settle(self, until: datetime) -> None:
         while self.events and self.events[0][0] <= until:
-            when, _seq, kind, (segment, arm, day, claimed_at) = heapq.heappop(self.events)
+            when, seq, kind, (segment, arm, day, claimed_at) = heapq.heappop(self.events)
             if kind == "baseline":
                 self._lesson("success", segment, BASELINE)
+                continue
+            if kind == "pass_payment":
+                if seq not in self.cancelled:
+                    self.paid.add(seq)
+                    self._lesson("pass_payment", segment, BASELINE)
                 continue
             face = self.m.face[arm]
             if kind == "expire":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, or_, select, update
+from sqlalchemy import and_, exists, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.point_reads import ReadSession
@@ -43,6 +43,49 @@ _CONVERT_HOLDOUT = (
     )
     .values(converted=True)
     .returning(_d.campaign_id, _d.segment)
+)
+
+# Reasons of a policy decision that offered nothing although the customer could have been offered: the
+# policy passed the visit over, so it is a trial of the no-coupon response (domain/policy.py, Untreated).
+PASSED_OVER = ("NO_PROFITABLE_ARM", "BUDGET_EXHAUSTED")
+_o = decisions.alias("later_offer")
+# Whether the campaign ever offered the customer a coupon (any wave, any trigger): one who was, may hold
+# it; a visit passed over after it is no trial of the no-coupon response, and one passed over before it
+# is censored at it.
+_EVER_OFFERED = exists().where(
+    _o.c.customer_ref == _d.customer_ref, _o.c.campaign_id == _d.campaign_id, _o.c.outcome == "OFFERED"
+)
+_CONVERT_PASSED = (
+    update(decisions)
+    .where(
+        and_(
+            _d.customer_ref == param("p_customer"),
+            _d.campaign_id.in_(param("p_campaigns", expanding=True)),
+            _d.outcome == "NOT_OFFERED",
+            _d.reason.in_(PASSED_OVER),
+            _d.wave == 0,
+            _d.converted == false(),
+            _d.decided_at >= moment("p_since"),
+            ~_EVER_OFFERED,
+        )
+    )
+    .values(converted=True)
+    .returning(_d.campaign_id, _d.segment)
+)
+_OFFERED_BEFORE = (
+    select(_d.id)
+    .where(_d.customer_ref == param("p_customer"), _d.campaign_id == param("p_campaign"), _d.outcome == "OFFERED")
+    .limit(1)
+)
+_OPEN_PASSES = select(_d.segment, _d.decided_at).where(
+    _d.customer_ref == param("p_customer"),
+    _d.campaign_id == param("p_campaign"),
+    _d.outcome == "NOT_OFFERED",
+    _d.reason.in_(PASSED_OVER),
+    _d.wave == 0,
+    _d.converted == false(),
+    _d.decided_at >= moment("p_since"),
+    ~_EVER_OFFERED,
 )
 
 
@@ -88,3 +131,27 @@ async def pending_offers(session: ReadSession, customer: str, now: datetime, lim
         .offset(offset)
     )
     return list(rows.all())
+
+
+async def convert_passed(
+    conn: AsyncConnection, customer: str, campaign_ids: list[str], since: datetime
+) -> list[tuple[str, str]]:
+    """Marks converted the customer's passed-over decisions since `since` of the campaigns that never
+    offered them a coupon (an offer censors the visits passed over before it); returns their
+    (campaign id, segment)."""
+    params = {"p_customer": customer, "p_campaigns": campaign_ids or [""], "p_since": since}
+    return [(str(c), str(s)) for c, s in (await conn.execute(_CONVERT_PASSED, params)).all()]
+
+
+async def offered_before(conn: AsyncConnection, campaign_id: str, customer: str) -> bool:
+    """Whether the campaign ever offered the customer a coupon."""
+    found = await conn.execute(_OFFERED_BEFORE, {"p_customer": customer, "p_campaign": campaign_id})
+    return found.first() is not None
+
+
+async def open_passes(conn: AsyncConnection, campaign_id: str, customer: str, since: datetime) -> list[Any]:
+    """(segment, decided at) of the customer's passed-over decisions since `since` that have not paid, if the
+    campaign never offered the customer a coupon: the visits its first offer censors (read before that
+    offer is recorded; after any offer there is nothing left to censor)."""
+    params = {"p_customer": customer, "p_campaign": campaign_id, "p_since": since}
+    return list((await conn.execute(_OPEN_PASSES, params)).all())

@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Integer, and_, case, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.common.db import insert_ignoring_conflicts
 from services.rewards.models import Coupon, Decision, PolicyStateRow, Redemption
+from services.rewards.store.decisions import PASSED_OVER
 
 
 async def learned_outcomes(session: AsyncSession) -> list[Any]:
@@ -38,6 +40,56 @@ async def learned_outcomes(session: AsyncSession) -> list[Any]:
         .group_by(Decision.campaign_id, Decision.segment, Decision.arm_id, Decision.outcome)
     )
     return list(rows.all())
+
+
+async def passed_over(session: AsyncSession, dialect: str, window_days: float) -> tuple[list[Any], list[Any]]:
+    """What the passed-over visits taught (domain/policy.py, Untreated), aggregated in SQL: (campaign, segment,
+    visits, visits that paid) of the policy's passes made before the campaign first offered the customer
+    a coupon, and (campaign, segment, whole hours from the visit to that first offer, visits) of those
+    that had not paid when that offer came within the window."""
+    offer = aliased(Decision)
+    same = and_(
+        offer.customer_ref == Decision.customer_ref,
+        offer.campaign_id == Decision.campaign_id,
+        offer.outcome == "OFFERED",
+    )
+    first_offer = select(func.min(offer.decided_at)).where(same, offer.decided_at > Decision.decided_at)
+    passes = (
+        select(
+            Decision.campaign_id,
+            Decision.segment,
+            Decision.converted,
+            Decision.decided_at,
+            first_offer.scalar_subquery().label("first_offer"),
+        )
+        .where(
+            Decision.outcome == "NOT_OFFERED",
+            Decision.reason.in_(PASSED_OVER),
+            Decision.wave == 0,
+            ~select(offer.id).where(same, offer.decided_at <= Decision.decided_at).exists(),
+        )
+        .subquery()
+    )
+    counted = await session.execute(
+        select(
+            passes.c.campaign_id, passes.c.segment, func.count(), func.sum(case((passes.c.converted, 1), else_=0))
+        ).group_by(passes.c.campaign_id, passes.c.segment)
+    )
+    age = _epoch_hours(dialect, passes.c.first_offer) - _epoch_hours(dialect, passes.c.decided_at)
+    hour = _whole(dialect, age)
+    censored = await session.execute(
+        select(passes.c.campaign_id, passes.c.segment, hour, func.count())
+        .where(passes.c.converted.is_(False), passes.c.first_offer.is_not(None), age < 24.0 * window_days)
+        .group_by(passes.c.campaign_id, passes.c.segment, hour)
+    )
+    return list(counted.all()), list(censored.all())
+
+
+def _whole(dialect: str, hours: Any) -> Any:
+    """Whole hours of a non-negative number of hours, as SQL (PostgreSQL's cast rounds, SQLite's truncates)."""
+    if dialect == "postgresql":
+        return cast(func.floor(hours), Integer)
+    return cast(hours, Integer)
 
 
 def _epoch_hours(dialect: str, at: Any) -> Any:

@@ -3,6 +3,7 @@ give spend back, contact caps hold across campaigns, and the learned policy neve
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,25 @@ def test_an_older_scenario_file_keeps_its_meaning() -> None:
 def test_no_coupon_offers_nothing() -> None:
     got = Run(Market(_scenario()), "none", lambda a, t, d: NONE, None, 1).run()
     assert (got.offers, got.spend, got.incremental_value) == (0, 0, 0.0)
+
+
+def test_visits_passed_over_teach_the_baseline_until_the_customers_first_offer() -> None:
+    """Passed-over visits of customers never offered are no-coupon trials; their payments are reported as
+    RecordPayment would see them, and a customer's first offer censors the visits that have not paid."""
+    sc = _scenario(customers=200, redeem_delay_days=2.0, days=10)
+    lessons: list[tuple[str, str]] = []
+
+    def learn(kind: str, segment: str, arm: str, claimed_at: object = None, at: object = None) -> None:
+        lessons.append((kind, segment))
+
+    market = Market(sc)
+    # Nothing offered for five days, then every visit gets the small coupon.
+    Run(market, "late", lambda a, t, d: "small" if a.day >= 5 else NONE, learn, outcome_seed=3).run()
+    kinds = [k for k, _s in lessons]
+    passes, paid, censored = kinds.count("pass"), kinds.count("pass_payment"), kinds.count("censor")
+    not_held = sum(1 for day in market.days[:5] for a in day if not a.held_out)
+    assert 0 < passes <= not_held
+    assert censored > 0 and paid + censored <= passes
+    shares = {s.id: s.share for s in sc.segments}
+    base = sum(s.base_rate * s.share for s in sc.segments) / sum(shares.values())
+    assert paid / passes < base + 3 * math.sqrt(base / passes)  # censored payments are never reported

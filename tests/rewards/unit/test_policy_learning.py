@@ -16,6 +16,7 @@ from services.rewards.domain.policy import (
     Counts,
     PolicyParams,
     Posteriors,
+    Untreated,
     _outlooks,
     choose,
     expected_cost_per_arrival,
@@ -185,3 +186,31 @@ def test_a_pending_claim_counts_at_its_chance_of_redeeming_not_at_the_share_sett
     # Later in the run, with expiries coming in, the estimate still follows the pending claims.
     post, truth = _claims_with_delayed_redemptions(days=12)
     assert redeem_given_claim(post) == pytest.approx(truth, abs=0.05)
+
+
+def test_visits_passed_over_teach_the_baseline_alongside_the_holdout() -> None:
+    def seen() -> Posteriors:
+        post = Posteriors()
+        post.record_trial("s", BASELINE, 100)
+        post.record_success("s", BASELINE, 10)  # the holdout read 10%, where the truth is 30%
+        post.record_pass("s", 900)
+        post.record_pass_payment("s", 290)
+        return post
+
+    a, b = seen().beta("s", BASELINE, PARAMS)
+    assert a / (a + b) == pytest.approx(300 / 1000, abs=0.005)
+    off = seen().beta("s", BASELINE, PolicyParams(exploration=0.0, passed_over=False))
+    assert off[0] / sum(off) == pytest.approx(10 / 100, abs=0.01)
+
+
+def test_a_visit_censored_by_an_offer_counts_as_the_share_of_its_window_it_could_see() -> None:
+    u = Untreated(trials=10, successes=2)
+    u.censored[23] = 1  # offered 23-24 hours after the visit, not paid by then
+    rate, window = 1 / 24, 7 * 24.0
+    seen = (1 - math.exp(-rate * 23.5)) / (1 - math.exp(-rate * window))
+    assert u.exposure(rate, window) == pytest.approx(10 - (1 - seen))
+    assert u.exposure(100.0, window) == pytest.approx(10)  # payments come at once: nothing was left to see
+    post = Posteriors()
+    at = datetime(2026, 1, 5, tzinfo=UTC)
+    post.record_censor("s", at, at + timedelta(hours=23, minutes=50))
+    assert post.untreated["s"].censored == {23: 1}

@@ -3,6 +3,8 @@ no database: the counts read stand for everything recorded before the read began
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from services.rewards.domain.policy import PolicyParams, Posteriors
 from services.rewards.runtime import SharedPosteriors
 
@@ -49,3 +51,18 @@ def test_the_pooled_curve_and_the_change_stamps_follow_the_new_counts() -> None:
     assert live.evidence["s"] > stamp  # caches keyed on the stamp see a change
     alpha, beta = live.beta("s", "a10", params)
     assert alpha / (alpha + beta) > before_beta[0] / sum(before_beta)
+
+
+def test_passed_over_visits_learned_meanwhile_are_kept_on_top_of_the_counts_read() -> None:
+    live = SharedPosteriors()
+    since = len(live.journal)
+    at = datetime(2026, 1, 5, tzinfo=UTC)
+    live.record_pass("s")
+    live.record_pass_payment("s")
+    live.record_censor("s", at, at + timedelta(hours=5))
+    read = Posteriors()
+    read.record_pass("s", 4)
+    read.add_censored("s", 5)
+    live.replace_counts(read, since)
+    u = live.untreated["s"]
+    assert (u.trials, u.successes, u.censored) == (5, 1, {5: 2})
