@@ -30,21 +30,6 @@ _CLAIM = (
 _FOR_CLAIM = select(_d.id, _d.outcome, _d.customer_ref, _d.campaign_id, _d.arm_id, _d.claim_by).where(
     _d.id == param("p_id")
 )
-_CONVERT_HOLDOUT = (
-    update(decisions)
-    .where(
-        and_(
-            _d.customer_ref == param("p_customer"),
-            _d.campaign_id.in_(param("p_campaigns", expanding=True)),
-            _d.outcome == "HOLDOUT",
-            _d.converted == false(),
-            _d.decided_at >= moment("p_since"),
-        )
-    )
-    .values(converted=True)
-    .returning(_d.campaign_id, _d.segment)
-)
-
 # Reasons of a policy decision that offered nothing although the customer could have been offered: the
 # policy passed the visit over, so it is a trial of the no-coupon response (domain/policy.py, Untreated).
 PASSED_OVER = ("NO_PROFITABLE_ARM", "BUDGET_EXHAUSTED")
@@ -55,38 +40,31 @@ _o = decisions.alias("later_offer")
 _EVER_OFFERED = exists().where(
     _o.c.customer_ref == _d.customer_ref, _o.c.campaign_id == _d.campaign_id, _o.c.outcome == "OFFERED"
 )
-_CONVERT_PASSED = (
-    update(decisions)
-    .where(
-        and_(
-            _d.customer_ref == param("p_customer"),
-            _d.campaign_id.in_(param("p_campaigns", expanding=True)),
-            _d.outcome == "NOT_OFFERED",
-            _d.reason.in_(PASSED_OVER),
-            _d.wave == 0,
-            _d.converted == false(),
-            _d.decided_at >= moment("p_since"),
-            ~_EVER_OFFERED,
-        )
+# The customer's decisions since `p_since` that no payment has converted yet.
+_UNCONVERTED = (_d.customer_ref == param("p_customer"), _d.converted == false(), _d.decided_at >= moment("p_since"))
+# A visit the policy passed over, of a customer the campaign never offered a coupon.
+_PASSED = (_d.outcome == "NOT_OFFERED", _d.reason.in_(PASSED_OVER), _d.wave == 0, ~_EVER_OFFERED)
+
+
+def _converting(*conditions: Any) -> Any:
+    """Marks converted the customer's unconverted decisions in the campaigns `p_campaigns` that meet the
+    conditions; returns their (campaign id, segment)."""
+    return (
+        update(decisions)
+        .where(and_(*_UNCONVERTED, _d.campaign_id.in_(param("p_campaigns", expanding=True)), *conditions))
+        .values(converted=True)
+        .returning(_d.campaign_id, _d.segment)
     )
-    .values(converted=True)
-    .returning(_d.campaign_id, _d.segment)
-)
+
+
+_CONVERT_HOLDOUT = _converting(_d.outcome == "HOLDOUT")
+_CONVERT_PASSED = _converting(*_PASSED)
 _OFFERED_BEFORE = (
     select(_d.id)
     .where(_d.customer_ref == param("p_customer"), _d.campaign_id == param("p_campaign"), _d.outcome == "OFFERED")
     .limit(1)
 )
-_OPEN_PASSES = select(_d.segment, _d.decided_at).where(
-    _d.customer_ref == param("p_customer"),
-    _d.campaign_id == param("p_campaign"),
-    _d.outcome == "NOT_OFFERED",
-    _d.reason.in_(PASSED_OVER),
-    _d.wave == 0,
-    _d.converted == false(),
-    _d.decided_at >= moment("p_since"),
-    ~_EVER_OFFERED,
-)
+_OPEN_PASSES = select(_d.segment, _d.decided_at).where(*_UNCONVERTED, _d.campaign_id == param("p_campaign"), *_PASSED)
 
 
 async def insert_decision(conn: AsyncConnection | AsyncSession, values: dict[str, Any]) -> None:
