@@ -4,7 +4,9 @@ The rules run in the documented order: the holdout first (recorded on first sigh
 teaches the policy the no-coupon baseline), then opt-out, quiet hours and the contact caps across all
 campaigns, eligibility and the claims per customer, then the policy's arm within what is left of the
 budget. Showing an arm is a touch, counted atomically against both caps. Statements: one snapshot
-upsert, the touch (only when an arm is chosen) and the decision. The decision is counted by outcome
+upsert (it also reads the customer's offer history in the campaign), the touch (only when an arm is
+chosen), the read of the visits a first offer censors (only then, and only when there are any) and the
+decision. The decision is counted by outcome
 (telemetry.py) once the call has committed.
 """
 
@@ -125,6 +127,7 @@ class _Decision:
     segment: str = field(init=False)
     day: str = field(init=False)  # the campaign's local day (daily budget)
     contact_day: str = field(init=False)  # the customer's local day (contact caps)
+    window_start: datetime = field(init=False)  # the baseline window's start (passed-over visits)
     response: rewards_pb2.OfferResponse = field(init=False)
 
     def __post_init__(self) -> None:
@@ -132,6 +135,7 @@ class _Decision:
         self.profile = profile_of(self.request.profile)
         self.segment = segment_of(self.view.cfg.segments, self.profile)
         self.day = self.contact_day = contact.day_key(self.now, self.view.tz)
+        self.window_start = self.now - timedelta(days=self.view.params.baseline_window_days)
         self.response = rewards_pb2.OfferResponse(
             offer_id=uuid.uuid4().hex,
             campaign_id=self.campaign.id,
@@ -151,6 +155,7 @@ class _Decision:
             holdout.assign(campaign.id, self.customer, campaign.holdout_share),
             self.now,
             self.day,
+            self.window_start,
         )
         if snap.grp == holdout.HOLDOUT:
             learning.trial(self.learned, self.policy.posteriors, self.segment, BASELINE)
@@ -164,27 +169,20 @@ class _Decision:
         self.policy.pacer.arrive(self.now, self.segment)
         choice = self._choose(snap)
         if not choice.arm:
-            await self._passed_over(choice.reason)
+            if self.view.params.passed_over and choice.reason in decisions.PASSED_OVER and not snap.offered:
+                # A visit passed over teaches the no-coupon response while the campaign never offered this
+                # customer a coupon (one offered earlier may hold it): domain/policy.py, Untreated.
+                learning.passed(self.learned, self.policy.posteriors, self.segment)
             return await self._record(rewards_pb2.NOT_OFFERED, choice.reason, propensity=choice.propensity)
-        return await self._show(choice)
+        return await self._show(choice, snap)
 
-    async def _passed_over(self, reason: str) -> None:
-        """A visit the policy passed over teaches the no-coupon response while the campaign never offered
-        this customer a coupon (one offered earlier may hold it): domain/policy.py, Untreated."""
-        if (
-            self.view.params.passed_over
-            and reason in decisions.PASSED_OVER
-            and not await decisions.offered_before(self.conn, self.campaign.id, self.customer)
-        ):
-            learning.passed(self.learned, self.policy.posteriors, self.segment)
-
-    async def _censor_passes(self) -> None:
+    async def _censor_passes(self, snap: OfferSnapshot) -> None:
         """The campaign's first offer to this customer ends the windows of their passed-over visits that
-        have not paid: a payment from now on may be the coupon's doing."""
-        if not self.view.params.passed_over:
+        have not paid: a payment from now on may be the coupon's doing. Read only when the snapshot found
+        such visits and no earlier offer."""
+        if not self.view.params.passed_over or snap.offered or not snap.open_passes:
             return
-        since = self.now - timedelta(days=self.view.params.baseline_window_days)
-        passes = await decisions.open_passes(self.conn, self.campaign.id, self.customer, since)
+        passes = await decisions.open_passes(self.conn, self.campaign.id, self.customer, self.window_start)
         learning.censored(self.learned, self.policy.posteriors, [(str(s), at) for s, at in passes], self.now)
 
     async def _peer_inputs(self) -> None:
@@ -259,7 +257,7 @@ class _Decision:
         )
         return choice
 
-    async def _show(self, choice: Choice) -> rewards_pb2.OfferResponse:
+    async def _show(self, choice: Choice, snap: OfferSnapshot) -> rewards_pb2.OfferResponse:
         """The offer is shown: a touch, counted atomically against both caps (the snapshot may be stale)."""
         refused = await contacts.take_touch(
             self.conn, self.dialect, self.customer, self.contact_day, self.view.cfg.contact
@@ -268,7 +266,7 @@ class _Decision:
             return await self._record(rewards_pb2.NOT_OFFERED, refused)
         arm = self.campaign.arm(choice.arm)
         assert arm is not None
-        await self._censor_passes()
+        await self._censor_passes(snap)
         self.response.arm.CopyFrom(arm_pb(arm))
         learning.trial(self.learned, self.policy.posteriors, self.segment, arm.id)
         return await self._record(rewards_pb2.OFFERED, choice.reason, arm.id, choice.propensity)

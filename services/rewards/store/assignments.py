@@ -15,6 +15,7 @@ from services.rewards.domain.budget import Committed
 from services.rewards.domain.contact import ContactState, state_on
 from services.rewards.store.budget import BUDGET_COLUMNS, committed_of
 from services.rewards.store.contacts import CONTACT_COLUMNS
+from services.rewards.store.decisions import OFFER_HISTORY_COLUMNS
 from services.rewards.store.tables import assignments, moment, param, rowcount, upsert
 
 _a = assignments.c
@@ -49,6 +50,8 @@ class OfferSnapshot:
     contact_row: tuple[Any, Any, Any]  # opted_out, day_key, recent: judged on the customer's own day
     zone: str | None  # the customer's kept time zone (None: the config zone)
     budget: Committed  # today: the campaign's local day of the offer
+    offered: bool  # the campaign offered the customer a coupon before
+    open_passes: bool  # visits of theirs passed over within the baseline window have not paid
 
     def contact(self, day: str) -> ContactState:
         return state_on(*self.contact_row, day)
@@ -70,7 +73,7 @@ def _snapshot(dialect: str) -> Any:
             value_fen=0,
         )
         .on_conflict_do_update(index_elements=[_a.campaign_id, _a.customer_ref], set_={"grp": _a.grp})
-        .returning(_a.grp, _a.claims, *CONTACT_COLUMNS, *BUDGET_COLUMNS)
+        .returning(_a.grp, _a.claims, *CONTACT_COLUMNS, *BUDGET_COLUMNS, *OFFER_HISTORY_COLUMNS)
     )
 
 
@@ -82,13 +85,22 @@ async def offer_snapshot(
     grp: str,
     now: datetime,
     day: str,
+    since: datetime,
 ) -> OfferSnapshot:
     """Records the customer's group on first sight and returns it with the contact and budget state.
 
     One statement: the assignment upsert (a no-op update when the row exists, so RETURNING always
-    yields it) returns the contact row and the budget counters through primary-key subqueries.
+    yields it) returns the contact row and the budget counters through primary-key subqueries, and the
+    customer's offer history in the campaign (`since`: the start of the baseline window) through indexed ones.
     """
-    params = {"p_campaign": campaign_id, "p_customer": customer, "p_grp": grp, "p_now": now, "p_day": day}
+    params = {
+        "p_campaign": campaign_id,
+        "p_customer": customer,
+        "p_grp": grp,
+        "p_now": now,
+        "p_day": day,
+        "p_since": since,
+    }
     row = (await conn.execute(_snapshot(dialect), params)).one()
     return OfferSnapshot(
         str(row[0]),
@@ -96,6 +108,8 @@ async def offer_snapshot(
         (row[2], row[3], row[4]),
         None if row[5] is None else str(row[5]),
         committed_of(row[6], row[7], row[8]),
+        bool(row[9]),
+        bool(row[10]),
     )
 
 

@@ -42,8 +42,19 @@ _EVER_OFFERED = exists().where(
 )
 # The customer's decisions since `p_since` that no payment has converted yet.
 _UNCONVERTED = (_d.customer_ref == param("p_customer"), _d.converted == false(), _d.decided_at >= moment("p_since"))
-# A visit the policy passed over, of a customer the campaign never offered a coupon.
-_PASSED = (_d.outcome == "NOT_OFFERED", _d.reason.in_(PASSED_OVER), _d.wave == 0, ~_EVER_OFFERED)
+# A visit the policy passed over (a first-wave decision that offered nothing the policy could have offered).
+_PASS_VISIT = (_d.outcome == "NOT_OFFERED", _d.reason.in_(PASSED_OVER), _d.wave == 0)
+# ... of a customer the campaign never offered a coupon.
+_PASSED = (*_PASS_VISIT, ~_EVER_OFFERED)
+_OF_CAMPAIGN = (_d.customer_ref == param("p_customer"), _d.campaign_id == param("p_campaign"))
+# What Offer's snapshot (store/assignments.py) reads of the customer's decisions in the campaign, in its
+# one statement: whether the campaign ever offered them a coupon (a visit passed over then is no trial of
+# the no-coupon response), and whether visits of theirs passed over since `p_since` have not paid (what a
+# first offer censors).
+OFFER_HISTORY_COLUMNS = (
+    exists().where(*_OF_CAMPAIGN, _d.outcome == "OFFERED"),
+    exists().where(*_OF_CAMPAIGN, *_PASS_VISIT, _d.converted == false(), _d.decided_at >= moment("p_since")),
+)
 
 
 def _converting(*conditions: Any) -> Any:
@@ -59,11 +70,6 @@ def _converting(*conditions: Any) -> Any:
 
 _CONVERT_HOLDOUT = _converting(_d.outcome == "HOLDOUT")
 _CONVERT_PASSED = _converting(*_PASSED)
-_OFFERED_BEFORE = (
-    select(_d.id)
-    .where(_d.customer_ref == param("p_customer"), _d.campaign_id == param("p_campaign"), _d.outcome == "OFFERED")
-    .limit(1)
-)
 _OPEN_PASSES = select(_d.segment, _d.decided_at).where(*_UNCONVERTED, _d.campaign_id == param("p_campaign"), *_PASSED)
 
 
@@ -119,12 +125,6 @@ async def convert_passed(
     (campaign id, segment)."""
     params = {"p_customer": customer, "p_campaigns": campaign_ids or [""], "p_since": since}
     return [(str(c), str(s)) for c, s in (await conn.execute(_CONVERT_PASSED, params)).all()]
-
-
-async def offered_before(conn: AsyncConnection, campaign_id: str, customer: str) -> bool:
-    """Whether the campaign ever offered the customer a coupon."""
-    found = await conn.execute(_OFFERED_BEFORE, {"p_customer": customer, "p_campaign": campaign_id})
-    return found.first() is not None
 
 
 async def open_passes(conn: AsyncConnection, campaign_id: str, customer: str, since: datetime) -> list[Any]:
