@@ -49,9 +49,11 @@ class SharedPosteriors(Posteriors):
         super().record_expiry(segment, arm, n, claimed_at)
         self.journal.append(("expiry", segment, arm, n, claimed_at, None))
 
-    def retract_success(self, segment: str, arm: str) -> None:
-        super().retract_success(segment, arm)
-        self.journal.append(("retract", segment, arm, 1, None, None))
+    def retract_success(
+        self, segment: str, arm: str, claimed_at: datetime | None = None, redeemed_at: datetime | None = None
+    ) -> None:
+        super().retract_success(segment, arm, claimed_at, redeemed_at)
+        self.journal.append(("retract", segment, arm, 1, claimed_at, redeemed_at))
 
     def record_pass(self, segment: str, n: int = 1) -> None:
         super().record_pass(segment, n)

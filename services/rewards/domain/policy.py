@@ -150,6 +150,15 @@ class ClaimClock:
         self._settle(claimed_at, n)
         self.expired += n
 
+    def unredeem(self, claimed_at: datetime, redeemed_at: datetime, n: int = 1) -> None:
+        """A redemption refunded: its claim is pending again (the coupon can be used again, or its expiry
+        settles it), and its delay no longer says how long redemptions take."""
+        hour = int(_hours(claimed_at))
+        self.pending[hour] = self.pending.get(hour, 0) + n
+        self.redeemed = max(0, self.redeemed - n)
+        took = max(0.0, _hours(redeemed_at) - _hours(claimed_at))
+        self.delay_hours = max(0.0, self.delay_hours - n * took)
+
     def add_pending(self, hour: int, n: int, latest: datetime) -> None:
         """Claims still pending, made in `hour` (hours since the epoch), the latest of them at `latest`: a
         rebuild from stored coupons aggregated by claim hour."""
@@ -482,11 +491,16 @@ class Posteriors:
         u.censored[age_hours] = u.censored.get(age_hours, 0) + n
         self._stamp(segment, n)
 
-    def retract_success(self, segment: str, arm: str) -> None:
-        """A refunded redemption was not a conversion after all."""
+    def retract_success(
+        self, segment: str, arm: str, claimed_at: datetime | None = None, redeemed_at: datetime | None = None
+    ) -> None:
+        """A refunded redemption was not a conversion after all: its claim is pending again (a coupon past
+        its validity is then recorded as expired, as the refund stores it)."""
         cell = self.cell(segment, arm)
         cell.successes = max(0, cell.successes - 1)
         self._stamp(segment, 1)  # a change stamp: it only grows
+        if arm != BASELINE and claimed_at is not None and redeemed_at is not None:
+            self.clock.unredeem(claimed_at, redeemed_at)
 
     def record(
         self,
@@ -510,7 +524,7 @@ class Posteriors:
             self.record_expiry(segment, arm, n, claimed_at)
         elif kind == "retract":
             for _ in range(n):
-                self.retract_success(segment, arm)
+                self.retract_success(segment, arm, claimed_at, at)
         else:
             self._record_untreated(kind, segment, n, claimed_at, at)
 

@@ -46,25 +46,37 @@ def expired(runtime: PolicyRuntime, cfg: RewardsConfig, cells: list[tuple[str, s
         runtime.campaign(cfg, campaign_id).posteriors.record_expiry(segment, arm, claimed_at=claimed_at)
 
 
-def conversion(
+def conversion(learned: Learned, runtime: PolicyRuntime, cfg: RewardsConfig, coupon: Any, *, at: datetime) -> None:
+    """A redemption at `at` teaches the coupon's cell a success, and the claim clock how long it took."""
+    if coupon.is_fallback:
+        return
+    posteriors = runtime.campaign(cfg, coupon.campaign_id).posteriors
+    segment, arm_id, claimed_at = coupon.segment, coupon.arm_id, coupon.claimed_at
+    learned.append(lambda: posteriors.record_success(segment, arm_id, claimed_at=claimed_at, at=at))
+
+
+def refunded(
     learned: Learned,
     runtime: PolicyRuntime,
     cfg: RewardsConfig,
     coupon: Any,
     *,
-    converted: bool,
-    at: datetime | None = None,
+    redeemed_at: datetime,
+    lapsed: bool,
 ) -> None:
-    """A redemption at `at` teaches the coupon's cell a success, and the claim clock how long it took;
-    its refund takes the success back."""
+    """A refund takes the redemption's success back: the claim is pending again while the coupon can
+    still be used, and expired if it is past its validity (as the refund stores the coupon)."""
     if coupon.is_fallback:
         return
     posteriors = runtime.campaign(cfg, coupon.campaign_id).posteriors
     segment, arm_id, claimed_at = coupon.segment, coupon.arm_id, coupon.claimed_at
-    if converted:
-        learned.append(lambda: posteriors.record_success(segment, arm_id, claimed_at=claimed_at, at=at))
-    else:
-        learned.append(lambda: posteriors.retract_success(segment, arm_id))
+
+    def retract() -> None:
+        posteriors.retract_success(segment, arm_id, claimed_at=claimed_at, redeemed_at=redeemed_at)
+        if lapsed:
+            posteriors.record_expiry(segment, arm_id, claimed_at=claimed_at)
+
+    learned.append(retract)
 
 
 def holdout_conversion(

@@ -80,7 +80,7 @@ class Redeem:
         )
         await budget.spend(conn, c.campaign_id, c.discount_fen)
         await outgoing.coupon_redeemed(conn, self.dialect, c, request, now)
-        learning.conversion(learned, self.runtime, view.cfg, c, converted=True, at=now)
+        learning.conversion(learned, self.runtime, view.cfg, c, at=now)
         return _response(request.order_id, c, c.discount_fen, amount)
 
 

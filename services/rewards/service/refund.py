@@ -42,8 +42,8 @@ class RefundOrder:
         assert coupon is not None
         if r.refunded or not await redemptions.mark_refunded(conn, r.order_id):
             return rewards_pb2.RefundOrderResponse(coupon=coupon_pb(coupon), restored=money(0))
-        learning.conversion(learned, self.runtime, view.cfg, coupon, converted=False)
         still_valid = now < coupon.valid_until
+        learning.refunded(learned, self.runtime, view.cfg, coupon, redeemed_at=r.redeemed_at, lapsed=not still_valid)
         new_state = coupons.CLAIMED if still_valid else coupons.EXPIRED
         await coupons.reopen(conn, coupon.id, new_state)
         campaign = view.campaigns.get(coupon.campaign_id)

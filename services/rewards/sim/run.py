@@ -237,8 +237,21 @@ class Run:
                     refund_at = when + timedelta(days=self.sc.refund_delay_days)
                     self._at(refund_at, "refund", (segment, arm, day, claimed_at))
             elif kind == "refund":
-                self.ledger.spent -= face
-                self._lesson("retract", segment, arm)
+                self._refund(when, segment, arm, day, claimed_at)
+
+    def _refund(self, when: datetime, segment: str, arm: str, day: int, claimed_at: datetime) -> None:
+        """As RefundOrder: the spend comes back, and a coupon still valid is reserved again until it
+        expires (this market's customers do not use a refunded coupon twice)."""
+        face = self.m.face[arm]
+        redeemed_at = when - timedelta(days=self.sc.refund_delay_days)
+        self.ledger.spent -= face
+        self._lesson("retract", segment, arm, claimed_at, redeemed_at)
+        valid_until = claimed_at + timedelta(days=self.m.validity[arm])
+        if when < valid_until:
+            self.ledger.reserved += face
+            self._at(valid_until, "expire", (segment, arm, day, claimed_at))
+        else:
+            self._lesson("expiry", segment, arm, claimed_at, when)
 
     def _lesson(
         self, kind: str, segment: str, arm: str, claimed_at: datetime | None = None, at: datetime | None = None

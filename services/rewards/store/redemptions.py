@@ -21,9 +21,9 @@ _VALUES = {
     "redeemed_at": moment("p_redeemed_at"),
     "refunded": False,
 }
-_REDEMPTION = select(_r.order_id, _r.coupon_id, _r.customer_ref, _r.amount_fen, _r.discount_fen, _r.refunded).where(
-    _r.order_id == param("p_order")
-)
+_REDEMPTION = select(
+    _r.order_id, _r.coupon_id, _r.customer_ref, _r.amount_fen, _r.discount_fen, _r.refunded, _r.redeemed_at
+).where(_r.order_id == param("p_order"))
 _REFUND = update(redemptions).where(_r.order_id == param("p_order"), _r.refunded == false()).values(refunded=True)
 
 

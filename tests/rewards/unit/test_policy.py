@@ -97,6 +97,23 @@ def test_a_refund_takes_back_one_recorded_success() -> None:
     assert (cell.trials, cell.successes) == (1, 0)
 
 
+def test_a_refund_puts_the_claim_back_to_pending_on_the_claim_clock() -> None:
+    p = Posteriors()
+    claimed, redeemed = NOW, NOW + timedelta(hours=5)
+    p.record_trial("mass", "m100-10")
+    p.record_claim("mass", "m100-10", at=claimed)
+    p.record_success("mass", "m100-10", claimed_at=claimed, at=redeemed)
+    assert (p.clock.pending, p.clock.redeemed) == ({}, 1)
+    p.retract_success("mass", "m100-10", claimed_at=claimed, redeemed_at=redeemed)
+    cell = p.cells[("mass", "m100-10")]
+    assert (cell.claims, cell.successes, cell.expired) == (1, 0, 0)
+    assert cell.converted(0.5) == 0.5  # pending again: it may still redeem
+    assert (p.clock.pending, p.clock.redeemed, p.clock.delay_hours) == ({int(NOW.timestamp() // 3600): 1}, 0, 0.0)
+    p.record_expiry("mass", "m100-10", claimed_at=claimed)  # refunded after its validity: settled as expired
+    assert cell.converted(0.5) == 0.0
+    assert (p.clock.pending, p.clock.expired) == ({}, 1)
+
+
 def test_isotonic_projection_is_non_decreasing_and_keeps_ordered_input() -> None:
     assert isotonic([0.1, 0.2, 0.3], [1, 1, 1]) == [0.1, 0.2, 0.3]
     got = isotonic([0.3, 0.1, 0.2], [1, 1, 1])
