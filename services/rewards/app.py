@@ -71,7 +71,7 @@ class RewardsApp(ServiceApp):
             preview_triggers=PreviewTriggers(self.db, clock),
             list_follow_ups=ListFollowUps(self.db, clock),
         )
-        self.journeys = Journeys(self.db, self.writes.run, self.view, clock)
+        self.journeys = Journeys(self.db, self.writes.run, self.view, clock, self.runtime)
         self.consumers = consumers(config, self.db, self.writes, clock, self.journeys)
         fallback_waves = SendFallbackWaves(self.db, self.writes.run, self.runtime)
         # Each pass also tries the other kind of a customer's due touches: priority decides between them.

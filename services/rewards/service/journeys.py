@@ -29,15 +29,17 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from services.common.after_commit import after_commit
 from services.common.clock import Clock
 from services.common.consumer import Handler
 from services.common.db import Database
 from services.rewards.config import Campaign, Trigger
 from services.rewards.domain import contact, holdout, journey
 from services.rewards.domain.profile import Profile, unmet
-from services.rewards.runtime import ConfigView, campaign_active
-from services.rewards.service import outgoing
+from services.rewards.runtime import ConfigView, PolicyRuntime, campaign_active
+from services.rewards.service import learning, outgoing
 from services.rewards.service.touches import Finder, customer_unit, touch_customer
+from services.rewards.service.unit import Learned
 from services.rewards.store import contacts, decisions, fates, inputs
 from services.rewards.store import journeys as store
 from skylane.common.v1 import events_pb2
@@ -62,8 +64,10 @@ class Journeys:
         run_unit: Callable[[Unit[int]], Awaitable[int]],
         view: Callable[[], ConfigView],
         clock: Clock,
+        runtime: PolicyRuntime | None = None,
     ) -> None:
         self.db, self.run_unit, self.view, self.clock = db, run_unit, view, clock
+        self.runtime = runtime  # the running policy, whose passed-over visits a first offer censors
         self.dialect = db.dialect
         self.others: list[Finder] = []  # the other kinds of due touches (the composition root sets them)
 
@@ -292,9 +296,27 @@ class Journeys:
         if refused:
             await store.reopen(conn, trigger.id, customer, entries, decision["id"], now)
             raise _Deferred(refused)
+        await self._censor_passes(conn, view, campaign, customer, now)
         await decisions.insert_decision(conn, decision)
         await outgoing.offer_triggered(conn, self.dialect, decision, trigger.id, trigger.next_product, now)
         return decision
+
+    async def _censor_passes(
+        self, conn: AsyncConnection, view: ConfigView, campaign: Campaign, customer: str, now: datetime
+    ) -> None:
+        """A triggered offer is an offer of the campaign too: when it is the customer's first, it censors
+        their passed-over visits as a requested offer does (read before the offer is recorded), once
+        committed, as a restart's rebuild counts them."""
+        if self.runtime is None or not view.params.passed_over:
+            return
+        since = now - timedelta(days=view.params.baseline_window_days)
+        passes = await decisions.open_passes(conn, campaign.id, customer, since)
+        if passes:
+            lessons: Learned = []
+            posteriors = self.runtime.campaign(view.cfg, campaign.id).posteriors
+            learning.censored(lessons, posteriors, [(str(s), at) for s, at in passes], now)
+            for lesson in lessons:
+                after_commit(lesson)
 
 
 @dataclass(frozen=True)
