@@ -25,7 +25,7 @@ def _set_claim_clocks(fresh: dict[str, Posteriors], pending: list[Any], redeemed
     for campaign_id, hour, n, latest in pending:
         fresh.setdefault(campaign_id, Posteriors()).clock.add_pending(int(hour), int(n), latest)
     for campaign_id, n, hours, latest in redeemed:
-        fresh.setdefault(campaign_id, Posteriors()).clock.add_redeemed(int(n), float(hours or 0.0), latest)
+        fresh.setdefault(campaign_id, Posteriors()).clock.add_redeemed(int(n or 0), float(hours or 0.0), latest)
     for campaign_id, n, latest in lapsed:
         fresh.setdefault(campaign_id, Posteriors()).clock.add_expired(int(n), latest)
 

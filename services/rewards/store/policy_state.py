@@ -124,15 +124,17 @@ async def claim_clocks(session: AsyncSession, dialect: str) -> tuple[list[Any], 
     )
     # A redemption stamped before its claim (clock skew) took no time, as the live clock counts it.
     took = _epoch_hours(dialect, Redemption.redeemed_at) - _epoch_hours(dialect, Coupon.claimed_at)
+    # A refunded redemption no longer counts, but the clock saw its moment: it still sets the clock's "now".
+    counted = and_(Coupon.state == "REDEEMED", Redemption.refunded.is_(False))
     redeemed = await session.execute(
         select(
             Coupon.campaign_id,
-            func.count(),
-            func.sum(case((took > 0, took), else_=0.0)),
+            func.sum(case((counted, 1), else_=0)),
+            func.sum(case((and_(counted, took > 0), took), else_=0.0)),
             func.max(Redemption.redeemed_at),
         )
         .join(Redemption, Redemption.coupon_id == Coupon.id)
-        .where(own, Coupon.state == "REDEEMED", Redemption.refunded.is_(False))
+        .where(own)
         .group_by(Coupon.campaign_id)
     )
     expired = await session.execute(
