@@ -21,6 +21,7 @@ the session flushed what it holds (autoflush, as SQLAlchemy would).
 
 from __future__ import annotations
 
+import copy
 import re
 import sqlite3
 import weakref
@@ -69,25 +70,74 @@ class _Plan:
         # Without expansion or escaped names each position is one named value: read it straight from the
         # caller's parameters (or the statement's own value), as construct_params would, without building
         # the full parameter dictionary per call.
-        self.direct: list[tuple[str, Any, Any]] | None = None
+        self.direct: list[tuple[str, Any, Any, str | None]] | None = None
         if not self.expands and not compiled.escaped_bind_names:
-            own = {bind.key: bind for bind in compiled.binds.values()}
-            self.direct = []
-            for name in compiled.positiontup or ():
-                bind = own.get(name)
-                if bind is None:
-                    self.direct = None
-                    break
-                fixed = _REQUIRED if bind.required else (bind.effective_value if bind.callable else bind.value)
-                fixed = self.defaults.get(name, fixed)
-                self.direct.append((name, compiled._bind_processors.get(name), fixed))
+            self.direct = self._direct()
+
+    def _direct(
+        self, extracted: Sequence[Any] | None = None, expanded: Any = None
+    ) -> list[tuple[str, Any, Any, str | None]] | None:
+        """Per position: the name, its bind processor, the value when the caller gives none (the statement's
+        own; with `extracted`, one statement object's literal values as construct_params resolves them), and
+        the bind's key when it differs from the name (construct_params looks a value up by key, then name).
+        None where construct_params does more than this (callable values, collected parameters)."""
+        compiled = self.compiled
+        if getattr(compiled, "_collect_params", False):
+            return None
+        resolved: dict[Any, Any] = {}
+        if extracted is not None:
+            if compiled.cache_key is None or compiled._cache_key_bind_match is None:
+                return None
+            matches, _ = compiled._cache_key_bind_match
+            resolved = {
+                bind: value for b, value in zip(compiled.cache_key[1], extracted, strict=True) for bind in matches[b]
+            }
+        by_name: dict[str, tuple[Any, str | None]] = {}
+        for bind, name in compiled.bind_names.items():
+            if bind.callable is not None:
+                return None
+            fixed = _REQUIRED if bind.required else resolved.get(bind, bind).value
+            by_name[name] = (self.defaults.get(name, fixed), bind.key if bind.key != name else None)
+        direct = []
+        for name in (expanded.positiontup if expanded is not None else compiled.positiontup) or ():
+            if name in by_name:
+                fixed, key = by_name[name]
+                direct.append((name, compiled._bind_processors.get(name), fixed, key))
+            elif expanded is not None and name in expanded.parameters:  # one value of a literal IN list
+                direct.append((name, expanded.processors.get(name), expanded.parameters[name], None))
+            else:
+                return None
+        return direct
+
+    def specialized(self, extracted: Sequence[Any]) -> _Plan | None:
+        """This plan with one statement object's literal values built in, so its calls take the direct
+        path (statements kept for reuse carry literal values, e.g. ``values(state="CLAIMED")``, the same
+        on every call); None where the direct path does not apply."""
+        compiled, expanded = self.compiled, None
+        if compiled.escaped_bind_names:
+            return None
+        if self.expands:
+            # IN lists and other expanding parameters whose values are this object's own literals expand the
+            # same on every call: expanded once here instead of per call.
+            if any(b.required for b in (*compiled.post_compile_params, *compiled.literal_execute_params)):
+                return None
+            values = compiled.construct_params({}, extracted_parameters=extracted, _check=False)
+            expanded = compiled._process_parameters_for_postcompile(values)
+        direct = self._direct(extracted, expanded)
+        if direct is None:
+            return None
+        twin = copy.copy(self)
+        twin.direct, twin.expands = direct, False
+        if expanded is not None:
+            twin.sql = expanded.statement
+        return twin
 
     def arguments(self, params: Mapping[str, Any], extracted: Sequence[Any] | None) -> tuple[str, list[Any]]:
         """The SQL to send and its positional arguments, bind processors applied."""
         if extracted is None and self.direct is not None:
             out = []
-            for name, processor, fixed in self.direct:
-                value = params.get(name, fixed)
+            for name, processor, fixed, key in self.direct:
+                value = params.get(name, fixed) if key is None or key not in params else params[key]
                 if value is _REQUIRED:
                     raise sa_exc.InvalidRequestError(f"A value is required for bind parameter {name!r}")
                 out.append(processor(value) if processor is not None else value)
@@ -162,7 +212,12 @@ class _Plans:
             return None, None
         found = by_keys.get(keys)
         if found is None:
-            found = by_keys[keys] = self._find(statement, keys)
+            found = self._find(statement, keys)
+            if found[0] is not None and found[1] is not None:
+                # This object's literal values are its own for good: built into a plan of its own.
+                twin = found[0].specialized(found[1])
+                found = (twin, None) if twin is not None else found
+            by_keys[keys] = found
         return found
 
     def _find(self, statement: ClauseElement, keys: tuple[str, ...]) -> _Found:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database, UTCDateTime, insert_ignoring_conflicts
-from services.common.driver_session import DriverResult
+from services.common.driver_session import DriverResult, plans_for
 from tests.helpers import DbTarget
 
 metadata = MetaData()
@@ -98,6 +98,33 @@ async def test_rows_defaults_and_rowcounts_match_sqlalchemy(db_target: DbTarget)
             assert fast == slow == [(count,)]
         fast, slow = await _both(db, select(func.count()).select_from(things).where(things.c.kind.in_(["a", "c"])))
         assert fast == slow == [(3,)]
+    finally:
+        await db.dispose()
+
+
+async def test_kept_statements_with_literal_values_write_their_own_values(db_target: DbTarget) -> None:
+    """Statements kept for reuse that carry literal values (``values(kind="x")``, a None) run on the direct
+    path with their own values built into their plan: two objects of one shape each write theirs, whichever
+    ran first, and a literal None beside named parameters is written as NULL."""
+    db = await _database(db_target)
+    named = insert(things).values(name=bindparam("p_name"), kind=bindparam("p_kind"), at=None)
+    relabel = {
+        kind: update(things).where(things.c.name == bindparam("p_name")).values(kind=kind, count=things.c.count + 5)
+        for kind in ("x", "y")
+    }
+    try:
+        async with db.transaction() as session:
+            for name in ("n1", "n2", "n3"):
+                await session.execute(named, {"p_name": name, "p_kind": "a"})
+            for kind, name in (("y", "n2"), ("x", "n1"), ("y", "n3")):
+                assert (await session.execute(relabel[kind], {"p_name": name})).rowcount == 1  # type: ignore[attr-defined]
+        plans = plans_for(db.write_engine.dialect)
+        for statement, keys in ((named, ("p_kind", "p_name")), (relabel["x"], ("p_name",))):
+            plan, extracted = plans.plan(statement, keys)
+            assert plan is not None and plan.direct is not None and extracted is None
+        async with db.read() as session:
+            rows = (await session.execute(select(things.c.name, things.c.kind, things.c.count, things.c.at))).all()
+        assert sorted(tuple(r) for r in rows) == [("n1", "x", 5, None), ("n2", "y", 5, None), ("n3", "y", 5, None)]
     finally:
         await db.dispose()
 
