@@ -12,19 +12,24 @@ One file per kind, drawn from the seed (the same seed gives the same files):
 - caps: the most valuable partner capped per day (or per hour and week), an evening or morning peak;
 - chain: two or three posts in a time budget, slow deciders, a short acceptance window, a cost per post;
 - delays: funding reported one to four days after the post, rates by tier and amount;
-- many: twelve to eighteen small partners bidding on a quarter to half of the leads, from a cold start.
+- many: twelve to eighteen small partners bidding on a quarter to half of the leads, from a cold start;
+- many-caps: the many market with caps on most partners (up to six capped per hour and month, up to six
+  per day), its 8 days ending with January so that every capped window ends within the run (written
+  beside the kinds, from the many market: the other files of a seed are as without it).
 Every kind draws its partners' bids, rates, spreads and funding-report delays anew; the registry's
 waterfall is the partners by mean bid, as a desk that read only the bids would set it.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import market_files
+import yaml
 
 Market = dict[str, Any]
 TIERS = ("near_prime", "tail", "thin_file")
@@ -227,9 +232,31 @@ def many(d: Draw) -> Market:
 KINDS: tuple[Callable[[Draw], Market], ...] = (tiers, features, drift, caps, chain, delays, many)
 
 
+def with_caps(many_market: Market) -> Market:
+    """The many market with caps on most partners: the first k lenders (k = min(6, (n − 2) // 2), n
+    partners) capped at 6 + i an hour and 300 + 40·i a month, the next k at 60 a day, two or more left
+    uncapped. Its run starts on 24 January so that the month ends with the run: the upper bound (an LP over
+    the run) may spend a cap within the run, the router paces it over its window (docs/router-decisions.md
+    § 3), so a window past the run's end would measure that, not the policy."""
+    m = copy.deepcopy(many_market)
+    lenders = m["registry"]["lenders"]
+    k = min(6, (len(lenders) - 2) // 2)
+    for i, lender in enumerate(lenders[:k]):
+        lender["caps"] = {"hour": 6 + i, "month": 300 + 40 * i}
+    for lender in lenders[k : 2 * k]:
+        lender["caps"] = {"day": 60}
+    m["registry"]["caps_timezone"] = "Asia/Shanghai"
+    m["start"] = "2026-01-24T00:00:00+08:00"
+    return m
+
+
 def write_markets(seed: int, out: Path) -> list[Path]:
-    """One file per kind, all drawn from one stream seeded with `seed`."""
-    return market_files.write_markets(Draw(seed), KINDS, out, lambda kind, _market: f"{kind}-{seed}")
+    """One file per kind, all drawn from one stream seeded with `seed`, and the many market with caps."""
+    written = market_files.write_markets(Draw(seed), KINDS, out, lambda kind, _market: f"{kind}-{seed}")
+    many = yaml.safe_load((out / f"many-{seed}.yaml").read_text(encoding="utf-8"))
+    path = out / f"many-caps-{seed}.yaml"
+    path.write_text(yaml.safe_dump(with_caps(many), sort_keys=False), encoding="utf-8")
+    return [*written, path]
 
 
 if __name__ == "__main__":

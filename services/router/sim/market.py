@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.router.partners.config import Partner, PartnersConfig
+from services.router.partners.config import CAP_WINDOWS, CapWindow, Partner, PartnersConfig
 from services.router.partners.domain import (
     BID,
     ERROR,
@@ -22,6 +22,7 @@ from services.router.partners.domain import (
     Consent,
     LeadApplicant,
     PingResult,
+    cap_window_left,
     prefilter,
 )
 from services.router.partners.estimates import lead_features
@@ -89,6 +90,57 @@ def arrival_hours_problem(scenario: Scenario, zone: ZoneInfo) -> str | None:
         f"hourly_profile weighs none of the hours the run covers ({', '.join(f'{h:02d}h' for h in sorted(hours))} "
         f"in {zone.key}): no applicant could arrive"
     )
+
+
+# A cap window reaching this share of the run past its end is flagged (a day window past a run that ends in
+# the morning is not: the last partial day is a small part of a run of several days).
+PAST_RUN_SHARE = 0.1
+_WINDOW_SECONDS: dict[CapWindow, float] = {"hour": 3600.0, "day": DAY, "week": 7 * DAY, "month": 31 * DAY}
+
+
+def _window_start(local: datetime, window: CapWindow) -> datetime:
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if window == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    if window == "day":
+        return midnight
+    if window == "week":
+        return midnight - timedelta(days=local.weekday())
+    return midnight.replace(day=1)
+
+
+def _shorter_caps_allow(limits: dict[CapWindow, int], window: CapWindow, seconds: float) -> float:
+    """The most a partner's shorter windows let it take over `seconds` (one window more than fit, at most)."""
+    allowed = math.inf
+    for kind, cap in limits.items():
+        if _WINDOW_SECONDS[kind] < _WINDOW_SECONDS[window]:
+            allowed = min(allowed, cap * (math.ceil(seconds / _WINDOW_SECONDS[kind]) + 1))
+    return allowed
+
+
+def caps_past_run(scenario: Scenario, registry: PartnersConfig) -> list[str]:
+    """Capped windows that reach well past the run's end and could bind within it. The upper bound (an LP
+    over the run) may spend such a cap within the run; the router cannot know that traffic ends and paces
+    it over the whole window, so learned / bound then measures the run's end, not the policy."""
+    zone = ZoneInfo(registry.caps_timezone)
+    end = scenario.start + timedelta(days=scenario.days)
+    last = (end - timedelta(seconds=1)).astimezone(zone)
+    run_s = scenario.days * DAY
+    notes = []
+    for lender in registry.lenders:
+        limits = lender.caps.limits()
+        for window in (w for w in CAP_WINDOWS if w in limits):
+            past = cap_window_left(last, registry.caps_timezone, window) - 1.0
+            if past <= PAST_RUN_SHARE * run_s:
+                continue
+            within = (end - max(_window_start(last, window), scenario.start)).total_seconds()
+            if limits[window] >= _shorter_caps_allow(limits, window, within):
+                continue  # its shorter caps bind first
+            notes.append(
+                f"{lender.id}'s {window} cap of {limits[window]} runs {past / DAY:.1f} days past the run's end: "
+                "the bound may spend it within the run, the router paces it over the whole window"
+            )
+    return notes
 
 
 class Market:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from services.router.partners.cli import load_registry, unmatched_partners
+from services.router.sim.market import caps_past_run
 from services.router.sim.scenario import load_scenario
 from tests.helpers import REPO, reproducible_markets, write_markets
 
-KINDS = {"tiers", "features", "drift", "caps", "chain", "delays", "many"}
+KINDS = {"tiers", "features", "drift", "caps", "chain", "delays", "many", "many-caps"}
 
 
 def _write(seed: int, out: Path) -> list[Path]:
@@ -35,6 +36,10 @@ def test_each_kind_has_what_names_it(tmp_path: Path) -> None:
     assert markets["chain"].chain.time_budget_s is not None
     assert min(p.fund_delay_hours for p in markets["delays"].partners) >= 24
     assert len(markets["many"].partners) >= 12
+    many_caps = markets["many-caps"]
+    capped = [lender for lender in load_registry(many_caps, None).lenders if lender.caps.limits()]
+    assert many_caps.partners == markets["many"].partners and len(capped) >= 10
+    assert caps_past_run(many_caps, load_registry(many_caps, None)) == []  # every capped window ends in the run
 
 
 def test_the_markets_of_many_seeds_all_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

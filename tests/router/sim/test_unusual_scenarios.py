@@ -14,7 +14,7 @@ import yaml
 from services.router.partners.selection import ChainLimits
 from services.router.sim.bound import Bound
 from services.router.sim.engine import RunResult, chain_limits
-from services.router.sim.market import Market, run_hours
+from services.router.sim.market import Market, caps_past_run, run_hours
 from services.router.sim.runner import LEARNED, SeedResult, summary
 from services.router.sim.scenario import Scenario
 
@@ -105,3 +105,32 @@ def test_where_nothing_can_be_sold_a_policy_that_sold_nothing_has_all_of_the_bou
     assert summary([nothing]).rows[LEARNED]["of_bound"].mean == 1.0
     costly = SeedResult(1, 10, Bound(0.0, [0.0] * 10), {LEARNED: RunResult(LEARNED, leads=10, expected_fen=-50.0)})
     assert summary([costly]).rows[LEARNED]["of_bound"].mean == 0.0
+
+
+def _capped(caps: dict[str, int], start: str, days: float) -> Scenario:
+    lender = {**LENDER, "allow_listed": True, "caps": caps}
+    return _scenario(start=start, days=days, registry={"lenders": [lender], "caps_timezone": "Asia/Shanghai"})
+
+
+def test_a_cap_window_reaching_far_past_the_run_is_flagged_where_it_could_bind_within_the_run() -> None:
+    # 8 days from 5 January: January's window runs 18.6 days on; 6 an hour would allow 1,152 within the run
+    scenario = _capped({"hour": 6, "month": 300}, "2026-01-05T09:00:00+08:00", 8)
+    assert scenario.registry is not None
+    notes = caps_past_run(scenario, scenario.registry)
+    assert len(notes) == 1 and "month cap of 300" in notes[0] and "18.6 days" in notes[0]
+
+
+@pytest.mark.parametrize(
+    ("caps", "start", "days"),
+    [
+        ({"hour": 6, "month": 300}, "2026-01-24T00:00:00+08:00", 8),  # the month ends with the run
+        ({"day": 20, "month": 300}, "2026-01-05T09:00:00+08:00", 8),  # 20 a day cannot reach 300 in the run
+        ({"day": 60}, "2026-01-05T09:00:00+08:00", 8),  # the last day runs 15 hours on: under a tenth of the run
+    ],
+)
+def test_a_cap_window_that_ends_with_the_run_or_cannot_bind_in_it_is_not_flagged(
+    caps: dict[str, int], start: str, days: float
+) -> None:
+    scenario = _capped(caps, start, days)
+    assert scenario.registry is not None
+    assert caps_past_run(scenario, scenario.registry) == []
