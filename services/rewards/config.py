@@ -286,6 +286,9 @@ class PolicyConfig(Schema):
     # Visits of customers the campaign never offered a coupon that the policy passes over teach the
     # no-coupon response too, each censored at the customer's first offer (docs/rewards-decisions.md).
     passed_over: bool = True
+    # Thompson draws' spread shrinks as (share of the campaign still to come) ** this, so late offers stop
+    # buying information nothing will use (docs/rewards-decisions.md); 0 keeps the posterior's own spread.
+    horizon_tempering: float = Field(default=0.5, ge=0.0, le=4.0)
 
 
 class RewardsConfig(Schema):

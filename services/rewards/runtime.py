@@ -161,6 +161,7 @@ def policy_params(p: PolicyConfig) -> PolicyParams:
         p.pooling,
         passed_over=p.passed_over,
         baseline_window_days=float(p.baseline_window_days),
+        horizon_tempering=p.horizon_tempering,
     )
 
 

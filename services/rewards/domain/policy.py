@@ -209,6 +209,27 @@ class PolicyParams:
     sampling_scale: float = 1.0  # Thompson draws' spread around the posterior mean (1: the posterior's own)
     passed_over: bool = True  # visits the policy passed over also teach the no-coupon response (Untreated)
     baseline_window_days: float = 7.0  # a no-coupon payment this soon after the visit counts as converted
+    # Thompson draws' spread shrinks as (share of the campaign still to come) ** this: 0 keeps it whole.
+    horizon_tempering: float = 0.5
+
+
+def share_left(start: datetime, end: datetime, now: datetime) -> float:
+    """The share of the campaign's time still to come, in [0, 1]."""
+    span = (end - start).total_seconds()
+    if span <= 0:
+        return 0.0
+    return min(1.0, max(0.0, (end - now).total_seconds() / span))
+
+
+def draw_spread(params: PolicyParams, left: float) -> float:
+    """How far Thompson draws reach around the posterior mean, as a share of the posterior's own spread.
+
+    What an offer teaches is worth the offers still to come that can use it: late in a campaign a draw
+    that tries an arm whose posterior merely overlaps the best buys information almost nothing will
+    exploit, and in a large segment whose coupons are all marginal each such try costs its face value.
+    So the spread narrows with the share of the campaign left; early on, while a good arm read low after
+    a few unlucky offers still has most of the campaign to recover in, it is the posterior's own."""
+    return params.sampling_scale * max(0.0, left) ** params.horizon_tempering
 
 
 class _Pooled:
@@ -651,8 +672,10 @@ def choose(
     params: PolicyParams,
     budget_left_fen: int | None = None,
     propensities: PropensityCache | None = None,
+    left: float = 1.0,
 ) -> Choice:
-    """Picks an arm for one customer of ``segment``; arms must be sorted by discount ascending.
+    """Picks an arm for one customer of ``segment``; arms must be sorted by discount ascending; ``left`` is
+    the share of the campaign still to come (``share_left``), which narrows the draws (``draw_spread``).
 
     With a ``PropensityCache`` the Thompson action shares behind the logged propensity are re-estimated
     only when the segment's evidence or λ moved, instead of on every call (the hot path of Offer).
@@ -679,11 +702,12 @@ def choose(
 
     raw = [a / (a + b) for a, b in betas]
     base_raw = raw[0]
+    spread = draw_spread(params, left)
 
     def thompson() -> int:
         # The baseline enters at its posterior mean: holdout data arrives whatever we choose, so sampling
         # it would only add noise to every uplift without buying information.
-        tau = params.sampling_scale
+        tau = spread
         draws = [
             base_raw,
             *(m + tau * (rng.betavariate(a, b) - m) for (a, b), m in zip(betas[1:], raw[1:], strict=True)),
@@ -706,14 +730,14 @@ def choose(
     stamp = posteriors.evidence.get(segment, 0)
     arm_ids = tuple(keys[1:])
     if propensities is not None:
-        counts = propensities.lookup(segment, stamp, lam, arm_ids)
+        counts = propensities.lookup(segment, stamp, (lam, spread), arm_ids)
     if counts is None:
         counts = {}
         for _ in range(draws):
             action = thompson()
             counts[action] = counts.get(action, 0) + 1
         if propensities is not None:
-            propensities.store(segment, stamp, lam, arm_ids, counts)
+            propensities.store(segment, stamp, (lam, spread), arm_ids, counts)
     ts_share = (counts.get(picked, 0) + 1) / (draws + 2)  # never exactly 0 or 1 (IPS weights stay finite)
     propensity = (1 - eps) * ts_share + (eps * explore_share[picked] if picked >= 0 else 0.0)
     if picked < 0:
@@ -731,7 +755,7 @@ def choose(
 @dataclass
 class _Shares:
     stamp: int
-    lam: float
+    lam: tuple[float, float]  # λ and the draws' spread the counts were drawn at
     arms: tuple[str, ...]
     counts: dict[int, int]
 
@@ -739,7 +763,7 @@ class _Shares:
 class PropensityCache:
     """Thompson action counts per segment, reused while the posteriors behind them barely moved.
 
-    An estimate is reused until λ changes, the affordable arms change, or the segment has recorded
+    An estimate is reused until λ or the draws' spread changes, the affordable arms change, or the segment has recorded
     ``max(refresh_min, refresh_share × evidence)`` more trials and successes than when it was drawn.
     Posteriors move by about 1/evidence per observation, so the reused shares stay within the Monte
     Carlo error of a fresh estimate, at a fraction of the draws.
@@ -749,7 +773,9 @@ class PropensityCache:
         self.refresh_min, self.refresh_share = refresh_min, refresh_share
         self._by_segment: dict[str, _Shares] = {}
 
-    def lookup(self, segment: str, stamp: int, lam: float, arms: tuple[str, ...]) -> dict[int, int] | None:
+    def lookup(
+        self, segment: str, stamp: int, lam: tuple[float, float], arms: tuple[str, ...]
+    ) -> dict[int, int] | None:
         found = self._by_segment.get(segment)
         if found is None or found.lam != lam or found.arms != arms:
             return None
@@ -757,7 +783,9 @@ class PropensityCache:
             return None
         return found.counts
 
-    def store(self, segment: str, stamp: int, lam: float, arms: tuple[str, ...], counts: dict[int, int]) -> None:
+    def store(
+        self, segment: str, stamp: int, lam: tuple[float, float], arms: tuple[str, ...], counts: dict[int, int]
+    ) -> None:
         self._by_segment[segment] = _Shares(stamp, lam, arms, counts)
 
 
@@ -781,6 +809,7 @@ def _outlooks(
     segments: Sequence[tuple[str, float, float]],
     params: PolicyParams,
     rng: random.Random,
+    spread: float = 1.0,
 ) -> list[_Outlook]:
     keys = [BASELINE, *(a.id for a in arms)]
     out = []
@@ -790,11 +819,20 @@ def _outlooks(
         raw = [a / (a + b) for a, b in betas]
         means = _responses(raw, weights, params.monotone)
         draws = [
-            _responses([raw[0], *(rng.betavariate(a, b) for a, b in betas[1:])], weights, params.monotone)
+            _responses([raw[0], *_drawn(betas[1:], raw[1:], spread, rng)], weights, params.monotone)
             for _ in range(PACING_DRAWS)
         ]
         out.append(_Outlook(share, value, means, draws))
     return out
+
+
+def _drawn(
+    betas: Sequence[tuple[float, float]], means: Sequence[float], spread: float, rng: random.Random
+) -> list[float]:
+    """One Thompson draw per arm, ``spread`` times as far from its posterior mean as the posterior's own."""
+    if spread == 1.0:
+        return [rng.betavariate(a, b) for a, b in betas]
+    return [m + spread * (rng.betavariate(a, b) - m) for (a, b), m in zip(betas, means, strict=True)]
 
 
 def expected_cost_per_arrival(
@@ -829,12 +867,14 @@ def solve_lambda(
     lam_max: float,
     params: PolicyParams,
     rng: random.Random,
+    spread: float = 1.0,
 ) -> float:
-    """Smallest λ whose expected spend per arrival fits the target (bisection on log λ).
+    """Smallest λ whose expected spend per arrival fits the target (bisection on log λ); ``spread`` is the
+    policy's draws' (``draw_spread``), so the forecast replays the draws the offers will make.
 
     This is the dual of the knapsack: at the right λ, "best arm per segment" spends the budget.
     """
-    outlooks = _outlooks(posteriors, arms, segments, params, rng)  # fixed during the search
+    outlooks = _outlooks(posteriors, arms, segments, params, rng, spread)  # fixed during the search
     if expected_cost_per_arrival(outlooks, arms, lam_min, params) <= target_cost_per_arrival:
         return lam_min
     lo, hi = math.log(lam_min), math.log(lam_max)
@@ -873,6 +913,9 @@ class Pacer:
     rate_window_seconds: float = 7 * 86_400.0
     # Arrivals per hour and segment, oldest first, so those older than the window can be taken out.
     hours: deque[tuple[int, dict[str, int]]] = field(default_factory=deque)
+    # Share of the campaign still to come at the last update: the offers draw at the spread the forecast
+    # assumed (draw_spread), and it moves only when λ does, so cached propensities stay valid between.
+    left: float = 1.0
 
     def arrive(self, now: datetime, segment: str) -> None:
         if self.first_seen is None:
@@ -915,8 +958,11 @@ class Pacer:
         today_left_fen: float,
         seconds_left_today: float,
         params: PolicyParams,
+        left: float = 1.0,
     ) -> float:
+        """Re-solves λ; ``left`` is the share of the campaign still to come (``share_left``)."""
         self.last_update = now
+        self.left = left
         n, elapsed = self.traffic(now)
         if n < 20 or elapsed <= 0:
             return self.lam  # too little traffic seen to know the arrival rate
@@ -929,7 +975,10 @@ class Pacer:
         )
         segments = [(s, c / n, values[s]) for s, c in self.arrivals.items() if s in values]
         ceiling = max(self.lam_max, no_offer_price(values, arms))
-        self.lam = solve_lambda(posteriors, arms, segments, per_arrival, self.lam_min, ceiling, params, self.rng)
+        spread = draw_spread(params, left)
+        self.lam = solve_lambda(
+            posteriors, arms, segments, per_arrival, self.lam_min, ceiling, params, self.rng, spread
+        )
         return self.lam
 
 

@@ -26,7 +26,7 @@ from services.common.replica_share import TrafficShare
 from services.rewards.config import Campaign
 from services.rewards.domain import contact, holdout
 from services.rewards.domain.budget import pacing_horizon
-from services.rewards.domain.policy import BASELINE, Choice, choose
+from services.rewards.domain.policy import BASELINE, Choice, choose, share_left
 from services.rewards.domain.profile import Profile, segment_of, unmet
 from services.rewards.runtime import CampaignPolicy, ConfigView, PolicyRuntime, campaign_active
 from services.rewards.service import budget, learning, peer_events
@@ -230,6 +230,7 @@ class _Decision:
                 self.traffic.of(left.today_fen),
                 seconds_left_today,
                 view.params,
+                share_left(campaign.start, campaign.end, now),
             )
         choice = choose(
             policy.posteriors,
@@ -241,6 +242,7 @@ class _Decision:
             view.params,
             left.claimable_fen,
             policy.propensities,
+            policy.pacer.left,
         )
         response = self.response
         response.propensity, response.baseline_response = choice.propensity, choice.baseline

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.rewards.domain.policy import NONE, Pacer, Posteriors, PropensityCache, choose
+from services.rewards.domain.policy import NONE, Pacer, Posteriors, PropensityCache, choose, share_left
 from services.rewards.runtime import policy_params
 from services.rewards.sim.bound import RunBound, solve_run
 from services.rewards.sim.market import SIM_START, Arrival, Market
@@ -137,6 +137,7 @@ class LearnedPolicy:
                 today_left,
                 (midnight - a.at).total_seconds(),
                 self.params,
+                share_left(SIM_START, self.end, a.at),
             )
         choice = choose(
             self.posteriors,
@@ -148,6 +149,7 @@ class LearnedPolicy:
             self.params,
             min(total_left, today_left),
             self.propensities,
+            self.pacer.left,
         )
         return choice.arm
 

@@ -16,8 +16,10 @@ from services.rewards.domain.policy import (
     Posteriors,
     choose,
     claims_per_redemption,
+    draw_spread,
     isotonic,
     no_offer_price,
+    share_left,
 )
 
 ARMS = [ArmSpec("m50-5", 500), ArmSpec("m100-10", 1000), ArmSpec("m200-30", 3000)]
@@ -182,3 +184,30 @@ def test_lambda_rises_past_its_configured_ceiling_when_conversions_dwarf_the_cou
     lam = pacer.update(at, learned(), ARMS, {"mass": 1_000_000.0}, 2_000, 86_400, 2_000, 3_600, GREEDY)
     assert 50.0 < lam <= 1_000_000.0 / 500
     assert no_offer_price({"mass": 1_000_000.0, "other": 10.0}, ARMS) == 2_000.0
+
+
+def test_the_share_of_the_campaign_left_runs_from_one_to_zero() -> None:
+    start, end = NOW, NOW + timedelta(days=10)
+    assert [share_left(start, end, start + timedelta(days=d)) for d in (-1, 0, 5, 10, 11)] == [1.0, 1.0, 0.5, 0.0, 0.0]
+
+
+def test_draws_narrow_as_the_campaign_runs_out() -> None:
+    """Two arms whose posteriors overlap: with the whole campaign ahead the draws try the worse one often;
+    near its end, with the spread shrunk, the posterior-mean best takes nearly every offer."""
+    p = Posteriors()
+    p.record_trial("mass", BASELINE, 1000)
+    p.record_success("mass", BASELINE, 50)
+    for arm, (trials, successes) in zip(ARMS[:2], ((200, 40), (200, 44)), strict=True):
+        p.record_trial("mass", arm.id, trials)
+        p.record_success("mass", arm.id, successes)
+    params = PolicyParams(exploration=0.0, propensity_draws=16, pooling=False)
+    assert draw_spread(params, 1.0) == 1.0 and draw_spread(params, 0.25) == 0.5
+    assert draw_spread(PolicyParams(horizon_tempering=0.0), 0.01) == 1.0
+
+    def share_of_the_mean_best(left: float) -> float:
+        rng = random.Random(3)
+        picks = [choose(p, "mass", ARMS[:2], 10_000, 0.0, rng, params, left=left).arm for _ in range(2000)]
+        return picks.count(ARMS[1].id) / len(picks)
+
+    assert share_of_the_mean_best(1.0) < 0.85
+    assert share_of_the_mean_best(0.01) > 0.95
