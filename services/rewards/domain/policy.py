@@ -707,11 +707,7 @@ def choose(
     def thompson() -> int:
         # The baseline enters at its posterior mean: holdout data arrives whatever we choose, so sampling
         # it would only add noise to every uplift without buying information.
-        tau = spread
-        draws = [
-            base_raw,
-            *(m + tau * (rng.betavariate(a, b) - m) for (a, b), m in zip(betas[1:], raw[1:], strict=True)),
-        ]
+        draws = [base_raw, *_drawn(betas[1:], raw[1:], spread, rng)]
         return _best(_scores(_responses(draws, weights, params.monotone), affordable, value_fen, lam))
 
     # Exploration is weighted by the inverse of the face value: a cheap arm is tried more often than a

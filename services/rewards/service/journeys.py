@@ -64,7 +64,7 @@ class Journeys:
         run_unit: Callable[[Unit[int]], Awaitable[int]],
         view: Callable[[], ConfigView],
         clock: Clock,
-        runtime: PolicyRuntime | None = None,
+        runtime: PolicyRuntime,
     ) -> None:
         self.db, self.run_unit, self.view, self.clock = db, run_unit, view, clock
         self.runtime = runtime  # the running policy, whose passed-over visits a first offer censors
@@ -307,16 +307,14 @@ class Journeys:
         """A triggered offer is an offer of the campaign too: when it is the customer's first, it censors
         their passed-over visits as a requested offer does (read before the offer is recorded), once
         committed, as a restart's rebuild counts them."""
-        if self.runtime is None or not view.params.passed_over:
+        if not view.params.passed_over:
             return
+        lessons: Learned = []
+        posteriors = self.runtime.campaign(view.cfg, campaign.id).posteriors
         since = now - timedelta(days=view.params.baseline_window_days)
-        passes = await decisions.open_passes(conn, campaign.id, customer, since)
-        if passes:
-            lessons: Learned = []
-            posteriors = self.runtime.campaign(view.cfg, campaign.id).posteriors
-            learning.censored(lessons, posteriors, [(str(s), at) for s, at in passes], now)
-            for lesson in lessons:
-                after_commit(lesson)
+        await learning.censor_passes(conn, lessons, posteriors, campaign.id, customer, since, now)
+        for lesson in lessons:
+            after_commit(lesson)
 
 
 @dataclass(frozen=True)

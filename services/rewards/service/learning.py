@@ -14,10 +14,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from services.rewards.config import RewardsConfig
 from services.rewards.domain.policy import BASELINE, Posteriors
 from services.rewards.runtime import PolicyRuntime
 from services.rewards.service.unit import Learned
+from services.rewards.store import decisions
 
 
 def trial(learned: Learned, posteriors: Posteriors, segment: str, arm: str) -> None:
@@ -98,6 +101,21 @@ def pass_conversion(
     """A passed-over customer paid within the window, never offered a coupon by the campaign meanwhile."""
     posteriors = runtime.campaign(cfg, campaign_id).posteriors
     learned.append(lambda: posteriors.record_pass_payment(segment))
+
+
+async def censor_passes(
+    conn: AsyncConnection,
+    learned: Learned,
+    posteriors: Posteriors,
+    campaign_id: str,
+    customer: str,
+    since: datetime,
+    at: datetime,
+) -> None:
+    """The campaign's first offer to the customer at `at` (requested or triggered) censors their visits passed
+    over since `since` that have not paid; read before that offer is recorded."""
+    passes = await decisions.open_passes(conn, campaign_id, customer, since)
+    censored(learned, posteriors, [(str(segment), passed_at) for segment, passed_at in passes], at)
 
 
 def censored(learned: Learned, posteriors: Posteriors, passes: list[tuple[str, datetime]], at: datetime) -> None:

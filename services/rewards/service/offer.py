@@ -182,8 +182,10 @@ class _Decision:
         such visits and no earlier offer."""
         if not self.view.params.passed_over or snap.offered or not snap.open_passes:
             return
-        passes = await decisions.open_passes(self.conn, self.campaign.id, self.customer, self.window_start)
-        learning.censored(self.learned, self.policy.posteriors, [(str(s), at) for s, at in passes], self.now)
+        posteriors, campaign_id = self.policy.posteriors, self.campaign.id
+        await learning.censor_passes(
+            self.conn, self.learned, posteriors, campaign_id, self.customer, self.window_start, self.now
+        )
 
     async def _peer_inputs(self) -> None:
         """The growth level and the router's verdict kept from the peers' events, for the rules that use them."""

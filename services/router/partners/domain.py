@@ -383,16 +383,23 @@ def cap_window_keys(now: datetime, timezone: str, windows: Iterable[CapWindow]) 
     return {w: keys[w] for w in windows}
 
 
-def cap_window_left(now: datetime, timezone: str, window: CapWindow) -> float:
-    """Seconds until the calendar window that holds `now` ends (at least 1)."""
+def cap_window_bounds(now: datetime, timezone: str, window: CapWindow) -> tuple[datetime, datetime]:
+    """Start and end (local times of the cap time zone) of the calendar window that holds `now`."""
     local = now.astimezone(ZoneInfo(timezone))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     if window == "hour":
-        end = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    elif window == "day":
-        end = midnight + timedelta(days=1)
-    elif window == "week":
-        end = midnight + timedelta(days=7 - local.weekday())
-    else:
-        end = (midnight.replace(day=1) + timedelta(days=32)).replace(day=1)
-    return max((end - local).total_seconds(), 1.0)
+        start = local.replace(minute=0, second=0, microsecond=0)
+        return start, start + timedelta(hours=1)
+    if window == "day":
+        return midnight, midnight + timedelta(days=1)
+    if window == "week":
+        start = midnight - timedelta(days=local.weekday())
+        return start, start + timedelta(days=7)
+    start = midnight.replace(day=1)
+    return start, (start + timedelta(days=32)).replace(day=1)
+
+
+def cap_window_left(now: datetime, timezone: str, window: CapWindow) -> float:
+    """Seconds until the calendar window that holds `now` ends (at least 1)."""
+    _, end = cap_window_bounds(now, timezone, window)
+    return max((end - now).total_seconds(), 1.0)

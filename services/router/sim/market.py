@@ -22,7 +22,7 @@ from services.router.partners.domain import (
     Consent,
     LeadApplicant,
     PingResult,
-    cap_window_left,
+    cap_window_bounds,
     prefilter,
 )
 from services.router.partners.estimates import lead_features
@@ -98,17 +98,6 @@ PAST_RUN_SHARE = 0.1
 _WINDOW_SECONDS: dict[CapWindow, float] = {"hour": 3600.0, "day": DAY, "week": 7 * DAY, "month": 31 * DAY}
 
 
-def _window_start(local: datetime, window: CapWindow) -> datetime:
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if window == "hour":
-        return local.replace(minute=0, second=0, microsecond=0)
-    if window == "day":
-        return midnight
-    if window == "week":
-        return midnight - timedelta(days=local.weekday())
-    return midnight.replace(day=1)
-
-
 def _shorter_caps_allow(limits: dict[CapWindow, int], window: CapWindow, seconds: float) -> float:
     """The most a partner's shorter windows let it take over `seconds` (one window more than fit, at most)."""
     allowed = math.inf
@@ -130,10 +119,11 @@ def caps_past_run(scenario: Scenario, registry: PartnersConfig) -> list[str]:
     for lender in registry.lenders:
         limits = lender.caps.limits()
         for window in (w for w in CAP_WINDOWS if w in limits):
-            past = cap_window_left(last, registry.caps_timezone, window) - 1.0
+            start, window_end = cap_window_bounds(last, registry.caps_timezone, window)
+            past = (window_end - end).total_seconds()
             if past <= PAST_RUN_SHARE * run_s:
                 continue
-            within = (end - max(_window_start(last, window), scenario.start)).total_seconds()
+            within = (end - max(start, scenario.start)).total_seconds()
             if limits[window] >= _shorter_caps_allow(limits, window, within):
                 continue  # its shorter caps bind first
             notes.append(
