@@ -49,11 +49,17 @@ def expired(runtime: PolicyRuntime, cfg: RewardsConfig, cells: list[tuple[str, s
         runtime.campaign(cfg, campaign_id).posteriors.record_expiry(segment, arm, claimed_at=claimed_at)
 
 
+def _taught_by(runtime: PolicyRuntime, cfg: RewardsConfig, coupon: Any) -> Posteriors | None:
+    """The posteriors a coupon's redemption or refund teaches: its campaign's, unless a fallback wave sent it
+    (only the policy's own offers teach it)."""
+    return None if coupon.is_fallback else runtime.campaign(cfg, coupon.campaign_id).posteriors
+
+
 def conversion(learned: Learned, runtime: PolicyRuntime, cfg: RewardsConfig, coupon: Any, *, at: datetime) -> None:
     """A redemption at `at` teaches the coupon's cell a success, and the claim clock how long it took."""
-    if coupon.is_fallback:
+    posteriors = _taught_by(runtime, cfg, coupon)
+    if posteriors is None:
         return
-    posteriors = runtime.campaign(cfg, coupon.campaign_id).posteriors
     segment, arm_id, claimed_at = coupon.segment, coupon.arm_id, coupon.claimed_at
     learned.append(lambda: posteriors.record_success(segment, arm_id, claimed_at=claimed_at, at=at))
 
@@ -69,9 +75,9 @@ def refunded(
 ) -> None:
     """A refund takes the redemption's success back: the claim is pending again while the coupon can
     still be used, and expired if it is past its validity (as the refund stores the coupon)."""
-    if coupon.is_fallback:
+    posteriors = _taught_by(runtime, cfg, coupon)
+    if posteriors is None:
         return
-    posteriors = runtime.campaign(cfg, coupon.campaign_id).posteriors
     segment, arm_id, claimed_at = coupon.segment, coupon.arm_id, coupon.claimed_at
 
     def retract() -> None:
