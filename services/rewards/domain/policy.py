@@ -25,7 +25,7 @@ import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.rewards.domain import pooling
 
@@ -211,6 +211,10 @@ class PolicyParams:
     baseline_window_days: float = 7.0  # a no-coupon payment this soon after the visit counts as converted
     # Thompson draws' spread shrinks as (share of the campaign still to come) ** this: 0 keeps it whole.
     horizon_tempering: float = 0.5
+
+    def baseline_window_start(self, now: datetime) -> datetime:
+        """The earliest visit whose no-coupon payment at `now` still counts as a conversion."""
+        return now - timedelta(days=self.baseline_window_days)
 
 
 def share_left(start: datetime, end: datetime, now: datetime) -> float:

@@ -311,7 +311,7 @@ class Journeys:
             return
         lessons: Learned = []
         posteriors = self.runtime.campaign(view.cfg, campaign.id).posteriors
-        since = now - timedelta(days=view.params.baseline_window_days)
+        since = view.params.baseline_window_start(now)
         await learning.censor_passes(conn, lessons, posteriors, campaign.id, customer, since, now)
         for lesson in lessons:
             after_commit(lesson)

@@ -135,7 +135,7 @@ class _Decision:
         self.profile = profile_of(self.request.profile)
         self.segment = segment_of(self.view.cfg.segments, self.profile)
         self.day = self.contact_day = contact.day_key(self.now, self.view.tz)
-        self.window_start = self.now - timedelta(days=self.view.params.baseline_window_days)
+        self.window_start = self.view.params.baseline_window_start(self.now)
         self.response = rewards_pb2.OfferResponse(
             offer_id=uuid.uuid4().hex,
             campaign_id=self.campaign.id,

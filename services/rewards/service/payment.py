@@ -5,8 +5,6 @@ customer the policy passed over whom the campaign never offered a coupon (domain
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.clock import Clock
@@ -34,7 +32,7 @@ class RecordPayment:
                 return rewards_pb2.RecordPaymentResponse(recorded=False)
             counted = await assignments.add_payment(conn, view.in_scene.get(request.scene, []), customer, amount, now)
             await outgoing.payment_recorded(conn, self.dialect, request, counted, now)
-            since = now - timedelta(days=view.cfg.policy.baseline_window_days)
+            since = view.params.baseline_window_start(now)
             for campaign_id, segment in await decisions.convert_holdout(conn, customer, counted, since):
                 learning.holdout_conversion(learned, self.runtime, view.cfg, campaign_id, segment)
             if view.cfg.policy.passed_over:
