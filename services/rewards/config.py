@@ -289,6 +289,10 @@ class PolicyConfig(Schema):
     # Thompson draws' spread shrinks as (share of the campaign still to come) ** this, so late offers stop
     # buying information nothing will use (docs/rewards-decisions.md); 0 keeps the posterior's own spread.
     horizon_tempering: float = Field(default=0.5, ge=0.0, le=4.0)
+    # An arm read implausibly far below the chord between its neighbours' responses (a response that grows
+    # with the discount at a falling rate) is read from that chord, allowing this much (probability) for the
+    # curve bending the other way (docs/rewards-decisions.md); 0 turns the chord off.
+    chord_allowance: float = Field(default=0.02, ge=0.0, le=1.0)
 
 
 class RewardsConfig(Schema):

@@ -162,6 +162,7 @@ def policy_params(p: PolicyConfig) -> PolicyParams:
         passed_over=p.passed_over,
         baseline_window_days=float(p.baseline_window_days),
         horizon_tempering=p.horizon_tempering,
+        chord_allowance=p.chord_allowance,
     )
 
 

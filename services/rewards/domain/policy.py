@@ -39,6 +39,7 @@ CLAIMS_PER_REDEMPTION_PRIOR = 10.0  # pseudo-claims, all redeemed, behind the cl
 MATURITY_FLOOR = 0.2  # the share is never taken below this, so a burst of fresh claims cannot blow it up
 NONE = ""  # a Choice with arm NONE offers nothing
 MIN_SEGMENTS_FOR_SPREAD = 8  # segments whose uplift of an arm must be known before its spread τ² is used
+CHORD_Z = 2.0  # standard deviations below its neighbours' chord at which an arm's read is lifted to it
 MAX_PRIOR_WEIGHT = 2000.0  # pseudo-trials a pooled prior may weigh at most: a cell's own data always count
 TAU2_FLOOR = 2.5e-5  # the least spread of segments' uplifts assumed (half a point): pooling is never total
 
@@ -211,6 +212,9 @@ class PolicyParams:
     baseline_window_days: float = 7.0  # a no-coupon payment this soon after the visit counts as converted
     # Thompson draws' spread shrinks as (share of the campaign still to come) ** this: 0 keeps it whole.
     horizon_tempering: float = 0.5
+    # An arm's prior is centred no lower than the chord between its neighbours (a concave response curve),
+    # trusted up to this much (probability) of the curve bending the other way; 0 turns it off.
+    chord_allowance: float = 0.02
 
     def baseline_window_start(self, now: datetime) -> datetime:
         """The earliest visit whose no-coupon payment at `now` still counts as a conversion."""
@@ -566,23 +570,31 @@ class Posteriors:
         else:
             raise ValueError(f"unknown lesson {kind!r}")
 
-    def betas(self, segment: str, keys: Sequence[str], params: PolicyParams) -> list[tuple[float, float]]:
-        """The posteriors of BASELINE and the arms in `keys` (sorted by discount), an arm's prior centred no
-        lower than the best posterior mean among the segment's cheaper arms: a bigger coupon is expected to
-        do at least as well, until its own data say otherwise (only the prior moves, and it weighs no more
-        than the configured prior: the lift is a rule of thumb, not evidence)."""
+    def betas(self, segment: str, arms: Sequence[ArmSpec], params: PolicyParams) -> list[tuple[float, float]]:
+        """The posteriors of BASELINE and of `arms` (sorted by discount). Two shapes of the response curve move
+        an arm's prior, never its data: a bigger coupon is expected to do at least as well as a smaller one (the
+        prior centred no lower than the best posterior mean among the segment's cheaper arms, weighing no more
+        than the configured prior: a rule of thumb), and a curve that grows at a falling rate lies on or above
+        the chord between two arms (an arm read implausibly far below its neighbours' chord is read from the
+        chord, weighing what the chord knows: `_chord`). Docs: rewards-decisions.md, The policy."""
+        keys = [BASELINE, *(a.id for a in arms)]
         if not params.pooling or len(keys) < 3:
             return [self.beta(segment, k, params) for k in keys]
-        out = [self.beta(segment, keys[0], params)]
+        out = [self.beta(segment, BASELINE, params)]
+        terms = [self._pooled_terms(segment, a.id, params) for a in arms]
+        own = [(k * centre + successes) / (k + trials) for centre, k, successes, trials in terms]
         floor: float | None = None  # best posterior mean so far, each arm read on its own prior
-        for arm in keys[1:]:
-            centre, k, successes, trials = self._pooled_terms(segment, arm, params)
+        for i, (centre, k, successes, trials) in enumerate(terms):
             lifted = centre if floor is None else max(centre, min(0.99, floor))
             if lifted > centre:
                 k = min(k, self.pooled.prior[0])
+            # an arm many segments have shown is read through their responses already (empirical Bayes)
+            pooled = arms[i].id in self.pooled.spread
+            chord = None if pooled else _chord(arms, own, terms, i, params.chord_allowance)
+            if chord is not None and _read(*chord, successes, trials) > _read(lifted, k, successes, trials):
+                lifted, k = chord
             out.append((k * lifted + successes, k * (1 - lifted) + trials - successes))
-            own = (k * centre + successes) / (k + trials)
-            floor = own if floor is None else max(floor, own)
+            floor = own[i] if floor is None else max(floor, own[i])
         return out
 
     def _pooled_terms(self, segment: str, arm: str, params: PolicyParams) -> tuple[float, float, float, int]:
@@ -611,6 +623,39 @@ class Posteriors:
                 return k * m + successes, k * (1 - m) + weight - successes
             return params.baseline_prior_alpha + successes, params.baseline_prior_beta + trials - successes
         return params.prior_alpha + successes, params.prior_beta + trials - successes
+
+
+def _read(centre: float, weight: float, successes: float, trials: float) -> float:
+    """A cell's posterior mean under a prior of `weight` pseudo-trials centred on `centre`."""
+    return (weight * centre + successes) / (weight + trials)
+
+
+def _chord(
+    arms: Sequence[ArmSpec],
+    own: Sequence[float],
+    terms: Sequence[tuple[float, float, float, int]],
+    i: int,
+    allowance: float,
+) -> tuple[float, float] | None:
+    """The chord between arm i's neighbours' posterior means at arm i's discount, as a prior (centre,
+    pseudo-trials: the chord's variance from the neighbours' posteriors plus `allowance`² for a curve that
+    bends the other way), where arm i's read lies more than CHORD_Z deviations of the two below it; None
+    otherwise, for the cheapest and the dearest arm, and with no allowance."""
+    if allowance <= 0.0 or i == 0 or i + 1 >= len(arms):
+        return None
+    lo, hi = arms[i - 1].discount_fen, arms[i + 1].discount_fen
+    if hi <= lo:
+        return None
+    t = (arms[i].discount_fen - lo) / (hi - lo)
+    m = min(0.99, max(0.001, own[i - 1] + t * (own[i + 1] - own[i - 1])))
+
+    def variance(j: int) -> float:
+        return own[j] * (1.0 - own[j]) / (terms[j][1] + terms[j][3] + 1.0)
+
+    var = (1.0 - t) ** 2 * variance(i - 1) + t**2 * variance(i + 1) + allowance**2
+    if m - own[i] <= CHORD_Z * math.sqrt(var + variance(i)):
+        return None  # within what noise and a curve bending the other way explain: the arm's own read stands
+    return m, min(MAX_PRIOR_WEIGHT, m * (1.0 - m) / var)
 
 
 def isotonic(values: Sequence[float], weights: Sequence[float]) -> list[float]:
@@ -686,7 +731,7 @@ def choose(
     """
     affordable = [a for a in arms if budget_left_fen is None or a.discount_fen <= budget_left_fen]
     keys = [BASELINE, *(a.id for a in affordable)]
-    betas = posteriors.betas(segment, keys, params)
+    betas = posteriors.betas(segment, affordable, params)
     weights = [a + b for a, b in betas]
     means = _responses([a / (a + b) for a, b in betas], weights, params.monotone)
     base_mean = means[0]
@@ -811,10 +856,9 @@ def _outlooks(
     rng: random.Random,
     spread: float = 1.0,
 ) -> list[_Outlook]:
-    keys = [BASELINE, *(a.id for a in arms)]
     out = []
     for seg, share, value in segments:
-        betas = posteriors.betas(seg, keys, params)
+        betas = posteriors.betas(seg, arms, params)
         weights = [a + b for a, b in betas]
         raw = [a / (a + b) for a, b in betas]
         means = _responses(raw, weights, params.monotone)

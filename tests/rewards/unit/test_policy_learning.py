@@ -54,7 +54,6 @@ def test_a_dearer_arm_starts_no_lower_than_the_segments_cheaper_arms_and_its_dat
     """A small segment responds far more than the big one the pool is made of: its bigger coupon's prior is
     lifted to what its smaller coupon showed, instead of the pool's near-zero uplift; and where the bigger
     coupon's own offers say it does worse, they win."""
-    arms = [BASELINE, "small", "big"]
     post = Posteriors()
     post.record_trial("big-segment", BASELINE, 5000)
     post.record_success("big-segment", BASELINE, 1000)  # 20% pay anyway
@@ -67,15 +66,53 @@ def test_a_dearer_arm_starts_no_lower_than_the_segments_cheaper_arms_and_its_dat
     post.record_success("gem", "small", 120)  # 40% with the small coupon
     pooled_only = post.beta("gem", "big", PARAMS)
     assert pooled_only[0] / sum(pooled_only) < 0.15  # the pool says the big coupon adds almost nothing
-    _base, small, big = post.betas("gem", arms, PARAMS)
+    _base, small, big = post.betas("gem", ARMS, PARAMS)
     assert big[0] / sum(big) == pytest.approx(small[0] / sum(small), abs=0.01)
     assert sum(big) == pytest.approx(sum(pooled_only))  # the prior moved; it weighs no more than before
     post.record_trial("gem", "big", 400)
     post.record_success("gem", "big", 40)  # its own offers: 10%, no better than nothing
-    _base, _small, big = post.betas("gem", arms, PARAMS)
+    _base, _small, big = post.betas("gem", ARMS, PARAMS)
     assert big[0] / sum(big) < 0.15
     unpooled = PolicyParams(pooling=False)
-    assert post.betas("gem", arms, unpooled) == [post.beta("gem", k, unpooled) for k in arms]
+    keys = [BASELINE, *(a.id for a in ARMS)]
+    assert post.betas("gem", ARMS, unpooled) == [post.beta("gem", k, unpooled) for k in keys]
+
+
+def _read(beta: tuple[float, float]) -> float:
+    return beta[0] / sum(beta)
+
+
+def test_a_middle_arm_read_far_below_its_neighbours_chord_is_lifted_towards_it_until_its_offers_say_more() -> None:
+    """A response that grows with the discount at a falling rate lies on or above the chord between two
+    arms. A middle coupon whose first offers happened to read far below that chord (more than noise and a
+    curve bending the other way explain) is read closer to it, so it is still tried; one read a little below
+    it keeps its own read; the cheapest and the dearest coupon have no chord; and once the middle coupon's
+    own offers are many, they overrule the chord."""
+    arms = [ArmSpec("a0", 200), ArmSpec("a1", 500), ArmSpec("a2", 1500)]
+
+    def segment(a1_offers: int, a1_redeemed: int) -> Posteriors:
+        post = Posteriors()
+        post.record_trial("s", BASELINE, 1000)
+        post.record_success("s", BASELINE, 130)  # 13% pay anyway
+        post.record_trial("s", "a0", 6000)
+        post.record_success("s", "a0", 990)  # 16.5%
+        post.record_trial("s", "a2", 1800)
+        post.record_success("s", "a2", 482)  # 26.8%
+        post.record_trial("s", "a1", a1_offers)
+        post.record_success("s", "a1", a1_redeemed)
+        return post
+
+    chord = 0.165 + (500 - 200) / (1500 - 200) * (0.268 - 0.165)
+    off = PolicyParams(exploration=0.0, chord_allowance=0.0)
+    unlucky = segment(100, 6)  # 6% after 100 offers, below even the cheapest coupon
+    without, with_chord = unlucky.betas("s", arms, off), unlucky.betas("s", arms, PARAMS)
+    assert _read(without[2]) < 0.08  # read on its own offers and a weak prior
+    assert 0.15 < _read(with_chord[2]) < chord
+    assert with_chord[1] == without[1] and with_chord[3] == without[3]  # no chord for the ends
+    near = segment(100, 15)  # 15%: below the chord by about what 100 offers may miss by
+    assert near.betas("s", arms, PARAMS) == near.betas("s", arms, off)
+    many = segment(3000, 180)  # its own offers now say 6% for sure
+    assert _read(many.betas("s", arms, PARAMS)[2]) < 0.08
 
 
 def test_a_cells_own_data_is_not_counted_twice() -> None:
