@@ -212,8 +212,9 @@ class PolicyParams:
     baseline_window_days: float = 7.0  # a no-coupon payment this soon after the visit counts as converted
     # Thompson draws' spread shrinks as (share of the campaign still to come) ** this: 0 keeps it whole.
     horizon_tempering: float = 0.5
-    # An arm's prior is centred no lower than the chord between its neighbours (a concave response curve),
-    # trusted up to this much (probability) of the curve bending the other way; 0 turns it off.
+    # An arm read implausibly far below the chord between its neighbours (a response curve that grows at a
+    # falling rate) is read from that chord, allowing this much (probability) for the curve bending the other
+    # way (_chord); 0 turns it off.
     chord_allowance: float = 0.02
 
     def baseline_window_start(self, now: datetime) -> datetime:
