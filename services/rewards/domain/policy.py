@@ -583,7 +583,7 @@ class Posteriors:
             return [self.beta(segment, k, params) for k in keys]
         out = [self.beta(segment, BASELINE, params)]
         terms = [self._pooled_terms(segment, a.id, params) for a in arms]
-        own = [(k * centre + successes) / (k + trials) for centre, k, successes, trials in terms]
+        own = [_read(*t) for t in terms]
         floor: float | None = None  # best posterior mean so far, each arm read on its own prior
         for i, (centre, k, successes, trials) in enumerate(terms):
             lifted = centre if floor is None else max(centre, min(0.99, floor))

@@ -35,7 +35,7 @@ class RecordPayment:
             since = view.params.baseline_window_start(now)
             for campaign_id, segment in await decisions.convert_holdout(conn, customer, counted, since):
                 learning.holdout_conversion(learned, self.runtime, view.cfg, campaign_id, segment)
-            if view.cfg.policy.passed_over:
+            if view.params.passed_over:
                 for campaign_id, segment in await decisions.convert_passed(conn, customer, counted, since):
                     learning.pass_conversion(learned, self.runtime, view.cfg, campaign_id, segment)
             return rewards_pb2.RecordPaymentResponse(campaign_ids=counted, recorded=True)
