@@ -108,9 +108,11 @@ def _shorter_caps_allow(limits: dict[CapWindow, int], window: CapWindow, seconds
 
 
 def caps_past_run(scenario: Scenario, registry: PartnersConfig) -> list[str]:
-    """Capped windows that reach well past the run's end and could bind within it. The upper bound (an LP
-    over the run) may spend such a cap within the run; the router cannot know that traffic ends and paces
-    it over the whole window, so learned / bound then measures the run's end, not the policy."""
+    """Capped windows that reach well past the run's end and could bind at all (the partner's shorter caps
+    allow more over the whole window). The upper bound (an LP over the run) may spend such a cap within the
+    run, or ignore it where the run is too short to fill it; the router cannot know that traffic ends and
+    paces it over the whole window either way, so learned / bound then measures the run's end, not the
+    policy."""
     zone = ZoneInfo(registry.caps_timezone)
     end = scenario.start + timedelta(days=scenario.days)
     last = (end - timedelta(seconds=1)).astimezone(zone)
@@ -123,9 +125,8 @@ def caps_past_run(scenario: Scenario, registry: PartnersConfig) -> list[str]:
             past = (window_end - end).total_seconds()
             if past <= PAST_RUN_SHARE * run_s:
                 continue
-            within = (end - max(start, scenario.start)).total_seconds()
-            if limits[window] >= _shorter_caps_allow(limits, window, within):
-                continue  # its shorter caps bind first
+            if limits[window] >= _shorter_caps_allow(limits, window, (window_end - start).total_seconds()):
+                continue  # its shorter caps bind first, whatever the traffic
             notes.append(
                 f"{lender.id}'s {window} cap of {limits[window]} runs {past / DAY:.1f} days past the run's end: "
                 "the bound may spend it within the run, the router paces it over the whole window"

@@ -112,9 +112,18 @@ def _capped(caps: dict[str, int], start: str, days: float) -> Scenario:
     return _scenario(start=start, days=days, registry={"lenders": [lender], "caps_timezone": "Asia/Shanghai"})
 
 
-def test_a_cap_window_reaching_far_past_the_run_is_flagged_where_it_could_bind_within_the_run() -> None:
-    # 8 days from 5 January: January's window runs 18.6 days on; 6 an hour would allow 1,152 within the run
-    scenario = _capped({"hour": 6, "month": 300}, "2026-01-05T09:00:00+08:00", 8)
+@pytest.mark.parametrize(
+    "caps",
+    [
+        {"hour": 6, "month": 300},  # 6 an hour would allow 1,152 within the run
+        # 20 a day cannot reach 300 within the run, but can within January: the router paces the month's 300
+        # over its 26 days left (about 11 a day), where the bound takes 20 a day
+        {"day": 20, "month": 300},
+    ],
+)
+def test_a_cap_window_reaching_far_past_the_run_is_flagged_where_it_could_bind(caps: dict[str, int]) -> None:
+    # 8 days from 5 January: January's window runs 18.6 days on
+    scenario = _capped(caps, "2026-01-05T09:00:00+08:00", 8)
     assert scenario.registry is not None
     notes = caps_past_run(scenario, scenario.registry)
     assert len(notes) == 1 and "month cap of 300" in notes[0] and "18.6 days" in notes[0]
@@ -124,7 +133,7 @@ def test_a_cap_window_reaching_far_past_the_run_is_flagged_where_it_could_bind_w
     ("caps", "start", "days"),
     [
         ({"hour": 6, "month": 300}, "2026-01-24T00:00:00+08:00", 8),  # the month ends with the run
-        ({"day": 20, "month": 300}, "2026-01-05T09:00:00+08:00", 8),  # 20 a day cannot reach 300 in the run
+        ({"day": 5, "month": 300}, "2026-01-05T09:00:00+08:00", 8),  # 5 a day cannot reach 300 in January
         ({"day": 60}, "2026-01-05T09:00:00+08:00", 8),  # the last day runs 15 hours on: under a tenth of the run
     ],
 )
