@@ -731,7 +731,6 @@ def choose(
     only when the segment's evidence or λ moved, instead of on every call (the hot path of Offer).
     """
     affordable = [a for a in arms if budget_left_fen is None or a.discount_fen <= budget_left_fen]
-    keys = [BASELINE, *(a.id for a in affordable)]
     betas = posteriors.betas(segment, affordable, params)
     weights = [a + b for a, b in betas]
     means = _responses([a / (a + b) for a, b in betas], weights, params.monotone)
@@ -774,7 +773,7 @@ def choose(
     draws = params.propensity_draws
     counts = None
     stamp = posteriors.evidence.get(segment, 0)
-    arm_ids = tuple(keys[1:])
+    arm_ids = tuple(a.id for a in affordable)
     if propensities is not None:
         counts = propensities.lookup(segment, stamp, (lam, spread), arm_ids)
     if counts is None:

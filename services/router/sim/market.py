@@ -129,7 +129,7 @@ def caps_past_run(scenario: Scenario, registry: PartnersConfig) -> list[str]:
                 continue  # its shorter caps bind first, whatever the traffic
             notes.append(
                 f"{lender.id}'s {window} cap of {limits[window]} runs {past / DAY:.1f} days past the run's end: "
-                "the bound may spend it within the run, the router paces it over the whole window"
+                "the bound may spend it, or ignore it, within the run; the router paces it over the whole window"
             )
     return notes
 
