@@ -834,7 +834,12 @@ class PropensityCache:
         self._by_segment[segment] = _Shares(stamp, lam, arms, counts)
 
 
-PACING_DRAWS = 16  # Thompson draws per segment behind the pacer's spend forecast
+PACING_DRAWS = 16
+# The arrival rate is trusted once this many arrivals are seen, or after this long whatever came: where the
+# contact caps let few customers through, λ must still leave its starting value (an ample budget is otherwise
+# held at λ_initial, and coupons worth less than their face value in uplift are never offered).
+RATE_MIN_ARRIVALS = 20
+RATE_MIN_SECONDS = 86_400.0  # Thompson draws per segment behind the pacer's spend forecast
 
 
 @dataclass(frozen=True)
@@ -1008,8 +1013,8 @@ class Pacer:
         self.last_update = now
         self.left = left
         n, elapsed = self.traffic(now)
-        if n < 20 or elapsed <= 0:
-            return self.lam  # too little traffic seen to know the arrival rate
+        if elapsed <= 0 or (n < RATE_MIN_ARRIVALS and elapsed < RATE_MIN_SECONDS):
+            return self.lam  # too little traffic seen, for too short a time, to know the arrival rate
         rate = n / elapsed
         # The forecast is in redeemed face value; the day's budget counts claimed face value, of which a
         # claim that is never redeemed takes as much: today's share is scaled down by the claims per redemption.

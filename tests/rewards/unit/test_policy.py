@@ -143,6 +143,20 @@ def test_the_pacer_measures_arrivals_over_the_last_week_only() -> None:
     assert pacer.arrivals.get("a", 0) == 0 and pacer.arrivals["b"] == 70
 
 
+def test_sparse_traffic_moves_lambda_once_a_day_has_been_seen() -> None:
+    # Contact caps that let few customers through: 12 arrivals in two days, an ample budget. Within the
+    # first hours the rate is not trusted; after a day it is, and λ falls to its floor.
+    def lam_after(seconds: float) -> float:
+        pacer = Pacer(lam=1.0, lam_min=0.05, lam_max=50.0, interval_seconds=60)
+        for i in range(12):
+            pacer.arrive(NOW + timedelta(seconds=i * seconds / 12), "mass")
+        at = NOW + timedelta(seconds=seconds)
+        return pacer.update(at, learned(), ARMS, {"mass": 10_000.0}, 1e9, 10 * 86_400, 1e8, 3_600, GREEDY)
+
+    assert lam_after(3_600) == 1.0
+    assert lam_after(2 * 86_400) == 0.05
+
+
 def _claimed(redeemed_share: float) -> Posteriors:
     """'mass' as learned(), every arm's offers claimed at 40%, of which `redeemed_share` redeemed and the
     rest expired unredeemed."""
