@@ -187,7 +187,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     from services.router.sim import runner
     from services.router.sim.chart import svg
-    from services.router.sim.market import arrival_hours_problem, caps_past_run
+    from services.router.sim.market import arrival_hours_problem, caps_past_run, idle_parts
     from services.router.sim.scenario import load_scenario
 
     console = PipeSafeConsole()
@@ -201,7 +201,7 @@ def run_simulate(args: argparse.Namespace) -> int:
             raise ValueError(problem)
         for partner in unmatched_partners(scenario, registry):
             print(f"router simulate: partner {partner} is no lender of the registry: never pinged", file=sys.stderr)
-        for note in caps_past_run(scenario, registry):
+        for note in caps_past_run(scenario, registry) + idle_parts(scenario, registry):
             print(f"router simulate: {note}", file=sys.stderr)
     except (ConfigError, OSError, ValueError, yaml.YAMLError) as exc:
         print(f"router simulate: {exc}", file=sys.stderr)

@@ -134,6 +134,23 @@ def caps_past_run(scenario: Scenario, registry: PartnersConfig) -> list[str]:
     return notes
 
 
+def idle_parts(scenario: Scenario, registry: PartnersConfig) -> list[str]:
+    """Parts of a valid scenario that can change nothing in its run: a schedule change that starts at or
+    after the run's end, and a tier with applicants that no lender of the registry serves (its leads are
+    never posted, so every policy, the bound included, earns nothing from them)."""
+    notes = [
+        f"schedule change {i} of {c.partner} starts on day {c.at_day:g}, after the run's {scenario.days:g} days: "
+        "it never applies"
+        for i, c in enumerate(scenario.schedule)
+        if c.at_day >= scenario.days
+    ]
+    served = {tier for lender in registry.lenders for tier in lender.tiers}
+    for tier, share in scenario.tiers.items():
+        if share > 0 and tier not in served:
+            notes.append(f"tier {tier} has applicants but no lender of the registry serves it: its leads earn nothing")
+    return notes
+
+
 class Market:
     def __init__(self, scenario: Scenario, registry: PartnersConfig, seed: int, applicants: int | None = None) -> None:
         self.scenario, self.registry, self.seed = scenario, registry, seed

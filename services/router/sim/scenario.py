@@ -244,7 +244,7 @@ class Scenario(StrictSchema):
     @model_validator(mode="after")
     def _shares(self) -> Scenario:
         if not self.tiers or any(v < 0 for v in self.tiers.values()) or sum(self.tiers.values()) <= 0:
-            raise ValueError("tiers must map tier names to positive shares")
+            raise ValueError("tiers must map tier names to shares of at least 0, not all 0")
         listed = [p.id for p in self.partners]
         twice = duplicated(listed)
         if twice:

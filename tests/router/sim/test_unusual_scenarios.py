@@ -14,7 +14,7 @@ import yaml
 from services.router.partners.selection import ChainLimits
 from services.router.sim.bound import Bound
 from services.router.sim.engine import RunResult, chain_limits
-from services.router.sim.market import Market, caps_past_run, run_hours
+from services.router.sim.market import Market, caps_past_run, idle_parts, run_hours
 from services.router.sim.runner import LEARNED, SeedResult, summary
 from services.router.sim.scenario import Scenario
 
@@ -143,3 +143,24 @@ def test_a_cap_window_that_ends_with_the_run_or_cannot_bind_in_it_is_not_flagged
     scenario = _capped(caps, start, days)
     assert scenario.registry is not None
     assert caps_past_run(scenario, scenario.registry) == []
+
+
+def test_a_change_after_the_run_and_a_tier_nobody_serves_are_noted() -> None:
+    scenario = _scenario(
+        tiers={"near_prime": 1, "tail": 1},
+        schedule=[
+            {"partner": "alpha", "at_day": 0.05, "accept_rate": 0.5},
+            {"partner": "alpha", "at_day": 3, "accept_rate": 0.1},
+        ],
+    )
+    assert scenario.registry is not None
+    notes = idle_parts(scenario, scenario.registry)
+    assert len(notes) == 2
+    assert "schedule change 1 of alpha starts on day 3" in notes[0]
+    assert "tier tail" in notes[1]
+
+
+def test_a_scenario_whose_every_part_can_act_has_no_idle_part() -> None:
+    scenario = _scenario(tiers={"near_prime": 1, "tail": 0}, schedule=[{"partner": "alpha", "at_day": 0.05}])
+    assert scenario.registry is not None
+    assert idle_parts(scenario, scenario.registry) == []
