@@ -26,6 +26,7 @@ def config_text(
     quiet: str = "",
     fallback: str = "",
     validity: int = 7,
+    pacing_interval: int = 60,
 ) -> str:
     # A strong prior that coupons work, so cold-start offers are deterministic enough to test caps and budgets.
     return f"""
@@ -42,6 +43,7 @@ policy:
   baseline_prior_alpha: 1
   baseline_prior_beta: 99
   propensity_draws: 4
+  pacing_interval_seconds: {pacing_interval}
 segments:
   - id: dormant
     when: {{monthly_payment_count: {{max: 0}}}}

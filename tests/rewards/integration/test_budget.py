@@ -54,7 +54,11 @@ async def test_daily_budget_caps_claims_per_local_day(db_target: DbTarget, tmp_p
 
 
 async def test_expiry_releases_the_reservation(db_target: DbTarget, tmp_path: Path) -> None:
-    async with rewards_service(db_target, tmp_path, total=1_000, daily=1_000, claims=1) as h:
+    # One coupon's budget over two months: a pacer re-solving λ on the handful of visits a week later would
+    # keep it for later arrivals. This is about the reservation, so λ keeps its starting value.
+    async with rewards_service(
+        db_target, tmp_path, total=1_000, daily=1_000, claims=1, pacing_interval=30 * 86_400
+    ) as h:
         s = stub(h)
         await claim(s, 1, (await offer(s, 1)).offer_id)
         blocked = await offer(s, 2)

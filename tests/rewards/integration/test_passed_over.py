@@ -27,8 +27,12 @@ async def _pay(s: object, n: int) -> None:
 
 
 async def test_passed_over_visits_count_until_the_first_offer(db_target: DbTarget, tmp_path: Path) -> None:
-    # A budget of one coupon: once customer 1 claims it, every other visit finds the budget exhausted.
-    async with rewards_service(db_target, tmp_path, total=1000, daily=1000, validity=1, claims=2) as h:
+    # A budget of one coupon: once customer 1 claims it, every other visit finds the budget exhausted. λ keeps
+    # its starting value (a pacer re-solving it on a few visits would keep the coupon for later arrivals).
+    once = 30 * 86_400
+    async with rewards_service(
+        db_target, tmp_path, total=1000, daily=1000, validity=1, claims=2, pacing_interval=once
+    ) as h:
         s = stub(h)
         first = await offer(s, 1)
         assert first.outcome == rewards_pb2.OFFERED
@@ -50,5 +54,7 @@ async def test_passed_over_visits_count_until_the_first_offer(db_target: DbTarge
         await _pay(s, 3)
         live = _passed(h)
         assert live == {segment: (2, 1, {48: 1})}
-    async with rewards_service(db_target, tmp_path, total=1000, daily=1000, validity=1, claims=2) as restarted:
+    async with rewards_service(
+        db_target, tmp_path, total=1000, daily=1000, validity=1, claims=2, pacing_interval=once
+    ) as restarted:
         assert _passed(restarted) == live
