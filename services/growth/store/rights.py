@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import insert_entity, insert_ignoring_conflicts
@@ -18,6 +18,25 @@ from services.growth.models import QuotaUsageRow, RedemptionRow, RightStockRow
 
 _stock = cast(Table, RightStockRow.__table__)
 _quota = cast(Table, QuotaUsageRow.__table__)
+
+# Built once: RedeemRight runs these on every call (the driver keeps their plans by statement object).
+_STOCK_ROW = {dialect: insert_ignoring_conflicts(dialect, _stock) for dialect in ("postgresql", "sqlite")}
+_QUOTA_ROW = {dialect: insert_ignoring_conflicts(dialect, _quota) for dialect in ("postgresql", "sqlite")}
+_TAKE_STOCK = (
+    update(_stock)
+    .where(_stock.c.right_id == bindparam("b_right"), _stock.c.used + 1 <= bindparam("b_limit"))
+    .values(used=_stock.c.used + 1)
+)
+_TAKE_QUOTA = (
+    update(_quota)
+    .where(
+        _quota.c.member == bindparam("b_member"),
+        _quota.c.right_id == bindparam("b_right"),
+        _quota.c.period == bindparam("b_period"),
+        _quota.c.used + 1 <= bindparam("b_limit"),
+    )
+    .values(used=_quota.c.used + 1)
+)
 
 
 async def ensure_stock_rows(session: AsyncSession, dialect: str, cfg: GrowthConfig) -> None:
@@ -32,28 +51,17 @@ async def take_quota(
     session: AsyncSession, dialect: str, customer: str, right_id: str, period: str, limit: int
 ) -> bool:
     """Counts one redemption against the member's quota for the period; False when it is used up."""
-    await session.execute(
-        insert_ignoring_conflicts(dialect, _quota).values(member=customer, right_id=right_id, period=period, used=0)
-    )
+    await session.execute(_QUOTA_ROW[dialect], {"member": customer, "right_id": right_id, "period": period, "used": 0})
     took = await session.execute(
-        update(_quota)
-        .where(
-            _quota.c.member == customer,
-            _quota.c.right_id == right_id,
-            _quota.c.period == period,
-            _quota.c.used + 1 <= limit,
-        )
-        .values(used=_quota.c.used + 1)
+        _TAKE_QUOTA, {"b_member": customer, "b_right": right_id, "b_period": period, "b_limit": limit}
     )
     return int(took.rowcount) == 1  # type: ignore[attr-defined]
 
 
 async def take_stock(session: AsyncSession, dialect: str, right_id: str, limit: int) -> bool:
     """Takes one unit of a right's stock; False when none is left."""
-    await session.execute(insert_ignoring_conflicts(dialect, _stock).values(right_id=right_id, used=0))
-    took = await session.execute(
-        update(_stock).where(_stock.c.right_id == right_id, _stock.c.used + 1 <= limit).values(used=_stock.c.used + 1)
-    )
+    await session.execute(_STOCK_ROW[dialect], {"right_id": right_id, "used": 0})
+    took = await session.execute(_TAKE_STOCK, {"b_right": right_id, "b_limit": limit})
     return int(took.rowcount) == 1  # type: ignore[attr-defined]
 
 
