@@ -6,7 +6,7 @@ concurrent redemptions never oversell, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,18 +51,25 @@ async def take_quota(
     session: AsyncSession, dialect: str, customer: str, right_id: str, period: str, limit: int
 ) -> bool:
     """Counts one redemption against the member's quota for the period; False when it is used up."""
-    await session.execute(_QUOTA_ROW[dialect], {"member": customer, "right_id": right_id, "period": period, "used": 0})
-    took = await session.execute(
-        _TAKE_QUOTA, {"b_member": customer, "b_right": right_id, "b_period": period, "b_limit": limit}
-    )
-    return int(took.rowcount) == 1  # type: ignore[attr-defined]
+    row = {"member": customer, "right_id": right_id, "period": period, "used": 0}
+    take = {"b_member": customer, "b_right": right_id, "b_period": period, "b_limit": limit}
+    return await _take_one(session, _QUOTA_ROW[dialect], row, _TAKE_QUOTA, take)
 
 
 async def take_stock(session: AsyncSession, dialect: str, right_id: str, limit: int) -> bool:
     """Takes one unit of a right's stock; False when none is left."""
-    await session.execute(_STOCK_ROW[dialect], {"right_id": right_id, "used": 0})
-    took = await session.execute(_TAKE_STOCK, {"b_right": right_id, "b_limit": limit})
-    return int(took.rowcount) == 1  # type: ignore[attr-defined]
+    row = {"right_id": right_id, "used": 0}
+    return await _take_one(session, _STOCK_ROW[dialect], row, _TAKE_STOCK, {"b_right": right_id, "b_limit": limit})
+
+
+async def _take_one(session: AsyncSession, create: Any, row: dict[str, Any], take: Any, params: dict[str, Any]) -> bool:
+    """One conditional UPDATE of a counter row (`used + 1 <= limit`); only where it changed nothing is the
+    row created (ignoring a concurrent creation) and the UPDATE tried again. A counter that exists, the usual
+    case, costs one statement; a right added by a config reload, or a member's first use in a period, three."""
+    if int((await session.execute(take, params)).rowcount) == 1:  # type: ignore[attr-defined]
+        return True
+    await session.execute(create, row)
+    return int((await session.execute(take, params)).rowcount) == 1  # type: ignore[attr-defined]
 
 
 async def give_back(session: AsyncSession, row: RedemptionRow) -> None:

@@ -834,12 +834,12 @@ class PropensityCache:
         self._by_segment[segment] = _Shares(stamp, lam, arms, counts)
 
 
-PACING_DRAWS = 16
+PACING_DRAWS = 16  # Thompson draws per segment behind the pacer's spend forecast
 # The arrival rate is trusted once this many arrivals are seen, or after this long whatever came: where the
 # contact caps let few customers through, λ must still leave its starting value (an ample budget is otherwise
 # held at λ_initial, and coupons worth less than their face value in uplift are never offered).
 RATE_MIN_ARRIVALS = 20
-RATE_MIN_SECONDS = 86_400.0  # Thompson draws per segment behind the pacer's spend forecast
+RATE_MIN_SECONDS = 86_400.0
 
 
 @dataclass(frozen=True)
