@@ -764,4 +764,8 @@ def report(title: str, baseline: Stats, rows: list[tuple[str, Stats]], notes: di
 
 
 if __name__ == "__main__":
-    main()
+    # Run as bench.harness, not as __main__: workloads import PoolExhausted from bench.harness, and the load
+    # loop must catch that class, not a second copy of it defined in __main__.
+    from bench import harness
+
+    harness.main()
