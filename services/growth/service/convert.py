@@ -6,6 +6,7 @@ answers it again), so that use case maps its own result; the servicers map the r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
@@ -16,6 +17,7 @@ from services.growth.domain.catalogue import RightView
 from services.growth.domain.standing import Progress
 from services.growth.models import EntryRow, HoldRow, LotRow, MemberRow, RedemptionRow, TransactionRow
 from services.growth.service.members import BalanceView, StatementView
+from services.growth.store.ledger import PostedEntry, PostedTransaction
 from skylane.common.v1 import types_pb2
 from skylane.growth.v1 import growth_pb2
 
@@ -160,7 +162,7 @@ def lot(row: LotRow) -> growth_pb2.Lot:
     )
 
 
-def entry(row: EntryRow) -> growth_pb2.Entry:
+def entry(row: EntryRow | PostedEntry) -> growth_pb2.Entry:
     owner = "member" if row.member else "system"
     return growth_pb2.Entry(
         account=f"{owner}:{row.account}",
@@ -170,7 +172,9 @@ def entry(row: EntryRow) -> growth_pb2.Entry:
     )
 
 
-def transaction(row: TransactionRow, entries: list[EntryRow] | None = None) -> growth_pb2.LedgerTransaction:
+def transaction(
+    row: TransactionRow | PostedTransaction, entries: Sequence[EntryRow | PostedEntry] | None = None
+) -> growth_pb2.LedgerTransaction:
     return growth_pb2.LedgerTransaction(
         id=str(row.id),
         kind=row.kind,

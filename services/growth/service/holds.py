@@ -15,10 +15,11 @@ from services.growth.service.levels import maybe_upgrade
 from services.growth.service.telemetry import ISSUED, REFUNDED, REVERSED, SPENT
 from services.growth.store import holds as hold_rows
 from services.growth.store import transactions
-from services.growth.store.ledger import Ledger, Provenance
+from services.growth.store.ledger import Ledger, PostedEntry, PostedTransaction, Provenance
 from services.growth.store.members import get_member
 
 Posted = tuple[TransactionRow, list[EntryRow]]
+Spent = tuple[PostedTransaction, list[PostedEntry]]
 
 
 class Holds:
@@ -36,7 +37,7 @@ class Holds:
             await get_member(self.s, customer)
             raise
 
-    async def spend(self, customer: str, points: int, reason: str) -> Posted:
+    async def spend(self, customer: str, points: int, reason: str) -> Spent:
         txn = await self._taken(
             customer, self.ledger.spend(customer, points, Provenance(self.version, reason=reason or None))
         )
@@ -145,7 +146,7 @@ class Holds:
         )
 
 
-async def spend_points(session: AsyncSession, deps: Deps, customer: str, points: int, reason: str) -> Posted:
+async def spend_points(session: AsyncSession, deps: Deps, customer: str, points: int, reason: str) -> Spent:
     """SpendPoints: points out of the soonest-expiring lots, refused past the available balance."""
     return await Holds(session, deps).spend(customer, points, reason)
 
