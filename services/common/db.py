@@ -11,6 +11,7 @@ when a URL says so; there `read` and `report` share the writer's pool.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -257,8 +258,12 @@ async def insert_entity(session: AsyncSession, entity: Any) -> None:
     await session.execute(insert(mapper.local_table), values)
 
 
+@functools.cache
 def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING for the dialect in use (rowcount tells whether it inserted)."""
+    """INSERT ... ON CONFLICT DO NOTHING for the dialect in use (rowcount tells whether it inserted).
+
+    One statement object per dialect and table: statements are immutable (`.values()` builds a new one),
+    and a hot path that asks for it on every call finds its compiled plan by object (driver_session)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 

@@ -24,6 +24,7 @@ one row and two small indexes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -99,20 +100,16 @@ class StoredEvent:
     data: dict[str, str]
 
 
-_INSERTS: dict[str, Any] = {}
-
-
+@functools.cache
 def _insert(dialect: str) -> Any:
-    statement = _INSERTS.get(dialect)
-    if statement is None:
-        statement = _INSERTS[dialect] = insert_ignoring_conflicts(dialect, _EVENTS).values(
-            type=bindparam("p_type"),
-            customer=bindparam("p_customer"),
-            occurred_at=bindparam("p_at", type_=UTCDateTime()),
-            data=bindparam("p_data"),
-            dedupe_key=bindparam("p_dedupe"),
-        )
-    return statement
+    """The event INSERT of one dialect, built once."""
+    return insert_ignoring_conflicts(dialect, _EVENTS).values(
+        type=bindparam("p_type"),
+        customer=bindparam("p_customer"),
+        occurred_at=bindparam("p_at", type_=UTCDateTime()),
+        data=bindparam("p_data"),
+        dedupe_key=bindparam("p_dedupe"),
+    )
 
 
 async def emit(

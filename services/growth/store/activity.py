@@ -116,11 +116,6 @@ async def claim_referral(
     return int((await session.execute(claim)).rowcount) != 0  # type: ignore[attr-defined]
 
 
-# Built once: a statement built per call costs more to build than to run.
-_RECORD_ONCE_PG = insert_ignoring_conflicts("postgresql", _activities)
-_RECORD_ONCE_SQLITE = insert_ignoring_conflicts("sqlite", _activities)
-
-
 async def record_once(
     session: AsyncSession,
     dialect: str,
@@ -146,5 +141,5 @@ async def record_once(
         "config_version": version,
         "response": response,
     }
-    stmt = _RECORD_ONCE_PG if dialect == "postgresql" else _RECORD_ONCE_SQLITE
+    stmt = insert_ignoring_conflicts(dialect, _activities)  # one object per dialect: its plan is found by object
     return int((await session.execute(stmt, row)).rowcount) == 1  # type: ignore[attr-defined]

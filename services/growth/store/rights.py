@@ -19,9 +19,8 @@ from services.growth.models import QuotaUsageRow, RedemptionRow, RightStockRow
 _stock = cast(Table, RightStockRow.__table__)
 _quota = cast(Table, QuotaUsageRow.__table__)
 
-# Built once: RedeemRight runs these on every call (the driver keeps their plans by statement object).
-_STOCK_ROW = {dialect: insert_ignoring_conflicts(dialect, _stock) for dialect in ("postgresql", "sqlite")}
-_QUOTA_ROW = {dialect: insert_ignoring_conflicts(dialect, _quota) for dialect in ("postgresql", "sqlite")}
+# Built once: RedeemRight runs these on every call (the driver keeps their plans by statement object; the
+# counter rows' inserts are insert_ignoring_conflicts's own, one object per dialect and table).
 _TAKE_STOCK = (
     update(_stock)
     .where(_stock.c.right_id == bindparam("b_right"), _stock.c.used + 1 <= bindparam("b_limit"))
@@ -53,13 +52,14 @@ async def take_quota(
     """Counts one redemption against the member's quota for the period; False when it is used up."""
     row = {"member": customer, "right_id": right_id, "period": period, "used": 0}
     take = {"b_member": customer, "b_right": right_id, "b_period": period, "b_limit": limit}
-    return await _take_one(session, _QUOTA_ROW[dialect], row, _TAKE_QUOTA, take)
+    return await _take_one(session, insert_ignoring_conflicts(dialect, _quota), row, _TAKE_QUOTA, take)
 
 
 async def take_stock(session: AsyncSession, dialect: str, right_id: str, limit: int) -> bool:
     """Takes one unit of a right's stock; False when none is left."""
     row = {"right_id": right_id, "used": 0}
-    return await _take_one(session, _STOCK_ROW[dialect], row, _TAKE_STOCK, {"b_right": right_id, "b_limit": limit})
+    take = {"b_right": right_id, "b_limit": limit}
+    return await _take_one(session, insert_ignoring_conflicts(dialect, _stock), row, _TAKE_STOCK, take)
 
 
 async def _take_one(session: AsyncSession, create: Any, row: dict[str, Any], take: Any, params: dict[str, Any]) -> bool:
