@@ -86,7 +86,9 @@ def kind_of(candidate: str) -> str | None:
 
 def in_text(text: str) -> str | None:
     """The kind of the first personal number found anywhere in text, or None."""
-    if len(_DIGIT.findall(text)) < FEWEST_DIGITS:  # every field of every request passes here: one C-level scan
+    # Every string of every request passes here: most are too short to hold a number, the rest get one C-level
+    # scan before any parsing.
+    if len(text) < FEWEST_DIGITS or len(_DIGIT.findall(text)) < FEWEST_DIGITS:
         return None
     for match in _DIGIT_RUN.finditer(text):
         found = _in_run(_GROUP_SEPARATOR.split(match.group().lstrip("+")))

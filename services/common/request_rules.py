@@ -32,7 +32,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from services.common import personal_data
-from services.common.errors import Violations
+from services.common.errors import FieldViolation, Violations
 
 MAX_REPEATED = 256
 MAX_FEN = 10**12  # ¥10 billion: one amount far beyond any payment, far below what a running sum can hold
@@ -189,8 +189,7 @@ def _count_only(values: Any, path: str, v: Violations) -> None:
 
 def _single_check(field: FieldDescriptor) -> Check | None:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
-        nested = field.message_type
-        return lambda value, path, v: _message_check(nested)(value, f"{path}.", v)
+        return _nested_check(field.message_type)
     if field.type == FieldDescriptor.TYPE_STRING:
         return _string_check(string_format(field))
     if field.type == FieldDescriptor.TYPE_BYTES:
@@ -200,6 +199,19 @@ def _single_check(field: FieldDescriptor) -> Check | None:
     if field.type == FieldDescriptor.TYPE_ENUM:
         return _enum_check(frozenset(field.enum_type.values_by_number), field.enum_type.name)
     return None
+
+
+def _nested_check(nested: Descriptor) -> Check:
+    """A message field's check: its message's check, looked up on first use (a message may contain itself,
+    so it cannot be resolved while the containing message's checks are being built)."""
+    resolved: list[Check] = []
+
+    def check(value: Any, path: str, v: Violations) -> None:
+        if not resolved:
+            resolved.append(_message_check(nested))
+        resolved[0](value, f"{path}.", v)
+
+    return check
 
 
 def _map_check(field: FieldDescriptor) -> Check:
@@ -212,11 +224,17 @@ def _map_check(field: FieldDescriptor) -> Check:
             v.add(path, f"at most {MAX_REPEATED} entries")
             return
         for key, value in mapping.items():
-            entry_path = f"{path}[{_key_label(key)}]"
+            # Checked with paths relative to the entry; its label (a regex and a personal-number scan of the
+            # key) is made only for an entry that has a violation.
+            found = len(v.items)
             if key_check is not None:
-                key_check(key, f"{entry_path}.key", v)
+                key_check(key, ".key", v)
             if value_check is not None:
-                value_check(value, entry_path, v)
+                value_check(value, "", v)
+            if len(v.items) > found:
+                entry_path = f"{path}[{_key_label(key)}]"
+                relative = v.items[found:]
+                v.items[found:] = [FieldViolation(entry_path + item.field, item.description) for item in relative]
 
     return check
 

@@ -113,3 +113,15 @@ def test_amounts_and_counts_are_bounded_so_running_sums_cannot_overflow() -> Non
     assert violations(payment) == {}
     spend = growth_pb2.SpendPointsRequest(points=2**63 - 1)
     assert set(violations(spend)) == {"points"}
+
+
+def test_a_map_entry_is_named_by_its_key_only_where_the_key_is_safe_to_echo() -> None:
+    request = route()
+    request.tags["region"].string_value = "上海\u202e"
+    request.tags["13812345678"].string_value = "ok"  # a mobile number as a key: refused, and never echoed
+    request.tags["age"].int_value = 30
+    found = violations(request)
+    assert set(found) == {"tags[region].string_value", "tags[…].key"}
+    assert "mobile" in found["tags[…].key"]
+    # Entries that pass leave nothing behind; the other fields are still checked beside them.
+    assert set(violations(route(channel="app\x00"))) == {"channel"}
