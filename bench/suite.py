@@ -280,8 +280,14 @@ class Run:
         def closed() -> LoadResult:
             pool = self.pool_for(guess) if guess else None
             result = self.python(server, workload, key, prepare=prepare, pool=pool)
-            if result.exhausted and pool is not None:  # the guess was low: once more with room to spare
-                result = self.python(server, workload, key, prepare=prepare, pool=self.pool_for(2 * result.throughput))
+            # The guess (or, with no Offer row to guess from, the workload's default pool) was low: again
+            # with room to spare, sized from what the exhausted run reached (its window may be part-empty).
+            rate = max(result.throughput, guess or 0.0, 500.0)
+            for _ in range(2):
+                if not (result.exhausted and prepare is not None):
+                    break
+                rate *= 2
+                result = self.python(server, workload, key, prepare=prepare, pool=self.pool_for(rate))
             return result
 
         def paced(rate: float) -> LoadResult:
