@@ -258,16 +258,22 @@ async def insert_entity(session: AsyncSession, entity: Any) -> None:
     await session.execute(insert(mapper.local_table), values)
 
 
+def dialect_insert(dialect: str, table: Any) -> Any:
+    """The dialect's own INSERT, with its ON CONFLICT clauses (on_conflict_do_nothing / do_update): both
+    engines share that API, so a statement is written once for both."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
 @functools.cache
 def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING for the dialect in use (rowcount tells whether it inserted).
 
     One statement object per dialect and table: statements are immutable (`.values()` builds a new one),
     and a hot path that asks for it on every call finds its compiled plan by object (driver_session)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).on_conflict_do_nothing()
+    return dialect_insert(dialect, table).on_conflict_do_nothing()

@@ -125,3 +125,7 @@ def test_a_map_entry_is_named_by_its_key_only_where_the_key_is_safe_to_echo() ->
     assert "mobile" in found["tags[…].key"]
     # Entries that pass leave nothing behind; the other fields are still checked beside them.
     assert set(violations(route(channel="app\x00"))) == {"channel"}
+    beside = route(channel="app\x00")
+    beside.tags["age"].int_value = 30
+    beside.tags["region"].string_value = "310115"
+    assert set(violations(beside)) == {"channel"}

@@ -9,10 +9,9 @@ from typing import Any, cast
 from sqlalchemy import Row, Select, Table, and_, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.db import insert_ignoring_conflicts
+from services.common.db import dialect_insert, insert_ignoring_conflicts
 from services.growth.domain.awards import ActivityIn
 from services.growth.models import ActivityRow, BalanceRow, MemberRow, ReferralRow, StreakRow, TaskCounterRow
-from services.growth.store.ledger import dialect_insert
 
 _activities = cast(Table, ActivityRow.__table__)
 _counters = cast(Table, TaskCounterRow.__table__)

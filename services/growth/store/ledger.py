@@ -98,17 +98,6 @@ class Provenance:
     reason: str | None = None
 
 
-def dialect_insert(dialect: str, table: Any) -> Any:
-    """The dialect's INSERT (with ON CONFLICT support); both engines share the same API."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
-
-
 def _check_balanced(kind: str, lines: list[Line]) -> None:
     for asset in (POINTS, GROWTH):
         if sum(line.amount for line in lines if line.asset == asset) != 0:

@@ -11,12 +11,13 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from services.common.db import dialect_insert
 from services.rewards.domain.budget import Committed
 from services.rewards.domain.contact import ContactState, state_on
 from services.rewards.store.budget import BUDGET_COLUMNS, committed_of
 from services.rewards.store.contacts import CONTACT_COLUMNS
 from services.rewards.store.decisions import OFFER_HISTORY_COLUMNS
-from services.rewards.store.tables import assignments, moment, param, rowcount, upsert
+from services.rewards.store.tables import assignments, moment, param, rowcount
 
 _a = assignments.c
 
@@ -61,7 +62,7 @@ class OfferSnapshot:
 def _snapshot(dialect: str) -> Any:
     """The assignment upsert that returns the contact row and the budget counters along (built once)."""
     return (
-        upsert(dialect, assignments)
+        dialect_insert(dialect, assignments)
         .values(
             campaign_id=param("p_campaign"),
             customer_ref=param("p_customer"),

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from services.common.db import dialect_insert
 from services.rewards.domain.budget import Committed
-from services.rewards.store.tables import budget_days, budgets, param, upsert
+from services.rewards.store.tables import budget_days, budgets, param
 
 _b, _bd = budgets.c, budget_days.c
 
@@ -45,7 +46,7 @@ def committed_of(reserved: Any, spent: Any, today: Any) -> Committed:
 def _reservations(dialect: str) -> tuple[Any, Any]:
     """The two reserving upserts of one dialect, built once."""
     total = (
-        upsert(dialect, budgets)
+        dialect_insert(dialect, budgets)
         .values(campaign_id=param("p_campaign"), reserved_fen=param("p_face"), spent_fen=0)
         .on_conflict_do_update(
             index_elements=[_b.campaign_id],
@@ -55,7 +56,7 @@ def _reservations(dialect: str) -> tuple[Any, Any]:
         .returning(_b.campaign_id)
     )
     day = (
-        upsert(dialect, budget_days)
+        dialect_insert(dialect, budget_days)
         .values(campaign_id=param("p_campaign"), day_key=param("p_day"), committed_fen=param("p_face"))
         .on_conflict_do_update(
             index_elements=[_bd.campaign_id, _bd.day_key],

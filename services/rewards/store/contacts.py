@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import false, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from services.common.db import dialect_insert
 from services.rewards.config import ContactPolicy
 from services.rewards.domain import contact
 from services.rewards.domain.contact import ContactState, state_on
 from services.rewards.models import Base
-from services.rewards.store.tables import contacts, param, rowcount, upsert
+from services.rewards.store.tables import contacts, param, rowcount
 
 _c = contacts.c
 ATTEMPTS = 64  # each failed compare-and-set means another touch or opt-out of the customer committed first
@@ -48,13 +49,13 @@ _SWAP = (
 def _statements(dialect: str) -> tuple[Any, Any]:
     """The first-touch insert and the opt-out upsert of one dialect, built once."""
     first = (
-        upsert(dialect, contacts)
+        dialect_insert(dialect, contacts)
         .values(customer_ref=param("p_customer"), opted_out=False, day_key=param("p_day"), recent=param("p_recent"))
         .on_conflict_do_nothing(index_elements=[_c.customer_ref])
         .returning(_c.customer_ref)
     )
     opt_out = (
-        upsert(dialect, contacts)
+        dialect_insert(dialect, contacts)
         .values(customer_ref=param("p_customer"), opted_out=param("p_opted_out"), day_key="", recent="")
         .on_conflict_do_update(index_elements=[_c.customer_ref], set_={"opted_out": param("p_opted_out")})
     )

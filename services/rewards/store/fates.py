@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.rewards.store.tables import moment, param, touch_fates, upsert
+from services.common.db import dialect_insert
+from services.rewards.store.tables import moment, param, touch_fates
 
 _f = touch_fates.c
 TOUCHED, DEFERRED = "TOUCHED", "DEFERRED"
@@ -20,7 +21,7 @@ TOUCHED, DEFERRED = "TOUCHED", "DEFERRED"
 def _record(dialect: str) -> Any:
     deferred = param("p_deferred")
     return (
-        upsert(dialect, touch_fates)
+        dialect_insert(dialect, touch_fates)
         .values(
             campaign_id=param("p_campaign"),
             touch_key=param("p_key"),

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from services.common.db import dialect_insert
 from services.rewards.domain import journey
 from services.rewards.store.tables import (
     assignments,
@@ -22,7 +23,6 @@ from services.rewards.store.tables import (
     redemptions,
     risk_flags,
     rowcount,
-    upsert,
 )
 
 _j, _s, _f, _a = journeys.c, journey_steps.c, risk_flags.c, assignments.c
@@ -51,7 +51,7 @@ _FLAGS = select(_f.flag, _f.at).where(_f.customer_ref == param("p_customer"))
 @cache
 def _statements(dialect: str) -> tuple[Any, Any, Any, Any]:
     enter = (
-        upsert(dialect, journeys)
+        dialect_insert(dialect, journeys)
         .values(
             trigger_id=param("p_trigger"),
             customer_ref=param("p_customer"),
@@ -83,7 +83,7 @@ def _statements(dialect: str) -> tuple[Any, Any, Any, Any]:
         .returning(_j.entries)
     )
     step = (
-        upsert(dialect, journey_steps)
+        dialect_insert(dialect, journey_steps)
         .values(
             trigger_id=param("p_trigger"),
             customer_ref=param("p_customer"),
@@ -96,7 +96,7 @@ def _statements(dialect: str) -> tuple[Any, Any, Any, Any]:
         .on_conflict_do_nothing(index_elements=[_s.trigger_id, _s.customer_ref, _s.entry, _s.step])
     )
     group = (
-        upsert(dialect, assignments)
+        dialect_insert(dialect, assignments)
         .values(
             campaign_id=param("p_campaign"),
             customer_ref=param("p_customer"),
@@ -111,7 +111,7 @@ def _statements(dialect: str) -> tuple[Any, Any, Any, Any]:
         .returning(_a.grp)
     )
     flag = (
-        upsert(dialect, risk_flags)
+        dialect_insert(dialect, risk_flags)
         .values(customer_ref=param("p_customer"), flag=param("p_flag"), at=moment("p_at"))
         .on_conflict_do_update(
             index_elements=[_f.customer_ref, _f.flag],

@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.rewards.store.tables import moment, param, payments, rowcount, upsert
+from services.common.db import dialect_insert
+from services.rewards.store.tables import moment, param, payments, rowcount
 
 
 @cache
 def _insert(dialect: str) -> Any:
     return (
-        upsert(dialect, payments)
+        dialect_insert(dialect, payments)
         .values(
             order_id=param("p_order"),
             customer_ref=param("p_customer"),

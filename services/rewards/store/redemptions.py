@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import false, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.rewards.store.tables import moment, param, redemptions, rowcount, upsert
+from services.common.db import dialect_insert
+from services.rewards.store.tables import moment, param, redemptions, rowcount
 
 _r = redemptions.c
 
@@ -30,7 +31,7 @@ _REFUND = update(redemptions).where(_r.order_id == param("p_order"), _r.refunded
 @cache
 def _record(dialect: str) -> Any:
     return (
-        upsert(dialect, redemptions)
+        dialect_insert(dialect, redemptions)
         .values(order_id=param("p_order"), **_VALUES)
         .on_conflict_do_update(index_elements=[_r.order_id], set_=_VALUES, where=_r.refunded == true())
         .returning(_r.order_id)

@@ -36,17 +36,6 @@ journey_steps = cast(Table, JourneyStep.__table__)
 risk_flags = cast(Table, RiskFlag.__table__)
 
 
-def upsert(dialect: str, table: Any) -> Any:
-    """INSERT for the dialect in use, with its on_conflict_do_update / do_nothing."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
-
-
 def param(name: str, **kw: Any) -> Any:
     """A bind parameter: statements are built once and run with values."""
     return bindparam(name, **kw)

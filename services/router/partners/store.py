@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Integer, Table, and_, bindparam, case, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import dialect_insert
 from services.common.point_reads import ReadSession
 from services.router.partners.domain import BetaCounts, Consent, EstimateBook, LeadApplicant, TraceEntry
 from services.router.partners.estimates import Observation
@@ -37,16 +38,6 @@ def _table(model: Any) -> Table:
     return cast(Table, model.__table__)
 
 
-def _insert(dialect: str, table: Any) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
-
-
 # --- caps ------------------------------------------------------------------------------------------
 
 
@@ -56,7 +47,7 @@ async def lock_caps(
     """Makes sure the (partner, window) cap rows exist, locks them, and returns how many each has used."""
     table = _table(PartnerCapUsage)
     values = [{"partner_id": p, "window_key": k, "used": 0, "committed": 0, "cap": c} for p, k, c in rows]
-    await session.execute(_insert(dialect, table).values(values).on_conflict_do_nothing())
+    await session.execute(dialect_insert(dialect, table).values(values).on_conflict_do_nothing())
     wanted = {(p, k) for p, k, _ in rows}
     stmt = (
         select(table.c.partner_id, table.c.window_key, table.c.used)
@@ -435,7 +426,7 @@ async def delivery_exists(session: AsyncSession, delivery_id: str) -> str | None
 async def bump_estimate(session: AsyncSession, dialect: str, partner_id: str, tier: str, **deltas: int) -> None:
     t = _table(PartnerEstimate)
     base = {"accept_s": 0, "accept_f": 0, "fund_s": 0, "fund_f": 0}
-    stmt = _insert(dialect, t).values(partner_id=partner_id, tier=tier, **{**base, **deltas})
+    stmt = dialect_insert(dialect, t).values(partner_id=partner_id, tier=tier, **{**base, **deltas})
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.c.partner_id, t.c.tier], set_={k: t.c[k] + v for k, v in deltas.items()}
     )
@@ -529,7 +520,7 @@ async def ping_times(session: AsyncSession, lead_id: str) -> dict[str, datetime]
 
 async def count_accepted(session: AsyncSession, dialect: str, partner_id: str, n: int = 1) -> None:
     t = _table(PartnerStats)
-    stmt = _insert(dialect, t).values(partner_id=partner_id, accepted=n, returned=0)
+    stmt = dialect_insert(dialect, t).values(partner_id=partner_id, accepted=n, returned=0)
     await session.execute(
         stmt.on_conflict_do_update(index_elements=[t.c.partner_id], set_={"accepted": t.c.accepted + n})
     )
