@@ -1,7 +1,7 @@
 """Scale-out on PostgreSQL: 1, 2 and 4 processes of one service behind one port, the same load.
 
     python -m bench.scale_out [--runs 3] [--seconds 5] [--processes 1,2,4] [--rows RouteApplicant,RecordActivity]
-                              [--pg-url postgresql://user@host:port]
+                              [--pg-url postgresql://user@host:port] [--core-share 0.25 --callers-per-process 8]
 
 Each process is `skylane serve <service> --reuse-port` as production runs it (access log and metrics on), all
 on one port (SO_REUSEPORT: the kernel spreads connections between them) and one fresh database of a private
@@ -10,6 +10,13 @@ connections each (16 connections, so every server process gets its share) and 32
 idempotency keys. Calls/s are the OK calls all the server processes counted over the window; server CPU is
 theirs together, db CPU the cluster's. Each figure is the median of --runs runs; every N runs against fresh
 servers, the values of N interleaved within a run. The no-op's h2load rate of the same run is given for scale.
+
+With --core-share F every server process is held to F of one core (bench/cpu_quota.py, the kernel's CPU
+controller): a machine with a core per server process, each slower than these, while the database and the
+generator keep the rest — how the curve looks where cores allow, on a machine that has two. A process held
+to a share of a core answers more slowly, and 32 callers queued on one such process would make every call
+slow enough to be access-logged (a slow call always is), which costs CPU an unthrottled process does not
+spend: --callers-per-process K keeps K calls in flight per server process instead.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import h2load
+from bench import cpu_quota, h2load
 from bench.harness import (
     NOOP_METHOD,
     REPO,
@@ -78,8 +85,9 @@ def _config(service: str, directory: Path) -> Path:
 
 
 @contextlib.contextmanager
-def replicas(service: str, count: int, pg: Postgres) -> Iterator[ServerGroup]:
-    """`count` processes of `skylane serve <service> --reuse-port` on one port and one fresh database."""
+def replicas(service: str, count: int, pg: Postgres, core_share: float | None = None) -> Iterator[ServerGroup]:
+    """`count` processes of `skylane serve <service> --reuse-port` on one port and one fresh database, each
+    held to `core_share` of a core once it is up (none: as the machine lets it)."""
     with tempfile.TemporaryDirectory(prefix=f"bench-scale-{service}-") as tmp, pg.database(service) as database:
         config_dir = Path(tmp) / "config"
         shutil.copytree(REPO / "config", config_dir)
@@ -91,7 +99,10 @@ def replicas(service: str, count: int, pg: Postgres) -> Iterator[ServerGroup]:
                 args = skylane_serve_args(service, config_dir, Path(tmp) / "var", pg.sqlalchemy_url(database))
                 args[args.index("--port") + 1] = str(port)
                 log = Path(tmp) / f"{service}-{index}.log"
-                members.append(stack.enter_context(serve_logged([*args, "--reuse-port"], log)))
+                member = stack.enter_context(serve_logged([*args, "--reuse-port"], log))
+                if core_share is not None:
+                    stack.enter_context(cpu_quota.capped(member.pid, core_share))
+                members.append(member)
             yield ServerGroup(members, pg.backends())
 
 
@@ -101,16 +112,18 @@ def _setup(address: str, function: str) -> None:
     setup(address, function)
 
 
-def measure(row: str, count: int, pg: Postgres, seconds: float) -> LoadResult:
+def measure(
+    row: str, count: int, pg: Postgres, seconds: float, core_share: float | None = None, callers: int = 32
+) -> LoadResult:
     service, workload, prepare = ROWS[row]
-    with replicas(service, count, pg) as group:
+    with replicas(service, count, pg, core_share) as group:
         if prepare:
             _setup(group.address, prepare)
         return drive_processes(
             group.address,
             workload,
             processes=4,
-            concurrency=32,
+            concurrency=callers,
             seconds=seconds,
             warmup=1.0,
             server=group,
@@ -126,7 +139,17 @@ def main() -> None:
     parser.add_argument("--processes", default="1,2,4", help="server process counts to measure")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"rows: {','.join(ROWS)}")
     parser.add_argument("--pg-url", help="use this server (postgresql://user@host:port) instead of a private cluster")
+    parser.add_argument(
+        "--core-share", type=float, help="hold each server process to this share of one core (needs root: cgroups)"
+    )
+    parser.add_argument(
+        "--callers-per-process",
+        type=int,
+        help="callers in flight per server process (default: 32 in all, whatever the number of processes)",
+    )
     args = parser.parse_args()
+    if args.core_share is not None and not cpu_quota.available():
+        parser.error("--core-share needs a writable cgroup CPU controller (root, /sys/fs/cgroup)")
     counts = [int(n) for n in args.processes.split(",")]
     rows = args.rows.split(",")
     runs: list[dict[str, Any]] = []
@@ -137,7 +160,8 @@ def main() -> None:
                 run["noop"] = h2load.run(server, NOOP_METHOD, b"", method="Call", seconds=args.seconds).throughput
             for row in rows:
                 for count in counts:
-                    result = measure(row, count, pg, args.seconds)
+                    callers = 32 if args.callers_per_process is None else args.callers_per_process * count
+                    result = measure(row, count, pg, args.seconds, args.core_share, callers)
                     run["rows"][f"{row} x{count}"] = {**result.__dict__, "throughput": result.throughput}
                     print(
                         f"run {index + 1} {row} x{count}: {result.throughput:,.0f} OK/s, p50 {result.p50_ms:.1f} ms, "
@@ -149,8 +173,11 @@ def main() -> None:
             runs.append(run)
     table = markdown(runs, rows, counts, " ".join(sys.argv[1:]))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scale-out.json").write_text(json.dumps({"runs": runs}, indent=2, default=str) + "\n")
-    (RESULTS / "scale-out.md").write_text(table)
+    name = "scale-out" if args.core_share is None else f"scale-out-share-{args.core_share:g}"
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps({"core_share": args.core_share, "runs": runs}, indent=2, default=str) + "\n"
+    )
+    (RESULTS / f"{name}.md").write_text(table)
     print(table)
 
 
