@@ -56,7 +56,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="after the report, keep the suite up (ops CLIs can query it; addresses are printed) until Ctrl-C",
     )
-    demo.add_argument("--config-dir", default="config", help="directory of the shipped config files (default ./config)")
+    demo.add_argument(
+        "--config-dir",
+        default=None,
+        help="directory of the config files (default: ./config, else the config shipped beside the package)",
+    )
     demo.add_argument(
         "--var-dir",
         default=None,
@@ -64,10 +68,29 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     demo.add_argument(
         "--partner-scenario",
-        default="config/scenarios/partners.yaml",
-        help="the reference partner lenders (default: config/scenarios/partners.yaml)",
+        default=None,
+        help="the reference partner lenders (default: scenarios/partners.yaml of the config directory)",
     )
     demo.set_defaults(handler=run)
+
+
+def shipped_config_dir() -> Path:
+    """./config where the demo runs from a checkout's root, else the config the source tree ships beside the
+    `services` package, so the demo runs from any directory (an installed wheel carries no config: then
+    ./config, and the missing file is named)."""
+    here = Path("config")
+    beside_package = Path(__file__).resolve().parents[2] / "config"
+    if not (here / "router.yaml").exists() and (beside_package / "router.yaml").exists():
+        return beside_package
+    return here
+
+
+def _resolve_paths(args: argparse.Namespace) -> None:
+    """Fill in the config directory and the partner scenario the user did not give."""
+    if args.config_dir is None:
+        args.config_dir = str(shipped_config_dir())
+    if args.partner_scenario is None:
+        args.partner_scenario = str(Path(args.config_dir) / "scenarios" / "partners.yaml")
 
 
 def _day(args: argparse.Namespace) -> date:
@@ -81,7 +104,7 @@ def _day(args: argparse.Namespace) -> date:
     try:
         document = yaml.safe_load((Path(args.config_dir) / "router.yaml").read_text(encoding="utf-8")) or {}
     except OSError as exc:
-        raise CliError(f"{args.config_dir}/router.yaml: {exc.strerror}") from None
+        raise CliError(f"{args.config_dir}/router.yaml: {exc.strerror} (give --config-dir)") from None
     return datetime.now(ZoneInfo(str(document.get("timezone") or "UTC"))).date()
 
 
@@ -127,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
     from services.common.logging import configure_logging
     from services.demo.service.run import DemoOptions, run_demo
 
+    _resolve_paths(args)
     day, (customers, applicants) = _day(args), _sizes(args)
     for path in (Path(args.config_dir) / "router.yaml", Path(args.partner_scenario)):
         if not path.exists():

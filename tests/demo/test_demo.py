@@ -32,14 +32,18 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    """`skylane demo --seed 1 --fast` as a user runs it, with --json and the HTML report in a temp folder."""
+    """`skylane demo --seed 1 --fast` as a user runs it, with --json and the HTML report in a temp folder, from a
+    directory outside the checkout (the demo finds the config shipped beside the package)."""
     html = tmp_path_factory.mktemp("demo") / "report.html"
+    elsewhere = tmp_path_factory.mktemp("cwd")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKYLANE_")}
+    env["PYTHONPATH"] = str(REPO)
     done = subprocess.run(
         [sys.executable, "-m", "services.cli", "demo", "--seed", "1", "--fast", "--json", "--html", str(html)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert not (elsewhere / "config").exists()
     assert f"HTML report: {html}" in done.stderr
     return json.loads(done.stdout), html
 
