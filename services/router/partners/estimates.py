@@ -109,7 +109,7 @@ class Priors:
     alarm_keep: float = 0.2  # share of a partner's counts kept after an alarm
     min_tau2: float = 0.0005  # floor of a group's lift variance (logit²)
     own_spread_z: float = 2.0  # a partner's own lift spread is used when this significant
-    explore: float = 0.4  # scale of the Thompson draw's spread (1 = the posterior's own)
+    explore: float = 0.2  # scale of the Thompson draw's spread (1 = the posterior's own)
     level_mix: bool = True  # also keep a slow level (evidence at the effects' pace), mixed in by how it predicts
     mix_memory: float = 30.0  # observations over which the two levels' predictive records are weighed
     optimistic: bool = True  # a draw never falls below the posterior mean (optimistic Thompson sampling)
