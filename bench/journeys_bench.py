@@ -36,6 +36,7 @@ import grpc
 import yaml
 
 from bench.events_bench import Databases, _pct, bench_configs, free_port, serve
+from bench.harness import cpu_seconds
 from skylane.common.v1 import events_pb2, events_pb2_grpc, types_pb2
 
 RATE = 200.0
@@ -97,15 +98,9 @@ def server_pid(port: int) -> int | None:
     return None
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User plus system CPU time the process has used so far (0 where /proc cannot tell)."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def server_cpu(pid: int | None) -> float:
+    """The server's CPU so far (0 where its process was not found)."""
+    return 0.0 if pid is None else cpu_seconds(pid)
 
 
 async def run_once(address: str, seconds: float, rate: float, batch: int) -> dict[str, Any]:
@@ -122,7 +117,7 @@ async def run_once(address: str, seconds: float, rate: float, batch: int) -> dic
         ]
         await asyncio.sleep(1.0)
         pid = server_pid(int(address.rsplit(":", 1)[1]))
-        cpu_before = cpu_seconds(pid)
+        cpu_before = server_cpu(pid)
         ingest = events_pb2_grpc.EventIngestServiceStub(channel)
         calls: list[asyncio.Future[Any]] = []
         begin, n = time.monotonic(), 0
@@ -142,7 +137,7 @@ async def run_once(address: str, seconds: float, rate: float, batch: int) -> dic
             if len(decided) >= n - failed:
                 break
             await asyncio.sleep(0.1)
-        cpu = cpu_seconds(pid) - cpu_before  # the server's CPU for the whole run, its backlog included
+        cpu = server_cpu(pid) - cpu_before  # the server's CPU for the whole run, its backlog included
         for follower in followers:
             follower.cancel()
     latencies = sorted((decided[c] - started[c]) * 1000 for c in started if c in decided)

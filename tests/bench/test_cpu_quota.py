@@ -5,16 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from bench import cpu_quota
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100.0  # utime + stime, in clock ticks of 1/100 s
+from bench.harness import cpu_seconds
 
 
 def test_a_busy_process_is_held_to_its_share_and_its_group_removed_after() -> None:
@@ -26,9 +21,9 @@ def test_a_busy_process_is_held_to_its_share_and_its_group_removed_after() -> No
                     pass
             return
         with cpu_quota.capped(busy.pid, 0.05) as group:
-            started, cpu_before = time.monotonic(), _cpu_seconds(busy.pid)
+            started, cpu_before = time.monotonic(), cpu_seconds(busy.pid)
             time.sleep(1.5)
-            share = (_cpu_seconds(busy.pid) - cpu_before) / (time.monotonic() - started)
+            share = (cpu_seconds(busy.pid) - cpu_before) / (time.monotonic() - started)
             throttled = cpu_quota.throttled_seconds(group)
         assert throttled > 0  # the kernel held it back: the quota was in force
         assert share < 0.3  # a spinning process left alone takes a whole core
