@@ -20,6 +20,7 @@ from services.common.cli_client import (
     new_table,
     or_none,
     percent,
+    positive_int,
     print_json,
     print_table,
     register_admin_commands,
@@ -60,7 +61,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "hindsight and a random arm. Scenario format: docs/rewards-decisions.md.",
     )
     sim.add_argument("--scenario", required=True, type=Path, help="scenario YAML file")
-    sim.add_argument("--seeds", type=int, default=1, help="run this many seeds (from the scenario's) and summarise")
+    sim.add_argument(
+        "--seeds", type=positive_int, default=1, help="run this many seeds (from the scenario's) and summarise"
+    )
     sim.add_argument("--svg", "--chart", dest="svg", type=Path, default=None, help="write the learning curve (SVG)")
     sim.add_argument("--seed", type=int, default=None, help="override the scenario's first seed")
     add_json_flag(sim, "print the simulation's results as one JSON document instead of a table")

@@ -294,6 +294,17 @@ class PolicyConfig(Schema):
     # curve bending the other way (docs/rewards-decisions.md); 0 turns the chord off.
     chord_allowance: float = Field(default=0.02, ge=0.0, le=1.0)
 
+    @model_validator(mode="after")
+    def _lambda_in_range(self) -> PolicyConfig:
+        if not self.lambda_min <= self.lambda_max:
+            raise ValueError(f"lambda_min ({self.lambda_min}) must not be above lambda_max ({self.lambda_max})")
+        if not self.lambda_min <= self.lambda_initial <= self.lambda_max:
+            raise ValueError(
+                f"lambda_initial ({self.lambda_initial}) must lie within lambda_min ({self.lambda_min}) and "
+                f"lambda_max ({self.lambda_max})"
+            )
+        return self
+
 
 class RewardsConfig(Schema):
     timezone: TimeZoneName = "Asia/Shanghai"

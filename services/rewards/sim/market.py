@@ -126,8 +126,11 @@ class Market:
         # The first touch after `until` is kept (the counts take touches up to the visit only): drawn again
         # from the last touch at the next visit, the gap could land before this visit, in time already
         # known to hold no touch, and a customer who visits often would be touched more than the rate says.
+        # A gap past the end of the run is cut there: the touch lies beyond every visit either way, and a rate
+        # of almost nothing would otherwise draw gaps past the last date datetime can hold.
+        beyond = (until - last).days + self.sc.days + contact.WINDOW_DAYS + 1
         while last <= until:
-            last += timedelta(days=rng.expovariate(rate))
+            last += timedelta(days=min(rng.expovariate(rate), beyond))
             touches.append(last)
         del touches[:-64]
 

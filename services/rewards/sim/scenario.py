@@ -20,7 +20,7 @@ from services.rewards.config import Arm, Budget, ContactPolicy, PolicyConfig
 class TrueSegment(StrictSchema):
     id: str
     share: float = Field(gt=0)  # relative weight among arrivals (normalised over segments)
-    value_fen: int = Field(gt=0)  # value of one incremental conversion for this segment
+    value_fen: int = Field(gt=0, le=10**9)  # value of one incremental conversion for this segment (≤ ¥10 million)
     base_rate: float = Field(ge=0, le=1)  # P(convert) with no coupon
     rates: dict[str, float]  # arm id -> P(convert) when offered that arm
 
@@ -43,16 +43,17 @@ class Scenario(StrictSchema):
     arrivals_per_day: int = Field(default=2000, ge=1)
     # Arrivals on Monday..Sunday are arrivals_per_day times these factors (day 0 is a Thursday).
     weekday_factors: list[float] = Field(default_factory=lambda: [1.0] * 7, min_length=7, max_length=7)
-    # Distinct customers behind the arrivals (repeat visits); none: every arrival is a new customer.
+    # Distinct customers behind the arrivals (repeat visits), split among the segments by share (at least one
+    # each: a customer keeps one segment); none: every arrival is a new customer.
     customers: int | None = Field(default=None, ge=1)
     holdout_share: float = Field(default=0.1, ge=0, le=0.5)
     feedback_batches_per_day: int = Field(default=8, ge=1, le=1440)  # outcomes reach the learner this often
     # Claim → redeem: of the customers who will pay with an arm, this share of claimants do (claimants who
     # never redeem hold budget until the coupon expires); 1: only payers claim.
     redeem_given_claim: float = Field(default=1.0, gt=0, le=1)
-    redeem_delay_days: float = Field(default=0.0, ge=0)  # mean claim → redemption, within the validity
+    redeem_delay_days: float = Field(default=0.0, ge=0, le=366)  # mean claim → redemption, within the validity
     refund_rate: float = Field(default=0.0, ge=0, lt=1)  # share of redemptions refunded
-    refund_delay_days: float = Field(default=1.0, ge=0)
+    refund_delay_days: float = Field(default=1.0, ge=0, le=366)
     # Other campaigns' touches per customer per day: they count against the same contact caps.
     other_touches_per_day: float = Field(default=0.0, ge=0)
     contact: ContactPolicy = Field(default_factory=ContactPolicy)
@@ -79,13 +80,19 @@ class Scenario(StrictSchema):
         if self.flat_arm is not None and self.flat_arm not in ids:
             raise ValueError(f"flat_arm {self.flat_arm!r} is not one of the arms")
         segments = {s.id for s in self.segments}
-        for d in self.drift:
+        for i, d in enumerate(self.drift):
             if d.segment not in segments:
-                raise ValueError(f"drift names an unknown segment {d.segment!r}")
-            if set(d.rates) - ids or not all(0 <= v <= 1 for v in d.rates.values()):
-                raise ValueError(f"drift of {d.segment!r}: rates must name arms and be probabilities")
+                raise ValueError(f"drift[{i}] names an unknown segment {d.segment!r}")
+            unknown = sorted(set(d.rates) - ids)
+            if unknown:
+                raise ValueError(f"drift[{i}] ({d.segment}): rates name unknown arms {unknown}")
+            bad = sorted(k for k, v in d.rates.items() if not 0 <= v <= 1)
+            if bad:
+                raise ValueError(f"drift[{i}] ({d.segment}): rates must be probabilities in [0, 1]: {bad}")
             if d.day >= self.days:
-                raise ValueError(f"drift of {d.segment!r} on day {d.day} is after the run's last day")
+                raise ValueError(
+                    f"drift[{i}] ({d.segment}) on day {d.day} is after the run's last day ({self.days - 1})"
+                )
         if any(f < 0 for f in self.weekday_factors) or not any(self.weekday_factors):
             raise ValueError("weekday_factors must be non-negative and not all zero")
         for s in self.segments:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from services.common.cli_client import PipeSafeConsole
+from services.common.cli_client import PipeSafeConsole, positive_int
 from services.common.config import ConfigError
 from services.common.ports import PortInUse, check_free
 
@@ -67,7 +67,7 @@ def register_simulate(router_commands: argparse._SubParsersAction[argparse.Argum
     )
     simulate.add_argument("--applicants", type=int, default=None, help="number of applicants (default: the scenario's)")
     simulate.add_argument("--seed", type=int, default=None, help="first seed (default: the scenario's)")
-    simulate.add_argument("--seeds", type=int, default=1, help="number of seeds, from --seed on (default: 1)")
+    simulate.add_argument("--seeds", type=positive_int, default=1, help="number of seeds, from --seed on (default: 1)")
     simulate.add_argument(
         "--estimator",
         choices=["contextual", "tier"],
@@ -295,7 +295,7 @@ OPS_TIMEOUT_S = 30.0
 
 def register_ops(router_commands: argparse._SubParsersAction[argparse.ArgumentParser], address: str) -> None:
     """Adds `partners report|trace` and `dead-letters list|replay` under `skylane router`."""
-    from services.common.cli_client import add_json_flag, positive_int
+    from services.common.cli_client import add_json_flag
 
     def leaf(group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str) -> Any:
         p = group.add_parser(name, help=text, description=text)

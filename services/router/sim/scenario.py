@@ -38,11 +38,16 @@ def rate_problems(name: str, rate: Rate | None) -> list[str]:
     return [f"{name} must be a probability in [0, 1], got {where}"]
 
 
+MAX_BID_FEN = 10**9  # ¥10 million a lead: far above any real price, and far below what arithmetic overflows
+MAX_MULTIPLIER = 1e6  # an effect's odds (or bid) multiplier; beyond it a rate is 0 or 1 in all but name
+MAX_FUND_BID_LINK = 50.0  # funding log-odds move at most ±50 with the bid: already certain either way
+
+
 def bid_problems(bid: int | dict[str, int] | None) -> list[str]:
     values = {} if bid is None else bid if isinstance(bid, dict) else {"": bid}
-    bad = {tier: v for tier, v in values.items() if v < 0}
+    bad = {tier: v for tier, v in values.items() if not 0 <= v <= MAX_BID_FEN}
     where = ", ".join(f"{tier}={v}" if tier else str(v) for tier, v in bad.items())
-    return [f"bid_fen must not be negative, got {where}"] if bad else []
+    return [f"bid_fen must lie within 0 and {MAX_BID_FEN}, got {where}"] if bad else []
 
 
 def rate_for(rate: Rate, tier: str, default: float = 0.0) -> float:
@@ -56,7 +61,7 @@ def with_odds(p: float, multiplier: float) -> float:
     if p <= 0.0 or p >= 1.0 or multiplier == 1.0:
         return p
     odds = p / (1 - p) * multiplier
-    return odds / (1 + odds)
+    return 1.0 if math.isinf(odds) else odds / (1 + odds)
 
 
 class Change(StrictSchema):
@@ -95,7 +100,10 @@ class SimPartner(StrictSchema):
     fund_effects: Effects = Field(default_factory=dict, description="group → value → funding odds ×")
     bid_effects: Effects = Field(default_factory=dict, description="group → value → mean bid ×")
     fund_bid_link: float = Field(
-        default=0.0, description="funding log-odds + link × u, u ∈ [−1, 1] the bid's position in its spread"
+        default=0.0,
+        ge=-MAX_FUND_BID_LINK,
+        le=MAX_FUND_BID_LINK,
+        description="funding log-odds + link × u, u ∈ [−1, 1] the bid's position in its spread",
     )
     known_rate: float = Field(default=0.0, ge=0, le=1)
     latency_ms: float = Field(default=5.0, ge=0, description="ping answer time")
@@ -116,11 +124,14 @@ class SimPartner(StrictSchema):
             unknown = sorted(set(getattr(self, name)) - set(FEATURE_GROUPS))
             if unknown:
                 raise ValueError(f"{name}: unknown feature groups {unknown} (known: {', '.join(FEATURE_GROUPS)})")
-            negative = sorted(
-                f"{g}.{v}" for g, values in getattr(self, name).items() for v, m in values.items() if m < 0
+            outside = sorted(
+                f"{g}.{v}"
+                for g, values in getattr(self, name).items()
+                for v, m in values.items()
+                if not 0 <= m <= MAX_MULTIPLIER
             )
-            if negative:
-                raise ValueError(f"{name}: multipliers must not be negative: {negative}")
+            if outside:
+                raise ValueError(f"{name}: multipliers must lie within 0 and {MAX_MULTIPLIER:g}: {outside}")
         problems = [p for n in ("accept_rate", "fund_rate", "bid_rate") for p in rate_problems(n, getattr(self, n))]
         problems += bid_problems(self.bid_fen)
         if problems:
@@ -232,7 +243,7 @@ class Scenario(StrictSchema):
     router: str = Field(default="", description="router address for outcome postbacks (partner-sim)")
     partners: list[SimPartner] = Field(min_length=1)
     registry: PartnersConfig | None = Field(default=None, description="partner registry for the simulator")
-    days: float = Field(default=7.0, gt=0, description="the applicants arrive over this many days")
+    days: float = Field(default=7.0, gt=0, le=3660, description="the applicants arrive over this many days")
     start: datetime = Field(default=datetime.fromisoformat("2026-01-05T09:00:00+08:00"))
     hourly_profile: list[float] | None = Field(
         default=None, min_length=24, max_length=24, description="arrival weight per local hour (cap time zone)"

@@ -54,3 +54,8 @@ def test_a_broken_scenario_is_refused_with_its_reason(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump(sc), encoding="utf-8")
     got = _simulate("--scenario", str(bad))
     assert got.returncode == 2 and "nobody" in got.stderr
+
+
+def test_no_seeds_is_refused_by_the_command_line(tmp_path: Path) -> None:
+    got = _simulate("--scenario", str(_small(tmp_path)), "--seeds", "0")
+    assert got.returncode == 2 and "--seeds: must be at least 1, got 0" in got.stderr

@@ -88,6 +88,28 @@ def test_ratio_is_defined_only_against_a_yardstick_that_gained_something(
         ({"weekday_factors": [1, 1, 1, math.inf, 1, 1, 1]}, "weekday_factors.3: Input should be a finite number"),
         ({"other_touches_per_day": math.inf}, "other_touches_per_day: Input should be a finite number"),
         ({"redeem_delay_days": math.nan}, "redeem_delay_days: Input should be a finite number"),
+        # Past what a datetime or the LP holds: a refund three million days late overflowed the calendar,
+        # and a conversion worth 10^15 fen next to coupons of a few fen left HiGHS without a solution.
+        ({"refund_delay_days": 3_000_000}, "refund_delay_days: Input should be less than or equal to 366"),
+        (
+            {
+                "segments": [
+                    {"id": "s0", "share": 1, "value_fen": 10**15, "base_rate": 0, "rates": {"cheap": 0, "dear": 0}}
+                ]
+            },
+            "segments.0.value_fen: Input should be less than or equal to 1000000000",
+        ),
+        (
+            {"drift": [{"day": 1, "segment": "s0", "rates": {"mid": 0.2}}]},
+            "drift[0] (s0): rates name unknown arms ['mid']",
+        ),
+        (
+            {"drift": [{"day": 1, "segment": "s0", "rates": {"dear": 1.2}}]},
+            "drift[0] (s0): rates must be probabilities",
+        ),
+        ({"drift": [{"day": 5, "segment": "s0"}]}, "drift[0] (s0) on day 5 is after the run's last day (1)"),
+        ({"policy": {"lambda_min": 2.0, "lambda_max": 1.0}}, "lambda_min (2.0) must not be above lambda_max (1.0)"),
+        ({"policy": {"lambda_initial": 1e308}}, "lambda_initial (1e+308) must lie within lambda_min"),
     ],
 )
 def test_an_invalid_scenario_is_refused_naming_the_field(tmp_path: Path, change: dict[str, Any], named: str) -> None:
@@ -116,3 +138,20 @@ def test_the_best_single_amount_is_not_the_luckiest_run_on_a_budget_of_a_few_cou
     reports = [simulate(sc.model_copy(update={"seed": seed})) for seed in range(3, 13)]
     oracle = sum(r.oracle.value for r in reports)
     assert sum(r.results["best_single"].incremental_value for r in reports) <= oracle
+
+
+def test_other_campaigns_that_almost_never_touch_a_customer_touch_no_one_in_the_run(tmp_path: Path) -> None:
+    # A rate of 10^-9 a day drew gaps of a billion days, past the last date a datetime can hold.
+    sc = _load(tmp_path, _scenario(other_touches_per_day=1e-9, customers=20))
+    arrivals = [a for day in Market(sc).days for a in day]
+    assert arrivals and not any(a.touched_elsewhere_today or a.touched_elsewhere_week for a in arrivals)
+    report = simulate(sc)
+    assert report.results["learned"].offers > 0 and report.results["learned"].overspend == 0
+
+
+def test_a_file_that_is_not_utf8_text_is_refused_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.yaml"
+    path.write_bytes(b"name: x\n\xff\xfe\x00seed: 1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path)
+    assert caught.value.errors == ["not UTF-8 text (byte 8)"]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from services.common.config import ConfigError
-from services.router.sim.scenario import Scenario, load_scenario
+from services.router.sim.scenario import Scenario, load_scenario, with_odds
 
 BASE: dict[str, Any] = {
     "tiers": {"near_prime": 0.6, "tail": 0.4},
@@ -91,10 +91,21 @@ def _load_document(tmp_path: Path, document: dict[str, Any]) -> Scenario:
             {"partners": [{"id": "a", "bid_fen": 3000, "accept_rate": float("nan")}]},
             "partners.0.accept_rate.float: Input should be a finite number",
         ),
-        ({"partners": [{"id": "a", "bid_fen": -300}]}, "partners.0: partner a: bid_fen must not be negative, got -300"),
+        (
+            {"partners": [{"id": "a", "bid_fen": -300}]},
+            "partners.0: partner a: bid_fen must lie within 0 and 1000000000, got -300",
+        ),
+        # Values past what arithmetic holds were accepted and crashed the run (an overflow) or printed NaN.
+        ({"partners": [{"id": "a", "bid_fen": 10**12}]}, "bid_fen must lie within 0 and 1000000000, got 10000"),
+        (
+            {"partners": [{"id": "a", "bid_fen": 3000, "fund_effects": {"tier": {"tail": 1e308}}}]},
+            "fund_effects: multipliers must lie within 0 and 1e+06: ['tier.tail']",
+        ),
+        ({"partners": [{"id": "a", "bid_fen": 3000, "fund_bid_link": 1000}]}, "fund_bid_link: Input should be less"),
+        ({"days": 1e7}, "days: Input should be less than or equal to 3660"),
         (
             {"partners": [{"id": "a", "bid_fen": 3000, "fund_effects": {"tier": {"tail": -2}}}]},
-            "fund_effects: multipliers must not be negative: ['tier.tail']",
+            "fund_effects: multipliers must lie within 0 and 1e+06: ['tier.tail']",
         ),
         (
             {"partners": [{"id": "a", "bid_fen": 3000}, {"id": "a", "bid_fen": 2000}]},
@@ -108,7 +119,10 @@ def _load_document(tmp_path: Path, document: dict[str, Any]) -> Scenario:
             {"schedule": [{"partner": "a", "at_day": 1, "accept_rate": {"gold": 0.2}}]},
             "schedule.0.accept_rate: unknown tiers ['gold']",
         ),
-        ({"schedule": [{"partner": "a", "at_day": 1, "bid_fen": -5}]}, "bid_fen must not be negative, got -5"),
+        (
+            {"schedule": [{"partner": "a", "at_day": 1, "bid_fen": -5}]},
+            "bid_fen must lie within 0 and 1000000000, got -5",
+        ),
         (
             {"mix": {"amount_yuan": [{"low": 5000, "high": 100}]}},
             "mix.amount_yuan.0: band low (5000.0) is above high (100.0)",
@@ -132,3 +146,8 @@ def test_an_invalid_scenario_is_refused_naming_the_field(tmp_path: Path, change:
     with pytest.raises(ConfigError) as caught:
         _load_document(tmp_path, document)
     assert any(named in e for e in caught.value.errors), caught.value.errors
+
+
+def test_odds_multiplied_past_what_a_float_holds_read_as_certain() -> None:
+    assert with_odds(0.5, 1e300) == 1.0 and with_odds(0.5, 1e300 * 1e10) == 1.0
+    assert with_odds(0.5, 0.0) == 0.0 and with_odds(0.5, 3.0) == pytest.approx(0.75)

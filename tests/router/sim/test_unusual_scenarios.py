@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from services.router.partners.config import CAP_WINDOWS
+from services.router.partners.domain import cap_window_keys
 from services.router.partners.selection import ChainLimits
 from services.router.sim.bound import Bound
-from services.router.sim.engine import RunResult, chain_limits
+from services.router.sim.engine import CapBook, RunResult, chain_limits
 from services.router.sim.market import Market, caps_past_run, idle_parts, run_hours
 from services.router.sim.runner import LEARNED, SeedResult, summary
 from services.router.sim.scenario import Scenario
@@ -164,3 +166,24 @@ def test_a_scenario_whose_every_part_can_act_has_no_idle_part() -> None:
     scenario = _scenario(tiers={"near_prime": 1, "tail": 0}, schedule=[{"partner": "alpha", "at_day": 0.05}])
     assert scenario.registry is not None
     assert idle_parts(scenario, scenario.registry) == []
+
+
+@pytest.mark.parametrize(
+    ("start", "cached"), [("1900-01-01T00:00:00+08:00", False), ("2026-01-05T09:00:00+08:00", True)]
+)
+def test_cap_windows_are_the_desks_at_every_lead_even_where_the_zone_is_off_the_quarter_hour(
+    start: str, cached: bool
+) -> None:
+    # Shanghai kept its local mean time (+08:05:43) until 1901: its hours do not start on a quarter hour of
+    # UTC, so window keys cached per quarter hour took two leads into one hour's cap of 1.
+    lender = {**LENDER, "allow_listed": True, "caps": {"hour": 1, "day": 3}}
+    sc = _scenario(start=start, days=3, applicants=400, registry={"lenders": [lender]})
+    assert sc.registry is not None
+    market = Market(sc, sc.registry, 1)
+    book = CapBook(sc.registry, market)
+    assert (book._bucket_s > 0) is cached
+    for lead in market.leads:
+        names = cap_window_keys(market.time(lead.at), sc.registry.caps_timezone, CAP_WINDOWS)
+        assert book.keys("alpha", lead.at) == [
+            (f"{kind}:{names[kind]}", cap) for kind, cap in (("hour", 1), ("day", 3))
+        ]
