@@ -21,11 +21,14 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.after_commit import deferred
+from services.common.call_context import call_log_var, start_outside_calls
 from services.common.db import Database
 
 T = TypeVar("T")
 Q = TypeVar("Q")
 UnitOfWork = Callable[[AsyncSession], Awaitable[T]]
+# A queued unit of work, the future its caller awaits, and the caller's call context (its request id).
+Queued = tuple[UnitOfWork[Any], asyncio.Future[Any], tuple[str, str, str] | None]
 
 log = structlog.get_logger("skylane.batching")
 
@@ -87,7 +90,7 @@ class WriteBatcher:
     def __init__(self, db: Database, *, max_batch: int = 128, calls: CallsInFlight | None = None) -> None:
         self.db, self.max_batch = db, max_batch
         self.enabled = db.dialect == "sqlite"
-        self._queue: asyncio.Queue[tuple[UnitOfWork[Any], asyncio.Future[Any]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Queued] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self.commits = 0  # transactions committed by the batcher (observable in tests and metrics)
         self.units = 0  # units of work those transactions held
@@ -99,9 +102,9 @@ class WriteBatcher:
             async with self.db.transaction() as session:
                 return await work(session)
         if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain())
+            self._worker = start_outside_calls(self._drain())
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        await self._queue.put((work, future))
+        await self._queue.put((work, future, call_log_var.get()))
         return await future
 
     async def _drain(self) -> None:
@@ -110,13 +113,15 @@ class WriteBatcher:
             await self._commit(batch)
             self._window.committed()
 
-    async def _commit(self, batch: list[tuple[UnitOfWork[Any], asyncio.Future[Any]]]) -> None:
+    async def _commit(self, batch: list[Queued]) -> None:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         try:
             async with self.db.transaction() as session:
-                for work, future in batch:
+                for work, future, call in batch:
                     if future.cancelled():
                         continue
+                    # What a unit logs carries its own caller's request id, not the worker's (none).
+                    caller = call_log_var.set(call)
                     try:
                         # A unit rolled back to its savepoint drops what it left for after the commit.
                         with deferred():
@@ -126,13 +131,14 @@ class WriteBatcher:
                     except Exception as exc:  # the savepoint is rolled back; the caller gets its own error
                         outcomes.append((future, False, exc))
                     finally:
+                        call_log_var.reset(caller)
                         # Nothing one unit loaded (or added and rolled back) may leak into the next one.
                         session.expunge_all()
             self.commits += 1
             self.units += len(outcomes)
         except Exception as exc:
             log.error("batch_commit_failed", size=len(batch), error=type(exc).__name__)
-            for _, future in batch:
+            for _, future, _call in batch:
                 if not future.done():
                     future.set_exception(exc)
             return

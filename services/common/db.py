@@ -108,7 +108,7 @@ class Database:
             # burst (an overflow) would be closed on return, and its successor pays the connect, the
             # authentication and every statement's PREPARE again.
             self.write_engine = create_async_engine(
-                url, pool_size=2 * pool_size, max_overflow=0, connect_args=connect_args
+                url, pool_size=2 * pool_size, max_overflow=0, connect_args=connect_args, hide_parameters=True
             )
             _ping_when_idle(self.write_engine)
             self.writer_lock = None
@@ -130,7 +130,11 @@ class Database:
         # The writer gets a single connection: SQLite allows one writer anyway, and queueing in the pool
         # is cheaper and fairer than spinning on busy_timeout.
         inline: dict[str, Any] = {"async_creator": creator} if creator is not None else {}
-        engine = create_async_engine(url, pool_size=pool, max_overflow=0, pool_timeout=60, **inline)
+        # hide_parameters: a statement's bound values (a customer's data among them) never reach an error's text,
+        # and so never a log line.
+        engine = create_async_engine(
+            url, pool_size=pool, max_overflow=0, pool_timeout=60, hide_parameters=True, **inline
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -459,7 +459,7 @@ def run_sqlite(
             return DriverResult(metadata, rows, len(rows) if cursor.rowcount < 0 else cursor.rowcount)
         return DriverResult(_NO_ROWS, (), cursor.rowcount)
     except sqlite3.Error as error:
-        raise sa_exc.DBAPIError.instance(sql, params, error, sqlite3.Error) from error
+        raise sa_exc.DBAPIError.instance(sql, params, error, sqlite3.Error, hide_parameters=True) from error
 
 
 async def run_asyncpg(
@@ -489,7 +489,9 @@ async def run_asyncpg(
             try:
                 adapted._handle_exception(error)  # raises the adapter's translation of the driver's error
             except adapted.dbapi.Error as translated:
-                raise sa_exc.DBAPIError.instance(sql, params, translated, adapted.dbapi.Error) from error
+                raise sa_exc.DBAPIError.instance(
+                    sql, params, translated, adapted.dbapi.Error, hide_parameters=True
+                ) from error
             raise
     if plan.returns_rows:
         coltypes = [attribute.type.oid for attribute in prepared.get_attributes()]

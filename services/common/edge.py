@@ -45,6 +45,7 @@ from services.common.batching import CallsInFlight
 from services.common.call_context import call_log_var, current_request_id
 from services.common.db_errors import UNAVAILABLE_MESSAGE, is_database_unavailable
 from services.common.errors import DomainError, InvalidArgument
+from services.common.logging import mask_text
 from services.common.metrics import ServiceMetrics
 from services.common.request_rules import check_request
 from services.common.tracing import end_server_span, server_span, tracer_for
@@ -95,9 +96,7 @@ class Edge:
         if handler.unary_stream is not None:
             stream = _EdgeStream(self, method, handler)
             return grpc.unary_stream_rpc_method_handler(
-                stream.handle,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                stream.handle, request_deserializer=None, response_serializer=handler.response_serializer
             )
         if handler.unary_unary is None:
             return handler  # client- and bidi-streaming methods: none of ours are
@@ -150,13 +149,7 @@ class _EdgeCall:
 
     def _parse(self, raw: bytes) -> Message:
         assert self.request_type is not None
-        try:
-            return self.request_type.FromString(raw)
-        except (DecodeError, ValueError, RecursionError) as exc:
-            name = self.request_type.DESCRIPTOR.name
-            raise InvalidArgument.single(
-                "request", f"the body is not a valid {name}", reason="MALFORMED_REQUEST"
-            ) from exc
+        return _parse(self.request_type, raw)
 
     def _observe(self, outcome: _Outcome, elapsed: float) -> None:
         self.latency.observe(elapsed)
@@ -192,6 +185,16 @@ class _TracedEdgeCall(_EdgeCall):
         end_server_span(outcome.code, outcome.reason, current_request_id())
 
 
+def _parse(request_type: type[Message], raw: bytes) -> Message:
+    """The request parsed by the edge, so a body that is not one is INVALID_ARGUMENT like any bad field
+    (grpc's own deserializer answers UNKNOWN, naming a Python exception)."""
+    try:
+        return request_type.FromString(raw)
+    except (DecodeError, ValueError, RecursionError) as exc:
+        name = request_type.DESCRIPTOR.name
+        raise InvalidArgument.single("request", f"the body is not a valid {name}", reason="MALFORMED_REQUEST") from exc
+
+
 class _EdgeStream:
     """A server-streaming method's edge (StreamEvents): the request id and service bound for its log lines,
     the request checked against request_rules and the method's ops guard before the first message, a
@@ -201,16 +204,18 @@ class _EdgeStream:
     def __init__(self, edge: Edge, method: str, handler: grpc.RpcMethodHandler) -> None:
         self.method, self.short, self.service = method, method.rsplit("/", 1)[-1], edge.service
         self.behavior = handler.unary_stream
+        self.request_type: type[Message] = handler.request_deserializer.__self__
         self.guard = edge.ops_guard.for_method(method) if edge.ops_guard is not None else None
         metrics = edge.metrics
         self.counter = lambda code: metrics.requests.labels(metrics.service, self.short, code)
 
-    async def handle(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def handle(self, raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started = time.perf_counter()
         rid = _request_id(context)
         logged = call_log_var.set((rid, self.method, self.service))
         outcome = _Outcome()
         try:
+            request = _parse(self.request_type, raw)
             check_request(request)
             if self.guard is not None:
                 self.guard(context)
@@ -283,9 +288,13 @@ class _Outcome:
 
 
 def _request_id(context: grpc.aio.ServicerContext) -> str:
+    """The caller's `x-request-id` where it is a plain token, else a new one. An id that reads as personal
+    data (a phone, ID or card number) is not used: every log line quotes the request id, and masked there
+    it would no longer match the caller's."""
     for k, value in context.invocation_metadata() or ():
         if k == "x-request-id":
-            return value if isinstance(value, str) and _REQUEST_ID.match(value) else _request_ids.next()
+            usable = isinstance(value, str) and _REQUEST_ID.match(value) and mask_text(value) == value
+            return value if usable else _request_ids.next()
     return _request_ids.next()
 
 

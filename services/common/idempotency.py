@@ -39,10 +39,13 @@ def idempotency_table(metadata: MetaData) -> Table:
 
 
 def fingerprint(request: Message) -> str:
-    """Hash of the request without its key, so the same call under the same key matches."""
+    """Hash of the request without its key, so the same call under the same key matches. Fields this
+    build does not know are left out too: no handler reads them, and a retry from a newer client (or
+    through a proxy that re-encodes) is the same call."""
     copy = type(request)()
     copy.CopyFrom(request)
     copy.ClearField(KEY_FIELD)
+    copy.DiscardUnknownFields()
     return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 from services.common.call_context import call_log_var
 from services.common.personal_data import is_card_number
@@ -112,6 +113,9 @@ def _mask_frame(frame: Any) -> Any:
     return {k: v if k in _FRAME_FIELDS else mask_value(k, v) for k, v in frame.items()}
 
 
+_TRACEBACKS = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+
+
 def configure_logging(level: str = "info", stream: Any = None, *, cache: bool | None = None) -> None:
     """JSON lines to stream (stdout). With cache, each logger is built once on first use (structlog's
     performance advice) and keeps this configuration for good; SKYLANE_LOG_CACHE=0 (the test suite)
@@ -124,7 +128,9 @@ def configure_logging(level: str = "info", stream: Any = None, *, cache: bool | 
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
+            # Tracebacks as dicts, without the frames' local variables: those hold requests, configs and
+            # secrets (a partner's postback token, a customer's name) that no pattern can be trusted to mask.
+            _TRACEBACKS,
             # Masking runs after tracebacks are rendered so exception text is masked too.
             mask_personal_data,
             structlog.processors.JSONRenderer(sort_keys=False),

@@ -8,6 +8,8 @@ appear in it (personal_data.py). The formats:
 - OPAQUE   client- or server-issued identifiers (idempotency keys, hashed customer refs, order ids,
            ids this suite issued): printable ASCII without spaces, ≤ 128. They are arbitrary, so
            only a value that as a whole is a mobile, ID or card number is refused.
+- PAGE TOKEN next-page tokens this suite issued: printable ASCII without spaces, ≤ 1024 (a position of
+           several ids); what one decodes to is checked by the method that issued it.
 - CODE     the default: names of things from config or closed sets (channel, scene, partner,
            level, tag keys …): printable ASCII without spaces, ≤ 128, no personal number inside.
 - NOTE     short operator or partner notes (reason, operator): printable ASCII with spaces, ≤ 512,
@@ -56,20 +58,16 @@ class StringFormat:
     personal_numbers: Callable[[str], str | None] | None  # None: not looked for
 
 
-OPAQUE = StringFormat(
-    "opaque",
-    128,
-    lambda s: _ASCII_TOKEN.fullmatch(s) is not None,
-    "printable ASCII without spaces",
-    personal_data.is_whole,
-)
-CODE = StringFormat(
-    "code",
-    128,
-    lambda s: _ASCII_TOKEN.fullmatch(s) is not None,
-    "printable ASCII without spaces",
-    personal_data.in_text,
-)
+def _ascii_token(s: str) -> bool:
+    return _ASCII_TOKEN.fullmatch(s) is not None
+
+
+_TOKEN_CHARACTERS = "printable ASCII without spaces"
+OPAQUE = StringFormat("opaque", 128, _ascii_token, _TOKEN_CHARACTERS, personal_data.is_whole)
+CODE = StringFormat("code", 128, _ascii_token, _TOKEN_CHARACTERS, personal_data.in_text)
+# Page tokens are issued by the services themselves and may carry a position of several opaque ids (a
+# customer ref, a trigger, a time): longer than one id, still checked like one.
+PAGE_TOKEN = StringFormat("page token", 1024, _ascii_token, _TOKEN_CHARACTERS, personal_data.is_whole)
 NOTE = StringFormat(
     "note", 512, lambda s: _ASCII_LINE.fullmatch(s) is not None, "printable ASCII", personal_data.in_text
 )
@@ -84,7 +82,6 @@ _BY_FIELD_NAME: dict[str, StringFormat] = {
         (
             "phone_hash",
             "device_ref",
-            "page_token",
             "order_id",
             "voucher_code",
             "decision_id",
@@ -99,6 +96,7 @@ _BY_FIELD_NAME: dict[str, StringFormat] = {
         ),
         OPAQUE,
     ),
+    "page_token": PAGE_TOKEN,
     "reason": NOTE,
     "operator": NOTE,
     "config_yaml": DOCUMENT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf import timestamp_pb2
@@ -15,6 +16,8 @@ from skylane.growth.v1 import growth_pb2
 
 MAX_POINTS = 1_000_000_000
 MAX_ATTRIBUTES = 50
+MAX_CURSOR = 2**63 - 1  # page tokens are transaction ids: 64-bit integer keys
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def from_ts(value: timestamp_pb2.Timestamp) -> datetime:
@@ -92,13 +95,18 @@ def _occurred_at(v: Violations, activity: growth_pb2.Activity, cfg: GrowthConfig
 
 
 def page_before(v: Violations, token: str) -> int | None:
-    """The history position a page token names (None: the newest page)."""
+    """The history position a page token names (None: the newest page).
+
+    A token is a transaction id, so only a positive int64 is one: a larger number would overflow the
+    database's integer parameter and fail as INTERNAL instead of being refused here."""
     if not token:
         return None
-    if not token.isdigit():
+    # ASCII digits only (str.isdigit also takes "²", which int() refuses), and no more than an int64 has.
+    position = int(token) if _DIGITS.fullmatch(token) else 0
+    if not 0 < position <= MAX_CURSOR:
         v.add("page.page_token", "not a token from a previous page")
         return None
-    return int(token)
+    return position
 
 
 def ttl(v: Violations, seconds: int, cfg: GrowthConfig) -> None:

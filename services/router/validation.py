@@ -19,6 +19,12 @@ from skylane.router.v1 import router_pb2
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _DIGITS = re.compile(r"^\+?\d[\d -]{6,}$")
 MAX_WINDOW = timedelta(days=92)
+# A report names the local days a window touches, in the config's time zone (one reload can change it).
+# Every UTC offset is under a day, so ends a day inside datetime's range have a local day in any zone;
+# nearer the edge, the conversion overflows and the call would fail as INTERNAL.
+FIRST_START = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+LAST_END = datetime.max.replace(tzinfo=UTC, hour=0, minute=0, second=0, microsecond=0)
+_LOCAL_DAYS = "(the window's ends must have a local day in every time zone)"
 MAX_WHAT_IF_SAMPLES = 200
 MAX_TERM_MONTHS = 600
 MAX_TAGS = 400
@@ -133,12 +139,29 @@ def check_window(v: Violations, window: types_pb2.TimeWindow, path: str = "windo
         v.add(f"{path}.start", "required")
     if end is None:
         v.add(f"{path}.end", "required")
-    if start is not None and end is not None:
+    if _has_local_days(v, start, end, path) and start is not None and end is not None:
         if end <= start:
             v.add(f"{path}.end", "must be after start")
         elif end - start > MAX_WINDOW:
             v.add(f"{path}.end", f"window must be at most {MAX_WINDOW.days} days")
     return start or datetime.min.replace(tzinfo=UTC), end or datetime.min.replace(tzinfo=UTC)
+
+
+def _has_local_days(v: Violations, start: datetime | None, end: datetime | None, path: str) -> bool:
+    """Whether the given ends lie where every time zone has a local day for them."""
+    ok = True
+    if start is not None and start < FIRST_START:
+        v.add(f"{path}.start", f"must be at or after {_utc_text(FIRST_START)} {_LOCAL_DAYS}")
+        ok = False
+    if end is not None and end > LAST_END:
+        v.add(f"{path}.end", f"must be at or before {_utc_text(LAST_END)} {_LOCAL_DAYS}")
+        ok = False
+    return ok
+
+
+def _utc_text(at: datetime) -> str:
+    # isoformat, not strftime: %Y does not pad year 1 to four digits on every platform.
+    return at.isoformat().replace("+00:00", "Z")
 
 
 def report_window(request: router_pb2.GetRoutingReportRequest) -> tuple[datetime, datetime]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import MetaData, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.batching import WriteBatcher
+from services.common.call_context import call_log_var, current_request_id
 from services.common.clock import ManualClock
 from services.common.db import Database
 from services.common.errors import FailedPrecondition
@@ -66,3 +68,27 @@ async def test_a_failed_commit_fails_every_caller_in_the_batch(db: Database) -> 
 
     assert await batcher.run(count) == 0
     await batcher.close()
+
+
+async def test_each_unit_sees_its_own_callers_request_id_and_the_worker_keeps_none(db: Database) -> None:
+    # The worker is started by the first call that needs it; a task copies the context it was created in,
+    # so every later unit's log lines carried that first call's request id.
+    batcher = WriteBatcher(db)
+    seen: dict[str, str] = {}
+
+    async def call(request_id: str) -> None:
+        call_log_var.set((request_id, "/test/Write", "test"))
+
+        async def work(session: AsyncSession) -> None:
+            seen[request_id] = current_request_id()
+
+        await batcher.run(work)
+
+    await asyncio.gather(*(asyncio.create_task(call(f"req-{i}")) for i in range(20)))
+
+    async def outside_any_call(session: AsyncSession) -> None:  # a worker's write: no request id of anyone's
+        seen["outside"] = current_request_id()
+
+    await asyncio.create_task(batcher.run(outside_any_call), context=contextvars.Context())
+    await batcher.close()
+    assert seen == {**{f"req-{i}": f"req-{i}" for i in range(20)}, "outside": ""}

@@ -11,7 +11,7 @@ from sqlalchemy import MetaData, func, select
 from services.common.clock import ManualClock
 from services.common.db import Database
 from services.common.errors import AlreadyExists, InvalidArgument
-from services.common.idempotency import IdempotencyStore, idempotency_table
+from services.common.idempotency import IdempotencyStore, fingerprint, idempotency_table
 from services.common.migrations import upgrade
 from skylane.common.v1 import admin_pb2, types_pb2
 from tests.helpers import DbTarget
@@ -171,3 +171,14 @@ async def test_purge_forgets_only_keys_older_than_the_retention(store) -> None: 
         assert await idem.purge(session, timedelta(days=7)) == 1
     async with db.read() as session:
         assert set((await session.execute(select(idem.table.c.key))).scalars()) == {"new"}
+
+
+def test_a_retry_carrying_fields_this_build_does_not_know_is_the_same_call() -> None:
+    # A newer client (or a proxy that re-encodes) may add fields no handler here reads: its retry under the
+    # same key must get the stored answer, not ALREADY_EXISTS "used for a different request".
+    plain = _request("k-1")
+    extra_field = b"\xfa\x3e\x05newer"  # field 999, length-delimited: unknown to ReloadConfigRequest
+    newer = admin_pb2.ReloadConfigRequest.FromString(plain.SerializeToString() + extra_field)
+    assert newer.SerializeToString() != plain.SerializeToString()
+    assert fingerprint(newer) == fingerprint(plain)
+    assert fingerprint(_request("k-2")) == fingerprint(plain)  # the key itself is not part of it either

@@ -60,3 +60,27 @@ def test_card_numbers_are_masked_and_traceback_frames_keep_function_names() -> N
     frames = mask_value("frames", [{"filename": "a.py", "lineno": 3, "name": "redeem"}])
     assert frames == [{"filename": "a.py", "lineno": 3, "name": "redeem"}]
     assert mask_value("name", "张三") == "***"
+
+
+def test_a_logged_exception_carries_no_local_variables_of_its_frames() -> None:
+    # The frames' locals hold whatever the code had in hand — a request with a customer's name, a config
+    # with partners' postback tokens — in shapes no masking pattern recognises.
+    stream, log = _capture()
+    try:
+
+        def handle(request: dict[str, str]) -> None:
+            token = "partner-secret-token-quickcash"
+            raise RuntimeError(f"failed after {len(token)} characters of {len(request)} fields")
+
+        try:
+            handle({"applicant": "王小明", "note": "x"})
+        except RuntimeError:
+            log.exception("unhandled_error")
+    finally:
+        configure_logging("warning", cache=False)
+    text = stream.getvalue()
+    line = json.loads(text)
+    assert "partner-secret-token-quickcash" not in text and "王小明" not in text and "\\u738b" not in text
+    frames = line["exception"][0]["frames"]
+    assert [f["name"] for f in frames][-1] == "handle" and all("locals" not in f for f in frames)
+    assert line["exception"][0]["exc_value"] == "failed after 30 characters of 2 fields"

@@ -36,6 +36,9 @@ async def test_health_reflection_and_probe(name: str, db_target: DbTarget) -> No
         admin = admin_pb2_grpc.AdminStub(h.channel)
         probe = await admin.Probe(admin_pb2.ProbeRequest(), metadata=(("x-request-id", "req-abc-123"),))
         assert (probe.service, probe.request_id) == (name, "req-abc-123")
+        # An id that reads as a phone number is not quoted on every log line: the server makes its own.
+        phone_id = await admin.Probe(admin_pb2.ProbeRequest(), metadata=(("x-request-id", "req-13812345678"),))
+        assert phone_id.request_id and "13812345678" not in phone_id.request_id
 
         with pytest.raises(grpc.aio.AioRpcError) as bad:
             await admin.Probe(admin_pb2.ProbeRequest(hold_ms=-5))

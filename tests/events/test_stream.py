@@ -118,3 +118,17 @@ async def test_malformed_stream_requests_are_refused(
 async def drain_request(channel: grpc.aio.Channel, message: events_pb2.StreamEventsRequest) -> None:
     async for _ in events_pb2_grpc.EventsOpsServiceStub(channel).StreamEvents(message):
         pass
+
+
+async def test_a_body_that_is_not_a_stream_request_is_refused_as_malformed(db_target: DbTarget, tmp_path: Path) -> None:
+    # grpc's own deserializer answered UNKNOWN, naming a Python exception; the edge parses it like a unary call's.
+    async with router(db_target, tmp_path) as h:
+        raw = h.channel.unary_stream(
+            "/skylane.common.v1.EventsOpsService/StreamEvents", request_serializer=None, response_deserializer=None
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            async for _ in raw(b"\xff\xff\xff\xff"):
+                pass
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "request" in field_violations(refused.value)
+        await drain_request(h.channel, events_pb2.StreamEventsRequest(page_size=5))  # and the server goes on

@@ -30,6 +30,13 @@ async def test_redeem_confirm_use_and_use_twice(growth: Client) -> None:
     use = growth_pb2.MarkVoucherUsedRequest(
         idempotency_key=key(), voucher_code=redemption.voucher_code, supplier_id="lounges"
     )
+    stranger = growth_pb2.MarkVoucherUsedRequest(
+        idempotency_key=key(), voucher_code=redemption.voucher_code, supplier_id="someone-else"
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await growth.supplier.MarkVoucherUsed(stranger)
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED and error_reason(err.value) == "WRONG_SUPPLIER"
+    assert "lounge" not in (err.value.details() or "")  # nothing of what the voucher is for
     assert (await growth.supplier.MarkVoucherUsed(use)).status == "used"
     assert (await growth.supplier.MarkVoucherUsed(use)).status == "used"  # a retry: same answer
     use.idempotency_key.CopyFrom(key())

@@ -10,8 +10,9 @@ import grpc
 import pytest
 
 from skylane.router.v1 import router_pb2
-from tests.helpers import DbTarget
+from tests.helpers import DbTarget, field_violations
 from tests.router.helpers import IN_HOUSE, POOL, START, config_text, ops, request, router, stub, window
+from tests.router.test_routing_report import EDGE_WINDOWS, NO_LOCAL_DAY
 
 
 async def test_what_if_matches_a_hand_computed_example(db_target: DbTarget, tmp_path: Path) -> None:
@@ -73,6 +74,20 @@ async def test_what_if_matches_a_hand_computed_example(db_target: DbTarget, tmp_
         with pytest.raises(grpc.aio.AioRpcError) as bad:
             await ops(h).WhatIf(router_pb2.WhatIfRequest(config_yaml=candidate))
         assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_what_if_refuses_the_windows_the_routing_report_refuses(db_target: DbTarget, tmp_path: Path) -> None:
+    """Both take the same TimeWindow; one that has no local day in some time zone is refused by both."""
+    async with router(db_target, tmp_path) as h:
+        candidate = config_text(prime=680)
+        for (start, end), fields in NO_LOCAL_DAY:
+            with pytest.raises(grpc.aio.AioRpcError) as bad:
+                await ops(h).WhatIf(router_pb2.WhatIfRequest(window=window(start, end), config_yaml=candidate))
+            assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (start, end)
+            assert set(field_violations(bad.value)) == fields, (start, end)
+        for start, end in EDGE_WINDOWS:
+            result = await ops(h).WhatIf(router_pb2.WhatIfRequest(window=window(start, end), config_yaml=candidate))
+            assert result.replayed == 0
 
 
 async def test_what_if_cli_prints_the_mix(

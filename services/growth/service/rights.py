@@ -127,7 +127,8 @@ class Rights:
         row = await store.get_redemption(self.s, code, by_code=True)
         right = self.cfg.right(row.right_id)
         if right is not None and right.supplier and supplier != right.supplier:
-            raise PermissionDenied(f"supplier {supplier!r} does not serve {row.right_id}", reason="WRONG_SUPPLIER")
+            # The voucher's right is not named: a caller that is not its supplier learns nothing of its use.
+            raise PermissionDenied("this voucher is not redeemable by the supplier given", reason="WRONG_SUPPLIER")
         if row.status == "used":
             raise FailedPrecondition("VOUCHER_ALREADY_USED", f"voucher used by {row.used_by}", subject=code)
         if row.status != "issued":

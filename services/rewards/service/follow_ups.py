@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 from services.common.clock import Clock
 from services.common.db import Database
-from services.common.errors import InvalidArgument, Violations
+from services.common.errors import Violations
 from services.rewards.domain import contact
 from services.rewards.runtime import ConfigView
 from services.rewards.service.wire import timestamp
@@ -23,22 +25,71 @@ from skylane.rewards.v1 import rewards_pb2
 
 DEFAULT_DAYS = 7
 DEFAULT_PAGE, MAX_PAGE = 500, 1000
+MAX_ENTRY = 2**31 - 1  # journey_steps.entry is a 32-bit INTEGER on PostgreSQL
+_ID = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII without spaces, as request_rules' OPAQUE and CODE
+
+# A page token's key: the last row's (at, trigger, customer, entry).
+Cursor = tuple[datetime, str, str, int]
 
 
-def _token(row: tuple[datetime, str, str, int]) -> str:
+def _token(row: Cursor) -> str:
     at, trigger, customer, entry = row
     raw = json.dumps([at.astimezone(UTC).isoformat(), trigger, customer, entry]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _after(token: str) -> tuple[datetime, str, str, int] | None:
+def _after(v: Violations, token: str) -> Cursor | None:
+    """The row key a page token names (None: the first page). Anything but a key this server could have
+    issued is refused here: an out-of-range number or time would otherwise fail in the database as
+    INTERNAL."""
     if not token:
         return None
+    cursor = _decode(token)
+    if cursor is None:
+        v.add("page_token", "must be a next_page_token ListFollowUps returned")
+    return cursor
+
+
+def _decode(token: str) -> Cursor | None:
     try:
-        at, trigger, customer, entry = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return datetime.fromisoformat(at), str(trigger), str(customer), int(entry)
-    except (ValueError, TypeError) as exc:
-        raise InvalidArgument.single("page_token", "must be a next_page_token ListFollowUps returned") from exc
+        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)), parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # bad base64, UTF-8 or JSON are all ValueErrors
+        return None
+    if not isinstance(key, list) or len(key) != 4:
+        return None
+    at, trigger, customer, entry = key
+    when = _utc(at)
+    if when is None or not _is_id(trigger) or not _is_id(customer) or not _is_entry(entry):
+        return None
+    return when, trigger, customer, entry
+
+
+def _no_constant(name: str) -> NoReturn:
+    """json.loads takes NaN and ±Infinity by default; no key holds one."""
+    raise ValueError(f"{name} in a page token")
+
+
+def _utc(value: object) -> datetime | None:
+    """The instant of an ISO time with a UTC offset, if it has a UTC equivalent (the column is UTC: a
+    naive time cannot be bound, and year 1 at +14:00 has no UTC instant)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+        return at.astimezone(UTC) if at.utcoffset() is not None else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def _is_id(value: object) -> bool:
+    """A trigger id or customer ref as the edge takes them: a NUL or an unpaired surrogate (both fine in
+    JSON) cannot be bound on PostgreSQL."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def _is_entry(value: object) -> bool:
+    # bool is an int subclass; true is no entry number.
+    return type(value) is int and 0 <= value <= MAX_ENTRY
 
 
 def _days_before(end: datetime, days: int) -> datetime:
@@ -66,8 +117,9 @@ class ListFollowUps:
         v.check(0 <= request.page_size <= MAX_PAGE, "page_size", f"must be 0 (default {DEFAULT_PAGE}) to {MAX_PAGE}")
         if request.campaign_id and request.campaign_id not in view.campaigns:
             v.add("campaign_id", "not a campaign of the running config")
+        after = _after(v, request.page_token)
         v.raise_if_any()
-        after, size = _after(request.page_token), request.page_size or DEFAULT_PAGE
+        size = request.page_size or DEFAULT_PAGE
         waves = {t.id: t.wave for t in view.cfg.triggers}
         async with self.db.report() as session:
             rows = await history.follow_ups(

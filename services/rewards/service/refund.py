@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.clock import Clock
-from services.common.errors import NotFound
+from services.common.errors import NotFound, shorten
 from services.rewards.runtime import ConfigView, PolicyRuntime
 from services.rewards.service import budget, learning
 from services.rewards.service.unit import Learned, WriteCalls
@@ -37,7 +37,7 @@ class RefundOrder:
     ) -> rewards_pb2.RefundOrderResponse:
         r = await redemptions.redemption_row(conn, order_id)
         if r is None:
-            raise NotFound("redemption", order_id)
+            raise NotFound("redemption", order_id, f"no coupon was redeemed on order {shorten(order_id)!r}")
         coupon = await coupons.coupon_row(conn, r.coupon_id)
         assert coupon is not None
         if r.refunded or not await redemptions.mark_refunded(conn, r.order_id):

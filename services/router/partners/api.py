@@ -7,6 +7,7 @@ its partner's bearer token; the ops methods are limited to ops clients by the se
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 
 import grpc
@@ -20,6 +21,7 @@ from services.router.partners.service.postbacks import ReportOutcome
 from services.router.partners.service.reports import LeadReports
 from skylane.router.v1 import leads_pb2, leads_pb2_grpc
 
+_DELIVERY_ID = re.compile(r"[\x21-\x7e]{1,40}")
 KNOWN_OUTCOMES = (outcomes.ACCEPTED, outcomes.APPROVED, outcomes.FUNDED, outcomes.REJECTED, outcomes.RETURNED)
 MAX_REASON = 120
 
@@ -41,11 +43,19 @@ def _check_postback(request: leads_pb2.ReportLeadOutcomeRequest) -> None:
 
 
 def _page_after(token: str) -> str:
-    """The last delivery id of the previous page, from the opaque token this server issued."""
+    """The last delivery id of the previous page, from the opaque token this server issued.
+
+    Only what a delivery id can be is taken (printable ASCII, at most the column's 40 characters): other
+    text would reach the database, where PostgreSQL cannot even bind a NUL, and fail as INTERNAL."""
+    if not token:
+        return ""
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode() if token else ""
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument([FieldViolation("page.page_token", "not a token this server issued")]) from None
+        after = base64.b64decode(token, altchars=b"-_", validate=True).decode("ascii")
+    except ValueError:  # bad base64 (binascii.Error) or not ASCII (UnicodeDecodeError)
+        after = ""
+    if not _DELIVERY_ID.fullmatch(after):
+        raise InvalidArgument([FieldViolation("page.page_token", "not a token this server issued")])
+    return after
 
 
 class LeadServicer(leads_pb2_grpc.LeadServiceServicer):

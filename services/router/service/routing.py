@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.batching import ArrivalWindow, CallsInFlight
+from services.common.call_context import start_outside_calls
 from services.common.clock import Clock
 from services.common.db import Database
 from services.common.metrics import ServiceMetrics
@@ -74,7 +75,7 @@ class RoutingService:
         for hook in self.hooks:
             await hook.prepare(command, snapshot)
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._writer())
+            self._task = start_outside_calls(self._writer())
         future: asyncio.Future[router_pb2.RoutingDecision] = asyncio.get_running_loop().create_future()
         await self._queue.put(Plan(command, future))
         return await future

@@ -41,6 +41,11 @@ async def test_redeem_is_idempotent_by_order_id_and_refund_restores_budget(db_ta
         assert second.coupon.state == rewards_pb2.REDEEMED
         assert (await report(s)).spent.fen == 1000
 
+        with pytest.raises(grpc.aio.AioRpcError) as unknown:
+            await s.RefundOrder(rewards_pb2.RefundOrderRequest(idempotency_key=key(), order_id="order-nobody"))
+        assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+        assert unknown.value.details() == "no coupon was redeemed on order 'order-nobody'"
+
 
 async def test_redeem_refusals_change_nothing(db_target: DbTarget, tmp_path: Path) -> None:
     async with rewards_service(db_target, tmp_path, validity=1) as h:

@@ -6,7 +6,9 @@ against the same server."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,11 +45,16 @@ async def cli(*args: str) -> int:
     return await asyncio.to_thread(main, list(args))  # blocking gRPC, off the server's loop
 
 
+# A customer ref as channels send it, a 64-character hash: a page token that carries it is longer than the
+# 128 characters an opaque id may have.
+F1 = hashlib.sha256(b"customer f1").hexdigest()
+
+
 async def test_the_follow_up_list_is_exported_page_by_page_as_csv_and_json(db_target: DbTarget, tmp_path: Path) -> None:
     async with journeys_service(db_target, tmp_path, config() + FOLLOW_UP) as h:
         s = stub(h)
-        await send(h, "cust-hash-f1", "account_dormant", "Europe/London")
-        await reached(h, "dormant-follow-up", "cust-hash-f1", "ENTERED")
+        await send(h, F1, "account_dormant", "Europe/London")
+        await reached(h, "dormant-follow-up", F1, "ENTERED")
         for _ in range(3):  # Monday's touches used up: customer e's payroll touch waits, then is routed
             await offer(s, "e")
         await send(h, "cust-hash-e", "payroll_credited")
@@ -66,7 +73,7 @@ async def test_the_follow_up_list_is_exported_page_by_page_as_csv_and_json(db_ta
             if not (token := page.next_page_token):
                 break
         assert pages == [
-            [("dormant-follow-up", "cust-hash-f1", "FOLLOW_UP", "", "Europe/London", "2026-01-05", 4)],
+            [("dormant-follow-up", F1, "FOLLOW_UP", "", "Europe/London", "2026-01-05", 4)],
             [("payroll-signin", "cust-hash-e", "ROUTED", "VALIDITY_PASSED; waited for CONTACT_CAP_DAY",
               "Asia/Shanghai", "2026-01-06", 1)],
         ]  # fmt: skip
@@ -82,7 +89,7 @@ async def test_the_follow_up_list_is_exported_page_by_page_as_csv_and_json(db_ta
             rows = list(csv.DictReader(f))
         assert list(rows[0]) == COLUMNS  # the hashed reference, never a name, phone or ID number
         assert [(r["customer_ref"], r["kind"], r["time_zone"]) for r in rows] == [
-            ("cust-hash-f1", "FOLLOW_UP", "Europe/London"),
+            (F1, "FOLLOW_UP", "Europe/London"),
             ("cust-hash-e", "ROUTED", "Asia/Shanghai"),
         ]
         document = json.loads(json_path.read_text(encoding="utf-8"))
@@ -106,6 +113,50 @@ async def test_bad_export_requests_are_refused(db_target: DbTarget, tmp_path: Pa
                 await s.ListFollowUps(request)
             assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert field in field_violations(caught.value)
+
+
+def _token(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _key(
+    at: object = "2026-01-05T02:00:00+00:00", trigger: object = "t", customer: object = "c", entry: object = 1
+) -> str:
+    return _token(json.dumps([at, trigger, customer, entry]).encode())
+
+
+async def test_a_crafted_page_token_is_refused_as_a_page_token(db_target: DbTarget, tmp_path: Path) -> None:
+    """Each of these reached the database and failed there as INTERNAL (or would on PostgreSQL)."""
+    async with journeys_service(db_target, tmp_path, config() + FOLLOW_UP) as h:
+        s = stub(h)
+        crafted = {
+            "Infinity entry": _token(b'["2026-01-05T02:00:00+00:00", "t", "c", Infinity]'),
+            "NaN entry": _token(b'["2026-01-05T02:00:00+00:00", "t", "c", NaN]'),
+            "1e308 entry": _key(entry=1e308),
+            "10**30 entry": _key(entry=10**30),
+            "entry past int32": _key(entry=2**31),
+            "negative entry": _key(entry=-1),
+            "boolean entry": _key(entry=True),
+            "text entry": _key(entry="1"),
+            "naive at": _key(at="2026-01-05T02:00:00"),
+            "year 1 at +14:00": _key(at="0001-01-01T00:00:00+14:00"),
+            "9999-12-31 at -12:00": _key(at="9999-12-31T23:59:59-12:00"),
+            "number at": _key(at=1767578400),
+            "NUL in trigger": _key(trigger="t\x00"),
+            "surrogate in customer": _key(customer="\ud800"),
+            "empty customer": _key(customer=""),
+            "number customer": _key(customer=7),
+            "three items": _token(b'["2026-01-05T02:00:00+00:00", "t", "c"]'),
+            "an object": _token(b'{"at": 1}'),
+        }
+        for name, token in crafted.items():
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await s.ListFollowUps(rewards_pb2.ListFollowUpsRequest(page_token=token))
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, name
+            assert set(field_violations(caught.value)) == {"page_token"}, name
+        # A well-formed key at any offset is a position: an (empty) page after it.
+        for token in (_key(), _key(at="2026-01-05T10:00:00+08:00", entry=2**31 - 1)):
+            assert not (await s.ListFollowUps(rewards_pb2.ListFollowUpsRequest(page_token=token))).follow_ups
 
 
 async def test_the_dry_run_command(db_target: DbTarget, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
