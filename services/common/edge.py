@@ -4,18 +4,21 @@ Each unary method's handler is replaced by a wrapper that receives the raw reque
 edge — not the framework — decides what an undecodable body means (INVALID_ARGUMENT, logged), and
 does in one coroutine frame what would otherwise be a chain of interceptors:
 
-1. sets the request id (the caller's `x-request-id`, or a new one), the method and the service's name as
-   the call's log context (`call_log_var`, added to every line by logging.add_call_context), so every
-   line logged during the call names its service (`serve all` runs three);
-2. parses the body and checks it against request_rules (every method, before any handler runs);
-3. refuses ops methods to callers that are not ops clients, when an allowlist is set (authz.py);
+1. sets the request id (the caller's `x-request-id` where it is a plain token, or a new one), the method
+   and the service's name as the call's log context (`call_log_var`, added to every line by
+   logging.add_call_context), so every line logged during the call names its service (`serve all` runs
+   three);
+2. refuses ops methods to callers that are not ops clients, when an allowlist is set (authz.py), before
+   it reads their request: a refused caller learns nothing of the method's rules;
+3. parses the body and checks it against request_rules (every method, before any handler runs);
 4. runs the handler, and maps what it raises: a DomainError to its status with google.rpc details,
    a lost database to UNAVAILABLE (safe to retry with the same idempotency key), anything else to
    INTERNAL with only the request id;
 5. counts the call (Prometheus) and writes one access-log line with its status and reason code.
 
 A server-streaming method (StreamEvents) gets `_EdgeStream`: the same request id and log context, the
-request checked against request_rules and the ops guard before its first message, its DomainError mapped
+caller checked by the ops guard and its request (parsed here too) against request_rules before its first
+message, its DomainError mapped
 to a status, one count and one log line when the stream ends.
 
 With tracing configured (services/common/tracing.py), each method gets `_TracedEdgeCall` instead: the same
@@ -138,10 +141,11 @@ class _EdgeCall:
 
     async def _run(self, raw: bytes, context: grpc.aio.ServicerContext, outcome: _Outcome) -> bytes:
         try:
-            request = self._parse(raw) if self.request_type is not None else raw
-            check_request(request)
+            # The caller first, then its request: a caller the method refuses learns nothing of its rules.
             if self.guard is not None:
                 self.guard(context)
+            request = self._parse(raw) if self.request_type is not None else raw
+            check_request(request)
             return self.serialize(await self.behavior(request, context))
         except BaseException as exc:
             await _answer_failure(exc, context, outcome)
@@ -215,10 +219,10 @@ class _EdgeStream:
         logged = call_log_var.set((rid, self.method, self.service))
         outcome = _Outcome()
         try:
-            request = _parse(self.request_type, raw)
-            check_request(request)
             if self.guard is not None:
                 self.guard(context)
+            request = _parse(self.request_type, raw)
+            check_request(request)
             async for response in self.behavior(request, context):
                 yield response
         except BaseException as exc:

@@ -19,7 +19,7 @@ from services.common.settings import AppSettings
 from services.common.tls import TlsError, TlsFiles, channel_credentials
 from services.registry import SERVICES
 from services.router.app import build
-from skylane.common.v1 import admin_pb2, admin_pb2_grpc
+from skylane.common.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 from skylane.router.v1 import leads_pb2, leads_pb2_grpc, router_pb2, router_pb2_grpc
 from tests.helpers import error_reason, key, serve_args
 from tests.pki import Pki, make_pki, tls_router
@@ -68,6 +68,10 @@ async def test_another_client_of_the_same_ca_is_refused_ops_methods_only(guarded
             admin.ReloadConfig(admin_pb2.ReloadConfigRequest(idempotency_key=key())),
             admin.GetConfig(admin_pb2.GetConfigRequest()),
             leads_pb2_grpc.LeadServiceStub(channel).ListDeadLetters(leads_pb2.ListDeadLettersRequest()),
+            # A request that breaks the method's rules is refused for the caller, before its fields are read.
+            leads_pb2_grpc.LeadServiceStub(channel).ListDeadLetters(
+                leads_pb2.ListDeadLettersRequest(page=types_pb2.PageRequest(page_token="not a token"))
+            ),
         ]
         for call in refused_calls:
             with pytest.raises(grpc.aio.AioRpcError) as refused:
