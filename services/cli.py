@@ -21,7 +21,15 @@ import grpc
 import structlog
 
 from services.common.app import ServiceApp
-from services.common.cli_client import CliError, describe_rpc_error, one_line, share
+from services.common.cli_client import (
+    CliError,
+    describe_rpc_error,
+    one_line,
+    poll_interval,
+    port_number,
+    seconds,
+    share,
+)
 from services.common.config import ConfigError
 from services.common.db import default_sqlite_url
 from services.common.logging import configure_logging
@@ -217,14 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     serve.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=None,
         help="gRPC port for a single service (defaults: router 50051, growth 50052, rewards 50053; "
         "env SKYLANE_<SERVICE>_PORT, also with 'all')",
     )
     serve.add_argument(
         "--metrics-port",
-        type=int,
+        type=port_number,
         default=None,
         help="Prometheus port for a single service, 0 for any free port (defaults: 9151, 9152, 9153; "
         "env SKYLANE_<SERVICE>_METRICS_PORT, also with 'all')",
@@ -241,11 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--db-url", default=None, help="database URL for a single service (overrides the SQLite default)"
     )
     serve.add_argument(
-        "--grace", type=float, default=10.0, help="seconds in-flight calls get to finish on shutdown (default: 10)"
+        "--grace", type=seconds, default=10.0, help="seconds in-flight calls get to finish on shutdown (default: 10)"
     )
     serve.add_argument(
         "--config-poll",
-        type=float,
+        type=poll_interval,
         default=2.0,
         help="seconds between config file checks; 0 = reload only on SIGHUP (default: 2)",
     )
@@ -267,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--slow-call-ms",
-        type=float,
+        type=seconds,
         default=250.0,
         help="a successful call at least this slow is always logged (default: 250)",
     )

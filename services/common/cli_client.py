@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import math
 import os
 import re
 import sys
@@ -168,23 +169,53 @@ def window(
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def positive_int(text: str) -> int:
+MAX_COUNT = 2**31 - 1  # what a request's count fields hold
+
+
+def _number(text: str, kind: type[int] | type[float], what: str) -> Any:
     try:
-        value = int(text)
+        return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+
+
+def _within(value: float, low: float, high: float, said: str) -> None:
+    if not low <= value <= high:  # NaN fails too
+        raise argparse.ArgumentTypeError(said)
+
+
+def positive_int(text: str) -> int:
+    value: int = _number(text, int, "a whole number")
+    _within(value, 1, math.inf, f"must be at least 1, got {value}")
+    _within(value, 1, MAX_COUNT, f"must be at most {MAX_COUNT}, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 for any free one (the operating system would take 65536 as 0 and 99999 as 34463)."""
+    value: int = _number(text, int, "a port number")
+    _within(value, 0, 65535, f"a port is 0 to 65535, got {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A finite, non-negative number of seconds (or milliseconds)."""
+    value: float = _number(text, float, "a number")
+    _within(value, 0.0, sys.float_info.max, f"must be a finite number at least 0, got {text}")  # inf, NaN fail
+    return value
+
+
+def poll_interval(text: str) -> float:
+    """Seconds between config checks: 0 (on SIGHUP only) or at least 0.1 (a shorter one is a busy loop)."""
+    value = seconds(text)
+    if 0 < value < 0.1:
+        raise argparse.ArgumentTypeError(f"must be 0 or at least 0.1, got {text}")
     return value
 
 
 def share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    value: float = _number(text, float, "a number")
+    _within(value, 0.0, 1.0, f"must be between 0 and 1, got {value}")
     return value
 
 

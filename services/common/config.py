@@ -33,16 +33,16 @@ _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Schema(BaseModel):
-    """Base for config schemas: unknown keys are errors, values are immutable once loaded."""
+    """Base for config schemas: unknown keys are errors, values are immutable once loaded, and NaN and
+    infinity are refused where a number is expected: a NaN passes every range check (an external score's
+    weight of NaN failed every RouteApplicant), and an infinite interval or price stops what it paces."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StrictSchema(Schema):
-    """A schema that also refuses NaN and infinity where a number is expected: a simulator scenario's NaN
-    rate passes every range check and poisons the yardsticks, an infinite rate never finishes drawing."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    """A simulator scenario's schema: the config's rules (a scenario's NaN rate would poison the
+    yardsticks, an infinite one never finish drawing)."""
 
 
 def duplicated(ids: Sequence[str]) -> list[str]:
@@ -106,8 +106,12 @@ def parse_document(
     overrides: Mapping[str, str] | None = None,
     env_prefix: str = "",
 ) -> LoadedConfig[M]:
+    if not text.strip():
+        # A file caught half-written (or truncated) would otherwise load as every default: a service with
+        # no tasks, levels, campaigns or partners, reloaded without a word. A config says what it means.
+        raise ConfigError(source, ["the file is empty: nothing is loaded from it"])
     try:
-        document = yaml.load(text, Loader=_SAFE_LOADER) if text.strip() else {}
+        document = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
     if not isinstance(document, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from itertools import pairwise
 from typing import Literal
 
@@ -151,6 +152,11 @@ class Levels(Schema):
         for item in value:
             if not _MONTH_DAY.match(item):
                 raise ValueError(f"review date {item!r} must be MM-DD")
+            if not _is_day(item, 2024):  # a leap year: the one 29 February may name
+                raise ValueError(f"review date {item!r} is not a day of the year")
+        # 02-29 is skipped in the years without it; a calendar of nothing else would have no review at all.
+        if not any(_is_day(item, 2025) for item in value):
+            raise ValueError("at least one review date must be a day of every year (not only 02-29)")
         return sorted(set(value))
 
     @field_validator("tiers")
@@ -273,3 +279,12 @@ class GrowthConfig(Schema):
 
     def right(self, right_id: str) -> RightDef | None:
         return next((r for r in self.rights if r.id == right_id), None)
+
+
+def _is_day(month_day: str, year: int) -> bool:
+    month, day = (int(part) for part in month_day.split("-"))
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bench.harness import free_port
@@ -117,3 +118,22 @@ def test_partner_sim_prints_json_lines(tmp_path: Path) -> None:
     stopped = [e for e in stopped if e.get("event") == "stopped"]
     assert [e["partner_id"] for e in stopped] == list(ports)
     assert set(stopped[0]) == {"event", "partner_id", "pings", "posts", "leads", "accepted", "postbacks"}
+
+
+def test_serve_refuses_ports_and_intervals_the_system_would_take_for_something_else(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 65536 was taken as "any free port" and 99999 as 34463; a poll interval of -1 or 1e-9 busy-looped.
+    parser = build_parser()
+    for args, said in (
+        (["--port", "65536"], "argument --port: a port is 0 to 65535, got 65536"),
+        (["--metrics-port", "-1"], "argument --metrics-port: a port is 0 to 65535, got -1"),
+        (["--config-poll", "1e-9"], "argument --config-poll: must be 0 or at least 0.1"),
+        (["--config-poll", "nan"], "argument --config-poll: must be a finite number at least 0"),
+        (["--grace", "inf"], "argument --grace: must be a finite number at least 0"),
+    ):
+        with pytest.raises(SystemExit) as stopped:
+            parser.parse_args(["serve", "growth", *args])
+        assert stopped.value.code == 2 and said in capsys.readouterr().err
+    ok = parser.parse_args(["serve", "growth", "--port", "0", "--config-poll", "0"])
+    assert (ok.port, ok.config_poll) == (0, 0.0)

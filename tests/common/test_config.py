@@ -19,6 +19,7 @@ class Limits(Schema):
 class Example(Schema):
     timezone: str = "Asia/Shanghai"
     limits: Limits
+    ratio: float = 1.0
 
 
 def _store(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> ConfigStore[Example]:
@@ -36,6 +37,12 @@ def _store(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> 
         ("limits: {daily_cap: 5, regions: north}\n", "limits.regions: Input should be a valid list"),
         ("timezone: [\n", "not valid YAML"),
         ("- a\n- b\n", "top level must be a mapping"),
+        # A truncated file loaded as every default: a service with no tasks, levels or campaigns.
+        ("", "the file is empty: nothing is loaded from it"),
+        ("  \n\n", "the file is empty: nothing is loaded from it"),
+        # NaN passes every range check, and infinity stops what an interval or a price paces.
+        ("limits: {daily_cap: 5}\nratio: .nan\n", "ratio: Input should be a finite number"),
+        ("limits: {daily_cap: 5}\nratio: .inf\n", "ratio: Input should be a finite number"),
     ],
 )
 def test_bad_file_is_refused_with_file_key_and_reason(tmp_path: Path, text: str, expected: str) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
 from services.growth.config import ExpiryPolicy, Level, Levels
 from services.growth.domain import calendar
@@ -70,8 +71,23 @@ def test_reviews_before_and_after_an_instant() -> None:
 
 
 def test_a_review_date_a_year_lacks_is_skipped_that_year() -> None:
-    lv = levels(review_dates=["02-30", "06-01"])
+    lv = levels(review_dates=["02-29", "06-01"])
     assert calendar.previous_review(lv, utc(2026, 3, 1), TZ) == local_midnight(2025, 6, 1)
+    assert calendar.previous_review(lv, utc(2028, 3, 1), TZ) == local_midnight(2028, 2, 29)
+
+
+@pytest.mark.parametrize(
+    ("dates", "named"),
+    [
+        (["02-30"], "review date '02-30' is not a day of the year"),
+        (["04-31", "06-01"], "review date '04-31' is not a day of the year"),
+        (["02-29"], "at least one review date must be a day of every year"),
+    ],
+)
+def test_review_dates_no_year_has_are_refused(dates: list[str], named: str) -> None:
+    # A calendar of only such dates had no review in reach: `maintenance` failed with INTERNAL.
+    with pytest.raises(ValidationError, match=named):
+        levels(review_dates=dates)
 
 
 def test_rolling_window_is_the_last_twelve_months() -> None:
