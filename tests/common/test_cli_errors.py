@@ -81,7 +81,7 @@ async def router(tmp_path: Path) -> AsyncIterator[Harness]:
         (["router"], "required"),
         (["no-such-command"], "invalid choice"),
         (["growth", "statement"], "--member"),
-        (["serve", "router", "--port", "eighty"], "invalid int value"),
+        (["serve", "router", "--port", "eighty"], "--port: not a port number: 'eighty'"),
     ],
 )
 async def test_bad_arguments_are_one_line_usage_errors(args: list[str], fragment: str) -> None:
