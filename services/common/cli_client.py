@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import errno
 import json
-import math
 import os
 import re
 import sys
@@ -186,8 +185,12 @@ def _within(value: float, low: float, high: float, said: str) -> None:
 
 def positive_int(text: str) -> int:
     value: int = _number(text, int, "a whole number")
-    _within(value, 1, math.inf, f"must be at least 1, got {value}")
-    _within(value, 1, MAX_COUNT, f"must be at most {MAX_COUNT}, got {value}")
+    _within(
+        value,
+        1,
+        MAX_COUNT,
+        f"must be at least 1, got {value}" if value < 1 else f"must be at most {MAX_COUNT}, got {value}",
+    )
     return value
 
 

@@ -35,14 +35,10 @@ _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class Schema(BaseModel):
     """Base for config schemas: unknown keys are errors, values are immutable once loaded, and NaN and
     infinity are refused where a number is expected: a NaN passes every range check (an external score's
-    weight of NaN failed every RouteApplicant), and an infinite interval or price stops what it paces."""
+    weight of NaN failed every RouteApplicant; a simulator scenario's NaN rate poisons the yardsticks), and an
+    infinite interval, price or rate stops what it paces or draws."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class StrictSchema(Schema):
-    """A simulator scenario's schema: the config's rules (a scenario's NaN rate would poison the
-    yardsticks, an infinite one never finish drawing)."""
 
 
 def duplicated(ids: Sequence[str]) -> list[str]:

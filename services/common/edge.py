@@ -18,8 +18,7 @@ does in one coroutine frame what would otherwise be a chain of interceptors:
 
 A server-streaming method (StreamEvents) gets `_EdgeStream`: the same request id and log context, the
 caller checked by the ops guard and its request (parsed here too) against request_rules before its first
-message, its DomainError mapped
-to a status, one count and one log line when the stream ends.
+message, its DomainError mapped to a status, one count and one log line when the stream ends.
 
 With tracing configured (services/common/tracing.py), each method gets `_TracedEdgeCall` instead: the same
 steps inside an OpenTelemetry server span carrying the method and status. Off (the default), the
@@ -201,9 +200,10 @@ def _parse(request_type: type[Message], raw: bytes) -> Message:
 
 class _EdgeStream:
     """A server-streaming method's edge (StreamEvents): the request id and service bound for its log lines,
-    the request checked against request_rules and the method's ops guard before the first message, a
-    DomainError mapped to its status, and the call counted and logged when the stream ends. A stream is
-    not a call in flight for the write batcher (it would keep the batcher waiting for arrivals)."""
+    the caller checked by the method's ops guard and then the request against request_rules before the
+    first message, a DomainError mapped to its status, and the call counted and logged when the stream
+    ends. A stream is not a call in flight for the write batcher (it would keep the batcher waiting for
+    arrivals)."""
 
     def __init__(self, edge: Edge, method: str, handler: grpc.RpcMethodHandler) -> None:
         self.method, self.short, self.service = method, method.rsplit("/", 1)[-1], edge.service

@@ -62,6 +62,12 @@ def _ascii_token(s: str) -> bool:
     return _ASCII_TOKEN.fullmatch(s) is not None
 
 
+def is_ascii_token(s: str, max_length: int = 128) -> bool:
+    """Printable ASCII without spaces, 1 to max_length characters: what an opaque id or a code may be (for
+    values that arrive inside a page token rather than as a field of their own)."""
+    return 0 < len(s) <= max_length and _ascii_token(s)
+
+
 _TOKEN_CHARACTERS = "printable ASCII without spaces"
 OPAQUE = StringFormat("opaque", 128, _ascii_token, _TOKEN_CHARACTERS, personal_data.is_whole)
 CODE = StringFormat("code", 128, _ascii_token, _TOKEN_CHARACTERS, personal_data.in_text)

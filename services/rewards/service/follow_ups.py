@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from services.common.clock import Clock
 from services.common.db import Database
 from services.common.errors import Violations
+from services.common.request_rules import is_ascii_token
 from services.rewards.domain import contact
 from services.rewards.runtime import ConfigView
 from services.rewards.service.wire import timestamp
@@ -26,7 +26,6 @@ from skylane.rewards.v1 import rewards_pb2
 DEFAULT_DAYS = 7
 DEFAULT_PAGE, MAX_PAGE = 500, 1000
 MAX_ENTRY = 2**31 - 1  # journey_steps.entry is a 32-bit INTEGER on PostgreSQL
-_ID = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII without spaces, as request_rules' OPAQUE and CODE
 
 # A page token's key: the last row's (at, trigger, customer, entry).
 Cursor = tuple[datetime, str, str, int]
@@ -84,7 +83,7 @@ def _utc(value: object) -> datetime | None:
 def _is_id(value: object) -> bool:
     """A trigger id or customer ref as the edge takes them: a NUL or an unpaired surrogate (both fine in
     JSON) cannot be bound on PostgreSQL."""
-    return isinstance(value, str) and _ID.fullmatch(value) is not None
+    return isinstance(value, str) and is_ascii_token(value)
 
 
 def _is_entry(value: object) -> bool:

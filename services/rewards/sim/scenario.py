@@ -13,11 +13,11 @@ from pathlib import Path
 import yaml
 from pydantic import Field, model_validator
 
-from services.common.config import StrictSchema, duplicated, load_file
+from services.common.config import Schema, duplicated, load_file
 from services.rewards.config import Arm, Budget, ContactPolicy, PolicyConfig
 
 
-class TrueSegment(StrictSchema):
+class TrueSegment(Schema):
     id: str
     share: float = Field(gt=0)  # relative weight among arrivals (normalised over segments)
     value_fen: int = Field(gt=0, le=10**9)  # value of one incremental conversion for this segment (≤ ¥10 million)
@@ -25,7 +25,7 @@ class TrueSegment(StrictSchema):
     rates: dict[str, float]  # arm id -> P(convert) when offered that arm
 
 
-class Drift(StrictSchema):
+class Drift(Schema):
     """From the start of ``day`` (0-based) on, a segment responds differently: the fields given replace
     its base rate and the named arms' rates; the rest stay as they were."""
 
@@ -36,7 +36,7 @@ class Drift(StrictSchema):
     share: float | None = Field(default=None, gt=0)  # its weight among arrivals from then on
 
 
-class Scenario(StrictSchema):
+class Scenario(Schema):
     name: str = "scenario"
     seed: int = 1
     days: int = Field(default=28, ge=1, le=366)

@@ -7,12 +7,12 @@ its partner's bearer token; the ops methods are limited to ops clients by the se
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Callable
 
 import grpc
 
 from services.common.errors import FieldViolation, InvalidArgument, Unauthenticated, Violations
+from services.common.request_rules import is_ascii_token
 from services.common.validation import check_idempotency_key, page_size
 from services.router.partners import outcomes
 from services.router.partners.mapping import dead_letters_proto, partner_report_proto, trace_proto
@@ -21,7 +21,7 @@ from services.router.partners.service.postbacks import ReportOutcome
 from services.router.partners.service.reports import LeadReports
 from skylane.router.v1 import leads_pb2, leads_pb2_grpc
 
-_DELIVERY_ID = re.compile(r"[\x21-\x7e]{1,40}")
+MAX_DELIVERY_ID = 40  # the column's length
 KNOWN_OUTCOMES = (outcomes.ACCEPTED, outcomes.APPROVED, outcomes.FUNDED, outcomes.REJECTED, outcomes.RETURNED)
 MAX_REASON = 120
 
@@ -53,7 +53,7 @@ def _page_after(token: str) -> str:
         after = base64.b64decode(token, altchars=b"-_", validate=True).decode("ascii")
     except ValueError:  # bad base64 (binascii.Error) or not ASCII (UnicodeDecodeError)
         after = ""
-    if not _DELIVERY_ID.fullmatch(after):
+    if not is_ascii_token(after, MAX_DELIVERY_ID):
         raise InvalidArgument([FieldViolation("page.page_token", "not a token this server issued")])
     return after
 

@@ -24,7 +24,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from services.router.partners.config import CAP_WINDOWS, CapWindow, PartnersConfig
 from services.router.partners.domain import (
@@ -63,11 +62,10 @@ class RunResult:
         return self.realized_fen / self.leads if self.leads else 0.0
 
 
-def _quarter_hour_offsets(market: Market, zone: str) -> bool:
-    """Whether the zone's offset from UTC is a whole number of quarter hours on every day of the run."""
-    tz = ZoneInfo(zone)
+def _quarter_hour_offsets(market: Market) -> bool:
+    """Whether the cap zone's offset from UTC is a whole number of quarter hours on every day of the run."""
     for day in range(int(market.scenario.days) + 2):
-        offset = (market.start + timedelta(days=day)).astimezone(tz).utcoffset()
+        offset = (market.start + timedelta(days=day)).astimezone(market.zone).utcoffset()
         if offset is None or offset.total_seconds() % 900:
             return False
     return True
@@ -85,7 +83,7 @@ class CapBook:
         # Window keys are cached per 15 minutes of UTC, which holds where the zone's offset from UTC is a
         # whole number of quarter hours throughout the run (every offset in use today; not a local mean time
         # of the 19th century, +08:05:43 in Shanghai): elsewhere they are worked out for every lead.
-        self._bucket_s = 900 if _quarter_hour_offsets(market, self.zone) else 0
+        self._bucket_s = 900 if _quarter_hour_offsets(market) else 0
 
     def keys(self, partner_id: str, t: float) -> list[tuple[str, int]]:
         limits = self.limits.get(partner_id)

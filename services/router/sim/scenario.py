@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from services.common.config import StrictSchema, duplicated, load_file
+from services.common.config import Schema, duplicated, load_file
 from services.router.partners.config import PartnersConfig
 from services.router.partners.domain import age_band
 from services.router.partners.estimates import amount_band
@@ -64,7 +64,7 @@ def with_odds(p: float, multiplier: float) -> float:
     return 1.0 if math.isinf(odds) else odds / (1 + odds)
 
 
-class Change(StrictSchema):
+class Change(Schema):
     """A change of one partner's appetite: from `at_day` (a step) or ramped linearly until `until_day`."""
 
     partner: str
@@ -86,7 +86,7 @@ class Change(StrictSchema):
         return self
 
 
-class SimPartner(StrictSchema):
+class SimPartner(Schema):
     """One simulated partner lender."""
 
     id: str
@@ -160,7 +160,7 @@ def sim_ping(spec: SimPartner, tier: str, rng: random.Random) -> tuple[bool, int
     return True, max(1, round(mean * (1 + spec.bid_spread * rng.uniform(-1, 1)))), False
 
 
-class Band(StrictSchema):
+class Band(Schema):
     low: float = Field(ge=0)
     high: float = Field(ge=0)
     weight: float = Field(default=1.0, ge=0)
@@ -180,7 +180,7 @@ def share_problems(name: str, shares: dict[str, float] | None) -> list[str]:
     return []
 
 
-class ApplicantMix(StrictSchema):
+class ApplicantMix(Schema):
     """What applicants look like besides their tier (defaults: the first format's fixed applicant)."""
 
     score: dict[str, tuple[float, float]] = Field(
@@ -207,7 +207,7 @@ class ApplicantMix(StrictSchema):
         return self
 
 
-class ApplicantTierMix(StrictSchema):
+class ApplicantTierMix(Schema):
     regions: dict[str, float] | None = None
     channels: dict[str, float] | None = None
     amount_yuan: list[Band] | None = None
@@ -222,7 +222,7 @@ class ApplicantTierMix(StrictSchema):
         return self
 
 
-class Chain(StrictSchema):
+class Chain(Schema):
     """What limits one lead's chain of posts (the router knows these: config and contracts)."""
 
     max_posts: int | None = Field(
@@ -236,7 +236,7 @@ class Chain(StrictSchema):
     )
 
 
-class Scenario(StrictSchema):
+class Scenario(Schema):
     seed: int = 7
     applicants: int = Field(default=5000, ge=1)
     tiers: dict[str, float] = Field(default_factory=lambda: {"near_prime": 0.5, "tail": 0.5})
