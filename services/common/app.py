@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.after_commit import Callback, deferred
 from services.common.after_commit import run as run_after_commit
+from services.common.authz import Guard
 from services.common.batching import CallsInFlight, WriteBatcher
 from services.common.clock import Clock
 from services.common.config import ConfigStore
@@ -109,6 +110,11 @@ class ServiceApp:
         """Full names ('/package.Service/Method') of ops methods outside an *OpsService and the Admin
         config methods, which services/common/authz.py treats as ops already."""
         return frozenset()
+
+    def caller_guards(self) -> dict[str, Guard]:
+        """Checks of the caller (full method name → check) that the edge runs before a request is parsed,
+        so a caller the method refuses learns nothing of its rules; ops methods have the ops guard."""
+        return {}
 
     def workers(self) -> list[Worker]:
         """Background loops, started after the server and cancelled on shutdown."""

@@ -33,7 +33,7 @@ import itertools
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ import structlog
 from google.protobuf.message import DecodeError, Message
 from grpc_status import rpc_status
 
-from services.common.authz import OpsGuard
+from services.common.authz import Guard, OpsGuard
 from services.common.batching import CallsInFlight
 from services.common.call_context import call_log_var, current_request_id
 from services.common.db_errors import UNAVAILABLE_MESSAGE, is_database_unavailable
@@ -87,12 +87,20 @@ class Edge:
         *,
         access_log: AccessLogPolicy,
         ops_guard: OpsGuard | None,
+        caller_guards: Mapping[str, Guard] | None = None,
     ) -> None:
         self.metrics, self.calls, self.access_log, self.ops_guard = metrics, calls, access_log, ops_guard
+        self.caller_guards = caller_guards or {}
         self.service = metrics.service
         self.tracer = tracer_for(self.service)  # None unless tracing was configured before registration
         # Read at scrape time from the count the write batchers already keep: nothing to move per call.
         metrics.in_flight.labels(metrics.service).set_function(lambda: calls.count)
+
+    def guard_for(self, method: str) -> Guard | None:
+        """The check of the caller that runs before the request is parsed: the ops guard for ops methods,
+        the service's own check (a partner's token) for the methods it names, or none."""
+        ops = self.ops_guard.for_method(method) if self.ops_guard is not None else None
+        return ops or self.caller_guards.get(method)
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_stream is not None:
@@ -118,7 +126,7 @@ class _EdgeCall:
         self.request_type: type[Message] | None = getattr(handler.request_deserializer, "__self__", None)
         self.serialize: Callable[[Any], bytes] = handler.response_serializer or _identity
         self.calls, self.access_log, self.service = edge.calls, edge.access_log, edge.service
-        self.guard = edge.ops_guard.for_method(method) if edge.ops_guard is not None else None
+        self.guard = edge.guard_for(method)
         metrics = edge.metrics
         self.latency = metrics.latency.labels(metrics.service, self.short)
         self.counter = lambda code: metrics.requests.labels(metrics.service, self.short, code)
@@ -209,7 +217,7 @@ class _EdgeStream:
         self.method, self.short, self.service = method, method.rsplit("/", 1)[-1], edge.service
         self.behavior = handler.unary_stream
         self.request_type: type[Message] = handler.request_deserializer.__self__
-        self.guard = edge.ops_guard.for_method(method) if edge.ops_guard is not None else None
+        self.guard = edge.guard_for(method)
         metrics = edge.metrics
         self.counter = lambda code: metrics.requests.labels(metrics.service, self.short, code)
 

@@ -146,7 +146,14 @@ def _register_behind_edge(app: ServiceApp, server: grpc.aio.Server, options: Ser
     """Registers the service's servicers and Admin so that every method of theirs runs behind the edge."""
     guard = OpsGuard(options.ops_clients, app.ops_methods()) if options.ops_clients else None
     registrar = EdgeRegistrar(
-        server, Edge(app.metrics, app.calls, access_log=_access_log_policy(options), ops_guard=guard)
+        server,
+        Edge(
+            app.metrics,
+            app.calls,
+            access_log=_access_log_policy(options),
+            ops_guard=guard,
+            caller_guards=app.caller_guards(),
+        ),
     )
     names = app.add_to_server(registrar)  # stands in for the server while registering
     admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(app), registrar)

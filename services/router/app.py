@@ -9,13 +9,14 @@ from typing import Any
 import grpc
 
 from services.common.app import ServiceApp, Worker, periodic
+from services.common.authz import Guard
 from services.common.config import ConfigStore
 from services.common.replica_share import PUBLISH_SECONDS, ReplicaLoad
 from services.common.settings import AppSettings
 from services.router.api import RouterOpsServicer, RouterServicer
 from services.router.config import RouterConfig
 from services.router.models import Base
-from services.router.partners.api import LeadServicer
+from services.router.partners.api import LeadServicer, postback_guards
 from services.router.partners.service.dead_letters import DeadLetters
 from services.router.partners.service.delivery import Dispatcher
 from services.router.partners.service.desk import PartnerDesk
@@ -80,6 +81,9 @@ class RouterApp(ServiceApp):
         await self.partners.load()
         await self.replica_load.publish()  # the other replicas, and this one to them, at once
         await self.partner_telemetry.refresh(self.partners)  # every partner's series from the first scrape
+
+    def caller_guards(self) -> dict[str, Guard]:
+        return postback_guards(self.partners.partner_for_token)
 
     def add_to_server(self, server: grpc.aio.Server) -> list[str]:
         router_pb2_grpc.add_RouterServiceServicer_to_server(

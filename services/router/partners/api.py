@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import grpc
 
+from services.common.authz import Guard
 from services.common.errors import FieldViolation, InvalidArgument, Unauthenticated, Violations
 from services.common.request_rules import is_ascii_token
 from services.common.validation import check_idempotency_key, page_size
@@ -24,6 +25,31 @@ from skylane.router.v1 import leads_pb2, leads_pb2_grpc
 MAX_DELIVERY_ID = 40  # the column's length
 KNOWN_OUTCOMES = (outcomes.ACCEPTED, outcomes.APPROVED, outcomes.FUNDED, outcomes.REJECTED, outcomes.RETURNED)
 MAX_REASON = 120
+
+
+REPORT_LEAD_OUTCOME = "/" + leads_pb2.DESCRIPTOR.services_by_name["LeadService"].full_name + "/ReportLeadOutcome"
+
+
+def partner_of(context: grpc.aio.ServicerContext, partner_for_token: Callable[[str], str | None]) -> str:
+    """The partner whose bearer token the call carries; UNAUTHENTICATED without a known one."""
+    header = next((v for k, v in context.invocation_metadata() or () if k == "authorization"), "")
+    scheme, _, token = str(header).partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("postbacks need `authorization: Bearer <partner token>`", reason="MISSING_CREDENTIALS")
+    partner_id = partner_for_token(token.strip())
+    if partner_id is None:
+        raise Unauthenticated("unknown partner token", reason="BAD_CREDENTIALS")
+    return partner_id
+
+
+def postback_guards(partner_for_token: Callable[[str], str | None]) -> dict[str, Guard]:
+    """The edge checks a postback's token before it parses the request: a caller without a partner's
+    token learns nothing of the method's rules."""
+
+    def guard(context: grpc.aio.ServicerContext) -> None:
+        partner_of(context, partner_for_token)
+
+    return {REPORT_LEAD_OUTCOME: guard}
 
 
 def _check_postback(request: leads_pb2.ReportLeadOutcomeRequest) -> None:
@@ -69,22 +95,10 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
         self.partner_for_token = partner_for_token
         self.postbacks, self.dead_letters, self.reports = postbacks, dead_letters, reports
 
-    def _authenticate(self, context: grpc.aio.ServicerContext) -> str:
-        header = next((v for k, v in context.invocation_metadata() or () if k == "authorization"), "")
-        scheme, _, token = str(header).partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated(
-                "postbacks need `authorization: Bearer <partner token>`", reason="MISSING_CREDENTIALS"
-            )
-        partner_id = self.partner_for_token(token.strip())
-        if partner_id is None:
-            raise Unauthenticated("unknown partner token", reason="BAD_CREDENTIALS")
-        return partner_id
-
     async def ReportLeadOutcome(
         self, request: leads_pb2.ReportLeadOutcomeRequest, context: grpc.aio.ServicerContext
     ) -> leads_pb2.ReportLeadOutcomeResponse:
-        caller = self._authenticate(context)
+        caller = partner_of(context, self.partner_for_token)  # the edge checked it too: here for its id
         _check_postback(request)
         return await self.postbacks.report(request, caller)
 

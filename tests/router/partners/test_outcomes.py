@@ -96,6 +96,29 @@ async def test_postback_for_someone_elses_lead_is_refused(db_target: DbTarget, t
         assert stack.desk.estimates.get("beta", "near_prime").fund_s == 0
 
 
+async def test_a_caller_without_a_partner_token_learns_nothing_of_the_request_rules(
+    db_target: DbTarget, tmp_path: Path
+) -> None:
+    async with partner_stack(db_target, tmp_path, [sim("alpha")]) as stack:
+        empty = leads_pb2.ReportLeadOutcomeRequest()  # every field wrong: a token holder gets INVALID_ARGUMENT
+        with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+            await stack.leads.ReportLeadOutcome(empty)
+        assert (anonymous.value.code(), error_reason(anonymous.value)) == (
+            grpc.StatusCode.UNAUTHENTICATED,
+            "MISSING_CREDENTIALS",
+        )
+        raw = stack.harness.channel.unary_unary("/skylane.router.v1.LeadService/ReportLeadOutcome")
+        with pytest.raises(grpc.aio.AioRpcError) as garbage:  # not even a message
+            await raw(b"\xff\xff\xff", metadata=(("authorization", "Bearer guess"),))
+        assert (garbage.value.code(), error_reason(garbage.value)) == (
+            grpc.StatusCode.UNAUTHENTICATED,
+            "BAD_CREDENTIALS",
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as holder:
+            await stack.leads.ReportLeadOutcome(empty, metadata=auth("alpha"))
+        assert holder.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 async def test_bad_postbacks_are_refused_and_change_nothing(db_target: DbTarget, tmp_path: Path) -> None:
     async with partner_stack(db_target, tmp_path, [sim("alpha")], max_return_share=0.5) as stack:
         lead_id = await posted_lead(stack)
