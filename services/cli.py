@@ -23,6 +23,7 @@ import structlog
 from services.common.app import ServiceApp
 from services.common.cli_client import (
     CliError,
+    database_url,
     describe_rpc_error,
     one_line,
     poll_interval,
@@ -32,6 +33,7 @@ from services.common.cli_client import (
 )
 from services.common.config import ConfigError
 from services.common.db import default_sqlite_url
+from services.common.db_url import db_url_problem
 from services.common.logging import configure_logging
 from services.common.ports import GRPC_HINT, METRICS_HINT, PortInUse, check_free
 from services.common.server import ServerOptions, check_security, serve_until_signalled
@@ -45,15 +47,27 @@ log = structlog.get_logger("skylane.cli")
 
 
 def settings_for(name: str, args: argparse.Namespace) -> AppSettings:
-    db_url = os.environ.get(f"SKYLANE_{name.upper()}_DB_URL") or default_sqlite_url(name, args.var_dir)
-    if getattr(args, "db_url", None):
-        db_url = args.db_url
     return AppSettings(
         config_path=Path(args.config_dir) / f"{name}.yaml",
-        db_url=db_url,
+        db_url=_db_url_for(name, args),
         environ=dict(os.environ),
         sqlite_synchronous=os.environ.get("SKYLANE_SQLITE_SYNCHRONOUS", "FULL"),
     )
+
+
+def _db_url_for(name: str, args: argparse.Namespace) -> str:
+    """--db-url (checked as it is parsed), else SKYLANE_<SERVICE>_DB_URL (checked here the same way), else
+    SQLite under --var-dir."""
+    if getattr(args, "db_url", None):
+        return str(args.db_url)
+    variable = f"SKYLANE_{name.upper()}_DB_URL"
+    url = os.environ.get(variable)
+    if not url:
+        return default_sqlite_url(name, args.var_dir)
+    problem = db_url_problem(url)
+    if problem:
+        raise CliError(f"{variable}: {problem}")
+    return url
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -70,6 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     try:
+        settings = {name: settings_for(name, args) for name in names}  # every database URL checked, none opened
         shared = ServerOptions(
             host=args.host,
             grace_seconds=args.grace,
@@ -83,13 +98,13 @@ def _serve(args: argparse.Namespace) -> int:
         )
         check_security(shared)  # before anything is built: a bad file or combination stops here
         configure_tracing(args.otlp_endpoint)  # before the servers register their methods; None: stays off
-    except (TlsError, TracingUnavailable) as exc:
+    except (TlsError, TracingUnavailable, CliError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 2
     apps = []
     for name in names:
         try:
-            app = SERVICES[name].build(settings_for(name, args))
+            app = SERVICES[name].build(settings[name])
             port, metrics_port = _ports_for(name, args)
             options = dataclasses.replace(shared, port=port, metrics_port=metrics_port)
             _check_ports(options)  # before any database is touched: a taken port stops here, in one line
@@ -246,7 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
         "SO_REUSEPORT; env SKYLANE_REUSE_PORT=1). Default: a port already in use stops start-up",
     )
     serve.add_argument(
-        "--db-url", default=None, help="database URL for a single service (overrides the SQLite default)"
+        "--db-url",
+        type=database_url,
+        default=None,
+        help="database URL for a single service: sqlite+aiosqlite:///PATH or "
+        "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB (overrides the SQLite default)",
     )
     serve.add_argument(
         "--grace", type=seconds, default=10.0, help="seconds in-flight calls get to finish on shutdown (default: 10)"
@@ -333,7 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade", help="create or upgrade a service's database schema to the latest revision"
     )
     upgrade.add_argument("service", choices=[*SERVICES, "all"], help="which service's database")
-    upgrade.add_argument("--db-url", default=None, help="database URL (default: SQLite under --var-dir)")
+    upgrade.add_argument(
+        "--db-url", type=database_url, default=None, help="database URL (default: SQLite under --var-dir)"
+    )
     upgrade.add_argument("--json", action="store_true", help='one JSON line per service: {"service", "dialect"}')
     _add_common_paths(upgrade)
     upgrade.set_defaults(handler=_db_upgrade)
@@ -347,10 +368,12 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     from services.common.db import Database
     from services.common.migrations import upgrade
 
+    names = list(SERVICES) if args.service == "all" else [args.service]
+    urls = {name: settings_for(name, args).db_url for name in names}  # all checked before any is changed
+
     async def run() -> None:
-        for name in list(SERVICES) if args.service == "all" else [args.service]:
-            settings = settings_for(name, args)
-            db = Database(settings.db_url)
+        for name, url in urls.items():
+            db = Database(url)
             try:
                 await upgrade(db, Path(__file__).parent / name / "migrations")
             finally:

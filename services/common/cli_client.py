@@ -29,6 +29,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from services.common.db_url import db_url_problem
 from services.common.tls import TlsError, TlsFiles, channel_credentials
 from skylane.common.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 
@@ -214,6 +215,14 @@ def poll_interval(text: str) -> float:
     if 0 < value < 0.1:
         raise argparse.ArgumentTypeError(f"must be 0 or at least 0.1, got {text}")
     return value
+
+
+def database_url(text: str) -> str:
+    """A database URL the services can open; otherwise refused with why (its password masked)."""
+    problem = db_url_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def share(text: str) -> float:

@@ -64,7 +64,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     demo.add_argument(
         "--var-dir",
         default=None,
-        help="an empty directory for the demo's databases, config copies and log (default: a temporary one, removed)",
+        help="an empty or new directory for the demo's databases, config copies and log, kept afterwards; a "
+        "directory holding anything is refused (default: a temporary one, removed)",
     )
     demo.add_argument(
         "--partner-scenario",
@@ -122,11 +123,26 @@ def _var_dir(args: argparse.Namespace) -> tuple[Path, bool]:
     if args.var_dir is None:
         return Path(tempfile.mkdtemp(prefix="skylane-demo-")), True
     folder = Path(args.var_dir)
-    taken = [name for name in DATABASES if (folder / name).exists()]
-    if taken:
-        raise CliError(f"--var-dir {folder} already holds {', '.join(taken)}: give the demo an empty directory")
+    problem = var_dir_problem(folder)
+    if problem:
+        raise CliError(f"--var-dir {folder} {problem}: give the demo an empty or new directory")
     folder.mkdir(parents=True, exist_ok=True)
     return folder, False
+
+
+def var_dir_problem(folder: Path) -> str:
+    """Why the demo may not write into folder ("" when it may): only an empty or new directory is used, so no
+    file of the user's (a config, a log, another run's databases) is overwritten or mixed into the report."""
+    if folder.exists() and not folder.is_dir():
+        return "is a file, not a directory"
+    held = sorted(entry.name for entry in folder.iterdir()) if folder.is_dir() else []
+    if not held:
+        return ""
+    taken = [name for name in DATABASES if name in held]
+    if taken:
+        return f"already holds service databases ({', '.join(taken)})"
+    shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+    return f"is not empty (it holds {shown})"
 
 
 class BarProgress:

@@ -96,6 +96,10 @@ def run_partner_sim(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    unknown = unknown_partners(args.only, [p.id for p in scenario.partners], args.scenario)
+    if unknown:
+        print(f"partner-sim: --only {unknown}", file=sys.stderr)
+        return 2
     specs = [p for p in scenario.partners if not args.only or p.id in args.only]
     if args.failure:
         specs = [p.model_copy(update={"failure": args.failure}) for p in specs]
@@ -140,6 +144,16 @@ def run_partner_sim(args: argparse.Namespace) -> int:
         print(f"partner-sim: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def unknown_partners(only: Sequence[str], known: Sequence[str], scenario: str) -> str:
+    """Why --only names a partner the scenario does not have ("" when it names none): such a run would
+    serve nothing and idle until stopped."""
+    missing = [name for name in dict.fromkeys(only) if name not in known]
+    if not missing:
+        return ""
+    names = ", ".join(repr(name) for name in missing)
+    return f"names no partner of {scenario}: {names} (its partners: {', '.join(known)})"
 
 
 def check_sim_ports(specs: Sequence[Any], host: str) -> None:

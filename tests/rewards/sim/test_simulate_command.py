@@ -59,3 +59,11 @@ def test_a_broken_scenario_is_refused_with_its_reason(tmp_path: Path) -> None:
 def test_no_seeds_is_refused_by_the_command_line(tmp_path: Path) -> None:
     got = _simulate("--scenario", str(_small(tmp_path)), "--seeds", "0")
     assert got.returncode == 2 and "--seeds: must be at least 1, got 0" in got.stderr
+
+
+def test_a_yaml_boolean_for_a_number_is_refused_with_the_fields_path(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SCENARIO.read_text(encoding="utf-8").replace("daily_fen: 180000", "daily_fen: true"), "utf-8")
+    got = _simulate("--scenario", str(bad))
+    assert got.returncode == 2
+    assert got.stderr == f"invalid scenario {bad}:\n  budget.daily_fen: expected a number, got true\n"

@@ -155,3 +155,50 @@ def test_a_file_that_is_not_utf8_text_is_refused_as_such(tmp_path: Path) -> None
     with pytest.raises(ConfigError) as caught:
         load_scenario(path)
     assert caught.value.errors == ["not UTF-8 text (byte 8)"]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # YAML's true/false were taken as 1 and 0: a daily budget of 1 fen, a segment that never converts.
+        ({"budget": {"total_fen": 20_000, "daily_fen": True}}, "budget.daily_fen: expected a number, got true"),
+        ({"seed": True}, "seed: expected a number, got true"),
+        ({"holdout_share": False}, "holdout_share: expected a number, got false"),
+        ({"weekday_factors": [1, 1, 1, 1, 1, True, 1]}, "weekday_factors.5: expected a number, got true"),
+        (
+            {
+                "segments": [
+                    {"id": "s0", "share": 1, "value_fen": 5000, "base_rate": False, "rates": {"cheap": 0.1, "dear": 1}}
+                ]
+            },
+            "segments.0.base_rate: expected a number, got false",
+        ),
+        (
+            {
+                "segments": [
+                    {"id": "s0", "share": 1, "value_fen": 5000, "base_rate": 0, "rates": {"cheap": True, "dear": 1}}
+                ]
+            },
+            "segments.0.rates.cheap: expected a number, got true",
+        ),
+        ({"drift": [{"day": 1, "segment": "s0", "share": True}]}, "drift.0.share: expected a number, got true"),
+        (
+            {"arms": [{"id": "cheap", "threshold_fen": True, "discount_fen": 200}]},
+            "arms.0.threshold_fen: expected a number, got true",
+        ),
+        ({"contact": {"per_day": True}}, "contact.per_day: expected a number, got true"),
+        ({"policy": {"prior_alpha": True}}, "policy.prior_alpha: expected a number, got true"),
+    ],
+)
+def test_a_boolean_where_a_number_is_expected_is_refused_naming_the_field(
+    tmp_path: Path, change: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, _scenario(**change))
+    assert named in caught.value.errors, caught.value.errors
+
+
+def test_whole_numbers_for_floats_and_booleans_for_switches_stay_accepted(tmp_path: Path) -> None:
+    sc = _load(tmp_path, _scenario(holdout_share=0, redeem_delay_days=2, policy={"pooling": False, "prior_alpha": 2}))
+    assert (sc.holdout_share, sc.redeem_delay_days) == (0.0, 2.0)
+    assert sc.policy.pooling is False and sc.policy.prior_alpha == 2.0

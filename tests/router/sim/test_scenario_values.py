@@ -151,3 +151,83 @@ def test_an_invalid_scenario_is_refused_naming_the_field(tmp_path: Path, change:
 def test_odds_multiplied_past_what_a_float_holds_read_as_certain() -> None:
     assert with_odds(0.5, 1e300) == 1.0 and with_odds(0.5, 1e300 * 1e10) == 1.0
     assert with_odds(0.5, 0.0) == 0.0 and with_odds(0.5, 3.0) == pytest.approx(0.75)
+
+
+LENDER: dict[str, Any] = {"id": "lender-a", "endpoint": "127.0.0.1:1", "tiers": ["near_prime", "tail"]}
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        # YAML reads true/false (and yes/no, on/off) as booleans, which were taken as 1 and 0: a bid of 1 fen.
+        ({"partners": [{"id": "a", "bid_fen": True}]}, "partners.0.bid_fen: expected a number, got true"),
+        (
+            {"partners": [{"id": "a", "bid_fen": {"near_prime": 3000, "tail": True}}]},
+            "partners.0.bid_fen.tail: expected a number, got true",
+        ),
+        ({"partners": [{"id": "a", "bid_fen": 3000, "accept_rate": False}]}, "partners.0.accept_rate: expected a"),
+        ({"partners": [{"id": "a", "bid_fen": 3000, "port": True}]}, "partners.0.port: expected a number, got true"),
+        (
+            {"partners": [{"id": "a", "bid_fen": 3000, "fund_effects": {"tier": {"tail": True}}}]},
+            "partners.0.fund_effects.tier.tail: expected a number, got true",
+        ),
+        ({"seed": True}, "seed: expected a number, got true"),
+        ({"tiers": {"near_prime": True, "tail": 0.4}}, "tiers.near_prime: expected a number, got true"),
+        ({"mix": {"score": {"*": [600, False]}}}, "mix.score.*.1: expected a number, got false"),
+        ({"mix": {"amount_yuan": [{"low": 0, "high": True}]}}, "mix.amount_yuan.0.high: expected a number, got"),
+        ({"hourly_profile": [True] + [1] * 23}, "hourly_profile.0: expected a number, got true"),
+        ({"schedule": [{"partner": "a", "at_day": True}]}, "schedule.0.at_day: expected a number, got true"),
+        ({"chain": {"max_posts": True}}, "chain.max_posts: expected a number, got true"),
+        (
+            {"registry": {"lenders": [{**LENDER, "annual_cost_rate": True}]}},
+            "registry.lenders.0.annual_cost_rate: expected a number, got true",
+        ),
+    ],
+)
+def test_a_boolean_where_a_number_is_expected_is_refused_naming_the_field(
+    tmp_path: Path, change: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load_document(tmp_path, {**BASE, **change})
+    assert any(named in e for e in caught.value.errors), caught.value.errors
+
+
+def test_yaml_words_for_booleans_are_refused_where_a_number_is_expected(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.yaml"
+    path.write_text("seed: yes\npartners:\n  - {id: a, bid_fen: on, latency_ms: off}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path)
+    assert caught.value.errors == [
+        "seed: expected a number, got true",
+        "partners.0.bid_fen: expected a number, got true",
+        "partners.0.latency_ms: expected a number, got false",
+    ]
+
+
+def test_whole_numbers_where_floats_are_expected_and_booleans_where_booleans_are_stay_accepted(
+    tmp_path: Path,
+) -> None:
+    sc = _load_document(
+        tmp_path,
+        {
+            **BASE,
+            "partners": [{"id": "a", "bid_fen": 3000, "accept_rate": 1, "fund_rate": {"tail": 0}, "latency_ms": 30}],
+            "registry": {"lenders": [{**LENDER, "annual_cost_rate": 0, "allow_listed": True}]},
+        },
+    )
+    partner = sc.partners[0]
+    assert (partner.accept_rate, partner.fund_rate, partner.latency_ms) == (1.0, {"tail": 0.0}, 30.0)
+    assert sc.registry is not None and sc.registry.lenders[0].allow_listed is True
+
+
+def test_router_simulate_refuses_a_boolean_for_a_number_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.cli import main
+
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "partners": [{"id": "a", "bid_fen": True}]}), encoding="utf-8")
+    assert main(["router", "simulate", "--scenario", str(path), "--no-progress", "--no-svg"]) == 2
+    assert capsys.readouterr().err == (
+        f"router simulate: invalid config {path}: partners.0.bid_fen: expected a number, got true\n"
+    )
