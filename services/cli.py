@@ -33,6 +33,7 @@ from services.common.cli_client import (
 )
 from services.common.config import ConfigError
 from services.common.db import default_sqlite_url
+from services.common.db_errors import DatabaseNotOpened, not_opened
 from services.common.db_url import db_url_problem
 from services.common.logging import configure_logging
 from services.common.ports import GRPC_HINT, METRICS_HINT, PortInUse, check_free
@@ -376,6 +377,11 @@ def _db_upgrade(args: argparse.Namespace) -> int:
             db = Database(url)
             try:
                 await upgrade(db, Path(__file__).parent / name / "migrations")
+            except Exception as exc:
+                failure = not_opened(exc, name, url)
+                if failure is None:
+                    raise
+                raise failure from exc
             finally:
                 await db.dispose()
             if args.json:
@@ -440,6 +446,8 @@ def _failure(exc: BaseException) -> tuple[int, str]:
         return 2, f"cannot start: {exc}"
     if isinstance(exc, ConfigError | CliError | TlsError):
         return 2, f"error: {one_line(str(exc))}"
+    if isinstance(exc, DatabaseNotOpened):
+        return 1, f"error: {one_line(str(exc))}"
     if isinstance(exc, grpc.RpcError):
         return 1, f"error: {describe_rpc_error(exc)}"
     if isinstance(exc, OSError):

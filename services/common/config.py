@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +44,45 @@ class Schema(BaseModel):
 def duplicated(ids: Sequence[str]) -> list[str]:
     """The ids listed more than once, sorted."""
     return sorted({i for i in ids if ids.count(i) > 1})
+
+
+class ConfigProblems(ValueError):
+    """What a model validator refuses, one "path: reason" per problem, the path relative to that model.
+
+    The loader reports each on its own line under the model's own path, so a check made on a whole file
+    (which needs the tiers and the partners at once) still names the field it is about."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+def refuse(problems: Sequence[str]) -> None:
+    """Raises the problems a model validator found, if it found any."""
+    if problems:
+        raise ConfigProblems(problems)
+
+
+def unknown_names(where: str, names: Iterable[str], known: Sequence[str], kind: str) -> list[str]:
+    """One problem per name that is not known, naming what is: "where: unknown tier 'gold' (tiers are: a, b)"."""
+    allowed = ", ".join(dict.fromkeys(known))
+    listed = f"{kind}s are: {allowed}" if allowed else f"no {kind}s are configured"
+    return [f"{where}: unknown {kind} {name!r} ({listed})" for name in names if name not in known]
+
+
+def duplicate_ids(where: str, ids: Sequence[str], kind: str, field: str | None = "id") -> list[str]:
+    """One problem per repeated id of the list at `where` ("" for the validated list itself), each item's
+    id in `field` (None: the item is the id): "lenders.3.id: duplicate partner id 'a1' (also item 1)"."""
+    first: dict[str, int] = {}
+    problems: list[str] = []
+    for index, value in enumerate(ids):
+        if value not in first:
+            first[value] = index
+            continue
+        path = ".".join(part for part in (where, str(index), field) if part)
+        what = kind if field is None else f"{kind} {field}"
+        problems.append(f"{path}: duplicate {what} {value!r} (also item {first[value]})")
+    return problems
 
 
 def read_text(path: Path) -> str:
@@ -116,16 +155,24 @@ def parse_document(
     try:
         model = schema.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(err) for err in exc.errors()]) from None
+        raise ConfigError(source, describe(exc)) from None
     return LoadedConfig(model, content_version(document), source, datetime.now(UTC), document)
 
 
-def _describe(err: Any) -> str:
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+def describe(exc: ValidationError) -> list[str]:
+    """A validation failure as refusals, each "field.path: reason"."""
+    return [line for err in exc.errors() for line in _describe(err)]
+
+
+def _describe(err: Any) -> list[str]:
+    where = ".".join(str(p) for p in err["loc"])
+    error = err.get("ctx", {}).get("error")
+    if isinstance(error, ConfigProblems):
+        return [f"{where}.{problem}" if where else problem for problem in error.problems]
     message = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown key"
-    return f"{where}: {message}"
+    return [f"{where or '(top level)'}: {message}"]
 
 
 def _apply_overrides(document: dict[str, Any], env: Mapping[str, str], prefix: str) -> dict[str, Any]:

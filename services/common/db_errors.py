@@ -19,6 +19,8 @@ from types import TracebackType
 
 from sqlalchemy import exc as sa_exc
 
+from services.common.db_url import masked
+
 UNAVAILABLE_MESSAGE = "database unavailable; retry with the same idempotency key"
 
 # 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now (starting up, shutting down,
@@ -128,3 +130,30 @@ def _driver_text_says_unavailable(exc: BaseException) -> bool:
         return False
     text = str(exc).lower()
     return any(phrase in text for phrase in _UNAVAILABLE_TEXT)
+
+
+class DatabaseNotOpened(Exception):
+    """A service could not open its database at start: one line naming the service and the database
+    (its URL with the password masked) and the driver's or server's own reason."""
+
+
+def not_opened(exc: BaseException, service: str, url: str) -> DatabaseNotOpened | None:
+    """exc as a DatabaseNotOpened when it is a database failure (unreachable, or refused by the server:
+    an unknown database or role, a wrong password); None for anything else."""
+    if not (isinstance(exc, sa_exc.DBAPIError) or is_database_unavailable(exc)):
+        return None
+    return DatabaseNotOpened(f"{service}: cannot open its database {masked(url)}: {_driver_reason(exc)}")
+
+
+def _driver_reason(exc: BaseException) -> str:
+    """The innermost driver or OS error's own text: SQLAlchemy's wrapper quotes statements and links."""
+    innermost: BaseException = exc
+    seen: set[int] = set()
+    while id(innermost) not in seen:
+        seen.add(id(innermost))
+        deeper = getattr(innermost, "orig", None) or innermost.__cause__
+        if not isinstance(deeper, BaseException):
+            break
+        innermost = deeper
+    text = " ".join(str(innermost).split())
+    return text or type(innermost).__name__

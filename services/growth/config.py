@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from services.common.config import Schema, TimeZoneName
+from services.common.config import Schema, TimeZoneName, duplicate_ids, refuse, unknown_names
 from services.common.event_config import EventsConfig, PeerName
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -169,8 +169,7 @@ class Levels(Schema):
         for lower, higher in pairwise(value):
             if higher.threshold <= lower.threshold:
                 raise ValueError("level thresholds must increase")
-        if len({lv.id for lv in value}) != len(value):
-            raise ValueError("level ids must be unique")
+        refuse(duplicate_ids("", [lv.id for lv in value], "level"))
         return value
 
 
@@ -202,6 +201,18 @@ class Holds(Schema):
     default_ttl_seconds: int = Field(default=900, ge=1)
     max_ttl_seconds: int = Field(default=7 * 86400, ge=1)
     redemption_ttl_seconds: int = Field(default=900, ge=1)
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> Holds:
+        # A hold asked for without a TTL gets the default, so it must be one a caller could ask for.
+        if self.default_ttl_seconds > self.max_ttl_seconds:
+            refuse(
+                [
+                    f"default_ttl_seconds: {self.default_ttl_seconds} is above max_ttl_seconds "
+                    f"({self.max_ttl_seconds}); the default must be at most the maximum"
+                ]
+            )
+        return self
 
 
 class Workers(Schema):
@@ -251,17 +262,22 @@ class GrowthConfig(Schema):
 
     @model_validator(mode="after")
     def _references(self) -> GrowthConfig:
-        level_ids = {lv.id for lv in self.levels.tiers}
-        if len({t.id for t in self.tasks}) != len(self.tasks):
-            raise ValueError("task ids must be unique")
-        if len({r.id for r in self.rights}) != len(self.rights):
-            raise ValueError("right ids must be unique")
-        for right in self.rights:
-            if right.min_level not in level_ids:
-                raise ValueError(f"right {right.id}: unknown min_level {right.min_level!r}")
-            for lv in right.level_quotas:
-                if lv not in level_ids:
-                    raise ValueError(f"right {right.id}: unknown level {lv!r} in level_quotas")
+        levels = [lv.id for lv in self.levels.tiers]
+        problems = duplicate_ids("tasks", [t.id for t in self.tasks], "task")
+        problems += duplicate_ids("rights", [r.id for r in self.rights], "right")
+        for i, right in enumerate(self.rights):
+            problems += unknown_names(f"rights.{i}.min_level", [right.min_level], levels, "level")
+            problems += unknown_names(f"rights.{i}.level_quotas", right.level_quotas, levels, "level")
+            if right.min_level in levels:
+                # A quota for a level that may not redeem the right at all would never be used.
+                allowed = levels[levels.index(right.min_level) :]
+                below = [lv for lv in right.level_quotas if lv in levels and lv not in allowed]
+                problems += [
+                    f"rights.{i}.level_quotas: level {lv!r} is below min_level {right.min_level!r} "
+                    f"(levels that may redeem it: {', '.join(allowed)})"
+                    for lv in below
+                ]
+        refuse(problems)
         return self
 
     def level_index(self, level_id: str) -> int:

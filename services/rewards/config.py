@@ -12,7 +12,7 @@ from datetime import datetime
 
 from pydantic import Field, field_validator, model_validator
 
-from services.common.config import Schema, TimeZoneName
+from services.common.config import Schema, TimeZoneName, duplicate_ids, refuse, unknown_names
 from services.common.event_config import EventsConfig
 
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -119,10 +119,10 @@ class Campaign(Schema):
         if self.end <= self.start:
             raise ValueError("end must be after start")
         ids = [a.id for a in self.arms]
-        if len(set(ids)) != len(ids):
-            raise ValueError("arm ids must be unique within a campaign")
-        if self.fallback is not None and self.fallback.arm not in ids:
-            raise ValueError(f"fallback.arm {self.fallback.arm!r} is not one of the campaign's arms")
+        problems = duplicate_ids("arms", ids, "arm")
+        if self.fallback is not None:
+            problems += unknown_names("fallback.arm", [self.fallback.arm], ids, "arm")
+        refuse(problems)
         if min(a.discount_fen for a in self.arms) > self.budget.daily_fen:
             raise ValueError("budget.daily_fen is smaller than the cheapest arm's discount")
         return self
@@ -141,6 +141,13 @@ def _check_event(value: str) -> str:
             "rewards.<type>, growth.<type>, router.<type> (a service's domain event)"
         )
     return value
+
+
+def empty_window(where: str, start: str, end: str) -> list[str]:
+    """[start, start) holds no time at all, though it may have been meant as the whole day: refused."""
+    if start != end:
+        return []
+    return [f"{where}: start and end are both {start!r}, a window of no time (give two different times)"]
 
 
 class LocalWindow(Schema):
@@ -227,6 +234,8 @@ class Trigger(Schema):
             raise ValueError(f"trigger {self.id}: `when` can use {sorted(known)} only, not {sorted(asked - known)}")
         if self.wave == 2 and not self.next_product:
             raise ValueError(f"trigger {self.id}: wave 2 names the next product to push (next_product)")
+        if self.window is not None:
+            refuse(empty_window("window", self.window.start, self.window.end))
         return self
 
 
@@ -257,6 +266,8 @@ class ContactPolicy(Schema):
     def _week_holds_day(self) -> ContactPolicy:
         if self.per_week < self.per_day:
             raise ValueError("per_week must be at least per_day")
+        if self.quiet_hours is not None:
+            refuse(empty_window("quiet_hours", self.quiet_hours.start, self.quiet_hours.end))
         return self
 
 
@@ -323,32 +334,30 @@ class RewardsConfig(Schema):
 
     @model_validator(mode="after")
     def _references(self) -> RewardsConfig:
-        ids = [c.id for c in self.campaigns]
-        if len(set(ids)) != len(ids):
-            raise ValueError("campaign ids must be unique")
+        problems = duplicate_ids("scenes", self.scenes, "scene", None)
+        problems += duplicate_ids("campaigns", [c.id for c in self.campaigns], "campaign")
         seg_ids = [s.id for s in self.segments]
-        if len(set(seg_ids)) != len(seg_ids):
-            raise ValueError("segment ids must be unique")
-        if "other" in seg_ids:
-            raise ValueError("segment id 'other' is reserved for customers no segment matches")
-        known = set(self.scenes)
-        for c in self.campaigns:
-            unknown = [s for s in c.scenes if s not in known]
-            if unknown:
-                raise ValueError(f"campaign {c.id}: unknown scenes {unknown}; known: {sorted(known)}")
-        self._check_triggers()
+        problems += duplicate_ids("segments", seg_ids, "segment")
+        problems += [
+            f"segments.{i}.id: segment id 'other' is reserved for customers no segment matches"
+            for i, seg_id in enumerate(seg_ids)
+            if seg_id == "other"
+        ]
+        for i, c in enumerate(self.campaigns):
+            problems += unknown_names(f"campaigns.{i}.scenes", c.scenes, self.scenes, "scene")
+        problems += self._trigger_problems()
+        refuse(problems)
         return self
 
-    def _check_triggers(self) -> None:
-        trigger_ids = [t.id for t in self.triggers]
-        if len(set(trigger_ids)) != len(trigger_ids):
-            raise ValueError("trigger ids must be unique")
-        for t in self.triggers:
+    def _trigger_problems(self) -> list[str]:
+        problems = duplicate_ids("triggers", [t.id for t in self.triggers], "trigger")
+        campaigns = [c.id for c in self.campaigns]
+        for i, t in enumerate(self.triggers):
+            problems += unknown_names(f"triggers.{i}.campaign", [t.campaign], campaigns, "campaign")
             campaign = self.campaign(t.campaign)
-            if campaign is None:
-                raise ValueError(f"trigger {t.id}: unknown campaign {t.campaign!r}")
-            if t.arm and campaign.arm(t.arm) is None:
-                raise ValueError(f"trigger {t.id}: arm {t.arm!r} is not one of campaign {campaign.id}'s arms")
+            if t.arm and campaign is not None:
+                problems += unknown_names(f"triggers.{i}.arm", [t.arm], [a.id for a in campaign.arms], "arm")
+        return problems
 
     def campaign(self, campaign_id: str) -> Campaign | None:
         return next((c for c in self.campaigns if c.id == campaign_id), None)

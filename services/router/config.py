@@ -8,11 +8,12 @@ attribute from the tag catalogue and an operator from the declared set; anything
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from services.common.config import Schema, TimeZoneName
+from services.common.config import Schema, TimeZoneName, duplicate_ids, refuse, unknown_names
 from services.common.event_config import EventsConfig
 from services.router.domain.conditions import check_condition
 from services.router.domain.tags import CODE, DERIVED_TAGS, TagSpec, catalogue
@@ -186,8 +187,13 @@ class Policy(Schema):
     @model_validator(mode="after")
     def _tiers_ordered(self) -> Policy:
         names = [t.name for t in self.tiers]
-        if len(set(names)) != len(names) or "declined" in names:
-            raise ValueError(f"tier names must be unique and not 'declined': {names}")
+        problems = duplicate_ids("tiers", names, "tier", "name")
+        problems += [
+            f"tiers.{i}.name: tier name 'declined' is reserved for the destination of declined applicants"
+            for i, name in enumerate(names)
+            if name == "declined"
+        ]
+        refuse(problems)
         for upper, lower in zip(self.tiers, self.tiers[1:], strict=False):
             if lower.min_score >= upper.min_score:
                 raise ValueError(
@@ -264,22 +270,52 @@ class RouterConfig(Schema):
 
     @model_validator(mode="after")
     def _conditions_known(self) -> RouterConfig:
-        ids = [c.id for c in self.channels]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"channel ids must be unique: {ids}")
+        errors = duplicate_ids("channels", [c.id for c in self.channels], "channel")
         tags = catalogue(self.tag_specs())
-        errors: list[str] = region_errors(tags.get("region"), self._partner_regions(), "partners.lenders")
+        errors += region_errors(tags.get("region"), self._partner_regions(), "partners.lenders")
         policies = [("policy", self.policy)]
         if self.candidate is not None:
             policies.append(("candidate.policy", self.candidate.policy))
         for prefix, policy in policies:
             errors.extend(policy_condition_errors(policy, tags, prefix))
-        if errors:
-            raise ValueError("; ".join(errors))
+            errors.extend(channel_value_errors(policy, prefix, self.channels))
+            # Here rather than on Policy: stored policy versions are validated again when they are put in force.
+            if policy.in_house is not None:
+                names = [t.name for t in policy.tiers]
+                where = f"{prefix}.in_house.annual_cost_bp"
+                errors.extend(unknown_names(where, policy.in_house.annual_cost_bp, names, "tier"))
+        # A tier either policy defines may be named: the candidate's leads go to the same partners.
+        tiers = [t.name for _, policy in policies for t in policy.tiers]
+        errors.extend(partner_tier_errors(self.partners, tiers))
+        refuse(errors)
         return self
 
     def _partner_regions(self) -> list[str]:
         return [r for p in self.partners.lenders for r in (*p.eligibility.regions, *p.eligibility.blocked_regions)]
+
+
+def partner_tier_errors(partners: PartnersConfig, tiers: list[str]) -> list[str]:
+    """Every tier the partner registry names (pool, waterfall, a lender's tiers and minimum prices) is one
+    a policy defines: a misspelt tier would leave its leads without partners, or a price floor unused."""
+    errors = unknown_names("partners.pool_tiers", partners.pool_tiers, tiers, "tier")
+    errors += unknown_names("partners.waterfall", partners.waterfall, tiers, "tier")
+    for i, lender in enumerate(partners.lenders):
+        errors += unknown_names(f"partners.lenders.{i}.tiers", lender.tiers, tiers, "tier")
+        where = f"partners.lenders.{i}.pricing.min_price_fen"
+        errors += unknown_names(where, lender.pricing.min_price_fen, tiers, "tier")
+    return errors
+
+
+def channel_value_errors(policy: Policy, prefix: str, channels: list[Channel]) -> list[str]:
+    """Conditions on the derived `channel` and `scenario` tags name configured channels and scenarios (a
+    misspelt one never matches, so its rule silently never applies)."""
+    known = {"channel": [c.id for c in channels], "scenario": [s for c in channels for s in c.scenarios]}
+    errors: list[str] = []
+    for where, attribute, _, value in policy_conditions(policy, prefix):
+        if attribute in known:
+            named = value if isinstance(value, list) else [value]
+            errors += unknown_names(where, [v for v in named if isinstance(v, str)], known[attribute], attribute)
+    return errors
 
 
 def region_errors(spec: TagSpec | None, regions: list[str], where: str) -> list[str]:
@@ -292,28 +328,31 @@ def region_errors(spec: TagSpec | None, regions: list[str], where: str) -> list[
     return [f"{where}: regions {undeclared!r} are not declared values of 'region'"] if undeclared else []
 
 
+def policy_conditions(policy: Policy, prefix: str) -> Iterator[tuple[str, str, str, Any]]:
+    """Every condition of a policy as (where, attribute, op, value): scorecard bins, knock-out rules and
+    in-house conditions."""
+    for i, attr in enumerate(policy.scorecard.attributes):
+        for j, b in enumerate(attr.bins):
+            yield f"{prefix}.scorecard.attributes.{i}.bins.{j}", attr.attribute, b.op, b.value
+    for i, rule in enumerate(policy.knockouts.rules):
+        for j, c in enumerate(rule.all):
+            yield f"{prefix}.knockouts.rules.{i}.all.{j}", c.attribute, c.op, c.value
+    if policy.in_house is not None:
+        for j, c in enumerate(policy.in_house.conditions):
+            yield f"{prefix}.in_house.conditions.{j}", c.attribute, c.op, c.value
+
+
 def policy_condition_errors(policy: Policy, tags: dict[str, Any], prefix: str) -> list[str]:
     """Every condition of a policy checked against the tag catalogue and the operator set."""
     errors: list[str] = []
-
-    def check(where: str, attribute: str, op: str, value: Any) -> None:
+    for where, attribute, op, value in policy_conditions(policy, prefix):
         problem = check_condition(tags.get(attribute), attribute, op, value)
         if problem:
             errors.append(f"{where}: {problem}")
-
-    for i, attr in enumerate(policy.scorecard.attributes):
-        for j, b in enumerate(attr.bins):
-            check(f"{prefix}.scorecard.attributes.{i}.bins.{j}", attr.attribute, b.op, b.value)
     ext = policy.scorecard.external_score
     if ext is not None:
         spec = tags.get(ext.attribute)
         if spec is None or spec.type not in ("int", "number"):
             errors.append(f"{prefix}.scorecard.external_score: {ext.attribute!r} is not a numeric attribute")
-    for i, rule in enumerate(policy.knockouts.rules):
-        for j, c in enumerate(rule.all):
-            check(f"{prefix}.knockouts.rules.{i}.all.{j}", c.attribute, c.op, c.value)
-    if policy.in_house is not None:
-        for j, c in enumerate(policy.in_house.conditions):
-            check(f"{prefix}.in_house.conditions.{j}", c.attribute, c.op, c.value)
     errors.extend(region_errors(tags.get("region"), policy.knockouts.blocked_regions, f"{prefix}.knockouts"))
     return errors

@@ -13,7 +13,7 @@ import yaml
 
 from services.cli import build_parser, main
 from services.demo.cli import var_dir_problem
-from tests.helpers import REPO
+from tests.helpers import POSTGRES_URL, REPO
 
 FORMS = "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST:PORT/DB"
 
@@ -169,3 +169,43 @@ def test_demo_refuses_a_var_dir_that_is_a_file(tmp_path: Path, capsys: pytest.Ca
 def test_demo_takes_an_empty_or_new_var_dir(tmp_path: Path) -> None:
     assert var_dir_problem(tmp_path) == ""
     assert var_dir_problem(tmp_path / "new" / "dir") == ""
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_database_that_cannot_be_opened_is_named_with_its_password_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_env(monkeypatch)
+    unreachable = f"postgresql+asyncpg://bank:s3cret@127.0.0.1:{_closed_port()}/router"
+    assert _exit_code(["db", "upgrade", "router", "--db-url", unreachable, "--var-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("skylane: error: router: cannot open its database postgresql+asyncpg://bank:***@127.0.0.1:")
+    assert "Connect call failed" in err and "s3cret" not in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs SKYLANE_TEST_POSTGRES_URL")
+def test_an_unknown_database_on_a_reachable_server_is_named(tmp_path: Path) -> None:
+    from sqlalchemy.engine import make_url
+
+    missing = make_url(POSTGRES_URL).set(database="skylane_no_such_database")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKYLANE_")}
+    url = missing.render_as_string(hide_password=False)
+    serve = ["serve", "router", "--port", "0", "--metrics-port", "0", "--db-url", url, "--var-dir", str(tmp_path)]
+    done = subprocess.run(  # a process of its own: serve runs its own event loop and gRPC server
+        [sys.executable, "-m", "services.cli", *serve],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    said = f'cannot open its database {missing.render_as_string()}: database "skylane_no_such_database" does not exist'
+    assert done.stderr.strip().splitlines()[-1] == f"skylane: error: router: {said}"

@@ -6,9 +6,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from pydantic import Field
+from pydantic import BaseModel, Field, model_validator
 
-from services.common.config import ConfigError, ConfigStore, Schema
+from services.common.config import ConfigError, ConfigStore, Schema, duplicate_ids, load_file, refuse, unknown_names
+from services.growth.config import GrowthConfig
+from services.rewards.config import RewardsConfig
+from services.router.config import RouterConfig
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Limits(Schema):
@@ -99,3 +104,38 @@ async def test_file_watch_picks_up_valid_edits_and_ignores_invalid_ones(tmp_path
         assert store.model.limits.daily_cap == 11
     finally:
         watcher.cancel()
+
+
+class Shelf(Schema):
+    kinds: list[str]
+    items: list[str]
+
+    @model_validator(mode="after")
+    def _known(self) -> Shelf:
+        refuse(
+            duplicate_ids("kinds", self.kinds, "kind", None) + unknown_names("items", self.items, self.kinds, "kind")
+        )
+        return self
+
+
+class Store(Schema):
+    shelves: list[Shelf]
+
+
+def test_cross_reference_problems_are_each_refused_under_the_path_of_the_model_that_found_them(tmp_path: Path) -> None:
+    path = tmp_path / "store.yaml"
+    path.write_text("shelves:\n  - {kinds: [a, b], items: [a]}\n  - {kinds: [a, a], items: [c, a, d]}\n")
+    with pytest.raises(ConfigError) as err:
+        ConfigStore(path, Store)
+    assert err.value.errors == [
+        "shelves.1.kinds.1: duplicate kind 'a' (also item 0)",
+        "shelves.1.items: unknown kind 'c' (kinds are: a)",
+        "shelves.1.items: unknown kind 'd' (kinds are: a)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "schema"), [("router", RouterConfig), ("growth", GrowthConfig), ("rewards", RewardsConfig)]
+)
+def test_the_shipped_configs_load(name: str, schema: type[BaseModel]) -> None:
+    assert isinstance(load_file(REPO / "config" / f"{name}.yaml", schema), schema)

@@ -36,3 +36,24 @@ async def test_reload_changes_decisions_and_records_the_new_version(db_target: D
         roles = {v.version: (v.role, v.acted) for v in listed.versions}
         assert roles == {before.policy_version: ("retired", 1), after.policy_version: ("champion", 2)}
         assert [e.action for e in listed.history] == ["file_load", "file_load"]
+
+
+async def test_a_reload_naming_an_unknown_tier_is_refused_and_the_running_version_stays(
+    db_target: DbTarget, tmp_path: Path
+) -> None:
+    async with router(db_target, tmp_path, stickiness_hours=0) as h:
+        before = await stub(h).RouteApplicant(request(1, score=620))
+        assert before.tier == "near_prime"
+        partners = (
+            "partners:\n  lenders:\n"
+            "    - {id: alpha, endpoint: '127.0.0.1:1', tiers: [near_prime, subprime], annual_cost_rate: 0.1}\n"
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as bad:
+            await reload(h, config_text(prime=680, stickiness_hours=0) + partners)
+        assert error_reason(bad.value) == "CONFIG_INVALID"
+        assert "partners.lenders.0.tiers: unknown tier 'subprime' (tiers are: prime, near_prime, tail)" in (
+            bad.value.details() or ""
+        )
+        # Neither the partner nor the new prime threshold came in: the running config still decides.
+        still = await stub(h).RouteApplicant(request(2, score=690))
+        assert (still.tier, still.config_version) == ("near_prime", before.config_version)

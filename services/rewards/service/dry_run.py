@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from services.common.clock import Clock
+from services.common.config import describe
 from services.common.consumer import read_peer
 from services.common.db import Database
 from services.common.errors import InvalidArgument
@@ -53,9 +54,7 @@ def drafts_of(cfg: RewardsConfig, text: str) -> tuple[list[Trigger], RewardsConf
     try:
         checked = RewardsConfig.model_validate(merged)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InvalidArgument.single("config_yaml", f"{where}: {first['msg']}"[:400]) from exc
+        raise InvalidArgument.single("config_yaml", describe(exc)[0][:400]) from exc
     return [t for t in checked.triggers if t.id in ids], checked
 
 

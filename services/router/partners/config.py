@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from services.common.config import Schema, TimeZoneName
+from services.common.config import Schema, TimeZoneName, duplicate_ids, refuse, unknown_names
 from services.common.tls import TlsError, TlsFiles, channel_credentials
 
 CapWindow = Literal["hour", "day", "week", "month"]
@@ -179,6 +179,17 @@ class Delivery(Schema):
     batch_size: int = Field(default=50, ge=1)
     background: bool = Field(default=True, description="run the dispatcher loop in the service process")
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Delivery:
+        if self.base_backoff_ms > self.max_backoff_ms:
+            refuse(
+                [
+                    f"base_backoff_ms: {self.base_backoff_ms} is above max_backoff_ms ({self.max_backoff_ms}); "
+                    "the first retry's wait must not exceed the longest"
+                ]
+            )
+        return self
+
 
 class PartnersConfig(Schema):
     policy: Literal["thompson", "waterfall"] = "thompson"
@@ -207,13 +218,11 @@ class PartnersConfig(Schema):
     @model_validator(mode="after")
     def _consistent(self) -> PartnersConfig:
         ids = [p.id for p in self.lenders]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate partner ids: {', '.join(duplicates)}")
+        problems = duplicate_ids("lenders", ids, "partner")
         for tier, order in self.waterfall.items():
-            unknown = [i for i in order if i not in ids]
-            if unknown:
-                raise ValueError(f"waterfall.{tier} names unknown partners: {', '.join(unknown)}")
+            problems += unknown_names(f"waterfall.{tier}", order, ids, "partner")
+            problems += duplicate_ids(f"waterfall.{tier}", order, "partner", None)
+        refuse(problems)
         tokens = [p.token for p in self.lenders if p.token]
         if len(tokens) != len(set(tokens)):
             raise ValueError("two partners share a postback token")

@@ -14,8 +14,14 @@ from skylane.rewards.v1 import rewards_pb2
 from tests.helpers import DbTarget, error_reason, key
 from tests.rewards.helpers import config_text, offer, rewards_service, stub
 
+REPO = Path(__file__).resolve().parents[3]
 GOOD = config_text()
 ARM = "{id: m100-10, threshold_fen: 10000, discount_fen: 1000, validity_days: 7}"
+TRIGGERS = """
+triggers:
+  - {id: mall-visit, campaign: mall, event: outside.app_opened, window: {start: "09:00", end: "20:00"}}
+  - {id: food-visit, campaign: food, event: outside.app_opened, arm: m50-5}
+"""
 BAD = {
     "discount at threshold": (
         GOOD.replace(ARM, "{id: m100-10, threshold_fen: 10000, discount_fen: 10000, validity_days: 7}"),
@@ -27,11 +33,49 @@ BAD = {
     ),
     "unknown scene": (
         GOOD.replace("scenes: [restaurant]", "scenes: [casino]"),
-        "unknown scenes ['casino']",
+        "campaigns.1.scenes: unknown scene 'casino' (scenes are: mall, supermarket, restaurant, travel)",
     ),
     "unknown fallback arm": (
         config_text(fallback="fallback: {arm: nope, delay_hours: 24}"),
-        "fallback.arm 'nope' is not one of the campaign's arms",
+        "campaigns.0.fallback.arm: unknown arm 'nope' (arms are: m100-10)",
+    ),
+    "duplicate scene": (
+        GOOD.replace(
+            "scenes: [mall, supermarket, restaurant, travel]", "scenes: [mall, supermarket, restaurant, mall]"
+        ),
+        "scenes.3: duplicate scene 'mall' (also item 0)",
+    ),
+    "duplicate campaign": (
+        GOOD.replace("- id: food", "- id: mall"),
+        "campaigns.1.id: duplicate campaign id 'mall' (also item 0)",
+    ),
+    "duplicate arm": (
+        GOOD.replace(ARM, f"{ARM}\n      - {ARM.replace('discount_fen: 1000', 'discount_fen: 2000')}"),
+        "campaigns.0.arms.1.id: duplicate arm id 'm100-10' (also item 0)",
+    ),
+    "duplicate segment": (
+        GOOD.replace("segments:\n", "segments:\n  - {id: dormant}\n"),
+        "segments.1.id: duplicate segment id 'dormant' (also item 0)",
+    ),
+    "quiet hours of no time": (
+        config_text(quiet='quiet_hours: {start: "21:00", end: "21:00"}'),
+        "contact.quiet_hours: start and end are both '21:00'",
+    ),
+    "trigger's unknown campaign": (
+        GOOD + TRIGGERS.replace("campaign: food", "campaign: fod"),
+        "triggers.1.campaign: unknown campaign 'fod' (campaigns are: mall, food)",
+    ),
+    "trigger's unknown arm": (
+        GOOD + TRIGGERS.replace("arm: m50-5", "arm: m50-6"),
+        "triggers.1.arm: unknown arm 'm50-6' (arms are: m50-5)",
+    ),
+    "duplicate trigger": (
+        GOOD + TRIGGERS.replace("id: food-visit", "id: mall-visit"),
+        "triggers.1.id: duplicate trigger id 'mall-visit' (also item 0)",
+    ),
+    "trigger window of no time": (
+        GOOD + TRIGGERS.replace('end: "20:00"', 'end: "09:00"'),
+        "triggers.0.window: start and end are both '09:00'",
     ),
     "end before start": (
         GOOD.replace("end: 2026-03-01T00:00:00+08:00", "end: 2025-03-01T00:00:00+08:00", 1),
@@ -49,6 +93,14 @@ def test_config_store_refuses_bad_campaigns_with_a_reason(case: str, tmp_path: P
     with pytest.raises(ConfigError) as refused:
         ConfigStore(path, RewardsConfig)
     assert any(reason in e for e in refused.value.errors), refused.value.errors
+
+
+def test_the_shipped_config_and_the_test_config_with_triggers_load(tmp_path: Path) -> None:
+    shipped = ConfigStore(REPO / "config" / "rewards.yaml", RewardsConfig).model
+    assert len(shipped.campaigns) == 4 and len(set(shipped.scenes)) == len(shipped.scenes) == 4
+    path = tmp_path / "rewards.yaml"
+    path.write_text(GOOD + TRIGGERS, encoding="utf-8")
+    assert [t.id for t in ConfigStore(path, RewardsConfig).model.triggers] == ["mall-visit", "food-visit"]
 
 
 async def test_validate_config_and_refused_reload_keep_the_running_version(db_target: DbTarget, tmp_path: Path) -> None:

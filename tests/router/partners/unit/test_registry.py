@@ -14,9 +14,9 @@ from services.router.partners.config import PartnersConfig
         (
             "lenders: [{id: a1, endpoint: 'x:1', tiers: [tail], annual_cost_rate: 0.1}, "
             "{id: a1, endpoint: 'x:2', tiers: [tail], annual_cost_rate: 0.1}]",
-            "duplicate partner ids: a1",
+            "lenders.1.id: duplicate partner id 'a1' (also item 0)",
         ),
-        ("waterfall: {tail: [ghost]}", "waterfall.tail names unknown partners: ghost"),
+        ("waterfall: {tail: [ghost]}", "waterfall.tail: unknown partner 'ghost' (no partners are configured)"),
         (
             "lenders: [{id: a1, endpoint: 'x:1', tiers: [tail], annual_cost_rate: 0.1, pricing: {mode: fixed}}]",
             "fixed-price partner needs fixed_price_fen",
