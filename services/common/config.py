@@ -25,6 +25,8 @@ import structlog
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
+from services.common.yaml_booleans import booleans_for_numbers
+
 log = structlog.get_logger("skylane.config")
 
 # libyaml's loader where PyYAML was built with it: a config sent over the Admin or router ops RPCs is
@@ -152,6 +154,9 @@ def parse_document(
     if not isinstance(document, dict):
         raise ConfigError(source, ["top level must be a mapping of keys to values"])
     document = _apply_overrides(document, overrides or {}, env_prefix)
+    booleans = booleans_for_numbers(document, schema)
+    if booleans:
+        raise ConfigError(source, booleans)
     try:
         model = schema.model_validate(document)
     except ValidationError as exc:

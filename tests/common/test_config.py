@@ -48,6 +48,9 @@ def _store(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> 
         # NaN passes every range check, and infinity stops what an interval or a price paces.
         ("limits: {daily_cap: 5}\nratio: .nan\n", "ratio: Input should be a finite number"),
         ("limits: {daily_cap: 5}\nratio: .inf\n", "ratio: Input should be a finite number"),
+        # YAML's booleans read as 1 or 0 where a number is expected: a cap of one, a ratio of zero.
+        ("limits: {daily_cap: yes}\n", "limits.daily_cap: expected a number, got true"),
+        ("limits: {daily_cap: 5}\nratio: false\n", "ratio: expected a number, got false"),
     ],
 )
 def test_bad_file_is_refused_with_file_key_and_reason(tmp_path: Path, text: str, expected: str) -> None:
@@ -66,6 +69,20 @@ def test_env_overrides_nested_keys_and_change_the_version(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as err:
         _store(tmp_path, "limits: {daily_cap: 5}\n", {"SKYLANE_EXAMPLE__LIMITS__DAILY_CAP": "5000"})
     assert any(e.startswith("limits.daily_cap:") for e in err.value.errors)
+    with pytest.raises(ConfigError) as boolean:
+        _store(tmp_path, "limits: {daily_cap: 5}\n", {"SKYLANE_EXAMPLE__LIMITS__DAILY_CAP": "true"})
+    assert boolean.value.errors == ["limits.daily_cap: expected a number, got true"]
+    assert _store(tmp_path, "limits: {daily_cap: 5}\nratio: 2\n").model.ratio == 2.0  # a whole number stays one
+
+
+def test_a_boolean_where_a_service_config_expects_a_number_is_refused(tmp_path: Path) -> None:
+    shipped = (REPO / "config" / "rewards.yaml").read_text(encoding="utf-8")
+    assert "per_day: 3" in shipped
+    path = tmp_path / "rewards.yaml"
+    path.write_text(shipped.replace("per_day: 3", "per_day: true", 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_file(path, RewardsConfig)
+    assert err.value.errors == ["contact.per_day: expected a number, got true"]
 
 
 def test_version_is_a_content_hash_independent_of_formatting(tmp_path: Path) -> None:

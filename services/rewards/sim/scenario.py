@@ -13,8 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import Field, model_validator
 
-from services.common.config import Schema, duplicated
-from services.common.scenario_files import load_scenario_file
+from services.common.config import Schema, duplicated, load_file
 from services.rewards.config import Arm, Budget, ContactPolicy, PolicyConfig
 
 
@@ -110,7 +109,7 @@ class Scenario(Schema):
 
 
 def load_scenario(path: Path) -> Scenario:
-    return load_scenario_file(path, Scenario)
+    return load_file(path, Scenario)
 
 
 def dump_example(scenario: Scenario) -> str:

@@ -17,8 +17,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from services.common.config import Schema, duplicated
-from services.common.scenario_files import load_scenario_file
+from services.common.config import Schema, duplicated, load_file
 from services.router.partners.config import PartnersConfig
 from services.router.partners.domain import age_band
 from services.router.partners.estimates import amount_band
@@ -364,4 +363,4 @@ def lognormal(rng: random.Random, sigma: float) -> float:
 
 def load_scenario(path: Path) -> Scenario:
     """The scenario file, each refusal as the config loader words it ("field.path: reason")."""
-    return load_scenario_file(path, Scenario)
+    return load_file(path, Scenario)

@@ -1,11 +1,12 @@
-"""Loading a simulator's scenario file: the config loader's checks, and no YAML boolean taken for a number.
+"""No YAML boolean taken for a number, in any file the config loader reads (service configs, scenarios).
 
 YAML reads `true`, `false`, `yes`, `no`, `on` and `off` as booleans, and pydantic's lax mode takes a boolean
-where a number is expected as 1 or 0, so `bid_fen: true` would run as a bid of 1 fen. Rather than mark every
-numeric field of every schema a scenario embeds (rates given per tier or for all, a partner registry, a
-rewards policy), the document is walked along the schema's types first: a boolean where the field holds a
-number (and no boolean) is refused with its path, the way the loader refuses every other bad value
-("field.path: reason"). A whole number where a float is expected stays a number.
+where a number is expected as 1 or 0, so `bid_fen: true` would run as a bid of 1 fen and `per_day: yes` as a
+cap of one. Rather than mark every numeric field of every schema (rates given per tier or for all, maps of
+prices, nested policies), the document is walked along the schema's types before it is validated: a
+boolean where the field holds a number (and no boolean) is refused with its path, the way the loader
+refuses every other bad value ("field.path: reason"). A whole number where a float is expected stays a
+number.
 """
 
 from __future__ import annotations
@@ -13,34 +14,11 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-import yaml
 from pydantic import BaseModel
 
-from services.common.config import ConfigError, parse_document, read_text
-
-M = TypeVar("M", bound=BaseModel)
 NUMBERS = (int, float, Decimal)
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the loader's own reading of true and false
-
-
-def load_scenario_file(path: Path, schema: type[M]) -> M:
-    """The file validated as the config loader does; a ConfigError lists each refusal "field.path: reason"."""
-    text = read_text(path)
-    problems = booleans_for_numbers(_document(text), schema)
-    if problems:
-        raise ConfigError(str(path), problems)
-    return parse_document(text, schema, str(path)).model
-
-
-def _document(text: str) -> Any:
-    """The YAML document, None when it is not YAML (the loader then says why)."""
-    try:
-        return yaml.load(text, Loader=_LOADER)
-    except yaml.YAMLError:
-        return None
 
 
 def booleans_for_numbers(value: Any, annotation: Any, path: tuple[str, ...] = ()) -> list[str]:
