@@ -369,6 +369,9 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     from services.common.db import Database
     from services.common.migrations import upgrade
 
+    if args.service == "all" and args.db_url:
+        # Each service owns its database (two of them would share the idempotency and events tables).
+        raise CliError("--db-url applies to a single service; with 'all' use SKYLANE_<SERVICE>_DB_URL")
     names = list(SERVICES) if args.service == "all" else [args.service]
     urls = {name: settings_for(name, args).db_url for name in names}  # all checked before any is changed
 

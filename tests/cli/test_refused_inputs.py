@@ -209,3 +209,13 @@ def test_an_unknown_database_on_a_reachable_server_is_named(tmp_path: Path) -> N
     assert done.returncode == 1
     said = f'cannot open its database {missing.render_as_string()}: database "skylane_no_such_database" does not exist'
     assert done.stderr.strip().splitlines()[-1] == f"skylane: error: router: {said}"
+
+
+def test_db_upgrade_all_refuses_one_url_for_every_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_env(monkeypatch)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    assert _exit_code(["db", "upgrade", "all", "--db-url", url, "--var-dir", str(tmp_path / "var")]) == 2
+    assert "--db-url applies to a single service" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing migrated
