@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import os
 import re
@@ -104,7 +105,9 @@ class Edge:
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_stream is not None:
-            stream = _EdgeStream(self, method, handler)
+            # grpc tells the two kinds of streaming handler apart by the function: keep the handler's kind.
+            kind = _EdgeStream if inspect.isasyncgenfunction(handler.unary_stream) else _EdgeWriterStream
+            stream = kind(self, method, handler)
             return grpc.unary_stream_rpc_method_handler(
                 stream.handle, request_deserializer=None, response_serializer=handler.response_serializer
             )
@@ -222,25 +225,47 @@ class _EdgeStream:
         self.counter = lambda code: metrics.requests.labels(metrics.service, self.short, code)
 
     async def handle(self, raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        started = time.perf_counter()
-        rid = _request_id(context)
-        logged = call_log_var.set((rid, self.method, self.service))
-        outcome = _Outcome()
+        started, logged, outcome = self._begin(context)
         try:
-            if self.guard is not None:
-                self.guard(context)
-            request = _parse(self.request_type, raw)
-            check_request(request)
+            request = self._checked(raw, context)
             async for response in self.behavior(request, context):
                 yield response
         except BaseException as exc:
             await _answer_failure(exc, context, outcome)
             raise
         finally:
-            self.counter(outcome.code).inc()
-            log.info("rpc", code=outcome.code, reason=outcome.reason, stream_s=round(time.perf_counter() - started, 3))
-            with contextlib.suppress(ValueError):  # a generator closed from another context
-                call_log_var.reset(logged)
+            self._end(started, logged, outcome)
+
+    def _begin(self, context: grpc.aio.ServicerContext) -> tuple[float, Any, _Outcome]:
+        return time.perf_counter(), call_log_var.set((_request_id(context), self.method, self.service)), _Outcome()
+
+    def _checked(self, raw: bytes, context: grpc.aio.ServicerContext) -> Message:
+        if self.guard is not None:
+            self.guard(context)
+        request = _parse(self.request_type, raw)
+        check_request(request)
+        return request
+
+    def _end(self, started: float, logged: Any, outcome: _Outcome) -> None:
+        self.counter(outcome.code).inc()
+        log.info("rpc", code=outcome.code, reason=outcome.reason, stream_s=round(time.perf_counter() - started, 3))
+        with contextlib.suppress(ValueError):  # a generator closed from another context
+            call_log_var.reset(logged)
+
+
+class _EdgeWriterStream(_EdgeStream):
+    """The same edge for a server-streaming method that writes its messages with `context.write` instead
+    of yielding them (grpc's own health Watch)."""
+
+    async def handle(self, raw: bytes, context: grpc.aio.ServicerContext) -> None:  # type: ignore[override]
+        started, logged, outcome = self._begin(context)
+        try:
+            await self.behavior(self._checked(raw, context), context)
+        except BaseException as exc:
+            await _answer_failure(exc, context, outcome)
+            raise
+        finally:
+            self._end(started, logged, outcome)
 
 
 async def _answer_failure(exc: BaseException, context: grpc.aio.ServicerContext, outcome: _Outcome) -> None:

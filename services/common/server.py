@@ -113,10 +113,8 @@ async def _start_service(
     server = grpc.aio.server(
         options=[("grpc.max_receive_message_length", 8 * 1024 * 1024), *port_options(options.reuse_port)]
     )
-    names = _register_behind_edge(app, server, options)
-
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = _register_behind_edge(app, server, options, health_servicer)
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
@@ -149,8 +147,12 @@ def _access_log_policy(options: ServerOptions) -> AccessLogPolicy:
     return AccessLogPolicy.sampled(options.access_log_sample if options.access_log else 0.0, options.slow_call_ms)
 
 
-def _register_behind_edge(app: ServiceApp, server: grpc.aio.Server, options: ServerOptions) -> list[str]:
-    """Registers the service's servicers and Admin so that every method of theirs runs behind the edge."""
+def _register_behind_edge(
+    app: ServiceApp, server: grpc.aio.Server, options: ServerOptions, health_servicer: health.aio.HealthServicer
+) -> list[str]:
+    """Registers the service's servicers, Admin and health checking so that every method of theirs runs
+    behind the edge (a health check that is not a HealthCheckRequest is INVALID_ARGUMENT, not UNKNOWN).
+    Reflection, a bidirectional stream, is registered by grpc itself."""
     guard = OpsGuard(options.ops_clients, app.ops_methods()) if options.ops_clients else None
     registrar = EdgeRegistrar(
         server,
@@ -166,6 +168,7 @@ def _register_behind_edge(app: ServiceApp, server: grpc.aio.Server, options: Ser
     admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(app), registrar)
     names.extend(add_event_services(app, registrar))  # StreamEvents and IngestEvents (docs/events.md)
     names.append(admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, registrar)
     registrar.check_complete()
     return names
 

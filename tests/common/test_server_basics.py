@@ -26,6 +26,19 @@ async def test_health_reflection_and_probe(name: str, db_target: DbTarget) -> No
             health_pb2.HealthCheckRequest(service=f"skylane.{name}.v1.{name.capitalize()}Service")
         )
         assert business.status == health_pb2.HealthCheckResponse.SERVING
+        watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING  # still streams
+        watch.cancel()
+        with pytest.raises(grpc.aio.AioRpcError) as unknown:
+            await health.Check(health_pb2.HealthCheckRequest(service="no.such.Service"))
+        assert unknown.value.code() == grpc.StatusCode.NOT_FOUND  # grpc's own answer, through the edge
+        for method in ("Check", "Watch"):  # a body that is no HealthCheckRequest: the caller's fault, said so
+            path = f"/grpc.health.v1.Health/{method}"
+            call = h.channel.unary_unary(path) if method == "Check" else h.channel.unary_stream(path)
+            with pytest.raises(grpc.aio.AioRpcError) as garbage:
+                reply = call(b"\xff\xff\xff")
+                await (reply if method == "Check" else reply.read())
+            assert garbage.value.code() == grpc.StatusCode.INVALID_ARGUMENT, method
 
         reflection = reflection_pb2_grpc.ServerReflectionStub(h.channel)
         responses = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
