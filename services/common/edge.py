@@ -56,8 +56,13 @@ from services.common.tracing import end_server_span, server_span, tracer_for
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
+# Hex digits written as the letters a-p: a generated id has no run of decimal digits that the log's
+# masking of phone, ID and card numbers would take for one (it would then not match the caller's copy).
+_NO_DIGITS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
+
+
 class _RequestIds:
-    """Generated request ids: a random per-process prefix and a counter, 32 hex digits like a uuid4's hex,
+    """Generated request ids: a random per-process prefix and a counter, 32 letters a-p (a uuid4's 128 bits),
     unique across processes without a system call per call (a forked child draws its own prefix)."""
 
     def __init__(self) -> None:
@@ -65,10 +70,10 @@ class _RequestIds:
         os.register_at_fork(after_in_child=self._reseed)
 
     def _reseed(self) -> None:
-        self.prefix, self.counter = os.urandom(10).hex(), itertools.count()
+        self.prefix, self.counter = os.urandom(10).hex().translate(_NO_DIGITS), itertools.count()
 
     def next(self) -> str:
-        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFF:012x}"
+        return self.prefix + f"{next(self.counter) & 0xFFFFFFFFFFFF:012x}".translate(_NO_DIGITS)
 
 
 _request_ids = _RequestIds()

@@ -84,3 +84,18 @@ def test_a_logged_exception_carries_no_local_variables_of_its_frames() -> None:
     frames = line["exception"][0]["frames"]
     assert [f["name"] for f in frames][-1] == "handle" and all("locals" not in f for f in frames)
     assert line["exception"][0]["exc_value"] == "failed after 30 characters of 2 fields"
+
+
+def test_generated_request_ids_are_never_masked_in_the_logs() -> None:
+    """An INTERNAL answer quotes only the request id: the log line must carry the same text."""
+    import itertools
+
+    from services.common.edge import _RequestIds
+    from services.common.logging import mask_text
+
+    ids = _RequestIds()
+    ids.prefix = ids.prefix[:12] + "bcdefghi"  # hex digits 1-8 written as letters, next to the counter
+    ids.counter = itertools.count(10**9)  # counters whose hex has long runs of decimal digits
+    generated = [ids.next() for _ in range(5000)]
+    assert len(set(generated)) == 5000 and all(len(i) == 32 for i in generated)
+    assert [mask_text(i) for i in generated] == generated
