@@ -71,6 +71,11 @@ class Decision(Base):
     claimed: Mapped[bool] = mapped_column(Boolean, default=False)
     converted: Mapped[bool] = mapped_column(Boolean, default=False)
     wave: Mapped[int] = mapped_column(Integer, default=0)
+    # The coupon's terms as offered, so a claim issues what the customer was shown whatever the config says
+    # by then; NULL on decisions that offered nothing (and on offers recorded before the terms were kept).
+    threshold_fen: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    discount_fen: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    validity_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (
         Index("ix_decisions_customer", "customer_ref", "campaign_id"),

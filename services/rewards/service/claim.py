@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.clock import Clock
 from services.common.errors import FailedPrecondition, NotFound, PermissionDenied, QuotaExceeded
+from services.rewards.config import Arm, Campaign
 from services.rewards.domain import contact
 from services.rewards.runtime import ConfigView, PolicyRuntime, campaign_active
 from services.rewards.service import budget, learning, outgoing
@@ -58,11 +59,11 @@ class Claim:
         taken = await decisions.claim_offer(conn, request.offer_id, customer, now)
         if taken is None:
             await _refuse(conn, view, request, now)
-        campaign_id, arm_id, segment, wave = taken
+        campaign_id, arm_id, segment, wave, *terms = taken
         campaign = view.campaigns.get(campaign_id)
-        arm = campaign.arm(arm_id) if campaign else None
-        if campaign is None or arm is None or not campaign_active(campaign, now):
+        if campaign is None or not campaign_active(campaign, now):
             raise campaign_gone(campaign_id)
+        arm = as_offered(campaign, arm_id, terms)
         # Fallback offers (wave > 0) go to customers who already claimed, so they take no claim slot.
         if wave == 0 and not await assignments.take_claim_slot(
             conn, campaign.id, customer, campaign.claims_per_customer
@@ -99,6 +100,27 @@ class Claim:
         return rewards_pb2.ClaimResponse(coupon=coupon_pb(_Values(values)))
 
 
+def as_offered(campaign: Campaign, arm_id: str, terms: list[int | None]) -> Arm:
+    """The coupon the customer was offered: the arm's terms recorded with the offer, whatever the config
+    says of that arm now (an offer recorded without them takes the arm's current terms). An arm no longer
+    in the campaign is refused: the policy could not learn from its claim."""
+    arm = campaign.arm(arm_id)
+    if arm is None:
+        raise offer_withdrawn(campaign.id, arm_id)
+    threshold, discount, validity = terms
+    if threshold is None or discount is None or validity is None:
+        return arm
+    return arm.model_copy(update={"threshold_fen": threshold, "discount_fen": discount, "validity_days": validity})
+
+
+def offer_withdrawn(campaign_id: str, arm_id: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        "OFFER_WITHDRAWN",
+        f"campaign {campaign_id} no longer offers coupon {arm_id}",
+        subject=f"campaign/{campaign_id}/arm/{arm_id}",
+    )
+
+
 async def _refuse(
     conn: AsyncConnection, view: ConfigView, request: rewards_pb2.ClaimRequest, now: datetime
 ) -> NoReturn:
@@ -109,8 +131,10 @@ async def _refuse(
     if d.customer_ref != request.customer.ref:
         raise PermissionDenied("the offer was made to another customer", reason="OFFER_NOT_OWNED")
     campaign = view.campaigns.get(d.campaign_id)
-    if campaign is None or campaign.arm(d.arm_id) is None or not campaign_active(campaign, now):
+    if campaign is None or not campaign_active(campaign, now):
         raise campaign_gone(d.campaign_id)
+    if campaign.arm(d.arm_id) is None:
+        raise offer_withdrawn(campaign.id, d.arm_id)
     if d.claim_by is not None and now >= d.claim_by:
         raise FailedPrecondition("OFFER_EXPIRED", "the offer can no longer be claimed", subject=f"offer/{d.id}")
     raise FailedPrecondition(

@@ -160,5 +160,6 @@ class SendFallbackWaves:
             "claimed": False,
             "converted": False,
             "wave": sent + 1,
+            **decisions.offered_terms(arm),
         }
         return _Wave(view, self.db.dialect, campaign, coupon_id, sent, customer, decision, now)

@@ -390,6 +390,7 @@ def _decision(view: ConfigView, campaign: Campaign, trigger: Trigger, customer: 
         "claimed": False,
         "converted": False,
         "wave": trigger.wave,
+        **decisions.offered_terms(arm),
     }
 
 

@@ -302,6 +302,7 @@ class _Decision:
                 "claimed": False,
                 "converted": False,
                 "wave": 0,
+                **decisions.offered_terms(self.campaign.arm(arm) if arm else None),
             },
         )
         return response

@@ -7,6 +7,7 @@ from __future__ import annotations
 from services.common.clock import Clock
 from services.common.db import Database
 from services.rewards.runtime import ConfigView, campaign_active
+from services.rewards.service.claim import as_offered
 from services.rewards.service.wire import arm_pb, timestamp
 from services.rewards.store import decisions
 from skylane.rewards.v1 import rewards_pb2
@@ -25,9 +26,9 @@ class ListPendingOffers:
         response = rewards_pb2.ListPendingOffersResponse()
         for row in rows[:size]:
             campaign = view.campaigns.get(row.campaign_id)
-            arm = campaign.arm(row.arm_id) if campaign else None
-            if campaign is None or arm is None or not campaign_active(campaign, now):
+            if campaign is None or campaign.arm(row.arm_id) is None or not campaign_active(campaign, now):
                 continue  # its campaign ended or changed: it could not be claimed any more
+            arm = as_offered(campaign, row.arm_id, [row.threshold_fen, row.discount_fen, row.validity_days])
             if row.wave == 0 and (row.claims or 0) >= campaign.claims_per_customer:
                 continue  # Claim would refuse it with CLAIM_LIMIT
             response.offers.add(

@@ -10,6 +10,7 @@ from sqlalchemy import and_, exists, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.point_reads import ReadSession
+from services.rewards.config import Arm
 from services.rewards.store.tables import assignments, decisions, moment, param
 
 _d, _a = decisions.c, assignments.c
@@ -25,7 +26,7 @@ _CLAIM = (
         or_(_d.claim_by.is_(None), _d.claim_by > moment("p_now")),
     )
     .values(claimed=True)
-    .returning(_d.campaign_id, _d.arm_id, _d.segment, _d.wave)
+    .returning(_d.campaign_id, _d.arm_id, _d.segment, _d.wave, _d.threshold_fen, _d.discount_fen, _d.validity_days)
 )
 _FOR_CLAIM = select(_d.id, _d.outcome, _d.customer_ref, _d.campaign_id, _d.arm_id, _d.claim_by).where(
     _d.id == param("p_id")
@@ -77,8 +78,16 @@ async def insert_decision(conn: AsyncConnection | AsyncSession, values: dict[str
     await conn.execute(_INSERT, values)
 
 
+def offered_terms(arm: Arm | None) -> dict[str, int | None]:
+    """The decision's columns that keep the coupon's terms as offered (None: nothing offered)."""
+    if arm is None:
+        return {"threshold_fen": None, "discount_fen": None, "validity_days": None}
+    return {"threshold_fen": arm.threshold_fen, "discount_fen": arm.discount_fen, "validity_days": arm.validity_days}
+
+
 async def claim_offer(conn: AsyncConnection, offer_id: str, customer: str, now: datetime) -> Any:
-    """Marks an open offer claimed; returns (campaign_id, arm_id, segment, wave) or None when it cannot be."""
+    """Marks an open offer claimed; returns (campaign_id, arm_id, segment, wave, threshold_fen, discount_fen,
+    validity_days) — the terms None on an offer recorded without them — or None when it cannot be."""
     return (await conn.execute(_CLAIM, {"p_id": offer_id, "p_customer": customer, "p_now": now})).first()
 
 
@@ -102,7 +111,19 @@ async def pending_offers(session: ReadSession, customer: str, now: datetime, lim
     the caller (``claims`` comes along for that).
     """
     rows = await session.execute(
-        select(_d.id, _d.campaign_id, _d.arm_id, _d.reason, _d.wave, _d.decided_at, _d.claim_by, _a.claims)
+        select(
+            _d.id,
+            _d.campaign_id,
+            _d.arm_id,
+            _d.reason,
+            _d.wave,
+            _d.decided_at,
+            _d.claim_by,
+            _a.claims,
+            _d.threshold_fen,
+            _d.discount_fen,
+            _d.validity_days,
+        )
         .outerjoin(assignments, and_(_a.campaign_id == _d.campaign_id, _a.customer_ref == _d.customer_ref))
         .where(
             _d.customer_ref == customer,
