@@ -106,7 +106,10 @@ class Consumer:
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as exc:
-                log.warning("peer_stream_lost", peer=self.peer, code=exc.code().name, retry_in_s=self.backoff)
+                if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:  # the peer refuses our cursor: not an outage
+                    log.error("peer_stream_refused", peer=self.peer, detail=exc.details(), retry_in_s=self.backoff)
+                else:
+                    log.warning("peer_stream_lost", peer=self.peer, code=exc.code().name, retry_in_s=self.backoff)
             except TimeoutError:
                 log.warning("peer_stream_silent", peer=self.peer, retry_in_s=self.backoff)
             except Exception:

@@ -14,7 +14,7 @@ import grpc
 
 from services.common import outbox
 from services.common.db import Database
-from services.common.errors import Violations
+from services.common.errors import FailedPrecondition, Violations
 from services.common.event_config import EventsConfig
 from services.common.outbox import StoredEvent
 from skylane.common.v1 import events_pb2, events_pb2_grpc, types_pb2
@@ -111,6 +111,23 @@ async def pages(
         await outbox.wait_for_events(poll_seconds())
 
 
+async def refuse_cursor_ahead(service: str, db: Database, after: int) -> None:
+    """A cursor past the stream's last event was issued by another database of this service (restored from
+    an older backup, or replaced): its follower would wait for positions that hold other events here, or
+    skip them. Refused, so the follower's operators reconcile instead of losing events without a word."""
+    if after <= 0:
+        return
+    last = await outbox.head(db)
+    if after > last:
+        raise FailedPrecondition(
+            "CURSOR_AHEAD_OF_STREAM",
+            f"cursor {cursor_of(service, after)} is past the last event of this {service} stream "
+            f"({cursor_of(service, last)}): it was issued by another database of the {service} service "
+            "(restored or replaced); reconcile what the follower applied before following from an empty cursor",
+            subject=f"stream/{service}",
+        )
+
+
 class EventsOpsServicer(events_pb2_grpc.EventsOpsServiceServicer):
     def __init__(self, service: str, db: Database, config: Callable[[], EventsConfig]) -> None:
         self.service, self.db, self.config = service, db, config
@@ -119,6 +136,7 @@ class EventsOpsServicer(events_pb2_grpc.EventsOpsServiceServicer):
         self, request: events_pb2.StreamEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[events_pb2.StreamEventsResponse]:
         after, size, types = check_stream_request(self.service, request)
+        await refuse_cursor_ahead(self.service, self.db, after)
         async for response in pages(
             self.service,
             self.db,

@@ -245,6 +245,16 @@ async def page(db: Database, after: int, limit: int) -> list[StoredEvent]:
     return [StoredEvent(r.seq, r.pos, r.type, r.customer, r.occurred_at, json.loads(r.data)) for r in rows]
 
 
+async def head(db: Database) -> int:
+    """The stream's last position (0 for an empty stream). Retention never deletes the newest row, so a
+    cursor past it was issued by another database."""
+    if db.dialect == "postgresql":
+        await sequence(db)
+    async with db.read() as session:
+        newest = (await session.execute(select(func.max(_position_column(db.dialect))))).scalar()
+    return int(newest or 0)
+
+
 async def events_after(session: ReadSession, after_seq: int, customer: str | None, limit: int) -> Sequence[StoredEvent]:
     """Events past insertion number `after_seq`, of one customer or of all (growth's ListEvents)."""
     query = select(_C.seq, _C.position, _C.type, _C.customer, _C.occurred_at, _C.data).where(_C.seq > after_seq)

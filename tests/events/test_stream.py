@@ -12,7 +12,7 @@ import pytest
 from skylane.common.v1 import events_pb2, events_pb2_grpc, types_pb2
 from skylane.router.v1 import router_pb2
 from tests.events.helpers import drain
-from tests.helpers import DbTarget, field_violations, key
+from tests.helpers import DbTarget, error_reason, field_violations, key
 from tests.router.helpers import IN_HOUSE, request, router, stub
 
 
@@ -132,3 +132,22 @@ async def test_a_body_that_is_not_a_stream_request_is_refused_as_malformed(db_ta
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "request" in field_violations(refused.value)
         await drain_request(h.channel, events_pb2.StreamEventsRequest(page_size=5))  # and the server goes on
+
+
+async def test_a_cursor_past_the_last_event_is_refused(db_target: DbTarget, tmp_path: Path) -> None:
+    """A follower whose cursor came from a replaced or restored database would skip this stream's events."""
+    async with router(db_target, tmp_path) as h:
+        s = stub(h)
+        for n in (1, 2):
+            await s.RouteApplicant(request(n, score=720))
+        events, cursor = await drain(h.channel)
+        assert cursor == "router:2" and len(events) == 2
+        assert (await drain(h.channel, cursor))[0] == []  # at the head: nothing new, not refused
+        for ahead in ("router:3", "router:999999"):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await drain_request(h.channel, events_pb2.StreamEventsRequest(cursor=ahead))
+            assert (refused.value.code(), error_reason(refused.value)) == (
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "CURSOR_AHEAD_OF_STREAM",
+            )
+            assert "past the last event of this router stream (router:2)" in refused.value.details()
