@@ -267,13 +267,19 @@ class ConfigStore(Generic[M]):
         return read_text(self.path)
 
     async def watch(self, interval: float = 1.0) -> None:
-        """Poll the file and reload when its content changes; invalid edits are logged and ignored."""
-        last = self._fingerprint()
+        """Poll the file and reload once a change has settled; invalid edits are logged and ignored.
+
+        A change is loaded only when two polls in a row read the same new content: a file an editor or a
+        copy is still writing (cut anywhere, often still valid YAML: a policy without its partners, a
+        campaign list without its last campaigns) is not loaded half-written. SIGHUP and ReloadConfig load
+        at once."""
+        loaded = seen = self._fingerprint()
         while True:
             await asyncio.sleep(interval)
             current = self._fingerprint()
-            if current != last:
-                last = current
+            settled, seen = current == seen, current
+            if settled and current != loaded:
+                loaded = current
                 try:
                     self.reload()
                 except ConfigError:

@@ -156,3 +156,21 @@ def test_cross_reference_problems_are_each_refused_under_the_path_of_the_model_t
 )
 def test_the_shipped_configs_load(name: str, schema: type[BaseModel]) -> None:
     assert isinstance(load_file(REPO / "config" / f"{name}.yaml", schema), schema)
+
+
+async def test_the_file_watch_loads_a_change_only_once_it_has_settled(tmp_path: Path) -> None:
+    """A file caught half-written is often still valid YAML: loading it would run a policy without its rest."""
+    store = _store(tmp_path, "limits: {daily_cap: 5}\nratio: 1.0\n")
+    watcher = asyncio.create_task(store.watch(interval=0.25))
+    try:
+        for step in range(12):  # a writer still at work: the content changes between any two polls
+            store.path.write_text(f"limits: {{daily_cap: {20 + step}}}\n")
+            await asyncio.sleep(0.1)
+        assert store.model.limits.daily_cap == 5  # none of the passing contents was loaded
+        for _ in range(40):
+            if store.model.limits.daily_cap == 31:
+                break
+            await asyncio.sleep(0.05)
+        assert store.model.limits.daily_cap == 31  # the last one, once it stayed
+    finally:
+        watcher.cancel()
