@@ -102,11 +102,25 @@ def load_file(path: Path, schema: type[M]) -> M:
     return parse_document(read_text(path), schema, str(path)).model
 
 
-def _known_zone(value: str) -> str:
+# Files of the zone database that name no place: `localtime` is whatever the host is set to (replicas on
+# differently set hosts would count a customer's day differently), the others are not for use.
+_NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+def is_zone_name(name: str) -> bool:
+    """An IANA time zone name of a place (or UTC), as the zone database knows it."""
+    if name in _NOT_PLACES:
+        return False
     try:
-        ZoneInfo(value)
+        ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}") from None
+        return False
+    return True
+
+
+def _known_zone(value: str) -> str:
+    if not is_zone_name(value):
+        raise ValueError(f"unknown time zone {value!r}")
     return value
 
 

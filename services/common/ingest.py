@@ -17,7 +17,6 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
 from google.protobuf.message import Message
@@ -26,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common import outbox
 from services.common.clock import Clock
+from services.common.config import is_zone_name
 from services.common.db import insert_ignoring_conflicts
 from services.common.errors import Violations
 from services.common.event_schema import ingest_tables
@@ -39,6 +39,12 @@ MAX_ATTRIBUTES = 32
 MAX_FUTURE = timedelta(minutes=5)
 RESERVED = frozenset({"source", "occurred_at", "time_zone"})  # data keys the ingest itself sets
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+# Attribute names that carry a person's name, contact or number (a merchant's or product's name is fine).
+PERSONAL_ATTRIBUTES = frozenset(
+    {"name", "full_name", "first_name", "last_name", "customer_name", "real_name", "holder_name", "email"}
+    | {"phone", "mobile", "phone_number", "mobile_number", "id_number", "id_card", "card_number", "passport_number"}
+)
 _SOURCE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 _KEYS, _ZONES = ingest_tables(MetaData())
@@ -60,7 +66,7 @@ def check_event(v: Violations, event: events_pb2.OutsideEvent, path: str, now: d
     check_customer_ref(v, event.customer.ref, f"{path}.customer.ref")
     if event.HasField("occurred_at") and event.occurred_at.ToDatetime(tzinfo=now.tzinfo) > now + MAX_FUTURE:
         v.add(f"{path}.occurred_at", "is more than 5 minutes in the future")
-    if event.time_zone and not known_zone(event.time_zone):
+    if event.time_zone and not is_zone_name(event.time_zone):
         v.add(f"{path}.time_zone", "must be an IANA time zone name, e.g. Asia/Shanghai")
     if len(event.attributes) > MAX_ATTRIBUTES:
         v.add(f"{path}.attributes", f"at most {MAX_ATTRIBUTES} attributes")
@@ -68,6 +74,17 @@ def check_event(v: Violations, event: events_pb2.OutsideEvent, path: str, now: d
         if not _NAME.match(name) or name in RESERVED:
             v.add(f"{path}.attributes", "names are lower_snake_case, and not source, occurred_at or time_zone")
             break
+    _check_personal_attributes(v, event, path)
+
+
+def _check_personal_attributes(v: Violations, event: events_pb2.OutsideEvent, path: str) -> None:
+    """Events reach every follower of the stream: no names, contacts or personal numbers in them. (Phone, ID
+    and card numbers in values are refused by the request rules of every field.)"""
+    for name, value in sorted(event.attributes.items()):
+        if name in PERSONAL_ATTRIBUTES or name.endswith(("_email", "_phone", "_mobile")):
+            v.add(f"{path}.attributes[{name}]", "names personal data: events carry the customer's ref, never this")
+        elif _EMAIL.search(value):
+            v.add(f"{path}.attributes[{name}]", "holds an e-mail address: events carry the customer's ref, never this")
 
 
 def check_ingest(request: events_pb2.IngestEventsRequest, now: datetime) -> None:
@@ -78,14 +95,6 @@ def check_ingest(request: events_pb2.IngestEventsRequest, now: datetime) -> None
     for index, event in enumerate(request.events[:MAX_EVENTS]):
         check_event(v, event, f"events[{index}]", now)
     v.raise_if_any()
-
-
-def known_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 async def zone_of(executor: AsyncSession | AsyncConnection, customer: str) -> str | None:

@@ -101,6 +101,13 @@ async def test_the_customers_time_zone_is_kept(db_target: DbTarget, tmp_path: Pa
         (outside("k", customer="13812345678"), "events[0].customer.ref"),
         (outside("k", time_zone="Mars/Olympus"), "events[0].time_zone"),
         (outside("k", attributes={"source": "x"}), "events[0].attributes"),
+        # The host's own zone: replicas on differently set hosts would count the customer's days apart.
+        (outside("k", time_zone="localtime"), "events[0].time_zone"),
+        (outside("k", time_zone="Factory"), "events[0].time_zone"),
+        # Events reach every follower: no names or contacts, whatever the attribute is called.
+        (outside("k", attributes={"customer_name": "张三"}), "events[0].attributes[customer_name]"),
+        (outside("k", attributes={"work_email": "x"}), "events[0].attributes[work_email]"),
+        (outside("k", attributes={"contact": "zhang.san@example.com"}), "events[0].attributes[contact]"),
     ],
 )
 async def test_malformed_events_are_refused(
