@@ -33,7 +33,7 @@ from services.common.cli_client import (
 )
 from services.common.config import ConfigError
 from services.common.db import default_sqlite_url
-from services.common.db_errors import DatabaseNotOpened, not_opened
+from services.common.db_errors import DatabaseNotOpened, naming_database
 from services.common.db_url import db_url_problem
 from services.common.logging import configure_logging
 from services.common.ports import GRPC_HINT, METRICS_HINT, PortInUse, check_free
@@ -379,12 +379,8 @@ def _db_upgrade(args: argparse.Namespace) -> int:
         for name, url in urls.items():
             db = Database(url)
             try:
-                await upgrade(db, Path(__file__).parent / name / "migrations")
-            except Exception as exc:
-                failure = not_opened(exc, name, url)
-                if failure is None:
-                    raise
-                raise failure from exc
+                with naming_database(name, url):
+                    await upgrade(db, Path(__file__).parent / name / "migrations")
             finally:
                 await db.dispose()
             if args.json:

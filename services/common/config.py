@@ -87,6 +87,11 @@ def duplicate_ids(where: str, ids: Sequence[str], kind: str, field: str | None =
     return problems
 
 
+def above(field: str, value: float, limit_field: str, limit: float, why: str) -> list[str]:
+    """A problem when a setting exceeds the one that bounds it: "field: 9 is above limit_field (5); why"."""
+    return [f"{field}: {value} is above {limit_field} ({limit}); {why}"] if value > limit else []
+
+
 def read_text(path: Path) -> str:
     """A config-like file's text; unreadable, a ConfigError naming the file."""
     try:

@@ -13,8 +13,10 @@ handling one of these. So the whole __cause__/__context__ chain is examined.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
+from collections.abc import Iterator
 from types import TracebackType
 
 from sqlalchemy import exc as sa_exc
@@ -137,12 +139,17 @@ class DatabaseNotOpened(Exception):
     (its URL with the password masked) and the driver's or server's own reason."""
 
 
-def not_opened(exc: BaseException, service: str, url: str) -> DatabaseNotOpened | None:
-    """exc as a DatabaseNotOpened when it is a database failure (unreachable, or refused by the server:
-    an unknown database or role, a wrong password); None for anything else."""
-    if not (isinstance(exc, sa_exc.DBAPIError) or is_database_unavailable(exc)):
-        return None
-    return DatabaseNotOpened(f"{service}: cannot open its database {masked(url)}: {_driver_reason(exc)}")
+@contextlib.contextmanager
+def naming_database(service: str, url: str) -> Iterator[None]:
+    """Around opening a service's database (migrations at start-up, `db upgrade`): a database failure —
+    unreachable, or refused by the server (an unknown database or role, a wrong password) — leaves as a
+    DatabaseNotOpened naming the service and the database; anything else passes as it is."""
+    try:
+        yield
+    except Exception as exc:
+        if not (isinstance(exc, sa_exc.DBAPIError) or is_database_unavailable(exc)):
+            raise
+        raise DatabaseNotOpened(f"{service}: cannot open its database {masked(url)}: {_driver_reason(exc)}") from exc
 
 
 def _driver_reason(exc: BaseException) -> str:

@@ -159,16 +159,12 @@ class _EdgeCall:
             # The caller first, then its request: a caller the method refuses learns nothing of its rules.
             if self.guard is not None:
                 self.guard(context)
-            request = self._parse(raw) if self.request_type is not None else raw
+            request = _parse(self.request_type, raw) if self.request_type is not None else raw
             check_request(request)
             return self.serialize(await self.behavior(request, context))
         except BaseException as exc:
             await _answer_failure(exc, context, outcome)
             raise  # _answer_failure always raises; this keeps the type checker sure of it
-
-    def _parse(self, raw: bytes) -> Message:
-        assert self.request_type is not None
-        return _parse(self.request_type, raw)
 
     def _observe(self, outcome: _Outcome, elapsed: float) -> None:
         self.latency.observe(elapsed)

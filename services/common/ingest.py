@@ -30,6 +30,7 @@ from services.common.db import insert_ignoring_conflicts
 from services.common.errors import Violations
 from services.common.event_schema import ingest_tables
 from services.common.event_stream import event_id
+from services.common.personal_data import names_personal_data
 from services.common.validation import check_customer_ref, check_idempotency_key
 from skylane.common.v1 import events_pb2, events_pb2_grpc
 
@@ -40,11 +41,6 @@ MAX_FUTURE = timedelta(minutes=5)
 RESERVED = frozenset({"source", "occurred_at", "time_zone"})  # data keys the ingest itself sets
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
-# Attribute names that carry a person's name, contact or number (a merchant's or product's name is fine).
-PERSONAL_ATTRIBUTES = frozenset(
-    {"name", "full_name", "first_name", "last_name", "customer_name", "real_name", "holder_name", "email"}
-    | {"phone", "mobile", "phone_number", "mobile_number", "id_number", "id_card", "card_number", "passport_number"}
-)
 _SOURCE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 _KEYS, _ZONES = ingest_tables(MetaData())
@@ -81,7 +77,7 @@ def _check_personal_attributes(v: Violations, event: events_pb2.OutsideEvent, pa
     """Events reach every follower of the stream: no names, contacts or personal numbers in them. (Phone, ID
     and card numbers in values are refused by the request rules of every field.)"""
     for name, value in sorted(event.attributes.items()):
-        if name in PERSONAL_ATTRIBUTES or name.endswith(("_email", "_phone", "_mobile")):
+        if names_personal_data(name):
             v.add(f"{path}.attributes[{name}]", "names personal data: events carry the customer's ref, never this")
         elif _EMAIL.search(value):
             v.add(f"{path}.attributes[{name}]", "holds an e-mail address: events carry the customer's ref, never this")

@@ -20,7 +20,7 @@ import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
 from services.common.call_context import call_log_var
-from services.common.personal_data import is_card_number
+from services.common.personal_data import PERSON_NAME_KEYS, is_card_number
 
 # Mainland mobile numbers: 11 digits starting 13-19, optionally prefixed +86/86.
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)")
@@ -31,7 +31,6 @@ _CARD = re.compile(r"(?<![0-9])\d{13,19}(?![0-9])")
 # Bearer tokens inside free text, e.g. an echoed authorization header.
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
 
-_NAME_KEYS = frozenset({"name", "full_name", "customer_name", "applicant_name", "real_name", "holder_name"})
 _SECRET_KEYS = frozenset(
     {"token", "password", "secret", "authorization", "api_key", "credentials", "credential", "access_token"}
 )
@@ -65,7 +64,7 @@ def mask_value(key: str | None, value: Any) -> Any:
     lowered = key.lower() if isinstance(key, str) else ""
     if lowered == "frames" and isinstance(value, list):
         return [_mask_frame(frame) for frame in value]
-    if lowered in _NAME_KEYS or lowered in _SECRET_KEYS or lowered.endswith(("_token", "_secret", "_password")):
+    if lowered in PERSON_NAME_KEYS or lowered in _SECRET_KEYS or lowered.endswith(("_token", "_secret", "_password")):
         return MASK if value not in (None, "") else value
     if isinstance(value, str):
         return mask_text(value)

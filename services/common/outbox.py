@@ -246,10 +246,9 @@ async def page(db: Database, after: int, limit: int) -> list[StoredEvent]:
 
 
 async def head(db: Database) -> int:
-    """The stream's last position (0 for an empty stream). Retention never deletes the newest row, so a
-    cursor past it was issued by another database."""
-    if db.dialect == "postgresql":
-        await sequence(db)
+    """The largest position given (0 for an empty stream): one indexed read, no sequencer pass. A position
+    once given never changes and retention never deletes the newest row, so every cursor this database
+    issued is at most this; a cursor past it was issued by another database."""
     async with db.read() as session:
         newest = (await session.execute(select(func.max(_position_column(db.dialect))))).scalar()
     return int(newest or 0)

@@ -24,6 +24,18 @@ FEWEST_DIGITS = 11  # a mobile number; ID and card numbers have more
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
+# Field names that hold a person's name (masked in logs, refused as event attributes); a merchant's or a
+# product's name is no person's.
+PERSON_NAME_KEYS = frozenset(
+    {"name", "full_name", "first_name", "last_name", "customer_name", "applicant_name", "real_name", "holder_name"}
+)
+# Field names that hold a person's contact or number, beside the names.
+_CONTACT_KEYS = frozenset(
+    {"email", "phone", "mobile", "phone_number", "mobile_number", "id_number", "id_card", "card_number"}
+    | {"passport_number"}
+)
+_CONTACT_SUFFIXES = ("_email", "_phone", "_mobile")
+
 MOBILE = "a mobile number"
 ID_NUMBER = "an ID number"
 CARD_NUMBER = "a card number"
@@ -121,3 +133,9 @@ def is_whole(value: str) -> str | None:
     if found == CARD_NUMBER and not is_issued_card_number(candidate):
         return None
     return found
+
+
+def names_personal_data(key: str) -> bool:
+    """Whether a field's name says it holds a person's name, contact or number (`customer_name`, `email`,
+    `work_phone` …): such a field is never forwarded, whatever its value looks like."""
+    return key in PERSON_NAME_KEYS or key in _CONTACT_KEYS or key.endswith(_CONTACT_SUFFIXES)

@@ -28,7 +28,7 @@ from services.common.admin import AdminServicer
 from services.common.app import ServiceApp
 from services.common.authz import OpsGuard
 from services.common.config import ConfigError
-from services.common.db_errors import not_opened
+from services.common.db_errors import naming_database
 from services.common.edge import AccessLogPolicy, Edge, EdgeRegistrar
 from services.common.event_services import add_event_services, upkeep
 from services.common.logging import service_context
@@ -103,13 +103,8 @@ async def start_service(app: ServiceApp, options: ServerOptions) -> RunningServi
 async def _start_service(
     app: ServiceApp, options: ServerOptions, credentials: grpc.ServerCredentials | None
 ) -> RunningService:
-    try:
+    with naming_database(app.name, app.db.url):
         await app.start()
-    except Exception as exc:
-        failure = not_opened(exc, app.name, app.db.url)
-        if failure is None:
-            raise
-        raise failure from exc
     server = grpc.aio.server(
         options=[("grpc.max_receive_message_length", 8 * 1024 * 1024), *port_options(options.reuse_port)]
     )

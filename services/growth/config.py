@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from services.common.config import Schema, TimeZoneName, duplicate_ids, refuse, unknown_names
+from services.common.config import Schema, TimeZoneName, above, duplicate_ids, refuse, unknown_names
 from services.common.event_config import EventsConfig, PeerName
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -205,13 +205,8 @@ class Holds(Schema):
     @model_validator(mode="after")
     def _default_within_max(self) -> Holds:
         # A hold asked for without a TTL gets the default, so it must be one a caller could ask for.
-        if self.default_ttl_seconds > self.max_ttl_seconds:
-            refuse(
-                [
-                    f"default_ttl_seconds: {self.default_ttl_seconds} is above max_ttl_seconds "
-                    f"({self.max_ttl_seconds}); the default must be at most the maximum"
-                ]
-            )
+        why = "the default must be at most the maximum"
+        refuse(above("default_ttl_seconds", self.default_ttl_seconds, "max_ttl_seconds", self.max_ttl_seconds, why))
         return self
 
 

@@ -26,6 +26,14 @@ def _exit_code(argv: list[str]) -> int:
         return int(stopped.code or 0)
 
 
+def _skylane(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in a process of its own (serve and partner-sim run their own event loop and gRPC servers);
+    a refusal that failed would still end within the timeout."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("SKYLANE_"):
@@ -99,14 +107,7 @@ def test_serve_all_refuses_a_bad_url_from_the_environment_before_building_any_se
     env |= {f"SKYLANE_{name}_PORT": "0" for name in ("ROUTER", "GROWTH", "REWARDS")}
     env["SKYLANE_GROWTH_DB_URL"] = "postgresql+asyncpg://"
     var = tmp_path / "var"
-    done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "serve", "all", "--no-metrics", "--var-dir", str(var)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _skylane("serve", "all", "--no-metrics", "--var-dir", str(var), env=env)
     assert done.returncode == 2
     assert done.stderr.strip() == (
         f"cannot start: SKYLANE_GROWTH_DB_URL: no host and no database name in 'postgresql+asyncpg://'; {FORMS}"
@@ -121,13 +122,7 @@ def test_partner_sim_refuses_only_a_partner_the_scenario_does_not_have(tmp_path:
     scenario = tmp_path / "partners.yaml"
     scenario.write_text(yaml.safe_dump(document), encoding="utf-8")
     only = ["--only", "quickcash", "--only", "quickcsh", "--only", "nobody"]
-    done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "partner-sim", "--scenario", str(scenario), *only],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,  # it used to start nothing and idle until stopped
-    )
+    done = _skylane("partner-sim", "--scenario", str(scenario), *only)  # it used to idle until stopped
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip() == (
         f"partner-sim: --only names no partner of {scenario}: 'quickcsh', 'nobody' "
@@ -198,14 +193,7 @@ def test_an_unknown_database_on_a_reachable_server_is_named(tmp_path: Path) -> N
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKYLANE_")}
     url = missing.render_as_string(hide_password=False)
     serve = ["serve", "router", "--port", "0", "--metrics-port", "0", "--db-url", url, "--var-dir", str(tmp_path)]
-    done = subprocess.run(  # a process of its own: serve runs its own event loop and gRPC server
-        [sys.executable, "-m", "services.cli", *serve],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _skylane(*serve, env=env)
     assert done.returncode == 1
     said = f'cannot open its database {missing.render_as_string()}: database "skylane_no_such_database" does not exist'
     assert done.stderr.strip().splitlines()[-1] == f"skylane: error: router: {said}"

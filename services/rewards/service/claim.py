@@ -110,6 +110,8 @@ def as_offered(campaign: Campaign, arm_id: str, terms: list[int | None]) -> Arm:
     threshold, discount, validity = terms
     if threshold is None or discount is None or validity is None:
         return arm
+    if (threshold, discount, validity) == (arm.threshold_fen, arm.discount_fen, arm.validity_days):
+        return arm
     return arm.model_copy(update={"threshold_fen": threshold, "discount_fen": discount, "validity_days": validity})
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from services.common.config import Schema, TimeZoneName, duplicate_ids, refuse, unknown_names
+from services.common.config import Schema, TimeZoneName, above, duplicate_ids, refuse, unknown_names
 from services.common.tls import TlsError, TlsFiles, channel_credentials
 
 CapWindow = Literal["hour", "day", "week", "month"]
@@ -181,13 +181,8 @@ class Delivery(Schema):
 
     @model_validator(mode="after")
     def _ordered(self) -> Delivery:
-        if self.base_backoff_ms > self.max_backoff_ms:
-            refuse(
-                [
-                    f"base_backoff_ms: {self.base_backoff_ms} is above max_backoff_ms ({self.max_backoff_ms}); "
-                    "the first retry's wait must not exceed the longest"
-                ]
-            )
+        why = "the first retry's wait must not exceed the longest"
+        refuse(above("base_backoff_ms", self.base_backoff_ms, "max_backoff_ms", self.max_backoff_ms, why))
         return self
 
 
